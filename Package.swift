@@ -1,0 +1,53 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "SwiftVMM",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "VMM", targets: ["VMM"]),
+        .executable(name: "swiftvmm", targets: ["swiftvmm"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // C: <linux/kvm.h> constants, ioctl shims and kvm_run accessors. Nothing else.
+        .target(name: "CKVM"),
+        // Owning Swift wrappers around /dev/kvm, VM and vCPU file descriptors.
+        .target(name: "KVM", dependencies: ["CKVM"]),
+        // Guest physical memory: regions, bounds-checked access.
+        .target(name: "GuestMemory"),
+        // C: eventfd / epoll / timerfd headers Swift's Glibc module lacks.
+        .target(name: "CEventLoop"),
+        // eventfd (and, later, epoll and timerfd) with owning wrappers.
+        .target(name: "EventLoop", dependencies: ["CEventLoop"]),
+        // Device models and the address-range bus. Never imports KVM.
+        .target(name: "Devices", dependencies: ["GuestMemory", "EventLoop"]),
+        // Public configuration, validation, layout, Machine. The only library target importing KVM.
+        .target(
+            name: "VMM",
+            dependencies: [
+                "KVM", "GuestMemory", "Devices", "EventLoop",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "swiftvmm",
+            dependencies: [
+                "VMM",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "CKVMTests", dependencies: ["CKVM"]),
+        .testTarget(name: "KVMTests", dependencies: ["KVM", "CKVM"]),
+        .testTarget(name: "GuestMemoryTests", dependencies: ["GuestMemory"]),
+        .testTarget(name: "EventLoopTests", dependencies: ["EventLoop"]),
+        .testTarget(name: "DevicesTests", dependencies: ["Devices", "GuestMemory"]),
+        .testTarget(name: "VMMTests", dependencies: ["VMM", "KVM", "Devices", "GuestMemory"]),
+        .testTarget(name: "SwiftVMMEndToEndTests", dependencies: ["VMM"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

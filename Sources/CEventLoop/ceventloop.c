@@ -1,0 +1,1 @@
+// Intentionally empty: CEventLoop only exports headers (SwiftPM needs one source file).

@@ -1,0 +1,170 @@
+import CKVM
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A vCPU file descriptor with its shared `kvm_run` mapping.
+///
+/// `run()` and the register calls belong to the one thread that runs this vCPU;
+/// `requestImmediateExit()` may be called from any thread.
+public final class VCPUFD: @unchecked Sendable {
+    // SAFETY (@unchecked Sendable): the only state touched from other threads is
+    // kvm_run.immediate_exit, which is written and read with atomic C accessors; everything
+    // else is used by the vCPU's own thread (documented above).
+
+    /// The vCPU index, which is also its APIC id.
+    public let index: Int
+    let descriptor: OwnedFileDescriptor
+    private let runPointer: UnsafeMutablePointer<kvm_run>
+    private let mappingSize: Int
+
+    init(index: Int, descriptor: OwnedFileDescriptor, run: UnsafeMutableRawPointer, mappingSize: Int) {
+        self.index = index
+        self.descriptor = descriptor
+        // SAFETY: `run` is the start of a MAP_SHARED mapping of at least sizeof(kvm_run) bytes
+        // (KVM_GET_VCPU_MMAP_SIZE ≥ one page), page aligned, unmapped only in deinit.
+        self.runPointer = run.bindMemory(to: kvm_run.self, capacity: 1)
+        self.mappingSize = mappingSize
+    }
+
+    deinit {
+        munmap(UnsafeMutableRawPointer(runPointer), mappingSize)
+    }
+
+    // MARK: - Running
+
+    /// Enters the guest. Returns 0 when KVM reported an exit (read it with `exit`), or the
+    /// errno of a failed KVM_RUN (EINTR when kicked by a signal or `immediate_exit`).
+    @inline(__always)
+    public func run() -> Int32 {
+        ckvm_run(descriptor.rawValue)
+    }
+
+    /// The exit KVM_RUN reported last.
+    @inline(__always)
+    public var exit: VCPUExit {
+        VCPUExit.decode(run: runPointer, mappingSize: mappingSize)
+    }
+
+    /// Element `element` (0-based) of a `rep outs` exit's data, or nil past its end.
+    public func portOutValue(element: Int) -> UInt32? {
+        guard let (base, size) = portDataArea(element: element) else { return nil }
+        // SAFETY: portDataArea checked that the element lies inside the mapping.
+        return UInt32(truncatingIfNeeded: loadLittleEndian(UnsafeRawPointer(base), size: size))
+    }
+
+    /// Answers element `element` of a port-in exit with `value` (truncated to the access size).
+    @inline(__always)
+    public func completePortIn(element: Int = 0, value: UInt32) {
+        guard let (base, size) = portDataArea(element: element) else { return }
+        // SAFETY: portDataArea checked that the element lies inside the mapping.
+        storeLittleEndian(UInt64(value), base, size: size)
+    }
+
+    @inline(__always)
+    private func portDataArea(element: Int) -> (UnsafeMutableRawPointer, Int)? {
+        let size = Int(ckvm_run_io_size(runPointer))
+        let count = Int(ckvm_run_io_count(runPointer))
+        let offset = Int(truncatingIfNeeded: ckvm_run_io_data_offset(runPointer))
+        guard element >= 0, element < count, size > 0, size <= 4, offset >= 0,
+            case let (position, overflow) = offset.addingReportingOverflow(element * size), !overflow,
+            position <= mappingSize - size
+        else { return nil }
+        return (UnsafeMutableRawPointer(runPointer) + position, size)
+    }
+
+    /// Answers an MMIO read exit with `value` (its low `size` bytes).
+    @inline(__always)
+    public func completeMMIORead(value: UInt64) {
+        let size = min(8, Int(ckvm_run_mmio_len(runPointer)))
+        // SAFETY: kvm_run.mmio.data is 8 bytes inside the mapping; size is clamped to 8.
+        storeLittleEndian(value, UnsafeMutableRawPointer(runPointer) + Int(ckvm_run_mmio_data_offset()), size: size)
+    }
+
+    /// Makes the current or next KVM_RUN return EINTR at once. Safe from any thread.
+    public func requestImmediateExit() {
+        ckvm_run_set_immediate_exit(runPointer, 1)
+    }
+
+    /// Clears the request made by `requestImmediateExit`.
+    public func clearImmediateExit() {
+        ckvm_run_set_immediate_exit(runPointer, 0)
+    }
+
+    /// Whether an immediate exit is pending.
+    public var immediateExitRequested: Bool { ckvm_run_immediate_exit(runPointer) != 0 }
+
+    // MARK: - State
+
+    private func ioctlPointer<T>(_ name: String, _ request: UInt, _ argument: inout T) throws(KVMError) {
+        let fd = descriptor.rawValue
+        // SAFETY: `argument` is the kernel structure `request` reads or writes; inout keeps the
+        // pointer valid for the duration of the call.
+        let result = withUnsafeMutablePointer(to: &argument) { ckvm_ioctl_pointer(fd, request, $0) }
+        if result < 0 { throw .ioctlFailed(name: name, errno: errno) }
+    }
+
+    /// Reads the general-purpose registers.
+    public func generalRegisters() throws(KVMError) -> GeneralRegisters {
+        var raw = kvm_regs()
+        try ioctlPointer("KVM_GET_REGS", CKVM_GET_REGS, &raw)
+        return GeneralRegisters(raw)
+    }
+
+    /// Writes the general-purpose registers.
+    public func setGeneralRegisters(_ registers: GeneralRegisters) throws(KVMError) {
+        var raw = registers.raw
+        try ioctlPointer("KVM_SET_REGS", CKVM_SET_REGS, &raw)
+    }
+
+    /// Reads segments, control registers and EFER.
+    public func specialRegisters() throws(KVMError) -> SpecialRegisters {
+        var raw = kvm_sregs()
+        try ioctlPointer("KVM_GET_SREGS", CKVM_GET_SREGS, &raw)
+        return SpecialRegisters(raw)
+    }
+
+    /// Writes segments, control registers and EFER.
+    public func setSpecialRegisters(_ registers: SpecialRegisters) throws(KVMError) {
+        var raw = registers.raw
+        try ioctlPointer("KVM_SET_SREGS", CKVM_SET_SREGS, &raw)
+    }
+
+    /// Both register sets, for error reports.
+    public func registerDump() throws(KVMError) -> RegisterDump {
+        RegisterDump(general: try generalRegisters(), special: try specialRegisters())
+    }
+
+    /// Sets the CPUID table this vCPU reports.
+    public func setCPUID(_ entries: [CPUIDEntry]) throws(KVMError) {
+        var buffer = CPUIDBuffer(entries: entries)
+        let fd = descriptor.rawValue
+        let result = buffer.withHeader { ckvm_ioctl_pointer(fd, CKVM_SET_CPUID2, $0) }
+        if result < 0 { throw .ioctlFailed(name: "KVM_SET_CPUID2", errno: errno) }
+    }
+
+    /// The guest TSC frequency in kHz, or nil when KVM cannot tell.
+    public func tscFrequencyKHz() -> UInt32? {
+        let result = ckvm_ioctl_value(descriptor.rawValue, CKVM_GET_TSC_KHZ, 0)
+        return result > 0 ? UInt32(result) : nil
+    }
+
+    /// Programs the local APIC's LINT0 as ExtINT (the PIC's output) and LINT1 as NMI, as a
+    /// PC's firmware does. Needs the in-kernel irqchip.
+    public func configureLocalInterruptPins() throws(KVMError) {
+        var state = kvm_lapic_state()
+        try ioctlPointer("KVM_GET_LAPIC", CKVM_GET_LAPIC, &state)
+        withUnsafeMutableBytes(of: &state.regs) { registers in
+            Self.setDeliveryMode(in: registers, offset: 0x350, mode: 0b111)  // LVT LINT0: ExtINT
+            Self.setDeliveryMode(in: registers, offset: 0x360, mode: 0b100)  // LVT LINT1: NMI
+        }
+        try ioctlPointer("KVM_SET_LAPIC", CKVM_SET_LAPIC, &state)
+    }
+
+    /// Sets bits 8–10 (delivery mode) of the 32-bit LVT register at `offset`.
+    static func setDeliveryMode(in registers: UnsafeMutableRawBufferPointer, offset: Int, mode: UInt32) {
+        let current = registers.loadUnaligned(fromByteOffset: offset, as: UInt32.self)
+        registers.storeBytes(of: (current & ~0x700) | (mode << 8), toByteOffset: offset, as: UInt32.self)
+    }
+}

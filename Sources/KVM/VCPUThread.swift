@@ -1,0 +1,109 @@
+import CKVM
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The signal SwiftVMM sends to a vCPU thread to kick it out of KVM_RUN: the first real-time
+/// signal, `SIGRTMIN` (34 with glibc). The library installs a no-op handler for it (without
+/// SA_RESTART) the first time a vCPU thread starts, and never touches any other signal —
+/// SIGTERM and SIGINT belong to the executable.
+public enum VCPUKickSignal {
+    /// The signal number (SIGRTMIN).
+    public static var number: Int32 { ckvm_sigrtmin() }
+
+    private static let installation = Mutex<Int32?>(nil)
+
+    /// Installs the no-op handler once per process. Returns the errno on failure.
+    static func installHandler() throws(KVMError) {
+        let failure: Int32? = installation.withLock { state in
+            if let result = state { return result == 0 ? nil : result }
+            let result: Int32 = ckvm_install_kick_handler(number) == 0 ? 0 : errno
+            state = result
+            return result == 0 ? nil : result
+        }
+        if let failure { throw .systemCallFailed(name: "sigaction(SIGRTMIN)", errno: failure) }
+    }
+}
+
+/// An OS thread that runs one closure, for vCPU loops and other blocking work that must never
+/// run on the Swift concurrency pool. The kick signal is unblocked in the new thread.
+public final class OSThread: Sendable {
+    /// The pthread, and whether its body has returned (after which it is never signalled).
+    private let state: Mutex<(thread: pthread_t?, finished: Bool, joinClaimed: Bool)>
+
+    private final class Start: @unchecked Sendable {
+        // SAFETY (@unchecked Sendable): written before pthread_create and read once by the new
+        // thread; pthread_create is a full memory barrier between the two.
+        let name: String
+        let body: @Sendable () -> Void
+        weak var owner: OSThread?
+        init(name: String, body: @escaping @Sendable () -> Void) {
+            self.name = name
+            self.body = body
+        }
+    }
+
+    /// Starts a thread named `name` (truncated to 15 bytes, as Linux allows) that runs `body`.
+    public init(name: String, body: @escaping @Sendable () -> Void) throws(KVMError) {
+        try VCPUKickSignal.installHandler()
+        state = Mutex((thread: nil, finished: false, joinClaimed: false))
+        let startObject = Start(name: name, body: body)
+        let start = Unmanaged.passRetained(startObject)
+        // Hold the lock until the handle is stored, so the thread's "finished" store comes after it.
+        let result: Int32 = state.withLock { state in
+            startObject.owner = self
+            var thread = pthread_t()
+            // SAFETY: the context pointer is a retained Start object; the entry point takes that
+            // retain back exactly once.
+            let result = pthread_create(&thread, nil, osThreadEntry, start.toOpaque())
+            if result == 0 { state.thread = thread }
+            return result
+        }
+        guard result == 0 else {
+            start.release()
+            throw .systemCallFailed(name: "pthread_create for \(name)", errno: result)
+        }
+    }
+
+    /// Sends the vCPU kick signal to the thread, unless its body has already returned.
+    public func kick() {
+        state.withLock { state in
+            if let thread = state.thread, !state.finished { pthread_kill(thread, VCPUKickSignal.number) }
+        }
+    }
+
+    /// Waits for the thread to finish. Only the first call waits; later calls return at once.
+    public func join() {
+        let thread: pthread_t? = state.withLock { state in
+            if state.joinClaimed { return nil }
+            state.joinClaimed = true
+            return state.thread
+        }
+        if let thread { pthread_join(thread, nil) }
+    }
+
+    private func markFinished() {
+        state.withLock { $0.finished = true }
+    }
+
+    fileprivate static func run(context: UnsafeMutableRawPointer) {
+        let start = Unmanaged<Start>.fromOpaque(context).takeRetainedValue()
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, VCPUKickSignal.number)
+        pthread_sigmask(SIG_UNBLOCK, &signals, nil)
+        _ = String(decoding: start.name.utf8.prefix(15), as: UTF8.self).withCString {
+            ckvm_set_thread_name($0)
+        }
+        start.body()
+        start.owner?.markFinished()
+    }
+}
+
+/// The C entry point of every OSThread.
+private func osThreadEntry(_ context: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
+    if let context { OSThread.run(context: context) }
+    return nil
+}

@@ -1,0 +1,24 @@
+import Devices
+
+/// Every device kind that can sit on the port or MMIO bus. A closed enum, so the vCPU exit path
+/// dispatches with a `switch` — no existential, closure or dictionary per exit.
+enum BusDevice: Sendable {
+    case debugExit(DebugExitPort)
+    case probe(ExitProbe)
+
+    @inline(__always)
+    func write(offset: UInt64, size: Int, value: UInt64) -> MachineRequest? {
+        switch self {
+        case .debugExit(let device): return device.write(offset: offset, size: size, value: value)
+        case .probe(let device): return device.write(offset: offset, size: size, value: value)
+        }
+    }
+
+    @inline(__always)
+    func read(offset: UInt64, size: Int) -> UInt64 {
+        switch self {
+        case .debugExit(let device): return device.read(offset: offset, size: size)
+        case .probe(let device): return device.read(offset: offset, size: size)
+        }
+    }
+}

@@ -1,0 +1,43 @@
+/// An exit probe: a device that counts guest accesses in a port or MMIO range (see `Machine.probeStatistics`).
+public struct ExitProbeConfiguration: Sendable, Equatable, Codable {
+    /// The address space of the probe.
+    public enum Space: String, Sendable, Codable, CaseIterable {
+        case port
+        case mmio
+    }
+
+    public var space: Space
+    /// First port or guest-physical address.
+    public var address: UInt64
+    /// Range length in bytes.
+    public var length: UInt64
+    /// The value guest reads return.
+    public var readValue: UInt64
+    /// Absorb writes in the kernel through an ioeventfd (no exit to user space; only writes
+    /// of exactly `length` bytes at `address` are absorbed).
+    public var inKernel: Bool
+
+    public init(space: Space, address: UInt64, length: UInt64 = 1, readValue: UInt64 = 0, inKernel: Bool = false) {
+        self.space = space
+        self.address = address
+        self.length = length
+        self.readValue = readValue
+        self.inKernel = inKernel
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case space, address, length
+        case readValue = "read_value"
+        case inKernel = "in_kernel"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try rejectUnknownKeys(in: decoder, allowed: CodingKeys.self)
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        space = try container.decode(Space.self, forKey: .space)
+        address = try container.decode(UInt64.self, forKey: .address)
+        length = try container.decodeIfPresent(UInt64.self, forKey: .length) ?? 1
+        readValue = try container.decodeIfPresent(UInt64.self, forKey: .readValue) ?? 0
+        inKernel = try container.decodeIfPresent(Bool.self, forKey: .inKernel) ?? false
+    }
+}

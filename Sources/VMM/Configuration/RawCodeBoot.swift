@@ -1,0 +1,74 @@
+/// A tiny guest given as machine code: loaded at `loadAddress` and entered directly in the
+/// chosen CPU mode with the given registers. For exit-loop benchmarks and tests, where a
+/// kernel would only add noise.
+public struct RawCodeBoot: Sendable, Equatable, Codable {
+    /// The CPU mode the code starts in.
+    public enum Mode: String, Sendable, Codable, CaseIterable {
+        /// 16-bit real mode, CS = 0, IP = load address (below 64 KiB). KVM emulates it on PVM hosts.
+        case real16 = "real16"
+        /// 64-bit long mode at CPL 3 with IOPL 3, the first 4 GiB identity-mapped with user pages.
+        /// Runs natively on PVM hosts. There is no IDT: any exception is a triple fault.
+        case long64User = "long64_user"
+    }
+
+    /// Initial register values (the rest are 0).
+    public struct Registers: Sendable, Equatable, Codable {
+        public var rax: UInt64 = 0, rbx: UInt64 = 0, rcx: UInt64 = 0, rdx: UInt64 = 0
+        public var rsi: UInt64 = 0, rdi: UInt64 = 0
+
+        public init(rax: UInt64 = 0, rbx: UInt64 = 0, rcx: UInt64 = 0, rdx: UInt64 = 0, rsi: UInt64 = 0, rdi: UInt64 = 0) {
+            self.rax = rax
+            self.rbx = rbx
+            self.rcx = rcx
+            self.rdx = rdx
+            self.rsi = rsi
+            self.rdi = rdi
+        }
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case rax, rbx, rcx, rdx, rsi, rdi }
+
+        public init(from decoder: any Decoder) throws {
+            try rejectUnknownKeys(in: decoder, allowed: CodingKeys.self)
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            rax = try container.decodeIfPresent(UInt64.self, forKey: .rax) ?? 0
+            rbx = try container.decodeIfPresent(UInt64.self, forKey: .rbx) ?? 0
+            rcx = try container.decodeIfPresent(UInt64.self, forKey: .rcx) ?? 0
+            rdx = try container.decodeIfPresent(UInt64.self, forKey: .rdx) ?? 0
+            rsi = try container.decodeIfPresent(UInt64.self, forKey: .rsi) ?? 0
+            rdi = try container.decodeIfPresent(UInt64.self, forKey: .rdi) ?? 0
+        }
+    }
+
+    /// Lowest address code may be loaded at: below it lie the page tables and the stack.
+    public static let minimumLoadAddress: UInt64 = 0x8000
+    /// Default load address.
+    public static let defaultLoadAddress: UInt64 = 0x8000
+
+    public var code: [UInt8]
+    public var loadAddress: UInt64
+    public var mode: Mode
+    public var registers: Registers
+
+    public init(code: [UInt8], loadAddress: UInt64 = RawCodeBoot.defaultLoadAddress, mode: Mode, registers: Registers = .init()) {
+        self.code = code
+        self.loadAddress = loadAddress
+        self.mode = mode
+        self.registers = registers
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case code
+        case loadAddress = "load_address"
+        case mode
+        case registers
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try rejectUnknownKeys(in: decoder, allowed: CodingKeys.self)
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        code = try container.decode([UInt8].self, forKey: .code)
+        loadAddress = try container.decodeIfPresent(UInt64.self, forKey: .loadAddress) ?? Self.defaultLoadAddress
+        mode = try container.decode(Mode.self, forKey: .mode)
+        registers = try container.decodeIfPresent(Registers.self, forKey: .registers) ?? .init()
+    }
+}

@@ -1,0 +1,92 @@
+extension VirtualMachineConfiguration {
+    /// Checks every field on its own terms (no host facts, no file access). The first problem
+    /// found is thrown, naming the field and its value.
+    public func validate() throws(ConfigurationError) {
+        guard vcpuCount >= 1 else {
+            throw .invalidValue(field: "vcpus", value: "\(vcpuCount)", expected: "1 to \(Self.maximumVCPUCount)")
+        }
+        guard memoryMiB >= 1, memoryMiB <= 1 << 30 else {
+            throw .invalidValue(field: "memory_mib", value: "\(memoryMiB)", expected: "a size in MiB of at least 1")
+        }
+        if let kernelPath, kernelPath.isEmpty {
+            throw .invalidValue(field: "kernel", value: "", expected: "the path of a kernel image")
+        }
+        if let initrdPath, initrdPath.isEmpty {
+            throw .invalidValue(field: "initrd", value: "", expected: "the path of an initrd image")
+        }
+        switch (kernelPath, rawCode) {
+        case (nil, nil):
+            throw .invalidValue(field: "kernel", value: "(none)", expected: "a kernel path (--kernel PATH)")
+        case (.some, .some):
+            throw .invalidValue(field: "raw_code", value: "(set)", expected: "either kernel or raw_code, not both")
+        case (nil, .some(let raw)):
+            try raw.validate(memoryBytes: memoryBytes)
+            if !inKernelIRQChip, vcpuCount > 1 {
+                throw .invalidValue(
+                    field: "vcpus", value: "\(vcpuCount)",
+                    expected: "1 for raw_code without irqchip (other vCPUs would start at the reset vector)")
+            }
+            if initrdPath != nil {
+                throw .invalidValue(field: "initrd", value: initrdPath ?? "", expected: "no initrd with raw_code")
+            }
+        case (.some, nil):
+            break
+        }
+        if case .file(let path) = console, path.isEmpty {
+            throw .invalidValue(field: "console", value: "file=", expected: "file=PATH with a non-empty PATH")
+        }
+        for (index, probe) in probes.enumerated() {
+            try probe.validate(field: "probes[\(index)]")
+        }
+    }
+
+    /// Checks the fields that depend on the host: memory and vCPU count.
+    public func validate(against host: HostLimits) throws(ConfigurationError) {
+        if memoryBytes > host.memoryBytes {
+            throw .exceedsHost(
+                field: "memory_mib", value: "\(memoryMiB) MiB", limit: "\(host.memoryBytes >> 20) MiB (MemTotal)")
+        }
+        if vcpuCount > host.maximumVCPUCount {
+            throw .exceedsHost(field: "vcpus", value: "\(vcpuCount)", limit: "\(host.maximumVCPUCount) (KVM_CAP_MAX_VCPUS)")
+        }
+        // SwiftVMM's own limit (8-bit xAPIC ids), checked after the host's so each error names
+        // the limit that binds.
+        if vcpuCount > Self.maximumVCPUCount {
+            throw .invalidValue(field: "vcpus", value: "\(vcpuCount)", expected: "1 to \(Self.maximumVCPUCount)")
+        }
+    }
+}
+
+extension RawCodeBoot {
+    func validate(memoryBytes: UInt64) throws(ConfigurationError) {
+        guard !code.isEmpty else {
+            throw .invalidValue(field: "raw_code.code", value: "[]", expected: "at least one byte of machine code")
+        }
+        let (end, overflow) = loadAddress.addingReportingOverflow(UInt64(code.count))
+        guard loadAddress >= Self.minimumLoadAddress, !overflow, end <= min(memoryBytes, 0xC000_0000) else {
+            throw .invalidValue(
+                field: "raw_code.load_address", value: "0x" + String(loadAddress, radix: 16),
+                expected: "an address ≥ 0x8000 where all \(code.count) code bytes fit in guest RAM")
+        }
+        if mode == .real16, end > 0x1_0000 {
+            throw .invalidValue(
+                field: "raw_code.load_address", value: "0x" + String(loadAddress, radix: 16),
+                expected: "real16 code that ends below 0x10000")
+        }
+    }
+}
+
+extension ExitProbeConfiguration {
+    func validate(field: String) throws(ConfigurationError) {
+        let limit: UInt64 = space == .port ? 0x1_0000 : 1 << 52
+        let (end, overflow) = address.addingReportingOverflow(length)
+        guard length >= 1, !overflow, end <= limit else {
+            throw .invalidValue(
+                field: "\(field).length", value: "\(length)",
+                expected: "a non-empty range inside the \(space == .port ? "16-bit port" : "physical address") space")
+        }
+        if inKernel, ![1, 2, 4, 8].contains(length) {
+            throw .invalidValue(field: "\(field).length", value: "\(length)", expected: "1, 2, 4 or 8 with in_kernel")
+        }
+    }
+}

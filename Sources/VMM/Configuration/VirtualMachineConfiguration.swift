@@ -1,0 +1,79 @@
+/// Everything that describes one virtual machine. A value: build it in code or decode it from
+/// JSON (snake_case keys; unknown keys are rejected), then `validate()` it.
+public struct VirtualMachineConfiguration: Sendable, Equatable, Codable {
+    /// Largest vCPU count SwiftVMM supports (xAPIC ids are 8 bits; 255 is the broadcast id).
+    public static let maximumVCPUCount = 254
+    /// Default guest memory.
+    public static let defaultMemoryMiB = 128
+
+    /// A name for logs and for values derived from it (e.g. generated MAC addresses).
+    public var name: String
+    /// Number of vCPUs.
+    public var vcpuCount: Int
+    /// Guest RAM in MiB.
+    public var memoryMiB: Int
+    /// Path of the kernel (or other boot image) to boot.
+    public var kernelPath: String?
+    /// Path of an initial ramdisk.
+    public var initrdPath: String?
+    /// Kernel command line.
+    public var commandLine: String
+    /// A tiny guest given as machine code, instead of a kernel.
+    public var rawCode: RawCodeBoot?
+    /// Where the console goes.
+    public var console: ConsoleConfiguration
+    /// Use KVM's in-kernel interrupt controllers (PIC, IOAPIC, local APICs) and PIT. Without
+    /// them, HLT exits to the VMM and ends the run (useful for tiny test guests only).
+    public var inKernelIRQChip: Bool
+    /// Exit probes (benchmarks and tests).
+    public var probes: [ExitProbeConfiguration]
+
+    public init(
+        name: String = "swiftvmm", vcpuCount: Int = 1, memoryMiB: Int = VirtualMachineConfiguration.defaultMemoryMiB,
+        kernelPath: String? = nil, initrdPath: String? = nil, commandLine: String = "", rawCode: RawCodeBoot? = nil,
+        console: ConsoleConfiguration = .stdio, inKernelIRQChip: Bool = true, probes: [ExitProbeConfiguration] = []
+    ) {
+        self.name = name
+        self.vcpuCount = vcpuCount
+        self.memoryMiB = memoryMiB
+        self.kernelPath = kernelPath
+        self.initrdPath = initrdPath
+        self.commandLine = commandLine
+        self.rawCode = rawCode
+        self.console = console
+        self.inKernelIRQChip = inKernelIRQChip
+        self.probes = probes
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case name
+        case vcpuCount = "vcpus"
+        case memoryMiB = "memory_mib"
+        case kernelPath = "kernel"
+        case initrdPath = "initrd"
+        case commandLine = "cmdline"
+        case rawCode = "raw_code"
+        case console
+        case inKernelIRQChip = "irqchip"
+        case probes
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try rejectUnknownKeys(in: decoder, allowed: CodingKeys.self)
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let defaults = VirtualMachineConfiguration()
+        name = try container.decodeIfPresent(String.self, forKey: .name) ?? defaults.name
+        vcpuCount = try container.decodeIfPresent(Int.self, forKey: .vcpuCount) ?? defaults.vcpuCount
+        memoryMiB = try container.decodeIfPresent(Int.self, forKey: .memoryMiB) ?? defaults.memoryMiB
+        kernelPath = try container.decodeIfPresent(String.self, forKey: .kernelPath)
+        initrdPath = try container.decodeIfPresent(String.self, forKey: .initrdPath)
+        commandLine = try container.decodeIfPresent(String.self, forKey: .commandLine) ?? defaults.commandLine
+        rawCode = try container.decodeIfPresent(RawCodeBoot.self, forKey: .rawCode)
+        console = try container.decodeIfPresent(ConsoleConfiguration.self, forKey: .console) ?? defaults.console
+        inKernelIRQChip = try container.decodeIfPresent(Bool.self, forKey: .inKernelIRQChip) ?? defaults.inKernelIRQChip
+        probes = try container.decodeIfPresent([ExitProbeConfiguration].self, forKey: .probes) ?? []
+    }
+
+    /// Guest RAM in bytes.
+    public var memoryBytes: UInt64 { UInt64(max(0, memoryMiB)) << 20 }
+}

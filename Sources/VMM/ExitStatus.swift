@@ -1,0 +1,69 @@
+/// The process exit statuses of `swiftvmm run` and `swiftvmm launch` — one table, with
+/// disjoint ranges for the guest's own status and for the VMM's outcomes (see README).
+///
+/// | status | meaning |
+/// |---|---|
+/// | 0 | guest powered off |
+/// | 1 | VMM error while running |
+/// | 2 | host unsupported: no usable /dev/kvm, wrong API version, missing capability |
+/// | 3 | guest reset (reboot) |
+/// | 4 | triple fault |
+/// | 5 | guest halted with no interrupt controller |
+/// | 6 | vCPU failure (KVM internal error, failed entry, unhandled exit) |
+/// | 7 | forced stop (stop request, or the grace period ran out) |
+/// | 10 | invalid argument or configuration value |
+/// | 11 | a file cannot be read |
+/// | 12 | unsupported or malformed boot image |
+/// | 13 | more than the host offers (memory, vCPUs) |
+/// | 64–127 | guest debug-exit: 64 + the value written (values ≥ 63 report 127) |
+public enum ExitStatus {
+    public static let poweredOff: Int32 = 0
+    public static let vmmError: Int32 = 1
+    public static let hostUnsupported: Int32 = 2
+    public static let reset: Int32 = 3
+    public static let tripleFault: Int32 = 4
+    public static let halted: Int32 = 5
+    public static let vcpuFailure: Int32 = 6
+    public static let forcedStop: Int32 = 7
+    public static let invalidArgument: Int32 = 10
+    public static let unreadableFile: Int32 = 11
+    public static let unsupportedBootImage: Int32 = 12
+    public static let exceedsHost: Int32 = 13
+    /// First status of the guest range: debug-exit value 0.
+    public static let guestStatusBase: Int32 = 64
+    /// Last status of the guest range: debug-exit values of 63 or more.
+    public static let guestStatusLast: Int32 = 127
+
+    /// The status for a guest debug-exit value.
+    public static func guestStatus(_ value: UInt32) -> Int32 {
+        guestStatusBase + Int32(min(value, UInt32(guestStatusLast - guestStatusBase)))
+    }
+}
+
+extension MachineExit {
+    /// The process exit status for this outcome.
+    public var exitStatus: Int32 {
+        switch self {
+        case .poweredOff: return ExitStatus.poweredOff
+        case .reset: return ExitStatus.reset
+        case .guestStatus(let value): return ExitStatus.guestStatus(value)
+        case .halted: return ExitStatus.halted
+        case .tripleFault: return ExitStatus.tripleFault
+        case .vcpuFailure: return ExitStatus.vcpuFailure
+        case .stopped: return ExitStatus.forcedStop
+        case .vmmError: return ExitStatus.vmmError
+        }
+    }
+}
+
+extension ConfigurationError {
+    /// The process exit status for this error.
+    public var exitStatus: Int32 {
+        switch self {
+        case .invalidValue, .malformedConfigurationFile: return ExitStatus.invalidArgument
+        case .fileUnreadable: return ExitStatus.unreadableFile
+        case .unsupportedBootImage: return ExitStatus.unsupportedBootImage
+        case .exceedsHost: return ExitStatus.exceedsHost
+        }
+    }
+}

@@ -1,0 +1,212 @@
+import Devices
+import Dispatch
+import KVM
+import Synchronization
+
+/// A virtual machine: built from a `VirtualMachineConfiguration`, started, awaited, stopped.
+///
+/// ```swift
+/// let machine = try Machine(configuration: configuration)
+/// try machine.start()
+/// let exit = await machine.waitUntilStopped()
+/// ```
+///
+/// Each vCPU runs on its own OS thread. `stop()` may be called from any thread; it kicks the
+/// vCPUs out of KVM_RUN with `VCPUKickSignal` (SIGRTMIN). The library never handles SIGTERM or
+/// SIGINT: an executable that wants a graceful stop on them installs its own handlers.
+public final class Machine: Sendable {
+    /// The configuration this machine was built from.
+    public let configuration: VirtualMachineConfiguration
+    let resources: MachineResources
+    private let lifecycle = Mutex(Lifecycle())
+
+    private struct Lifecycle {
+        var state: MachineState = .created
+        /// The first reason any vCPU or `stop()` gave for ending the run.
+        var pendingExit: MachineExit?
+        var threads: [OSThread] = []
+        var monitor: OSThread?
+        var blockedWaiters: [DispatchSemaphore] = []
+        var asyncWaiters: [CheckedContinuation<MachineExit, Never>] = []
+        var observers: [AsyncStream<MachineState>.Continuation] = []
+    }
+
+    /// Validates `configuration`, checks the host (KVM, memory, vCPU limit) and builds the
+    /// machine: memory, devices, vCPUs and their initial state. Nothing runs yet.
+    public init(configuration: VirtualMachineConfiguration, kvmPath: String = KVMSystem.defaultPath) throws(MachineError) {
+        do { try configuration.validate() } catch { throw .configuration(error) }
+        if let kernelPath = configuration.kernelPath {
+            throw .configuration(BootImage.rejection(path: kernelPath))
+        }
+        let system: KVMSystem
+        do { system = try KVMSystem(path: kvmPath) } catch { throw MachineError.from(error) }
+        let limits = HostLimits(memoryBytes: HostLimits.hostMemoryBytes(), maximumVCPUCount: system.maximumVCPUCount)
+        do { try configuration.validate(against: limits) } catch { throw .configuration(error) }
+        self.configuration = configuration
+        self.resources = try MachineResources.build(configuration, system: system)
+    }
+
+    /// The current lifecycle state.
+    public var state: MachineState { lifecycle.withLock { $0.state } }
+
+    /// A stream of state changes, starting with the current state; it finishes once stopped.
+    public func stateUpdates() -> AsyncStream<MachineState> {
+        AsyncStream { continuation in
+            let current: MachineState = lifecycle.withLock { lifecycle in
+                if case .stopped = lifecycle.state {} else { lifecycle.observers.append(continuation) }
+                return lifecycle.state
+            }
+            continuation.yield(current)
+            if case .stopped = current { continuation.finish() }
+        }
+    }
+
+    /// Starts one OS thread per vCPU. A machine starts once.
+    public func start() throws(MachineError) {
+        let alreadyStarted = lifecycle.withLock { lifecycle -> Bool in
+            guard case .created = lifecycle.state else { return true }
+            lifecycle.state = .running
+            return false
+        }
+        if alreadyStarted { throw .setupFailed("the machine was already started; build a new Machine to run again") }
+        publish(.running)
+        var threads: [OSThread] = []
+        do {
+            for runner in resources.runners {
+                threads.append(try OSThread(name: "vcpu\(runner.vcpu.index)") { [self] in runVCPU(runner) })
+            }
+            let vcpuThreads = threads
+            lifecycle.withLock { $0.threads = vcpuThreads }
+            let monitor = try OSThread(name: "vmm-monitor") { [self] in monitorRun(vcpuThreads) }
+            lifecycle.withLock { $0.monitor = monitor }
+        } catch {
+            record(.vmmError(error.description))
+            stopVCPUs()
+            for thread in threads { thread.join() }
+            finish()
+            throw MachineError.from(error)
+        }
+    }
+
+    /// Ends the run from outside the guest: every vCPU leaves KVM_RUN and the machine stops
+    /// with `.stopped` (unless the guest ended it first). Safe from any thread, any number of times.
+    public func stop() {
+        let changed = lifecycle.withLock { lifecycle -> Bool in
+            if lifecycle.pendingExit == nil { lifecycle.pendingExit = .stopped }
+            guard case .running = lifecycle.state else { return false }
+            lifecycle.state = .stopping
+            return true
+        }
+        if changed { publish(.stopping) }
+        stopVCPUs()
+    }
+
+    /// Blocks the calling thread until the machine has stopped. Do not call it from Swift
+    /// concurrency's cooperative pool; use `waitUntilStopped()` there.
+    public func waitForExit() -> MachineExit {
+        let semaphore = DispatchSemaphore(value: 0)
+        let exit: MachineExit? = lifecycle.withLock { lifecycle in
+            if case .stopped(let exit) = lifecycle.state { return exit }
+            lifecycle.blockedWaiters.append(semaphore)
+            return nil
+        }
+        if let exit { return exit }
+        semaphore.wait()
+        return lifecycle.withLock { lifecycle in
+            if case .stopped(let exit) = lifecycle.state { return exit }
+            return .vmmError("woken before the machine stopped")
+        }
+    }
+
+    /// Waits until the machine has stopped and returns how it ended.
+    public func waitUntilStopped() async -> MachineExit {
+        await withCheckedContinuation { continuation in
+            let exit: MachineExit? = lifecycle.withLock { lifecycle in
+                if case .stopped(let exit) = lifecycle.state { return exit }
+                lifecycle.asyncWaiters.append(continuation)
+                return nil
+            }
+            if let exit { continuation.resume(returning: exit) }
+        }
+    }
+
+    /// Starts the machine and blocks until it stops.
+    public func run() throws(MachineError) -> MachineExit {
+        try start()
+        return waitForExit()
+    }
+
+    /// Per-vCPU exit counts of the finished run (zeros before a vCPU has finished).
+    public var exitCounts: [VCPUExitCounts] { resources.runners.map(\.exitCounts) }
+
+    /// What each configured exit probe has seen, in configuration order.
+    public var probeStatistics: [ExitProbeStatistics] { resources.probes.map(\.statistics) }
+
+    // MARK: - Threads
+
+    /// A vCPU thread's body: run the loop, turn its end into a machine exit, stop the others.
+    private func runVCPU(_ runner: VCPURunner) {
+        let stop = runner.run()
+        let index = runner.vcpu.index
+        let exit: MachineExit?
+        switch stop {
+        case .request(.guestExit(let status)): exit = .guestStatus(status)
+        case .request(.powerOff): exit = .poweredOff
+        case .request(.reset): exit = .reset
+        case .halted: exit = .halted(vcpu: index)
+        case .tripleFault: exit = .tripleFault(vcpu: index, registers: registerReport(runner.vcpu))
+        case .failure(let reason): exit = .vcpuFailure(vcpu: index, reason: reason, registers: registerReport(runner.vcpu))
+        case .stopRequested: exit = nil
+        }
+        if let exit { record(exit) }
+        stopVCPUs()
+    }
+
+    private func registerReport(_ vcpu: VCPUFD) -> String {
+        do { return try vcpu.registerDump().description } catch { return "(registers unavailable: \(error))" }
+    }
+
+    /// Keeps the first exit reason.
+    private func record(_ exit: MachineExit) {
+        lifecycle.withLock { lifecycle in
+            if lifecycle.pendingExit == nil { lifecycle.pendingExit = exit }
+        }
+    }
+
+    private func stopVCPUs() {
+        for runner in resources.runners { runner.requestStop() }
+        let threads = lifecycle.withLock { $0.threads }
+        for thread in threads { thread.kick() }
+    }
+
+    /// The monitor thread: joins every vCPU thread, then publishes the final state. Teardown
+    /// (closing vCPU fds, unmapping memory) can happen only after this, never on a vCPU thread.
+    private func monitorRun(_ threads: [OSThread]) {
+        for thread in threads { thread.join() }
+        finish()
+    }
+
+    private func finish() {
+        let (exit, blocked, waiting, observers) = lifecycle.withLock { lifecycle in
+            let exit = lifecycle.pendingExit ?? .stopped
+            lifecycle.state = .stopped(exit)
+            defer {
+                lifecycle.blockedWaiters = []
+                lifecycle.asyncWaiters = []
+                lifecycle.observers = []
+            }
+            return (exit, lifecycle.blockedWaiters, lifecycle.asyncWaiters, lifecycle.observers)
+        }
+        for observer in observers {
+            observer.yield(.stopped(exit))
+            observer.finish()
+        }
+        for semaphore in blocked { semaphore.signal() }
+        for continuation in waiting { continuation.resume(returning: exit) }
+    }
+
+    private func publish(_ state: MachineState) {
+        let observers = lifecycle.withLock { $0.observers }
+        for observer in observers { observer.yield(state) }
+    }
+}

@@ -1,0 +1,124 @@
+import Devices
+import EventLoop
+import GuestMemory
+import KVM
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Everything a built machine owns: the VM, its memory, bus, vCPUs and event fds. Released
+/// only after every vCPU thread has been joined, never on a vCPU thread.
+final class MachineResources: Sendable {
+    let system: KVMSystem
+    let vm: VirtualMachineFD
+    let memory: GuestMemory
+    let bus: DeviceBus
+    let runners: [VCPURunner]
+    let probes: [ExitProbe]
+    /// eventfds registered with KVM (in-kernel probes); kept open as long as the VM.
+    let eventFDs: [EventFD]
+
+    private init(
+        system: KVMSystem, vm: VirtualMachineFD, memory: GuestMemory, bus: DeviceBus, runners: [VCPURunner],
+        probes: [ExitProbe], eventFDs: [EventFD]
+    ) {
+        self.system = system
+        self.vm = vm
+        self.memory = memory
+        self.bus = bus
+        self.runners = runners
+        self.probes = probes
+        self.eventFDs = eventFDs
+    }
+
+    /// Builds the machine `configuration` describes (already validated) on `system`.
+    static func build(_ configuration: VirtualMachineConfiguration, system: KVMSystem) throws(MachineError) -> MachineResources {
+        do {
+            let vm = try system.makeVirtualMachine()
+            try vm.setSystemAreas(tssAddress: PlatformLayout.tssAddress, identityMapAddress: PlatformLayout.identityMapAddress)
+            if configuration.inKernelIRQChip { try vm.createInterruptControllerAndTimer() }
+
+            let memory: GuestMemory
+            do { memory = try GuestMemory(totalBytes: configuration.memoryBytes) } catch { throw MachineError.from(error) }
+            for (slot, mapping) in memory.mappings.enumerated() {
+                try vm.setUserMemoryRegion(
+                    slot: UInt32(slot), guestAddress: mapping.guestStart, size: mapping.size, hostAddress: mapping.hostAddress)
+            }
+
+            var builder = DeviceBusBuilder()
+            var eventFDs: [EventFD] = []
+            var probes: [ExitProbe] = []
+            do {
+                let debugExit = builder.add(.debugExit(DebugExitPort()))
+                try builder.mapPorts(
+                    base: PlatformLayout.debugExitPort, length: DebugExitPort.length, slot: debugExit, name: "debug-exit port")
+                for (index, probeConfiguration) in configuration.probes.enumerated() {
+                    let probe = ExitProbe(readValue: probeConfiguration.readValue)
+                    probes.append(probe)
+                    let slot = builder.add(.probe(probe))
+                    let name = "probes[\(index)]"
+                    switch probeConfiguration.space {
+                    case .port:
+                        try builder.mapPorts(
+                            base: UInt16(probeConfiguration.address), length: probeConfiguration.length, slot: slot, name: name)
+                    case .mmio:
+                        try builder.mapMMIO(base: probeConfiguration.address, length: probeConfiguration.length, slot: slot, name: name)
+                    }
+                    if probeConfiguration.inKernel {
+                        eventFDs.append(try registerInKernelProbe(probeConfiguration, vm: vm))
+                    }
+                }
+            } catch let error as BusError {
+                throw MachineError.from(error)
+            }
+
+            if let raw = configuration.rawCode {
+                do { try RawCodeLoader.load(raw, into: memory) } catch { throw MachineError.from(error) }
+            }
+
+            let bus = builder.build()
+            let runners = try makeVCPUs(configuration, vm: vm, bus: bus, system: system)
+            return MachineResources(
+                system: system, vm: vm, memory: memory, bus: bus, runners: runners, probes: probes, eventFDs: eventFDs)
+        } catch let error as KVMError {
+            throw MachineError.from(error)
+        } catch let error as MachineError {
+            throw error
+        } catch let error as EventLoopError {
+            throw .setupFailed(error.description)
+        } catch {
+            throw .setupFailed("\(error)")
+        }
+    }
+
+    private static func registerInKernelProbe(_ probe: ExitProbeConfiguration, vm: VirtualMachineFD) throws -> EventFD {
+        let event = try EventFD()
+        try vm.registerIOEvent(
+            eventFD: event.rawValue, space: probe.space == .port ? .port : .mmio, address: probe.address, length: UInt32(probe.length))
+        return event
+    }
+
+    private static func makeVCPUs(
+        _ configuration: VirtualMachineConfiguration, vm: VirtualMachineFD, bus: DeviceBus, system: KVMSystem
+    ) throws -> [VCPURunner] {
+        let supported = try system.supportedCPUID()
+        let vcpus = try (0..<configuration.vcpuCount).map { index throws(KVMError) in try vm.makeVCPU(index: index) }
+        let topology = CPUIDTopology(
+            vcpuCount: configuration.vcpuCount,
+            tscDeadlineTimer: system.capabilityValue(.tscDeadlineTimer) > 0,
+            tscFrequencyKHz: vcpus.first?.tscFrequencyKHz())
+        var runners: [VCPURunner] = []
+        for vcpu in vcpus {
+            try vcpu.setCPUID(topology.entries(from: supported, vcpuIndex: vcpu.index))
+            if configuration.inKernelIRQChip { try vcpu.configureLocalInterruptPins() }
+            if vcpu.index == 0, let raw = configuration.rawCode {
+                let (general, special) = RawCodeLoader.initialRegisters(raw, base: try vcpu.specialRegisters())
+                try vcpu.setSpecialRegisters(special)
+                try vcpu.setGeneralRegisters(general)
+            }
+            runners.append(VCPURunner(vcpu: vcpu, bus: bus))
+        }
+        return runners
+    }
+}

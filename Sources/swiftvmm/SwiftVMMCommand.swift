@@ -1,0 +1,69 @@
+import ArgumentParser
+import VMM
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The `swiftvmm` executable: runs virtual machines on Linux KVM.
+@main
+struct SwiftVMMCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "swiftvmm",
+        abstract: "Run virtual machines on Linux KVM.",
+        discussion: "Exit statuses are listed in the README (0 = guest powered off).",
+        subcommands: [RunCommand.self],
+        defaultSubcommand: RunCommand.self
+    )
+
+    /// Parses the command line and runs; every failure is one line on stderr and a documented
+    /// exit status (never ArgumentParser's defaults, which would collide with the guest range).
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let error as CommandFailure {
+            fail(error.message, status: error.status)
+        } catch {
+            if exitCode(for: error) == .success {  // --help, --version
+                print(fullMessage(for: error))
+                Glibc.exit(0)
+            }
+            fail(message(for: error), status: ExitStatus.invalidArgument)
+        }
+    }
+
+    /// Prints `swiftvmm: error: MESSAGE` as one line on stderr and exits with `status`.
+    static func fail(_ message: String, status: Int32) -> Never {
+        let line = message.split(whereSeparator: \.isNewline).joined(separator: "; ")
+        writeStandardError("swiftvmm: error: \(line)\n")
+        Glibc.exit(status)
+    }
+}
+
+/// An error that ends the command with a message and a specific exit status.
+struct CommandFailure: Error {
+    let message: String
+    let status: Int32
+
+    init(_ error: ConfigurationError) {
+        message = error.description
+        status = error.exitStatus
+    }
+
+    init(_ error: MachineError) {
+        message = error.description
+        status = error.exitStatus
+    }
+}
+
+/// Writes `text` to standard error, unbuffered.
+func writeStandardError(_ text: String) {
+    var remaining = Array(text.utf8)[...]
+    while !remaining.isEmpty {
+        let written = remaining.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+        if written < 0, errno == EINTR { continue }
+        guard written > 0 else { return }
+        remaining = remaining.dropFirst(written)
+    }
+}
