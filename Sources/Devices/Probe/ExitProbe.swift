@@ -32,9 +32,9 @@ public final class ExitProbe: Sendable {
     }
 
     /// What the probe has seen so far.
-    public var statistics: ExitProbeStatistics {
+    public var statistics: ExitProbeCounters {
         let detail = lastWriteDetail.load(ordering: .relaxed)
-        return ExitProbeStatistics(
+        return ExitProbeCounters(
             writes: writeCounter.load(ordering: .relaxed), reads: readCounter.load(ordering: .relaxed),
             lastWrittenValue: lastWrite.load(ordering: .relaxed), lastWriteOffset: detail >> 8,
             lastWriteSize: Int(detail & 0xff))
@@ -42,7 +42,7 @@ public final class ExitProbe: Sendable {
 }
 
 /// Counters of an `ExitProbe`.
-public struct ExitProbeStatistics: Sendable, Equatable {
+public struct ExitProbeCounters: Sendable, Equatable {
     public var writes: UInt64
     public var reads: UInt64
     public var lastWrittenValue: UInt64

@@ -5,12 +5,16 @@ import Devices
 enum BusDevice: Sendable {
     case debugExit(DebugExitPort)
     case probe(ExitProbe)
+    /// A range KVM handles in the kernel (irqchip, PIT): registered so that nothing else can
+    /// claim it; accesses never reach user space.
+    case kernelOwned
 
     @inline(__always)
     func write(offset: UInt64, size: Int, value: UInt64) -> MachineRequest? {
         switch self {
         case .debugExit(let device): return device.write(offset: offset, size: size, value: value)
         case .probe(let device): return device.write(offset: offset, size: size, value: value)
+        case .kernelOwned: return nil
         }
     }
 
@@ -19,6 +23,7 @@ enum BusDevice: Sendable {
         switch self {
         case .debugExit(let device): return device.read(offset: offset, size: size)
         case .probe(let device): return device.read(offset: offset, size: size)
+        case .kernelOwned: return DeviceBus.unclaimedRead
         }
     }
 }

@@ -34,10 +34,10 @@ public struct ExitProbeConfiguration: Sendable, Equatable, Codable {
     public init(from decoder: any Decoder) throws {
         try rejectUnknownKeys(in: decoder, allowed: CodingKeys.self)
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        space = try container.decode(Space.self, forKey: .space)
-        address = try container.decode(UInt64.self, forKey: .address)
-        length = try container.decodeIfPresent(UInt64.self, forKey: .length) ?? 1
-        readValue = try container.decodeIfPresent(UInt64.self, forKey: .readValue) ?? 0
-        inKernel = try container.decodeIfPresent(Bool.self, forKey: .inKernel) ?? false
+        space = try container.required(Space.self, .space)
+        address = try container.required(UInt64.self, .address)
+        length = try container.optional(UInt64.self, .length) ?? 1
+        readValue = try container.optional(UInt64.self, .readValue) ?? 0
+        inKernel = try container.optional(Bool.self, .inKernel) ?? false
     }
 }

@@ -30,12 +30,12 @@ public struct RawCodeBoot: Sendable, Equatable, Codable {
         public init(from decoder: any Decoder) throws {
             try rejectUnknownKeys(in: decoder, allowed: CodingKeys.self)
             let container = try decoder.container(keyedBy: CodingKeys.self)
-            rax = try container.decodeIfPresent(UInt64.self, forKey: .rax) ?? 0
-            rbx = try container.decodeIfPresent(UInt64.self, forKey: .rbx) ?? 0
-            rcx = try container.decodeIfPresent(UInt64.self, forKey: .rcx) ?? 0
-            rdx = try container.decodeIfPresent(UInt64.self, forKey: .rdx) ?? 0
-            rsi = try container.decodeIfPresent(UInt64.self, forKey: .rsi) ?? 0
-            rdi = try container.decodeIfPresent(UInt64.self, forKey: .rdi) ?? 0
+            rax = try container.optional(UInt64.self, .rax) ?? 0
+            rbx = try container.optional(UInt64.self, .rbx) ?? 0
+            rcx = try container.optional(UInt64.self, .rcx) ?? 0
+            rdx = try container.optional(UInt64.self, .rdx) ?? 0
+            rsi = try container.optional(UInt64.self, .rsi) ?? 0
+            rdi = try container.optional(UInt64.self, .rdi) ?? 0
         }
     }
 
@@ -66,9 +66,9 @@ public struct RawCodeBoot: Sendable, Equatable, Codable {
     public init(from decoder: any Decoder) throws {
         try rejectUnknownKeys(in: decoder, allowed: CodingKeys.self)
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        code = try container.decode([UInt8].self, forKey: .code)
-        loadAddress = try container.decodeIfPresent(UInt64.self, forKey: .loadAddress) ?? Self.defaultLoadAddress
-        mode = try container.decode(Mode.self, forKey: .mode)
-        registers = try container.decodeIfPresent(Registers.self, forKey: .registers) ?? .init()
+        code = try container.required([UInt8].self, .code)
+        loadAddress = try container.optional(UInt64.self, .loadAddress) ?? Self.defaultLoadAddress
+        mode = try container.required(Mode.self, .mode)
+        registers = try container.optional(Registers.self, .registers) ?? .init()
     }
 }

@@ -19,3 +19,27 @@ func rejectUnknownKeys<Keys: CodingKey & CaseIterable>(in decoder: any Decoder, 
                 debugDescription: "unknown key '\(key.stringValue)' (expected one of: \(expected))"))
     }
 }
+
+extension KeyedDecodingContainer {
+    /// `decodeIfPresent` whose errors always name the key. (FoundationEssentials throws an
+    /// internal, non-DecodingError error for a number that does not fit the type, such as 1.5
+    /// for an Int, which would otherwise surface as "not valid JSON" with no path.)
+    func optional<Value: Decodable>(_ type: Value.Type, _ key: Key) throws -> Value? {
+        do {
+            return try decodeIfPresent(type, forKey: key)
+        } catch let error as DecodingError {
+            throw error
+        } catch {
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: codingPath + [key], debugDescription: "expected \(Value.self), found a value that does not fit"))
+        }
+    }
+
+    /// `decode` whose errors always name the key (see `optional`).
+    func required<Value: Decodable>(_ type: Value.Type, _ key: Key) throws -> Value {
+        guard let value = try optional(type, key) else {
+            throw DecodingError.keyNotFound(key, .init(codingPath: codingPath, debugDescription: "required key is missing"))
+        }
+        return value
+    }
+}

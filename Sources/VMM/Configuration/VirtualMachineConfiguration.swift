@@ -62,16 +62,16 @@ public struct VirtualMachineConfiguration: Sendable, Equatable, Codable {
         try rejectUnknownKeys(in: decoder, allowed: CodingKeys.self)
         let container = try decoder.container(keyedBy: CodingKeys.self)
         let defaults = VirtualMachineConfiguration()
-        name = try container.decodeIfPresent(String.self, forKey: .name) ?? defaults.name
-        vcpuCount = try container.decodeIfPresent(Int.self, forKey: .vcpuCount) ?? defaults.vcpuCount
-        memoryMiB = try container.decodeIfPresent(Int.self, forKey: .memoryMiB) ?? defaults.memoryMiB
-        kernelPath = try container.decodeIfPresent(String.self, forKey: .kernelPath)
-        initrdPath = try container.decodeIfPresent(String.self, forKey: .initrdPath)
-        commandLine = try container.decodeIfPresent(String.self, forKey: .commandLine) ?? defaults.commandLine
-        rawCode = try container.decodeIfPresent(RawCodeBoot.self, forKey: .rawCode)
-        console = try container.decodeIfPresent(ConsoleConfiguration.self, forKey: .console) ?? defaults.console
-        inKernelIRQChip = try container.decodeIfPresent(Bool.self, forKey: .inKernelIRQChip) ?? defaults.inKernelIRQChip
-        probes = try container.decodeIfPresent([ExitProbeConfiguration].self, forKey: .probes) ?? []
+        name = try container.optional(String.self, .name) ?? defaults.name
+        vcpuCount = try container.optional(Int.self, .vcpuCount) ?? defaults.vcpuCount
+        memoryMiB = try container.optional(Int.self, .memoryMiB) ?? defaults.memoryMiB
+        kernelPath = try container.optional(String.self, .kernelPath)
+        initrdPath = try container.optional(String.self, .initrdPath)
+        commandLine = try container.optional(String.self, .commandLine) ?? defaults.commandLine
+        rawCode = try container.optional(RawCodeBoot.self, .rawCode)
+        console = try container.optional(ConsoleConfiguration.self, .console) ?? defaults.console
+        inKernelIRQChip = try container.optional(Bool.self, .inKernelIRQChip) ?? defaults.inKernelIRQChip
+        probes = try container.optional([ExitProbeConfiguration].self, .probes) ?? []
     }
 
     /// Guest RAM in bytes.

@@ -50,6 +50,15 @@ final class MachineResources: Sendable {
             var eventFDs: [EventFD] = []
             var probes: [ExitProbe] = []
             do {
+                if configuration.inKernelIRQChip {
+                    let kernelOwned = builder.add(.kernelOwned)
+                    for range in PlatformLayout.kernelOwnedPorts {
+                        try builder.mapPorts(base: range.base, length: range.length, slot: kernelOwned, name: range.name)
+                    }
+                    for range in PlatformLayout.kernelOwnedMMIO {
+                        try builder.mapMMIO(base: range.base, length: range.length, slot: kernelOwned, name: range.name)
+                    }
+                }
                 let debugExit = builder.add(.debugExit(DebugExitPort()))
                 try builder.mapPorts(
                     base: PlatformLayout.debugExitPort, length: DebugExitPort.length, slot: debugExit, name: "debug-exit port")

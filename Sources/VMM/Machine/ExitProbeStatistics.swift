@@ -1,0 +1,26 @@
+import Devices
+
+/// What an exit probe has seen: guest reads and writes, and the last write.
+public struct ExitProbeStatistics: Sendable, Equatable {
+    public var writes: UInt64
+    public var reads: UInt64
+    public var lastWrittenValue: UInt64
+    /// Offset of the last write inside the probe's range.
+    public var lastWriteOffset: UInt64
+    /// Size in bytes of the last write.
+    public var lastWriteSize: Int
+
+    public init(writes: UInt64, reads: UInt64, lastWrittenValue: UInt64, lastWriteOffset: UInt64, lastWriteSize: Int) {
+        self.writes = writes
+        self.reads = reads
+        self.lastWrittenValue = lastWrittenValue
+        self.lastWriteOffset = lastWriteOffset
+        self.lastWriteSize = lastWriteSize
+    }
+
+    init(_ counters: ExitProbeCounters) {
+        self.init(
+            writes: counters.writes, reads: counters.reads, lastWrittenValue: counters.lastWrittenValue,
+            lastWriteOffset: counters.lastWriteOffset, lastWriteSize: counters.lastWriteSize)
+    }
+}

@@ -1,0 +1,186 @@
+import Testing
+import VMM
+
+@Suite struct ConfigurationDecodingTests {
+    private func decode(_ json: String) throws(ConfigurationError) -> VirtualMachineConfiguration {
+        try VirtualMachineConfiguration(json: Array(json.utf8), source: "test.json")
+    }
+
+    @Test func fullConfigurationDecodesWithSnakeCaseKeys() throws {
+        let configuration = try decode(
+            """
+            {"name": "vm1", "vcpus": 2, "memory_mib": 256, "kernel": "/k", "initrd": "/i", "cmdline": "console=ttyS0",
+             "console": "file=/tmp/c.log", "irqchip": true,
+             "probes": [{"space": "port", "address": 16, "length": 2, "read_value": 7, "in_kernel": false}]}
+            """)
+        #expect(
+            configuration
+                == VirtualMachineConfiguration(
+                    name: "vm1", vcpuCount: 2, memoryMiB: 256, kernelPath: "/k", initrdPath: "/i",
+                    commandLine: "console=ttyS0", console: .file(path: "/tmp/c.log"),
+                    probes: [ExitProbeConfiguration(space: .port, address: 16, length: 2, readValue: 7)]))
+    }
+
+    @Test func missingKeysTakeDefaults() throws {
+        let configuration = try decode(#"{"kernel": "/k"}"#)
+        #expect(configuration.vcpuCount == 1)
+        #expect(configuration.memoryMiB == VirtualMachineConfiguration.defaultMemoryMiB)
+        #expect(configuration.console == .stdio)
+        #expect(configuration.inKernelIRQChip)
+    }
+
+    @Test func encodingRoundTrips() throws {
+        let original = VirtualMachineConfiguration(
+            vcpuCount: 3, memoryMiB: 64, rawCode: RawCodeBoot(code: [0xf4], mode: .real16, registers: .init(rcx: 5)),
+            console: .none, inKernelIRQChip: false)
+        #expect(try VirtualMachineConfiguration(json: original.jsonBytes()) == original)
+    }
+
+    @Test(arguments: [
+        (#"{"kernel": "/k", "memory": 5}"#, "memory: unknown key 'memory'"),
+        (#"{"raw_code": {"code": [1], "mode": "real16", "entry": 5}}"#, "raw_code.entry: unknown key"),
+        (#"{"probes": [{"space": "port", "address": 1, "in_kernal": true}]}"#, "probes[0].in_kernal: unknown key"),
+        (#"{"raw_code": {"code": [1], "mode": "real16", "registers": {"r8": 1}}}"#, "raw_code.registers.r8: unknown key"),
+    ])
+    func unknownKeysAreRejectedWithTheirPath(json: String, expected: String) {
+        #expect {
+            try decode(json)
+        } throws: { error in
+            guard case .malformedConfigurationFile(let path, let reason) = error as? ConfigurationError else { return false }
+            return path == "test.json" && reason.contains(expected)
+        }
+    }
+
+    @Test(arguments: [
+        (#"{"vcpus": "two"}"#, "vcpus: expected Int"),
+        (#"{"memory_mib": 1.5}"#, "memory_mib: expected Int"),
+        (#"{"raw_code": {"code": [1, 300], "mode": "real16"}}"#, "raw_code.code"),
+        (#"{"console": "tty"}"#, "console"),
+        (#"{"raw_code": {"code": [1], "mode": "protected32"}}"#, "raw_code.mode"),
+        (#"{"raw_code": {"mode": "real16"}}"#, "raw_code.code: required key is missing"),
+        (#"{"vcpus": "#, "not valid JSON"),
+        ("[1, 2]", "top level"),
+    ])
+    func wrongTypesAndSyntaxAreRejected(json: String, expected: String) {
+        #expect {
+            try decode(json)
+        } throws: { error in
+            guard case .malformedConfigurationFile(_, let reason) = error as? ConfigurationError else { return false }
+            return reason.contains(expected)
+        }
+    }
+}
+
+@Suite struct ConfigurationValidationTests {
+    private let valid = VirtualMachineConfiguration(kernelPath: "/boot/vmlinuz")
+    private let host = HostLimits(memoryBytes: 4 << 30, maximumVCPUCount: 16)
+
+    @Test func aValidConfigurationPasses() throws {
+        try valid.validate()
+        try valid.validate(against: host)
+    }
+
+    @Test func zeroVCPUsIsRejected() {
+        var configuration = valid
+        configuration.vcpuCount = 0
+        #expect(throws: ConfigurationError.invalidValue(field: "vcpus", value: "0", expected: "1 to 254")) {
+            try configuration.validate()
+        }
+    }
+
+    @Test func zeroMemoryIsRejected() {
+        var configuration = valid
+        configuration.memoryMiB = 0
+        #expect(throws: ConfigurationError.self) { try configuration.validate() }
+    }
+
+    @Test func aBootSourceIsRequiredAndOnlyOne() {
+        var configuration = valid
+        configuration.kernelPath = nil
+        #expect(throws: ConfigurationError.self) { try configuration.validate() }
+        configuration.kernelPath = "/k"
+        configuration.rawCode = RawCodeBoot(code: [0xf4], mode: .real16)
+        #expect(throws: ConfigurationError.self) { try configuration.validate() }
+    }
+
+    @Test func hostLimitsBindMemoryAndVCPUs() {
+        var configuration = valid
+        configuration.memoryMiB = 8192
+        #expect(throws: ConfigurationError.exceedsHost(field: "memory_mib", value: "8192 MiB", limit: "4096 MiB (MemTotal)")) {
+            try configuration.validate(against: host)
+        }
+        configuration.memoryMiB = 128
+        configuration.vcpuCount = 17
+        #expect(throws: ConfigurationError.exceedsHost(field: "vcpus", value: "17", limit: "16 (KVM_CAP_MAX_VCPUS)")) {
+            try configuration.validate(against: host)
+        }
+        configuration.vcpuCount = 300
+        #expect(throws: ConfigurationError.self) {
+            try configuration.validate(against: HostLimits(memoryBytes: 4 << 30, maximumVCPUCount: 1024))
+        }
+    }
+
+    @Test func rawCodeMustFitAndStayClearOfThePageTables() {
+        var configuration = VirtualMachineConfiguration(memoryMiB: 1, inKernelIRQChip: false)
+        configuration.rawCode = RawCodeBoot(code: [0xf4], loadAddress: 0x1000, mode: .long64User)
+        #expect(throws: ConfigurationError.self) { try configuration.validate() }
+        configuration.rawCode = RawCodeBoot(code: [0xf4, 0xf4], loadAddress: 0xfffff, mode: .long64User)
+        #expect(throws: ConfigurationError.self) { try configuration.validate() }
+        configuration.rawCode = RawCodeBoot(code: [UInt8](repeating: 0x90, count: 0x9000), mode: .real16)
+        #expect(throws: ConfigurationError.self, "real-mode code must end below 64 KiB") { try configuration.validate() }
+        configuration.rawCode = RawCodeBoot(code: [], mode: .real16)
+        #expect(throws: ConfigurationError.self) { try configuration.validate() }
+        configuration.rawCode = RawCodeBoot(code: [0xf4], mode: .real16)
+        configuration.vcpuCount = 2
+        #expect(throws: ConfigurationError.self, "several vCPUs need the irqchip") { try configuration.validate() }
+    }
+
+    @Test func probeRangesAreChecked() {
+        var configuration = valid
+        configuration.probes = [ExitProbeConfiguration(space: .port, address: 0xffff, length: 2)]
+        #expect(throws: ConfigurationError.self) { try configuration.validate() }
+        configuration.probes = [ExitProbeConfiguration(space: .mmio, address: 0x1000, length: 3, inKernel: true)]
+        #expect(throws: ConfigurationError.self) { try configuration.validate() }
+        configuration.probes = [ExitProbeConfiguration(space: .mmio, address: 0x1000, length: 0)]
+        #expect(throws: ConfigurationError.self) { try configuration.validate() }
+    }
+
+    @Test func consoleArgumentForms() throws {
+        #expect(try ConsoleConfiguration(argument: "stdio") == .stdio)
+        #expect(try ConsoleConfiguration(argument: "none") == .none)
+        #expect(try ConsoleConfiguration(argument: "file=/x") == .file(path: "/x"))
+        #expect(throws: ConfigurationError.self) { try ConsoleConfiguration(argument: "file=") }
+        #expect(throws: ConfigurationError.self) { try ConsoleConfiguration(argument: "serial") }
+    }
+}
+
+@Suite struct ExitStatusTests {
+    @Test func vmmOutcomesAndGuestStatusesNeverCollide() {
+        let outcomes: [MachineExit] = [
+            .poweredOff, .reset, .halted(vcpu: 0), .tripleFault(vcpu: 0, registers: ""),
+            .vcpuFailure(vcpu: 0, reason: "", registers: ""), .stopped, .vmmError(""),
+        ]
+        let vmmStatuses = outcomes.map(\.exitStatus) + [
+            ExitStatus.hostUnsupported, ExitStatus.invalidArgument, ExitStatus.unreadableFile,
+            ExitStatus.unsupportedBootImage, ExitStatus.exceedsHost,
+        ]
+        #expect(Set(vmmStatuses).count == vmmStatuses.count, "every VMM outcome has its own status")
+        let guestStatuses = (0..<UInt32(300)).map { MachineExit.guestStatus($0).exitStatus }
+        #expect(guestStatuses.allSatisfy { (64...127).contains($0) })
+        #expect(Set(guestStatuses).isDisjoint(with: vmmStatuses))
+        #expect(MachineExit.guestStatus(0).exitStatus == 64)
+        #expect(MachineExit.guestStatus(5).exitStatus == 69)
+        #expect(MachineExit.guestStatus(63).exitStatus == 127)
+        #expect(MachineExit.guestStatus(0xffff_ffff).exitStatus == 127)
+        #expect(vmmStatuses.allSatisfy { $0 < 64 }, "never in the guest range nor the shell's 128+signal range")
+    }
+
+    @Test func configurationErrorsMapToTheirStatuses() {
+        #expect(ConfigurationError.invalidValue(field: "", value: "", expected: "").exitStatus == 10)
+        #expect(ConfigurationError.malformedConfigurationFile(path: "", reason: "").exitStatus == 10)
+        #expect(ConfigurationError.fileUnreadable(field: "", path: "", reason: "").exitStatus == 11)
+        #expect(ConfigurationError.unsupportedBootImage(path: "", reason: "").exitStatus == 12)
+        #expect(ConfigurationError.exceedsHost(field: "", value: "", limit: "").exitStatus == 13)
+        #expect(MachineError.hostUnsupported("").exitStatus == 2)
+    }
+}
