@@ -32,13 +32,17 @@ public final class GuestMemory: @unchecked Sendable {
         for range in layout.ranges {
             // SAFETY: an anonymous private mapping of `range.size` bytes; checked for MAP_FAILED,
             // unmapped in deinit (or below when a later range fails).
-            let pointer = mmap(nil, Int(range.size), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+            let pointer = mmap(
+                nil, Int(range.size), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
             guard let pointer, pointer != MAP_FAILED else {
                 let code = errno
-                for mapping in mappings { munmap(UnsafeMutableRawPointer(bitPattern: mapping.hostAddress), Int(mapping.size)) }
+                for mapping in mappings {
+                    munmap(UnsafeMutableRawPointer(bitPattern: mapping.hostAddress), Int(mapping.size))
+                }
                 throw .allocationFailed(bytes: range.size, errno: code)
             }
-            mappings.append(Mapping(guestStart: range.start.rawValue, size: range.size, hostAddress: UInt(bitPattern: pointer)))
+            mappings.append(
+                Mapping(guestStart: range.start.rawValue, size: range.size, hostAddress: UInt(bitPattern: pointer)))
         }
         self.mappings = mappings
     }
@@ -71,7 +75,9 @@ public final class GuestMemory: @unchecked Sendable {
         return nil
     }
 
-    private func checkedPointer(_ address: GuestAddress, length: UInt64) throws(GuestMemoryError) -> UnsafeMutableRawPointer {
+    private func checkedPointer(_ address: GuestAddress, length: UInt64) throws(GuestMemoryError)
+        -> UnsafeMutableRawPointer
+    {
         guard let pointer = hostPointer(address, length: length) else {
             throw .outOfBounds(address: address, length: length)
         }
@@ -101,7 +107,9 @@ public final class GuestMemory: @unchecked Sendable {
     }
 
     /// Reads a little-endian integer at `address`.
-    public func load<Value: FixedWidthInteger>(_ type: Value.Type, at address: GuestAddress) throws(GuestMemoryError) -> Value {
+    public func load<Value: FixedWidthInteger>(_ type: Value.Type, at address: GuestAddress) throws(GuestMemoryError)
+        -> Value
+    {
         let source = try checkedPointer(address, length: UInt64(MemoryLayout<Value>.size))
         // SAFETY: bounds checked above; loadUnaligned has no alignment requirement.
         return Value(littleEndian: source.loadUnaligned(as: Value.self))

@@ -37,7 +37,8 @@ public struct GuestMemoryLayout: Sendable, Equatable {
         var previousEnd: UInt64 = 0
         for (offset, range) in ranges.enumerated() {
             guard range.size > 0, range.start.rawValue % 4096 == 0, range.size % 4096 == 0 else {
-                throw .invalidLayout("range \(offset) at \(range.start) of \(range.size) bytes is empty or not page aligned")
+                throw .invalidLayout(
+                    "range \(offset) at \(range.start) of \(range.size) bytes is empty or not page aligned")
             }
             guard offset == 0 || range.start.rawValue >= previousEnd else {
                 throw .invalidLayout("range \(offset) at \(range.start) overlaps or precedes the one before it")

@@ -66,7 +66,8 @@ public final class VirtualMachineFD: Sendable {
     public func registerIOEvent(
         eventFD: Int32, space: IOEventAddressSpace, address: UInt64, length: UInt32, dataMatch: UInt64? = nil
     ) throws(KVMError) {
-        var request = ioeventRequest(eventFD: eventFD, space: space, address: address, length: length, dataMatch: dataMatch)
+        var request = ioeventRequest(
+            eventFD: eventFD, space: space, address: address, length: length, dataMatch: dataMatch)
         try ioctlPointer("KVM_IOEVENTFD", CKVM_IOEVENTFD, &request)
     }
 
@@ -74,7 +75,8 @@ public final class VirtualMachineFD: Sendable {
     public func unregisterIOEvent(
         eventFD: Int32, space: IOEventAddressSpace, address: UInt64, length: UInt32, dataMatch: UInt64? = nil
     ) throws(KVMError) {
-        var request = ioeventRequest(eventFD: eventFD, space: space, address: address, length: length, dataMatch: dataMatch)
+        var request = ioeventRequest(
+            eventFD: eventFD, space: space, address: address, length: length, dataMatch: dataMatch)
         request.flags |= CKVM_IOEVENTFD_FLAG_DEASSIGN
         try ioctlPointer("KVM_IOEVENTFD (deassign)", CKVM_IOEVENTFD, &request)
     }

@@ -26,7 +26,9 @@ import Testing
         #expect(throws: GuestMemoryError.self) { try GuestMemoryLayout(totalBytes: 0) }
         #expect(throws: GuestMemoryError.self) { try GuestMemoryLayout(totalBytes: 4097) }
         #expect(throws: GuestMemoryError.self) {
-            try GuestMemoryLayout(ranges: [.init(start: GuestAddress(0), size: 8192), .init(start: GuestAddress(4096), size: 4096)])
+            try GuestMemoryLayout(ranges: [
+                .init(start: GuestAddress(0), size: 8192), .init(start: GuestAddress(4096), size: 4096),
+            ])
         }
         #expect(throws: GuestMemoryError.self) {
             try GuestMemoryLayout(ranges: [.init(start: GuestAddress(UInt64.max - 4095), size: 8192)])
@@ -49,7 +51,9 @@ import Testing
     @Test func accessesOutsideRAMAreErrors() throws {
         let memory = try GuestMemory(totalBytes: 1 << 20)
         let end = GuestAddress(1 << 20)
-        #expect(throws: GuestMemoryError.outOfBounds(address: end, length: 1)) { try memory.readBytes(at: end, count: 1) }
+        #expect(throws: GuestMemoryError.outOfBounds(address: end, length: 1)) {
+            try memory.readBytes(at: end, count: 1)
+        }
         #expect(throws: GuestMemoryError.self) { try memory.store(UInt64(1), at: GuestAddress((1 << 20) - 4)) }
         #expect(throws: GuestMemoryError.self) { try memory.write([1, 2], at: GuestAddress(UInt64.max)) }
         #expect(throws: GuestMemoryError.self) { try memory.readBytes(at: GuestAddress(UInt64.max - 1), count: 8) }

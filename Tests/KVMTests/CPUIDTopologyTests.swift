@@ -61,7 +61,9 @@ private func leaf(_ entries: [CPUIDEntry], _ function: UInt32, _ index: UInt32 =
         let entries = topology.entries(from: supported, vcpuIndex: 0)
         let base = try #require(leaf(entries, 0x4000_0000))
         #expect(base.eax == 0x4000_0010)
-        let signature = [base.ebx, base.ecx, base.edx].flatMap { word in (0..<4).map { UInt8((word >> ($0 * 8)) & 0xff) } }
+        let signature = [base.ebx, base.ecx, base.edx].flatMap { word in
+            (0..<4).map { UInt8((word >> ($0 * 8)) & 0xff) }
+        }
         #expect(signature == Array("KVMKVMKVM".utf8) + [0, 0, 0])
         #expect(leaf(entries, 0x4000_0001)?.eax == 0x0100_07fb, "kvmclock features kept")
         let frequency = try #require(leaf(entries, 0x4000_0010))

@@ -23,14 +23,18 @@ private final class SyntheticRun {
     func setIO(out: Bool, size: UInt8, port: UInt16, count: UInt32, offset: UInt64, bytes: [UInt8]) {
         ckvm_run_set_exit_reason(run, CKVM_EXIT_IO)
         ckvm_run_set_io(run, out ? CKVM_EXIT_IO_OUT : CKVM_EXIT_IO_IN, size, port, count, offset)
-        for (index, byte) in bytes.enumerated() { raw.storeBytes(of: byte, toByteOffset: Int(offset) + index, as: UInt8.self) }
+        for (index, byte) in bytes.enumerated() {
+            raw.storeBytes(of: byte, toByteOffset: Int(offset) + index, as: UInt8.self)
+        }
     }
 
     func setMMIO(address: UInt64, length: UInt32, write: Bool, bytes: [UInt8]) {
         ckvm_run_set_exit_reason(run, CKVM_EXIT_MMIO)
         ckvm_run_set_mmio(run, address, length, write ? 1 : 0)
         let offset = Int(ckvm_run_mmio_data_offset())
-        for (index, byte) in bytes.enumerated() { raw.storeBytes(of: byte, toByteOffset: offset + index, as: UInt8.self) }
+        for (index, byte) in bytes.enumerated() {
+            raw.storeBytes(of: byte, toByteOffset: offset + index, as: UInt8.self)
+        }
     }
 }
 

@@ -40,13 +40,18 @@ import VMM
         (#"{"kernel": "/k", "memory": 5}"#, "memory: unknown key 'memory'"),
         (#"{"raw_code": {"code": [1], "mode": "real16", "entry": 5}}"#, "raw_code.entry: unknown key"),
         (#"{"probes": [{"space": "port", "address": 1, "in_kernal": true}]}"#, "probes[0].in_kernal: unknown key"),
-        (#"{"raw_code": {"code": [1], "mode": "real16", "registers": {"r8": 1}}}"#, "raw_code.registers.r8: unknown key"),
+        (
+            #"{"raw_code": {"code": [1], "mode": "real16", "registers": {"r8": 1}}}"#,
+            "raw_code.registers.r8: unknown key"
+        ),
     ])
     func unknownKeysAreRejectedWithTheirPath(json: String, expected: String) {
         #expect {
             try decode(json)
         } throws: { error in
-            guard case .malformedConfigurationFile(let path, let reason) = error as? ConfigurationError else { return false }
+            guard case .malformedConfigurationFile(let path, let reason) = error as? ConfigurationError else {
+                return false
+            }
             return path == "test.json" && reason.contains(expected)
         }
     }
@@ -106,7 +111,9 @@ import VMM
     @Test func hostLimitsBindMemoryAndVCPUs() {
         var configuration = valid
         configuration.memoryMiB = 8192
-        #expect(throws: ConfigurationError.exceedsHost(field: "memory_mib", value: "8192 MiB", limit: "4096 MiB (MemTotal)")) {
+        #expect(
+            throws: ConfigurationError.exceedsHost(field: "memory_mib", value: "8192 MiB", limit: "4096 MiB (MemTotal)")
+        ) {
             try configuration.validate(against: host)
         }
         configuration.memoryMiB = 128
@@ -127,7 +134,9 @@ import VMM
         configuration.rawCode = RawCodeBoot(code: [0xf4, 0xf4], loadAddress: 0xfffff, mode: .long64User)
         #expect(throws: ConfigurationError.self) { try configuration.validate() }
         configuration.rawCode = RawCodeBoot(code: [UInt8](repeating: 0x90, count: 0x9000), mode: .real16)
-        #expect(throws: ConfigurationError.self, "real-mode code must end below 64 KiB") { try configuration.validate() }
+        #expect(throws: ConfigurationError.self, "real-mode code must end below 64 KiB") {
+            try configuration.validate()
+        }
         configuration.rawCode = RawCodeBoot(code: [], mode: .real16)
         #expect(throws: ConfigurationError.self) { try configuration.validate() }
         configuration.rawCode = RawCodeBoot(code: [0xf4], mode: .real16)
@@ -160,10 +169,11 @@ import VMM
             .poweredOff, .reset, .halted(vcpu: 0), .tripleFault(vcpu: 0, registers: ""),
             .vcpuFailure(vcpu: 0, reason: "", registers: ""), .stopped, .vmmError(""),
         ]
-        let vmmStatuses = outcomes.map(\.exitStatus) + [
-            ExitStatus.hostUnsupported, ExitStatus.invalidArgument, ExitStatus.unreadableFile,
-            ExitStatus.unsupportedBootImage, ExitStatus.exceedsHost,
-        ]
+        let vmmStatuses =
+            outcomes.map(\.exitStatus) + [
+                ExitStatus.hostUnsupported, ExitStatus.invalidArgument, ExitStatus.unreadableFile,
+                ExitStatus.unsupportedBootImage, ExitStatus.exceedsHost,
+            ]
         #expect(Set(vmmStatuses).count == vmmStatuses.count, "every VMM outcome has its own status")
         let guestStatuses = (0..<UInt32(300)).map { MachineExit.guestStatus($0).exitStatus }
         #expect(guestStatuses.allSatisfy { (64...127).contains($0) })

@@ -54,8 +54,10 @@ struct TinyGuestTests {
     /// A read (width) from MMIO probe A, written back (same width) to MMIO probe B.
     @Test(arguments: [1, 2, 4, 8])
     func mmioReadAndWriteCarryValuesOfEveryWidth(width: Int) throws {
-        let read: [UInt8] = [[0x8a, 0x03], [0x66, 0x8b, 0x03], [0x8b, 0x03], [0x48, 0x8b, 0x03]][[1, 2, 4, 8].firstIndex(of: width)!]
-        let write: [UInt8] = [[0x88, 0x06], [0x66, 0x89, 0x06], [0x89, 0x06], [0x48, 0x89, 0x06]][[1, 2, 4, 8].firstIndex(of: width)!]
+        let read: [UInt8] = [[0x8a, 0x03], [0x66, 0x8b, 0x03], [0x8b, 0x03], [0x48, 0x8b, 0x03]][
+            [1, 2, 4, 8].firstIndex(of: width)!]
+        let write: [UInt8] = [[0x88, 0x06], [0x66, 0x89, 0x06], [0x89, 0x06], [0x48, 0x89, 0x06]][
+            [1, 2, 4, 8].firstIndex(of: width)!]
         let machine = try Machine(
             configuration: Guest.configuration(
                 read + write + Guest.end,
@@ -75,11 +77,13 @@ struct TinyGuestTests {
         // mov dword [rsi+5], 0xcafef00d
         let code: [UInt8] = [0xc7, 0x46, 0x05, 0x0d, 0xf0, 0xfe, 0xca] + Guest.end
         let machine = try Machine(
-            configuration: Guest.configuration(code, probes: [ExitProbeConfiguration(space: .mmio, address: Guest.probeB, length: 16)]))
+            configuration: Guest.configuration(
+                code, probes: [ExitProbeConfiguration(space: .mmio, address: Guest.probeB, length: 16)]))
         #expect(try machine.run() == .guestStatus(0))
         #expect(
             machine.probeStatistics[0]
-                == ExitProbeStatistics(writes: 1, reads: 0, lastWrittenValue: 0xcafe_f00d, lastWriteOffset: 5, lastWriteSize: 4))
+                == ExitProbeStatistics(
+                    writes: 1, reads: 0, lastWrittenValue: 0xcafe_f00d, lastWriteOffset: 5, lastWriteSize: 4))
     }
 
     @Test func unclaimedPortsReadAllOnes() throws {
@@ -89,7 +93,8 @@ struct TinyGuestTests {
     }
 
     @Test func debugExitStatusEndsTheRunInRealModeToo() throws {
-        let machine = try Machine(configuration: Guest.configuration([0xb0, 0x2a, 0xe6, 0xf4], mode: .real16, probes: []))
+        let machine = try Machine(
+            configuration: Guest.configuration([0xb0, 0x2a, 0xe6, 0xf4], mode: .real16, probes: []))
         #expect(try machine.run() == .guestStatus(42))
         #expect(MachineExit.guestStatus(42).exitStatus == 106)
     }
@@ -151,7 +156,8 @@ struct TinyGuestTests {
 
     @Test func inKernelProbesAbsorbWritesWithoutExits() throws {
         // mov ecx, 1000; loop: out dx, al (port 0x20, ioeventfd); mov [rbx], al (MMIO ioeventfd); dec ecx; jnz loop
-        let code: [UInt8] = [0xb9, 0xe8, 0x03, 0x00, 0x00, 0x66, 0xba, 0x20, 0x00, 0xee, 0x88, 0x03, 0xff, 0xc9, 0x75, 0xf9] + Guest.end
+        let code: [UInt8] =
+            [0xb9, 0xe8, 0x03, 0x00, 0x00, 0x66, 0xba, 0x20, 0x00, 0xee, 0x88, 0x03, 0xff, 0xc9, 0x75, 0xf9] + Guest.end
         let machine = try Machine(
             configuration: Guest.configuration(
                 code,
@@ -200,14 +206,20 @@ struct VCPUSetupTests {
 struct KernelOwnedRangeTests {
     @Test func probesCannotSitOnPortsTheInKernelIRQChipOwns() {
         for port: UInt64 in [0x20, 0x40, 0x61, 0xa1, 0x4d0] {
-            var configuration = Guest.configuration([0xf4], mode: .real16, probes: [ExitProbeConfiguration(space: .port, address: port)])
+            var configuration = Guest.configuration(
+                [0xf4], mode: .real16, probes: [ExitProbeConfiguration(space: .port, address: port)])
             configuration.inKernelIRQChip = true
-            #expect(throws: MachineError.self, "port 0x\(String(port, radix: 16))") { try Machine(configuration: configuration) }
+            #expect(throws: MachineError.self, "port 0x\(String(port, radix: 16))") {
+                try Machine(configuration: configuration)
+            }
         }
-        var configuration = Guest.configuration([0xf4], probes: [ExitProbeConfiguration(space: .mmio, address: 0xfee0_0010, length: 4)])
+        var configuration = Guest.configuration(
+            [0xf4], probes: [ExitProbeConfiguration(space: .mmio, address: 0xfee0_0010, length: 4)])
         configuration.inKernelIRQChip = true
         #expect(throws: MachineError.self, "local APIC window") { try Machine(configuration: configuration) }
         configuration.inKernelIRQChip = false
-        #expect(throws: Never.self, "without the irqchip the window is free") { try Machine(configuration: configuration) }
+        #expect(throws: Never.self, "without the irqchip the window is free") {
+            try Machine(configuration: configuration)
+        }
     }
 }

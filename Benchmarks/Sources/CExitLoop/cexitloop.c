@@ -127,12 +127,13 @@ static int build(const cexitloop_setup *setup, vm_state *state, cexitloop_result
   if (run == MAP_FAILED) return fail(result, "mmap kvm_run");
   state->run = run;
 
-  struct {
-    struct kvm_cpuid2 header;
-    struct kvm_cpuid_entry2 entries[CPUID_MAX_ENTRIES];
-  } cpuid = {.header = {.nent = CPUID_MAX_ENTRIES}};
-  if (ioctl(state->kvm, KVM_GET_SUPPORTED_CPUID, &cpuid) < 0) return fail(result, "KVM_GET_SUPPORTED_CPUID");
-  if (ioctl(state->vcpu, KVM_SET_CPUID2, &cpuid) < 0) return fail(result, "KVM_SET_CPUID2");
+  struct kvm_cpuid2 *cpuid = calloc(1, sizeof *cpuid + CPUID_MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2));
+  if (cpuid == NULL) return fail(result, "calloc cpuid");
+  cpuid->nent = CPUID_MAX_ENTRIES;
+  int cpuid_status = ioctl(state->kvm, KVM_GET_SUPPORTED_CPUID, cpuid);
+  if (cpuid_status == 0) cpuid_status = ioctl(state->vcpu, KVM_SET_CPUID2, cpuid);
+  free(cpuid);
+  if (cpuid_status < 0) return fail(result, "KVM_GET_SUPPORTED_CPUID / KVM_SET_CPUID2");
 
   struct kvm_sregs sregs;
   if (ioctl(state->vcpu, KVM_GET_SREGS, &sregs) < 0) return fail(result, "KVM_GET_SREGS");

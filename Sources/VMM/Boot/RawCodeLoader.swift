@@ -19,7 +19,8 @@ enum RawCodeLoader {
         try memory.store(pdptAddress | present | writable | user, at: GuestAddress(pml4Address))
         for directory in 0..<UInt64(4) {
             let directoryAddress = firstPageDirectoryAddress + directory * 0x1000
-            try memory.store(directoryAddress | present | writable | user, at: GuestAddress(pdptAddress + directory * 8))
+            try memory.store(
+                directoryAddress | present | writable | user, at: GuestAddress(pdptAddress + directory * 8))
             for entry in 0..<UInt64(512) {
                 let physical = (directory * 512 + entry) << 21
                 try memory.store(

@@ -14,7 +14,9 @@ public enum ConsoleConfiguration: Sendable, Equatable, Codable, CustomStringConv
         case "none": self = .none
         case let text where text.hasPrefix("file="):
             let path = String(text.dropFirst("file=".count))
-            guard !path.isEmpty else { throw .invalidValue(field: "console", value: argument, expected: "file=PATH with a non-empty PATH") }
+            guard !path.isEmpty else {
+                throw .invalidValue(field: "console", value: argument, expected: "file=PATH with a non-empty PATH")
+            }
             self = .file(path: path)
         default:
             throw .invalidValue(field: "console", value: argument, expected: "stdio, none or file=PATH")
@@ -35,7 +37,8 @@ public enum ConsoleConfiguration: Sendable, Equatable, Codable, CustomStringConv
         do {
             self = try ConsoleConfiguration(argument: text)
         } catch {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: error.description))
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: error.description))
         }
     }
 

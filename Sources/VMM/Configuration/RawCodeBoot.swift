@@ -16,7 +16,9 @@ public struct RawCodeBoot: Sendable, Equatable, Codable {
         public var rax: UInt64 = 0, rbx: UInt64 = 0, rcx: UInt64 = 0, rdx: UInt64 = 0
         public var rsi: UInt64 = 0, rdi: UInt64 = 0
 
-        public init(rax: UInt64 = 0, rbx: UInt64 = 0, rcx: UInt64 = 0, rdx: UInt64 = 0, rsi: UInt64 = 0, rdi: UInt64 = 0) {
+        public init(
+            rax: UInt64 = 0, rbx: UInt64 = 0, rcx: UInt64 = 0, rdx: UInt64 = 0, rsi: UInt64 = 0, rdi: UInt64 = 0
+        ) {
             self.rax = rax
             self.rbx = rbx
             self.rcx = rcx
@@ -49,7 +51,9 @@ public struct RawCodeBoot: Sendable, Equatable, Codable {
     public var mode: Mode
     public var registers: Registers
 
-    public init(code: [UInt8], loadAddress: UInt64 = RawCodeBoot.defaultLoadAddress, mode: Mode, registers: Registers = .init()) {
+    public init(
+        code: [UInt8], loadAddress: UInt64 = RawCodeBoot.defaultLoadAddress, mode: Mode, registers: Registers = .init()
+    ) {
         self.code = code
         self.loadAddress = loadAddress
         self.mode = mode

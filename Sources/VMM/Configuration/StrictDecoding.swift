@@ -31,14 +31,17 @@ extension KeyedDecodingContainer {
             throw error
         } catch {
             throw DecodingError.dataCorrupted(
-                .init(codingPath: codingPath + [key], debugDescription: "expected \(Value.self), found a value that does not fit"))
+                .init(
+                    codingPath: codingPath + [key],
+                    debugDescription: "expected \(Value.self), found a value that does not fit"))
         }
     }
 
     /// `decode` whose errors always name the key (see `optional`).
     func required<Value: Decodable>(_ type: Value.Type, _ key: Key) throws -> Value {
         guard let value = try optional(type, key) else {
-            throw DecodingError.keyNotFound(key, .init(codingPath: codingPath, debugDescription: "required key is missing"))
+            throw DecodingError.keyNotFound(
+                key, .init(codingPath: codingPath, debugDescription: "required key is missing"))
         }
         return value
     }

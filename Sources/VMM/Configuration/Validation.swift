@@ -47,7 +47,8 @@ extension VirtualMachineConfiguration {
                 field: "memory_mib", value: "\(memoryMiB) MiB", limit: "\(host.memoryBytes >> 20) MiB (MemTotal)")
         }
         if vcpuCount > host.maximumVCPUCount {
-            throw .exceedsHost(field: "vcpus", value: "\(vcpuCount)", limit: "\(host.maximumVCPUCount) (KVM_CAP_MAX_VCPUS)")
+            throw .exceedsHost(
+                field: "vcpus", value: "\(vcpuCount)", limit: "\(host.maximumVCPUCount) (KVM_CAP_MAX_VCPUS)")
         }
         // SwiftVMM's own limit (8-bit xAPIC ids), checked after the host's so each error names
         // the limit that binds.

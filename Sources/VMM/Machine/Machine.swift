@@ -33,7 +33,9 @@ public final class Machine: Sendable {
 
     /// Validates `configuration`, checks the host (KVM, memory, vCPU limit) and builds the
     /// machine: memory, devices, vCPUs and their initial state. Nothing runs yet.
-    public init(configuration: VirtualMachineConfiguration, kvmPath: String = KVMSystem.defaultPath) throws(MachineError) {
+    public init(configuration: VirtualMachineConfiguration, kvmPath: String = KVMSystem.defaultPath)
+        throws(MachineError)
+    {
         do { try configuration.validate() } catch { throw .configuration(error) }
         if let kernelPath = configuration.kernelPath {
             throw .configuration(BootImage.rejection(path: kernelPath))
@@ -155,7 +157,8 @@ public final class Machine: Sendable {
         case .request(.reset): exit = .reset
         case .halted: exit = .halted(vcpu: index)
         case .tripleFault: exit = .tripleFault(vcpu: index, registers: registerReport(runner.vcpu))
-        case .failure(let reason): exit = .vcpuFailure(vcpu: index, reason: reason, registers: registerReport(runner.vcpu))
+        case .failure(let reason):
+            exit = .vcpuFailure(vcpu: index, reason: reason, registers: registerReport(runner.vcpu))
         case .stopRequested: exit = nil
         }
         if let exit { record(exit) }

@@ -38,7 +38,8 @@ public enum MachineError: Error, Sendable, Equatable, CustomStringConvertible {
     static func from(_ error: GuestMemoryError) -> MachineError {
         switch error {
         case .allocationFailed:
-            return .configuration(.exceedsHost(field: "memory_mib", value: "the requested size", limit: error.description))
+            return .configuration(
+                .exceedsHost(field: "memory_mib", value: "the requested size", limit: error.description))
         case .outOfBounds, .invalidLayout: return .setupFailed(error.description)
         }
     }

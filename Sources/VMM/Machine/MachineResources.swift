@@ -33,17 +33,23 @@ final class MachineResources: Sendable {
     }
 
     /// Builds the machine `configuration` describes (already validated) on `system`.
-    static func build(_ configuration: VirtualMachineConfiguration, system: KVMSystem) throws(MachineError) -> MachineResources {
+    static func build(_ configuration: VirtualMachineConfiguration, system: KVMSystem) throws(MachineError)
+        -> MachineResources
+    {
         do {
             let vm = try system.makeVirtualMachine()
-            try vm.setSystemAreas(tssAddress: PlatformLayout.tssAddress, identityMapAddress: PlatformLayout.identityMapAddress)
+            try vm.setSystemAreas(
+                tssAddress: PlatformLayout.tssAddress, identityMapAddress: PlatformLayout.identityMapAddress)
             if configuration.inKernelIRQChip { try vm.createInterruptControllerAndTimer() }
 
             let memory: GuestMemory
-            do { memory = try GuestMemory(totalBytes: configuration.memoryBytes) } catch { throw MachineError.from(error) }
+            do { memory = try GuestMemory(totalBytes: configuration.memoryBytes) } catch {
+                throw MachineError.from(error)
+            }
             for (slot, mapping) in memory.mappings.enumerated() {
                 try vm.setUserMemoryRegion(
-                    slot: UInt32(slot), guestAddress: mapping.guestStart, size: mapping.size, hostAddress: mapping.hostAddress)
+                    slot: UInt32(slot), guestAddress: mapping.guestStart, size: mapping.size,
+                    hostAddress: mapping.hostAddress)
             }
 
             var builder = DeviceBusBuilder()
@@ -53,7 +59,8 @@ final class MachineResources: Sendable {
                 if configuration.inKernelIRQChip {
                     let kernelOwned = builder.add(.kernelOwned)
                     for range in PlatformLayout.kernelOwnedPorts {
-                        try builder.mapPorts(base: range.base, length: range.length, slot: kernelOwned, name: range.name)
+                        try builder.mapPorts(
+                            base: range.base, length: range.length, slot: kernelOwned, name: range.name)
                     }
                     for range in PlatformLayout.kernelOwnedMMIO {
                         try builder.mapMMIO(base: range.base, length: range.length, slot: kernelOwned, name: range.name)
@@ -61,7 +68,8 @@ final class MachineResources: Sendable {
                 }
                 let debugExit = builder.add(.debugExit(DebugExitPort()))
                 try builder.mapPorts(
-                    base: PlatformLayout.debugExitPort, length: DebugExitPort.length, slot: debugExit, name: "debug-exit port")
+                    base: PlatformLayout.debugExitPort, length: DebugExitPort.length, slot: debugExit,
+                    name: "debug-exit port")
                 for (index, probeConfiguration) in configuration.probes.enumerated() {
                     let probe = ExitProbe(readValue: probeConfiguration.readValue)
                     probes.append(probe)
@@ -70,9 +78,11 @@ final class MachineResources: Sendable {
                     switch probeConfiguration.space {
                     case .port:
                         try builder.mapPorts(
-                            base: UInt16(probeConfiguration.address), length: probeConfiguration.length, slot: slot, name: name)
+                            base: UInt16(probeConfiguration.address), length: probeConfiguration.length, slot: slot,
+                            name: name)
                     case .mmio:
-                        try builder.mapMMIO(base: probeConfiguration.address, length: probeConfiguration.length, slot: slot, name: name)
+                        try builder.mapMMIO(
+                            base: probeConfiguration.address, length: probeConfiguration.length, slot: slot, name: name)
                     }
                     if probeConfiguration.inKernel {
                         eventFDs.append(try registerInKernelProbe(probeConfiguration, vm: vm))
@@ -104,7 +114,8 @@ final class MachineResources: Sendable {
     private static func registerInKernelProbe(_ probe: ExitProbeConfiguration, vm: VirtualMachineFD) throws -> EventFD {
         let event = try EventFD()
         try vm.registerIOEvent(
-            eventFD: event.rawValue, space: probe.space == .port ? .port : .mmio, address: probe.address, length: UInt32(probe.length))
+            eventFD: event.rawValue, space: probe.space == .port ? .port : .mmio, address: probe.address,
+            length: UInt32(probe.length))
         return event
     }
 

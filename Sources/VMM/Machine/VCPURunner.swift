@@ -78,7 +78,8 @@ final class VCPURunner: Sendable {
             case .portIn(let port, let size, let count):
                 counts.portIn &+= 1
                 for element in 0..<count {
-                    vcpu.completePortIn(element: element, value: UInt32(truncatingIfNeeded: bus.portRead(port: port, size: size)))
+                    vcpu.completePortIn(
+                        element: element, value: UInt32(truncatingIfNeeded: bus.portRead(port: port, size: size)))
                 }
             case .mmioWrite(let address, let size, let value):
                 counts.mmioWrite &+= 1
@@ -102,7 +103,8 @@ final class VCPURunner: Sendable {
                 }
             case .internalError(let suberror, let data):
                 let detail = data.map { ", data 0x" + String($0, radix: 16) } ?? ""
-                return .failure("KVM internal error, suberror \(suberror)\(detail) (KVM could not emulate an instruction)")
+                return .failure(
+                    "KVM internal error, suberror \(suberror)\(detail) (KVM could not emulate an instruction)")
             case .failEntry(let reason, let cpu):
                 return .failure("VM entry failed, hardware reason 0x\(String(reason, radix: 16)) on host CPU \(cpu)")
             case .exception(let number, let errorCode):

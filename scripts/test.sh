@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The README's test command: installs what the tests need, then runs every test.
+# Tests that need /dev/kvm are skipped (and say so) where it is not usable.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/host-packages.sh libc6-dev linux-libc-dev
+if [ ! -w /dev/kvm ]; then
+  echo "WARNING: /dev/kvm is not usable here: every test that boots a guest will be SKIPPED" >&2
+fi
+swift build --build-tests
+swift test --skip-build "$@"
