@@ -25,11 +25,16 @@ let package = Package(
         .target(name: "EventLoop", dependencies: ["CEventLoop"]),
         // Device models and the address-range bus. Never imports KVM.
         .target(name: "Devices", dependencies: ["GuestMemory", "EventLoop"]),
+        // Boot loaders (PVH ELF, later bzImage): pure plans of bytes and entry state.
+        .target(name: "Boot", dependencies: ["GuestMemory"]),
+        // The test firmware, built by gcc/ld through the plugin and embedded as base64.
+        .target(name: "EmbeddedFirmware", plugins: ["EmbedFirmware"]),
+        .plugin(name: "EmbedFirmware", capability: .buildTool()),
         // Public configuration, validation, layout, Machine. The only library target importing KVM.
         .target(
             name: "VMM",
             dependencies: [
-                "KVM", "GuestMemory", "Devices", "EventLoop",
+                "KVM", "GuestMemory", "Devices", "EventLoop", "Boot", "EmbeddedFirmware",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -45,6 +50,7 @@ let package = Package(
         .testTarget(name: "KVMTests", dependencies: ["KVM", "CKVM"]),
         .testTarget(name: "GuestMemoryTests", dependencies: ["GuestMemory"]),
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop"]),
+        .testTarget(name: "BootTests", dependencies: ["Boot", "GuestMemory"]),
         .testTarget(name: "DevicesTests", dependencies: ["Devices", "GuestMemory"]),
         .testTarget(name: "VMMTests", dependencies: ["VMM", "KVM", "Devices", "GuestMemory"]),
         .testTarget(name: "SwiftVMMEndToEndTests", dependencies: ["VMM"]),

@@ -11,14 +11,20 @@ struct RunCommand: ParsableCommand {
         commandName: "run",
         abstract: "Boot a virtual machine in the foreground; the exit status tells how it ended.",
         discussion: """
-            Boot formats: this build boots raw_code guests given in a --config file; kernel \
-            files (PVH ELF, bzImage) are recognised and refused until their loaders land.
-            Flags override the values of the --config file.
+            Boot sources: --kernel (an ELF vmlinux or other image with a PVH entry note), \
+            --firmware (a PVH ELF), raw_code in a --config file, or nothing: then the built-in \
+            test firmware boots. Linux bzImage support is planned.
+            SIGTERM or SIGINT presses the guest's power button; if the guest has not ended \
+            --grace-seconds later, the run is forced to stop (status 7). A second signal forces \
+            the stop at once. Flags override the values of the --config file.
             """
     )
 
     @Option(name: .long, help: ArgumentHelp("Kernel image to boot.", valueName: "path"))
     var kernel: String?
+
+    @Option(name: .long, help: ArgumentHelp("PVH firmware to boot instead of a kernel.", valueName: "path"))
+    var firmware: String?
 
     @Option(name: .long, help: ArgumentHelp("Initial ramdisk.", valueName: "path"))
     var initrd: String?
@@ -40,6 +46,19 @@ struct RunCommand: ParsableCommand {
         help: ArgumentHelp("JSON configuration (snake_case keys; unknown keys are rejected).", valueName: "file"))
     var config: String?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Seconds the guest has to power off after SIGTERM/SIGINT before the run is forced to stop (default 30).",
+            valueName: "seconds"))
+    var graceSeconds: Double = 30
+
+    func validate() throws {
+        guard graceSeconds >= 0, graceSeconds.isFinite else {
+            throw ValidationError("--grace-seconds: '\(graceSeconds)' is not valid; expected a number of seconds ≥ 0")
+        }
+    }
+
     func run() throws {
         let configuration: VirtualMachineConfiguration
         do {
@@ -49,16 +68,18 @@ struct RunCommand: ParsableCommand {
         }
         let machine: Machine
         do {
-            machine = try Machine(configuration: configuration)
+            machine = try Machine(configuration: configuration, events: RunLog.event)
         } catch {
             throw CommandFailure(error)
         }
+        let signals = ShutdownSignals(machine: machine, graceSeconds: graceSeconds)
         let exit: MachineExit
         do {
             exit = try machine.run()
         } catch {
             throw CommandFailure(error)
         }
+        signals.cancel()
         if exit != .poweredOff {
             writeStandardError("swiftvmm: \(exit)\n")
         }
@@ -72,6 +93,7 @@ struct RunCommand: ParsableCommand {
             configuration = try VirtualMachineConfiguration(contentsOfJSONFile: config)
         }
         if let kernel { configuration.kernelPath = kernel }
+        if let firmware { configuration.firmwarePath = firmware }
         if let initrd { configuration.initrdPath = initrd }
         if let cmdline { configuration.commandLine = cmdline }
         if let cpus { configuration.vcpuCount = cpus }

@@ -43,9 +43,13 @@ import Testing
     @Test func unsupportedKernelFormats() throws {
         let junk = try SwiftVMMBinary.temporaryFile("junk.bin", contents: Data(repeating: 0x5a, count: 4096))
         try expectOneLineError(
-            ["run", "--kernel", junk.path], status: 12,
-            mentioning: ["kernel", junk.path, "not a recognised boot image", "supported formats"])
-        try expectOneLineError(["run", "--kernel", "/bin/true"], status: 12, mentioning: ["ELF", "supported formats"])
+            ["run", "--kernel", junk.path], status: 12, mentioning: ["kernel", junk.path, "not a bootable image", "PVH"])
+        try expectOneLineError(
+            ["run", "--firmware", "/bin/true"], status: 12, mentioning: ["firmware", "not an executable"])
+        var bzImage = Data(repeating: 0, count: 0x400)
+        bzImage.replaceSubrange(0x202..<0x206, with: Array("HdrS".utf8))
+        let fakeBzImage = try SwiftVMMBinary.temporaryFile("bzImage", contents: bzImage)
+        try expectOneLineError(["run", "--kernel", fakeBzImage.path], status: 12, mentioning: ["bzImage", "vmlinux"])
     }
 
     @Test func zeroMemory() throws {
@@ -102,7 +106,8 @@ import Testing
         let result = try SwiftVMMBinary.run(["run", "--help"])
         #expect(result.status == 0)
         #expect(result.standardOutput.contains("--kernel"))
-        #expect(result.standardOutput.contains("Boot formats"))
+        #expect(result.standardOutput.contains("Boot sources"))
+        #expect(result.standardOutput.contains("--grace-seconds"))
     }
 }
 

@@ -99,13 +99,20 @@ import VMM
         #expect(throws: ConfigurationError.self) { try configuration.validate() }
     }
 
-    @Test func aBootSourceIsRequiredAndOnlyOne() {
+    @Test func atMostOneBootSource() throws {
         var configuration = valid
         configuration.kernelPath = nil
-        #expect(throws: ConfigurationError.self) { try configuration.validate() }
+        try configuration.validate()  // no source: the built-in firmware boots
         configuration.kernelPath = "/k"
         configuration.rawCode = RawCodeBoot(code: [0xf4], mode: .real16)
         #expect(throws: ConfigurationError.self) { try configuration.validate() }
+        configuration.rawCode = nil
+        configuration.firmwarePath = "/fw.elf"
+        #expect(
+            throws: ConfigurationError.invalidValue(
+                field: "firmware", value: "(set together with kernel)",
+                expected: "only one boot source: kernel, firmware or raw_code")
+        ) { try configuration.validate() }
     }
 
     @Test func hostLimitsBindMemoryAndVCPUs() {
@@ -189,7 +196,7 @@ import VMM
         #expect(ConfigurationError.invalidValue(field: "", value: "", expected: "").exitStatus == 10)
         #expect(ConfigurationError.malformedConfigurationFile(path: "", reason: "").exitStatus == 10)
         #expect(ConfigurationError.fileUnreadable(field: "", path: "", reason: "").exitStatus == 11)
-        #expect(ConfigurationError.unsupportedBootImage(path: "", reason: "").exitStatus == 12)
+        #expect(ConfigurationError.unsupportedBootImage(field: "", path: "", reason: "").exitStatus == 12)
         #expect(ConfigurationError.exceedsHost(field: "", value: "", limit: "").exitStatus == 13)
         #expect(MachineError.hostUnsupported("").exitStatus == 2)
     }

@@ -5,6 +5,10 @@ import Devices
 enum BusDevice: Sendable {
     case debugExit(DebugExitPort)
     case probe(ExitProbe)
+    case serial(Serial16550)
+    case powerControl(PowerControl)
+    case powerButton(PowerButton)
+    case bootTimer(BootTimer)
     /// A range KVM handles in the kernel (irqchip, PIT): registered so that nothing else can
     /// claim it; accesses never reach user space.
     case kernelOwned
@@ -14,6 +18,10 @@ enum BusDevice: Sendable {
         switch self {
         case .debugExit(let device): return device.write(offset: offset, size: size, value: value)
         case .probe(let device): return device.write(offset: offset, size: size, value: value)
+        case .serial(let device): return device.write(offset: offset, size: size, value: value)
+        case .powerControl(let device): return device.write(offset: offset, size: size, value: value)
+        case .powerButton(let device): return device.write(offset: offset, size: size, value: value)
+        case .bootTimer(let device): return device.write(offset: offset, size: size, value: value)
         case .kernelOwned: return nil
         }
     }
@@ -23,6 +31,10 @@ enum BusDevice: Sendable {
         switch self {
         case .debugExit(let device): return device.read(offset: offset, size: size)
         case .probe(let device): return device.read(offset: offset, size: size)
+        case .serial(let device): return device.read(offset: offset, size: size)
+        case .powerControl(let device): return device.read(offset: offset, size: size)
+        case .powerButton(let device): return device.read(offset: offset, size: size)
+        case .bootTimer(let device): return device.read(offset: offset, size: size)
         case .kernelOwned: return DeviceBus.unclaimedRead
         }
     }

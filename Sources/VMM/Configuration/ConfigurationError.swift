@@ -4,8 +4,8 @@ public enum ConfigurationError: Error, Equatable, Sendable, CustomStringConverti
     case invalidValue(field: String, value: String, expected: String)
     /// A file named by a field cannot be read.
     case fileUnreadable(field: String, path: String, reason: String)
-    /// The boot image is in a format this build does not boot, or is malformed.
-    case unsupportedBootImage(path: String, reason: String)
+    /// The boot image named by `field` is in a format this build does not boot, or is malformed.
+    case unsupportedBootImage(field: String, path: String, reason: String)
     /// The value is valid but more than this host offers.
     case exceedsHost(field: String, value: String, limit: String)
     /// The configuration file is not valid JSON for a `VirtualMachineConfiguration`.
@@ -17,8 +17,8 @@ public enum ConfigurationError: Error, Equatable, Sendable, CustomStringConverti
             return "\(field): '\(value)' is not valid; expected \(expected)"
         case .fileUnreadable(let field, let path, let reason):
             return "\(field): cannot read '\(path)': \(reason)"
-        case .unsupportedBootImage(let path, let reason):
-            return "kernel: '\(path)' \(reason)"
+        case .unsupportedBootImage(let field, let path, let reason):
+            return "\(field): '\(path)' \(reason)"
         case .exceedsHost(let field, let value, let limit):
             return "\(field): \(value) exceeds this host's limit of \(limit); lower it"
         case .malformedConfigurationFile(let path, let reason):

@@ -14,12 +14,19 @@ extension VirtualMachineConfiguration {
         if let initrdPath, initrdPath.isEmpty {
             throw .invalidValue(field: "initrd", value: "", expected: "the path of an initrd image")
         }
-        switch (kernelPath, rawCode) {
-        case (nil, nil):
-            throw .invalidValue(field: "kernel", value: "(none)", expected: "a kernel path (--kernel PATH)")
-        case (.some, .some):
-            throw .invalidValue(field: "raw_code", value: "(set)", expected: "either kernel or raw_code, not both")
-        case (nil, .some(let raw)):
+        if let firmwarePath, firmwarePath.isEmpty {
+            throw .invalidValue(field: "firmware", value: "", expected: "the path of a PVH firmware image")
+        }
+        let sources = [
+            kernelPath.map { _ in "kernel" }, firmwarePath.map { _ in "firmware" }, rawCode.map { _ in "raw_code" },
+        ]
+        .compactMap { $0 }
+        if sources.count > 1 {
+            throw .invalidValue(
+                field: sources[1], value: "(set together with \(sources[0]))",
+                expected: "only one boot source: kernel, firmware or raw_code")
+        }
+        if let raw = rawCode {
             try raw.validate(memoryBytes: memoryBytes)
             if !inKernelIRQChip, vcpuCount > 1 {
                 throw .invalidValue(
@@ -29,8 +36,6 @@ extension VirtualMachineConfiguration {
             if initrdPath != nil {
                 throw .invalidValue(field: "initrd", value: initrdPath ?? "", expected: "no initrd with raw_code")
             }
-        case (.some, nil):
-            break
         }
         if case .file(let path) = console, path.isEmpty {
             throw .invalidValue(field: "console", value: "file=", expected: "file=PATH with a non-empty PATH")

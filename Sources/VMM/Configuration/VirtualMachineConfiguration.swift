@@ -12,8 +12,11 @@ public struct VirtualMachineConfiguration: Sendable, Equatable, Codable {
     public var vcpuCount: Int
     /// Guest RAM in MiB.
     public var memoryMiB: Int
-    /// Path of the kernel (or other boot image) to boot.
+    /// Path of the kernel to boot (an ELF `vmlinux` or other PVH ELF image).
     public var kernelPath: String?
+    /// Path of a firmware to boot instead of a kernel (a PVH ELF). With no kernel, firmware or
+    /// raw code, the machine boots SwiftVMM's built-in test firmware.
+    public var firmwarePath: String?
     /// Path of an initial ramdisk.
     public var initrdPath: String?
     /// Kernel command line.
@@ -30,13 +33,15 @@ public struct VirtualMachineConfiguration: Sendable, Equatable, Codable {
 
     public init(
         name: String = "swiftvmm", vcpuCount: Int = 1, memoryMiB: Int = VirtualMachineConfiguration.defaultMemoryMiB,
-        kernelPath: String? = nil, initrdPath: String? = nil, commandLine: String = "", rawCode: RawCodeBoot? = nil,
+        kernelPath: String? = nil, firmwarePath: String? = nil, initrdPath: String? = nil, commandLine: String = "",
+        rawCode: RawCodeBoot? = nil,
         console: ConsoleConfiguration = .stdio, inKernelIRQChip: Bool = true, probes: [ExitProbeConfiguration] = []
     ) {
         self.name = name
         self.vcpuCount = vcpuCount
         self.memoryMiB = memoryMiB
         self.kernelPath = kernelPath
+        self.firmwarePath = firmwarePath
         self.initrdPath = initrdPath
         self.commandLine = commandLine
         self.rawCode = rawCode
@@ -50,6 +55,7 @@ public struct VirtualMachineConfiguration: Sendable, Equatable, Codable {
         case vcpuCount = "vcpus"
         case memoryMiB = "memory_mib"
         case kernelPath = "kernel"
+        case firmwarePath = "firmware"
         case initrdPath = "initrd"
         case commandLine = "cmdline"
         case rawCode = "raw_code"
@@ -66,6 +72,7 @@ public struct VirtualMachineConfiguration: Sendable, Equatable, Codable {
         vcpuCount = try container.optional(Int.self, .vcpuCount) ?? defaults.vcpuCount
         memoryMiB = try container.optional(Int.self, .memoryMiB) ?? defaults.memoryMiB
         kernelPath = try container.optional(String.self, .kernelPath)
+        firmwarePath = try container.optional(String.self, .firmwarePath)
         initrdPath = try container.optional(String.self, .initrdPath)
         commandLine = try container.optional(String.self, .commandLine) ?? defaults.commandLine
         rawCode = try container.optional(RawCodeBoot.self, .rawCode)

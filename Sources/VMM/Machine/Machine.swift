@@ -1,4 +1,5 @@
 import Devices
+import GuestMemory
 import Dispatch
 import KVM
 import Synchronization
@@ -19,6 +20,8 @@ public final class Machine: Sendable {
     public let configuration: VirtualMachineConfiguration
     let resources: MachineResources
     private let lifecycle = Mutex(Lifecycle())
+    /// CLOCK_MONOTONIC nanoseconds when `start()` ran (0 before).
+    private let startTime = MonotonicTimestamp()
 
     private struct Lifecycle {
         var state: MachineState = .created
@@ -26,6 +29,7 @@ public final class Machine: Sendable {
         var pendingExit: MachineExit?
         var threads: [OSThread] = []
         var monitor: OSThread?
+        var consoleInput: ConsoleInput?
         var blockedWaiters: [DispatchSemaphore] = []
         var asyncWaiters: [CheckedContinuation<MachineExit, Never>] = []
         var observers: [AsyncStream<MachineState>.Continuation] = []
@@ -33,19 +37,35 @@ public final class Machine: Sendable {
 
     /// Validates `configuration`, checks the host (KVM, memory, vCPU limit) and builds the
     /// machine: memory, devices, vCPUs and their initial state. Nothing runs yet.
-    public init(configuration: VirtualMachineConfiguration, kvmPath: String = KVMSystem.defaultPath)
-        throws(MachineError)
-    {
+    /// `events` receives notable moments of the run (such as the guest's ready signal) on the
+    /// thread where they happen; keep it short.
+    public init(
+        configuration: VirtualMachineConfiguration, kvmPath: String = KVMSystem.defaultPath,
+        events: (@Sendable (MachineEvent) -> Void)? = nil
+    ) throws(MachineError) {
         do { try configuration.validate() } catch { throw .configuration(error) }
-        if let kernelPath = configuration.kernelPath {
-            throw .configuration(BootImage.rejection(path: kernelPath))
+        let boot: GuestBoot
+        do {
+            boot = try GuestBoot.prepare(
+                configuration, layout: try GuestMemoryLayout(totalBytes: configuration.memoryBytes))
+        } catch let error as ConfigurationError {
+            throw .configuration(error)
+        } catch {
+            throw .configuration(
+                .invalidValue(field: "memory_mib", value: "\(configuration.memoryMiB)", expected: "\(error)"))
         }
         let system: KVMSystem
         do { system = try KVMSystem(path: kvmPath) } catch { throw MachineError.from(error) }
         let limits = HostLimits(memoryBytes: HostLimits.hostMemoryBytes(), maximumVCPUCount: system.maximumVCPUCount)
         do { try configuration.validate(against: limits) } catch { throw .configuration(error) }
         self.configuration = configuration
-        self.resources = try MachineResources.build(configuration, system: system)
+        let startTime = self.startTime
+        let onGuestReady: @Sendable (UInt64) -> Void = { timestamp in
+            let started = startTime.nanoseconds
+            events?(.guestReady(nanosecondsAfterStart: timestamp &- started))
+        }
+        self.resources = try MachineResources.build(
+            configuration, system: system, boot: boot, onGuestReady: onGuestReady)
     }
 
     /// The current lifecycle state.
@@ -72,8 +92,13 @@ public final class Machine: Sendable {
         }
         if alreadyStarted { throw .setupFailed("the machine was already started; build a new Machine to run again") }
         publish(.running)
+        startTime.nanoseconds = monotonicNanoseconds()
         var threads: [OSThread] = []
         do {
+            if configuration.console == .stdio, ConsoleInput.standardInputIsInteractive {
+                let input = try ConsoleInput(serial: resources.serial)
+                lifecycle.withLock { $0.consoleInput = input }
+            }
             for runner in resources.runners {
                 threads.append(try OSThread(name: "vcpu\(runner.vcpu.index)") { [self] in runVCPU(runner) })
             }
@@ -82,11 +107,11 @@ public final class Machine: Sendable {
             let monitor = try OSThread(name: "vmm-monitor") { [self] in monitorRun(vcpuThreads) }
             lifecycle.withLock { $0.monitor = monitor }
         } catch {
-            record(.vmmError(error.description))
+            record(.vmmError("\(error)"))
             stopVCPUs()
             for thread in threads { thread.join() }
             finish()
-            throw MachineError.from(error)
+            throw .setupFailed("could not start the machine's threads: \(error)")
         }
     }
 
@@ -101,6 +126,37 @@ public final class Machine: Sendable {
         }
         if changed { publish(.stopping) }
         stopVCPUs()
+    }
+
+    /// Presses the power button: the guest sees an ACPI Generic Event Device interrupt (Linux) or
+    /// the event register bit (the test firmware) and should power off by itself.
+    public func pressPowerButton() {
+        resources.powerButton.press()
+    }
+
+    /// Asks the guest to power off with the power button, waits up to `graceSeconds` for it,
+    /// then forces a stop. Blocks; returns how the machine ended.
+    public func shutdown(graceSeconds: Double) -> MachineExit {
+        pressPowerButton()
+        let waiter = DispatchSemaphore(value: 0)
+        let exit = Mutex<MachineExit?>(nil)
+        DispatchQueue.global().async {
+            exit.withLock { $0 = self.waitForExit() }
+            waiter.signal()
+        }
+        if waiter.wait(timeout: .now() + max(0, graceSeconds)) == .timedOut {
+            stop()
+            waiter.wait()
+        }
+        return exit.withLock { $0 } ?? waitForExit()
+    }
+
+    /// CLOCK_MONOTONIC nanoseconds of the guest's ready signal (boot timer), if it came.
+    public var guestReadyNanoseconds: UInt64? { resources.bootTimer.readyNanoseconds }
+
+    /// Nanoseconds from `start()` to the guest's ready signal, if it came.
+    public var guestReadyAfterStartNanoseconds: UInt64? {
+        guestReadyNanoseconds.map { $0 &- startTime.nanoseconds }
     }
 
     /// Blocks the calling thread until the machine has stopped. Do not call it from Swift
@@ -186,6 +242,11 @@ public final class Machine: Sendable {
     /// (closing vCPU fds, unmapping memory) can happen only after this, never on a vCPU thread.
     private func monitorRun(_ threads: [OSThread]) {
         for thread in threads { thread.join() }
+        let input = lifecycle.withLock { lifecycle in
+            defer { lifecycle.consoleInput = nil }
+            return lifecycle.consoleInput
+        }
+        input?.stop()
         finish()
     }
 
@@ -211,5 +272,16 @@ public final class Machine: Sendable {
     private func publish(_ state: MachineState) {
         let observers = lifecycle.withLock { $0.observers }
         for observer in observers { observer.yield(state) }
+    }
+}
+
+/// A timestamp written once and read from other threads.
+final class MonotonicTimestamp: Sendable {
+    private let value = Atomic<UInt64>(0)
+
+    /// CLOCK_MONOTONIC nanoseconds, 0 until set.
+    var nanoseconds: UInt64 {
+        get { value.load(ordering: .acquiring) }
+        set { value.store(newValue, ordering: .releasing) }
     }
 }

@@ -16,12 +16,15 @@ final class MachineResources: Sendable {
     let bus: DeviceBus
     let runners: [VCPURunner]
     let probes: [ExitProbe]
-    /// eventfds registered with KVM (in-kernel probes); kept open as long as the VM.
+    let serial: Serial16550
+    let powerButton: PowerButton
+    let bootTimer: BootTimer
+    /// eventfds registered with KVM (irqfds, in-kernel probes); kept open as long as the VM.
     let eventFDs: [EventFD]
 
     private init(
         system: KVMSystem, vm: VirtualMachineFD, memory: GuestMemory, bus: DeviceBus, runners: [VCPURunner],
-        probes: [ExitProbe], eventFDs: [EventFD]
+        probes: [ExitProbe], platform: PlatformDevices, eventFDs: [EventFD]
     ) {
         self.system = system
         self.vm = vm
@@ -29,14 +32,22 @@ final class MachineResources: Sendable {
         self.bus = bus
         self.runners = runners
         self.probes = probes
-        self.eventFDs = eventFDs
+        self.serial = platform.serial
+        self.powerButton = platform.powerButton
+        self.bootTimer = platform.bootTimer
+        self.eventFDs = eventFDs + platform.interruptLines
     }
 
     /// Builds the machine `configuration` describes (already validated) on `system`.
-    static func build(_ configuration: VirtualMachineConfiguration, system: KVMSystem) throws(MachineError)
-        -> MachineResources
-    {
+    static func build(
+        _ configuration: VirtualMachineConfiguration, system: KVMSystem, boot: GuestBoot,
+        onGuestReady: (@Sendable (UInt64) -> Void)?
+    ) throws(MachineError) -> MachineResources {
         do {
+            let console: ConsoleOutput
+            do { console = try PlatformDevices.consoleOutput(configuration.console) } catch {
+                throw MachineError.configuration(error)
+            }
             let vm = try system.makeVirtualMachine()
             try vm.setSystemAreas(
                 tssAddress: PlatformLayout.tssAddress, identityMapAddress: PlatformLayout.identityMapAddress)
@@ -55,6 +66,7 @@ final class MachineResources: Sendable {
             var builder = DeviceBusBuilder()
             var eventFDs: [EventFD] = []
             var probes: [ExitProbe] = []
+            let platform: PlatformDevices
             do {
                 if configuration.inKernelIRQChip {
                     let kernelOwned = builder.add(.kernelOwned)
@@ -66,10 +78,9 @@ final class MachineResources: Sendable {
                         try builder.mapMMIO(base: range.base, length: range.length, slot: kernelOwned, name: range.name)
                     }
                 }
-                let debugExit = builder.add(.debugExit(DebugExitPort()))
-                try builder.mapPorts(
-                    base: PlatformLayout.debugExitPort, length: DebugExitPort.length, slot: debugExit,
-                    name: "debug-exit port")
+                platform = try PlatformDevices.attach(
+                    to: &builder, vm: vm, console: console, irqchip: configuration.inKernelIRQChip,
+                    onGuestReady: onGuestReady)
                 for (index, probeConfiguration) in configuration.probes.enumerated() {
                     let probe = ExitProbe(readValue: probeConfiguration.readValue)
                     probes.append(probe)
@@ -92,14 +103,13 @@ final class MachineResources: Sendable {
                 throw MachineError.from(error)
             }
 
-            if let raw = configuration.rawCode {
-                do { try RawCodeLoader.load(raw, into: memory) } catch { throw MachineError.from(error) }
-            }
+            do { try boot.load(into: memory) } catch { throw MachineError.from(error) }
 
             let bus = builder.build()
-            let runners = try makeVCPUs(configuration, vm: vm, bus: bus, system: system)
+            let runners = try makeVCPUs(configuration, vm: vm, bus: bus, system: system, boot: boot)
             return MachineResources(
-                system: system, vm: vm, memory: memory, bus: bus, runners: runners, probes: probes, eventFDs: eventFDs)
+                system: system, vm: vm, memory: memory, bus: bus, runners: runners, probes: probes, platform: platform,
+                eventFDs: eventFDs)
         } catch let error as KVMError {
             throw MachineError.from(error)
         } catch let error as MachineError {
@@ -120,7 +130,8 @@ final class MachineResources: Sendable {
     }
 
     private static func makeVCPUs(
-        _ configuration: VirtualMachineConfiguration, vm: VirtualMachineFD, bus: DeviceBus, system: KVMSystem
+        _ configuration: VirtualMachineConfiguration, vm: VirtualMachineFD, bus: DeviceBus, system: KVMSystem,
+        boot: GuestBoot
     ) throws -> [VCPURunner] {
         let supported = try system.supportedCPUID()
         let vcpus = try (0..<configuration.vcpuCount).map { index throws(KVMError) in try vm.makeVCPU(index: index) }
@@ -132,8 +143,8 @@ final class MachineResources: Sendable {
         for vcpu in vcpus {
             try vcpu.setCPUID(topology.entries(from: supported, vcpuIndex: vcpu.index))
             if configuration.inKernelIRQChip { try vcpu.configureLocalInterruptPins() }
-            if vcpu.index == 0, let raw = configuration.rawCode {
-                let (general, special) = RawCodeLoader.initialRegisters(raw, base: try vcpu.specialRegisters())
+            if vcpu.index == 0 {
+                let (general, special) = boot.initialRegisters(base: try vcpu.specialRegisters())
                 try vcpu.setSpecialRegisters(special)
                 try vcpu.setGeneralRegisters(general)
             }

@@ -1,0 +1,118 @@
+import Boot
+import EmbeddedFirmware
+import GuestMemory
+import KVM
+
+/// How the boot vCPU starts: a planned PVH boot, or a raw-code guest.
+enum GuestBoot {
+    case raw(RawCodeBoot)
+    case planned(BootPlan)
+
+    /// Reads and plans the boot source of `configuration` for RAM `layout`. Every failure names
+    /// the configuration field and the file.
+    static func prepare(_ configuration: VirtualMachineConfiguration, layout: GuestMemoryLayout)
+        throws(ConfigurationError)
+        -> GuestBoot
+    {
+        if let raw = configuration.rawCode { return .raw(raw) }
+        let field: String
+        let path: String
+        let image: [UInt8]
+        if let kernel = configuration.kernelPath {
+            (field, path) = ("kernel", kernel)
+            image = try HostFile.read(path: kernel, field: field)
+        } else if let firmware = configuration.firmwarePath {
+            (field, path) = ("firmware", firmware)
+            image = try HostFile.read(path: firmware, field: field)
+        } else {
+            (field, path) = ("firmware", "(built-in test firmware)")
+            image = EmbeddedFirmware.elf
+        }
+        let initrd = try configuration.initrdPath.map { path throws(ConfigurationError) in
+            try HostFile.read(path: path, field: "initrd")
+        }
+        switch BootImageFormat(of: image) {
+        case .bzImage:
+            throw .unsupportedBootImage(
+                field: field, path: path,
+                reason:
+                    "is a Linux bzImage, which this build does not boot yet; boot its uncompressed vmlinux (ELF, PVH)")
+        case .unknown:
+            throw .unsupportedBootImage(
+                field: field, path: path, reason: "is not a bootable image; expected an ELF with a PVH entry note")
+        case .elf:
+            do {
+                let loader = try PVHLoader(elf: image)
+                return .planned(try loader.plan(layout: layout, commandLine: configuration.commandLine, initrd: initrd))
+            } catch {
+                throw .unsupportedBootImage(field: field, path: path, reason: error.description)
+            }
+        }
+    }
+
+    /// Writes the boot into `memory`.
+    func load(into memory: GuestMemory) throws(GuestMemoryError) {
+        switch self {
+        case .raw(let raw): try RawCodeLoader.load(raw, into: memory)
+        case .planned(let plan): try plan.write(to: memory)
+        }
+    }
+
+    /// The boot vCPU's registers, starting from its reset state `base`.
+    func initialRegisters(base: SpecialRegisters) -> (GeneralRegisters, SpecialRegisters) {
+        switch self {
+        case .raw(let raw):
+            return RawCodeLoader.initialRegisters(raw, base: base)
+        case .planned(let plan):
+            switch plan.entry {
+            case .protected32(let entryPoint, let ebx):
+                return Self.protectedModeEntry(entryPoint: entryPoint, ebx: ebx, base: base)
+            }
+        }
+    }
+
+    /// 32-bit protected mode, paging off, flat segments matching the boot GDT (PVH ABI).
+    static func protectedModeEntry(entryPoint: UInt32, ebx: UInt32, base: SpecialRegisters)
+        -> (GeneralRegisters, SpecialRegisters)
+    {
+        var general = GeneralRegisters()
+        general.rip = UInt64(entryPoint)
+        general.rbx = UInt64(ebx)
+        general.rflags = 0x2
+        var special = base
+        special.cs = SegmentRegister(base: 0, limit: 0xffff_ffff, selector: 0x08, type: 0xb, db: true, g: true)
+        let data = SegmentRegister(base: 0, limit: 0xffff_ffff, selector: 0x10, type: 0x3, db: true, g: true)
+        special.ds = data
+        special.es = data
+        special.fs = data
+        special.gs = data
+        special.ss = data
+        special.tr = SegmentRegister(base: 0, limit: 0x67, selector: 0x18, type: 0xb, s: false)
+        special.gdt = DescriptorTableRegister(
+            base: BootLayout.gdtAddress, limit: UInt16(BootPlan.bootGDT.count * 8 - 1))
+        special.cr0 = 0x11  // PE | ET
+        special.cr3 = 0
+        special.cr4 = 0
+        special.efer = 0
+        return (general, special)
+    }
+}
+
+/// Boot image formats, told apart by their magic numbers.
+enum BootImageFormat: Equatable {
+    case elf
+    case bzImage
+    case unknown
+
+    init(of bytes: [UInt8]) {
+        if bytes.count >= 4, bytes[0] == 0x7f, bytes[1] == 0x45, bytes[2] == 0x4c, bytes[3] == 0x46 {
+            self = .elf
+        } else if bytes.count >= 0x206, bytes[0x202] == 0x48, bytes[0x203] == 0x64, bytes[0x204] == 0x72,
+            bytes[0x205] == 0x53
+        {
+            self = .bzImage
+        } else {
+            self = .unknown
+        }
+    }
+}

@@ -1,0 +1,68 @@
+import Devices
+import EventLoop
+import KVM
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The platform devices every machine has: serial console, debug exit, power control, power
+/// button and boot timer, with their interrupt lines.
+struct PlatformDevices {
+    let serial: Serial16550
+    let powerButton: PowerButton
+    let bootTimer: BootTimer
+    /// irqfds (serial, power button), kept open as long as the VM.
+    let interruptLines: [EventFD]
+
+    /// Creates the devices, wires their interrupts (with the irqchip) and maps them on `bus`.
+    static func attach(
+        to bus: inout DeviceBusBuilder, vm: VirtualMachineFD, console: ConsoleOutput, irqchip: Bool,
+        onGuestReady: (@Sendable (UInt64) -> Void)?
+    ) throws -> PlatformDevices {
+        var lines: [EventFD] = []
+        func interruptLine(gsi: UInt32) throws -> EventFD? {
+            guard irqchip else { return nil }
+            let line = try EventFD()
+            try vm.registerIRQEvent(eventFD: line.rawValue, gsi: gsi)
+            lines.append(line)
+            return line
+        }
+        let serial = Serial16550(output: console, interrupt: try interruptLine(gsi: Serial16550.com1IRQ))
+        let powerButton = PowerButton(interrupt: try interruptLine(gsi: PowerButton.defaultGSI))
+        let bootTimer = BootTimer(onReady: onGuestReady)
+
+        try bus.mapPorts(
+            base: PlatformLayout.debugExitPort, length: DebugExitPort.length,
+            slot: bus.add(.debugExit(DebugExitPort())),
+            name: "debug-exit port")
+        try bus.mapPorts(
+            base: Serial16550.com1Port, length: Serial16550.portCount, slot: bus.add(.serial(serial)),
+            name: "COM1 serial")
+        try bus.mapPorts(
+            base: PowerControl.defaultPort, length: PowerControl.length, slot: bus.add(.powerControl(PowerControl())),
+            name: "power control")
+        try bus.mapPorts(
+            base: PowerButton.defaultPort, length: PowerButton.length, slot: bus.add(.powerButton(powerButton)),
+            name: "power button")
+        try bus.mapMMIO(
+            base: BootTimer.defaultAddress, length: BootTimer.length, slot: bus.add(.bootTimer(bootTimer)),
+            name: "boot timer")
+        return PlatformDevices(serial: serial, powerButton: powerButton, bootTimer: bootTimer, interruptLines: lines)
+    }
+
+    /// Opens the console sink the configuration names.
+    static func consoleOutput(_ console: ConsoleConfiguration) throws(ConfigurationError) -> ConsoleOutput {
+        switch console {
+        case .stdio: return .standardOutput
+        case .none: return .discard
+        case .file(let path):
+            let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+            guard fd >= 0 else {
+                throw .fileUnreadable(
+                    field: "console", path: path, reason: "cannot open for writing: \(errnoText(errno))")
+            }
+            return ConsoleOutput(taking: fd)
+        }
+    }
+}
