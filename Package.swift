@@ -51,7 +51,7 @@ let package = Package(
         .testTarget(name: "GuestMemoryTests", dependencies: ["GuestMemory"]),
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop"]),
         .testTarget(name: "BootTests", dependencies: ["Boot", "GuestMemory"]),
-        .testTarget(name: "DevicesTests", dependencies: ["Devices", "GuestMemory"]),
+        .testTarget(name: "DevicesTests", dependencies: ["Devices", "GuestMemory", "EventLoop"]),
         .testTarget(name: "VMMTests", dependencies: ["VMM", "KVM", "Devices", "GuestMemory"]),
         .testTarget(name: "SwiftVMMEndToEndTests", dependencies: ["VMM"]),
     ],

@@ -43,7 +43,8 @@ import Testing
     @Test func unsupportedKernelFormats() throws {
         let junk = try SwiftVMMBinary.temporaryFile("junk.bin", contents: Data(repeating: 0x5a, count: 4096))
         try expectOneLineError(
-            ["run", "--kernel", junk.path], status: 12, mentioning: ["kernel", junk.path, "not a bootable image", "PVH"])
+            ["run", "--kernel", junk.path], status: 12,
+            mentioning: ["kernel", junk.path, "not a bootable image", "PVH"])
         try expectOneLineError(
             ["run", "--firmware", "/bin/true"], status: 12, mentioning: ["firmware", "not an executable"])
         var bzImage = Data(repeating: 0, count: 0x400)
