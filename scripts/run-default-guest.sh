@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The README's first command: builds swiftvmm (release) and boots the built-in test firmware,
+# which reports its vCPUs and powers off (exit status 0). Extra arguments go to `swiftvmm run`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/host-packages.sh libc6-dev linux-libc-dev
+swift build -c release --product swiftvmm >&2
+exec .build/release/swiftvmm run --cpus 2 "$@"
