@@ -66,24 +66,21 @@ public final class VirtualMachineFD: Sendable {
     public func registerIOEvent(
         eventFD: Int32, space: IOEventAddressSpace, address: UInt64, length: UInt32, dataMatch: UInt64? = nil
     ) throws(KVMError) {
-        var request = ioeventRequest(
-            eventFD: eventFD, space: space, address: address, length: length, dataMatch: dataMatch)
-        try ioctlPointer("KVM_IOEVENTFD", CKVM_IOEVENTFD, &request)
+        try ioevent(
+            eventFD: eventFD, space: space, address: address, length: length, dataMatch: dataMatch, assign: true)
     }
 
     /// Removes a registration made by `registerIOEvent` with the same arguments.
     public func unregisterIOEvent(
         eventFD: Int32, space: IOEventAddressSpace, address: UInt64, length: UInt32, dataMatch: UInt64? = nil
     ) throws(KVMError) {
-        var request = ioeventRequest(
-            eventFD: eventFD, space: space, address: address, length: length, dataMatch: dataMatch)
-        request.flags |= CKVM_IOEVENTFD_FLAG_DEASSIGN
-        try ioctlPointer("KVM_IOEVENTFD (deassign)", CKVM_IOEVENTFD, &request)
+        try ioevent(
+            eventFD: eventFD, space: space, address: address, length: length, dataMatch: dataMatch, assign: false)
     }
 
-    private func ioeventRequest(
-        eventFD: Int32, space: IOEventAddressSpace, address: UInt64, length: UInt32, dataMatch: UInt64?
-    ) -> kvm_ioeventfd {
+    private func ioevent(
+        eventFD: Int32, space: IOEventAddressSpace, address: UInt64, length: UInt32, dataMatch: UInt64?, assign: Bool
+    ) throws(KVMError) {
         var request = kvm_ioeventfd()
         request.addr = address
         request.len = length
@@ -93,7 +90,8 @@ public final class VirtualMachineFD: Sendable {
             request.flags |= CKVM_IOEVENTFD_FLAG_DATAMATCH
             request.datamatch = dataMatch
         }
-        return request
+        if !assign { request.flags |= CKVM_IOEVENTFD_FLAG_DEASSIGN }
+        try ioctlPointer(assign ? "KVM_IOEVENTFD" : "KVM_IOEVENTFD (deassign)", CKVM_IOEVENTFD, &request)
     }
 
     /// Makes a write to `eventFD` raise interrupt line `gsi` of the in-kernel irqchip.

@@ -50,8 +50,7 @@ import Testing
         #expect(probe.read(offset: 0, size: 4) == 0x1122_3344)
         #expect(probe.write(offset: 3, size: 2, value: 0xbeef) == nil)
         #expect(probe.write(offset: 1, size: 1, value: 0x7) == nil)
-        #expect(
-            probe.statistics
-                == ExitProbeCounters(writes: 2, reads: 1, lastWrittenValue: 7, lastWriteOffset: 1, lastWriteSize: 1))
+        #expect(probe.writes == 2 && probe.reads == 1 && probe.lastWrittenValue == 7)
+        #expect(probe.lastWriteLocation == (offset: 1, size: 1))
     }
 }

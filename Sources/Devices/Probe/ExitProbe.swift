@@ -31,29 +31,15 @@ public final class ExitProbe: Sendable {
         return readValue
     }
 
-    /// What the probe has seen so far.
-    public var statistics: ExitProbeCounters {
+    /// Guest writes so far.
+    public var writes: UInt64 { writeCounter.load(ordering: .relaxed) }
+    /// Guest reads so far.
+    public var reads: UInt64 { readCounter.load(ordering: .relaxed) }
+    /// The last value written.
+    public var lastWrittenValue: UInt64 { lastWrite.load(ordering: .relaxed) }
+    /// Offset inside the range and size in bytes of the last write.
+    public var lastWriteLocation: (offset: UInt64, size: Int) {
         let detail = lastWriteDetail.load(ordering: .relaxed)
-        return ExitProbeCounters(
-            writes: writeCounter.load(ordering: .relaxed), reads: readCounter.load(ordering: .relaxed),
-            lastWrittenValue: lastWrite.load(ordering: .relaxed), lastWriteOffset: detail >> 8,
-            lastWriteSize: Int(detail & 0xff))
-    }
-}
-
-/// Counters of an `ExitProbe`.
-public struct ExitProbeCounters: Sendable, Equatable {
-    public var writes: UInt64
-    public var reads: UInt64
-    public var lastWrittenValue: UInt64
-    public var lastWriteOffset: UInt64
-    public var lastWriteSize: Int
-
-    public init(writes: UInt64, reads: UInt64, lastWrittenValue: UInt64, lastWriteOffset: UInt64, lastWriteSize: Int) {
-        self.writes = writes
-        self.reads = reads
-        self.lastWrittenValue = lastWrittenValue
-        self.lastWriteOffset = lastWriteOffset
-        self.lastWriteSize = lastWriteSize
+        return (detail >> 8, Int(detail & 0xff))
     }
 }

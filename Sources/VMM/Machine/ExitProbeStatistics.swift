@@ -18,9 +18,10 @@ public struct ExitProbeStatistics: Sendable, Equatable {
         self.lastWriteSize = lastWriteSize
     }
 
-    init(_ counters: ExitProbeCounters) {
+    init(_ probe: ExitProbe) {
+        let location = probe.lastWriteLocation
         self.init(
-            writes: counters.writes, reads: counters.reads, lastWrittenValue: counters.lastWrittenValue,
-            lastWriteOffset: counters.lastWriteOffset, lastWriteSize: counters.lastWriteSize)
+            writes: probe.writes, reads: probe.reads, lastWrittenValue: probe.lastWrittenValue,
+            lastWriteOffset: location.offset, lastWriteSize: location.size)
     }
 }

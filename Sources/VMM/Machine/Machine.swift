@@ -198,7 +198,7 @@ public final class Machine: Sendable {
     public var exitCounts: [VCPUExitCounts] { resources.runners.map(\.exitCounts) }
 
     /// What each configured exit probe has seen, in configuration order.
-    public var probeStatistics: [ExitProbeStatistics] { resources.probes.map { ExitProbeStatistics($0.statistics) } }
+    public var probeStatistics: [ExitProbeStatistics] { resources.probes.map { ExitProbeStatistics($0) } }
 
     // MARK: - Threads
 
