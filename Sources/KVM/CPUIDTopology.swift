@@ -1,3 +1,5 @@
+import CKVM
+
 /// Turns the host's supported CPUID list into the table one vCPU sees: a single package with
 /// `vcpuCount` cores, one thread each, APIC id = vCPU index; the hypervisor bit and the KVM
 /// signature; TSC-deadline; the TSC frequency leaf 0x40000010. Pure, so it is tested without KVM.
@@ -46,7 +48,7 @@ public struct CPUIDTopology: Sendable, Equatable {
                 let sharing: UInt32 = level >= 3 ? addressableIDs - 1 : 0
                 entry.eax = (entry.eax & 0x0000_3fff) | ((addressableIDs - 1) << 26) | (sharing << 14)
             case 0xb, 0x1f:
-                entry = extendedTopology(entry, apicID: apicID, count: count)
+                continue  // synthesized below: KVM reports only subleaf 0, and the host's values
             case 0x4000_0000:
                 entry.eax = 0x4000_0010
                 entry.ebx = 0x4b4d_564b  // "KVMK"
@@ -65,12 +67,25 @@ public struct CPUIDTopology: Sendable, Equatable {
             }
             result.append(entry)
         }
+        // Extended topology (0xB, and 0x1F where the CPU has it): thread, core and an invalid level.
+        let maximumBasicLeaf = supported.first { $0.function == 0 }?.eax ?? 0
+        for function: UInt32 in [0xb, 0x1f] where maximumBasicLeaf >= function {
+            for subleaf: UInt32 in 0...2 {
+                result.append(
+                    extendedTopology(
+                        CPUIDEntry(function: function, index: subleaf, flags: significantIndexFlag), apicID: apicID,
+                        count: count))
+            }
+        }
         if let frequency = tscFrequencyKHz, !result.contains(where: { $0.function == 0x4000_0010 }) {
             result.append(
                 CPUIDEntry(function: 0x4000_0010, eax: frequency, ebx: Self.apicBusFrequencyKHz))
         }
         return result
     }
+
+    /// KVM_CPUID_FLAG_SIGNIFCANT_INDEX: the subleaf (ECX) selects the entry.
+    private var significantIndexFlag: UInt32 { CKVM_CPUID_FLAG_SIGNIFCANT_INDEX }
 
     /// Leaf 0xB / 0x1F: subleaf 0 is the thread level, 1 the core level, the rest invalid.
     private func extendedTopology(_ original: CPUIDEntry, apicID: UInt32, count: UInt32) -> CPUIDEntry {

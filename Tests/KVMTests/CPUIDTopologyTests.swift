@@ -4,13 +4,11 @@ import Testing
 
 /// A supported-CPUID list shaped like the one KVM returns on an AMD EPYC host.
 private let supported: [CPUIDEntry] = [
-    CPUIDEntry(function: 0x0, eax: 0x10, ebx: 0x6874_7541),
+    CPUIDEntry(function: 0x0, eax: 0x1c, ebx: 0x6874_7541),
     CPUIDEntry(function: 0x1, eax: 0x830f10, ebx: 0x0000_0800, ecx: 0x7ed8_320b, edx: 0x178b_fbff),
     CPUIDEntry(function: 0x4, index: 0, flags: 1, eax: 0x121, ebx: 0x1c0003f, ecx: 0x3f),
     CPUIDEntry(function: 0x4, index: 3, flags: 1, eax: 0x163, ebx: 0x3c0003f, ecx: 0x3fff),
     CPUIDEntry(function: 0xb, index: 0, flags: 1, eax: 1, ebx: 2, ecx: 0x100, edx: 7),
-    CPUIDEntry(function: 0xb, index: 1, flags: 1, eax: 4, ebx: 16, ecx: 0x201, edx: 7),
-    CPUIDEntry(function: 0xb, index: 2, flags: 1, eax: 0, ebx: 0, ecx: 2, edx: 7),
     CPUIDEntry(function: 0x4000_0000, eax: 0x4000_0001, ebx: 0x4b4d_564b, ecx: 0x564b_4d56, edx: 0x4d),
     CPUIDEntry(function: 0x4000_0001, eax: 0x0100_07fb),
     CPUIDEntry(function: 0x8000_0001, ecx: 0x0000_0002),
@@ -46,6 +44,7 @@ private func leaf(_ entries: [CPUIDEntry], _ function: UInt32, _ index: UInt32 =
     }
 
     @Test func extendedTopologyLeafDescribesOneThreadPerCore() throws {
+        // KVM on AMD reports only subleaf 0 of leaf 0xB, with zeros: all three are synthesized.
         let topology = CPUIDTopology(vcpuCount: 4, tscDeadlineTimer: true, tscFrequencyKHz: nil)
         let entries = topology.entries(from: supported, vcpuIndex: 3)
         let thread = try #require(leaf(entries, 0xb, 0))
@@ -54,6 +53,9 @@ private func leaf(_ entries: [CPUIDEntry], _ function: UInt32, _ index: UInt32 =
         #expect(thread.eax == 0 && thread.ebx == 1 && thread.ecx == 0x100 && thread.edx == 3)
         #expect(core.eax == 2 && core.ebx == 4 && core.ecx == 0x201 && core.edx == 3)
         #expect(invalid.ecx & 0xff00 == 0 && invalid.edx == 3)
+        #expect(entries.filter { $0.function == 0xb }.count == 3)
+        #expect(entries.filter { $0.function == 0xb }.allSatisfy { $0.indexIsSignificant })
+        #expect(!entries.contains { $0.function == 0x1f }, "leaf 0x1F only where the maximum basic leaf reaches it")
     }
 
     @Test func hypervisorLeavesCarryKVMSignatureAndTSCFrequency() throws {

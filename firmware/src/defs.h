@@ -40,8 +40,7 @@
 
 /* ---- Interrupt vectors ------------------------------------------------------------------ */
 
-#define FW_EXCEPTION_VECTORS 32 /* 0..31 have fatal-exception handlers */
-#define FW_VEC_PARK 0x80        /* DPL-3 gate: CPL-3 code halts the vCPU for good (int $0x80) */
+#define FW_EXCEPTION_VECTORS 32 /* 0..31 have handlers (fatal, except platform_park's int3) */
 #define IDT_ENTRIES 256
 
 /* ---- Control registers and MSRs --------------------------------------------------------- */
@@ -64,6 +63,12 @@
 #define PTE_PWT 0x08 /* write-through */
 #define PTE_PCD 0x10 /* cache disable */
 #define PTE_PS 0x80  /* 2 MiB page (in a page directory entry) */
+#define TABLE_FLAGS (PTE_P | PTE_W | PTE_U) /* PML4 and PDPT entries */
+
+/* The TSS's I/O permission bitmap starts right after the 104-byte 64-bit TSS header. */
+#define TSS_RSP0 4
+#define TSS_IOMAP_BASE 102
+#define TSS_IOMAP_OFFSET 104
 
 /* ---- PVH (Xen) boot ABI ------------------------------------------------------------------- */
 

@@ -1,0 +1,86 @@
+/*
+ * main.c — the firmware's flow at CPL 3 (entered from entry.S's user_start).
+ *
+ *   banner, command line, memory map, vCPU count, start the APs, "fw: ready" + boot timer,
+ *   then what the command line asks: power off (default), wait for the power button,
+ *   or leave through the debug-exit port with a given status.
+ */
+#include <stdint.h>
+
+#include "bootinfo.h"
+#include "cmdline.h"
+#include "console.h"
+#include "defs.h"
+#include "platform.h"
+#include "serial.h"
+#include "smp.h"
+#include "trap.h"
+
+__attribute__((noreturn)) void fw_main(uint64_t start_info_paddr);
+
+/* The end of the run: fw.exit=N, or power off. */
+__attribute__((noreturn)) static void finish(const struct fw_options *options)
+{
+	if (options->has_exit) {
+		fw_printf("fw: exit %u\n", (unsigned)options->exit_status);
+		platform_debug_exit(options->exit_status);
+	}
+	fw_printf("fw: powering off\n");
+	platform_power_off();
+}
+
+__attribute__((noreturn)) static void wait_for_power_button(const struct fw_options *options)
+{
+	if (!power_button_present()) {
+		fw_printf("fw: FAIL no power button device\n");
+		platform_debug_exit(FW_STATUS_NO_POWER_BUTTON);
+	}
+	fw_printf("fw: waiting for the power button\n");
+	for (;;) {
+		power_button_wait_press();
+		if (!options->ignore_button)
+			break;
+		fw_printf("fw: power button pressed (ignored)\n");
+	}
+	fw_printf("fw: power button pressed\n");
+	finish(options);
+}
+
+void fw_main(uint64_t start_info_paddr)
+{
+	idt_init();
+	/* Before anything writes low memory (the AP trampoline goes to 0x8000). */
+	const char *boot_info_error = boot_info_copy(start_info_paddr);
+	serial_init();
+
+	fw_printf("fw: SwiftVMM test firmware %u\n", FW_VERSION);
+	if (boot_info_error != NULL) {
+		fw_printf("fw: FAIL bad boot information: %s\n", boot_info_error);
+		platform_debug_exit(FW_STATUS_BAD_BOOT_INFO);
+	}
+
+	boot_info_print_cmdline();
+	struct fw_options options;
+	const char *bad;
+	uint32_t bad_length;
+	if (!cmdline_parse(boot_info.cmdline, &options, &bad, &bad_length)) {
+		fw_printf("fw: FAIL bad switch %.*s\n", (int)bad_length, bad);
+		platform_debug_exit(FW_STATUS_BAD_SWITCH);
+	}
+
+	boot_info_print_memmap();
+
+	unsigned cpus = smp_cpu_count();
+	fw_printf("fw: cpus %u\n", cpus);
+	smp_boot(cpus);
+
+	fw_printf("fw: ready\n");
+	platform_signal_ready();
+
+	if (options.fault)
+		__asm__ volatile("ud2"); /* tests the fatal-exception path: #UD (6) at CPL 3 */
+
+	if (options.wait_button)
+		wait_for_power_button(&options);
+	finish(&options);
+}

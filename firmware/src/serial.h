@@ -1,0 +1,10 @@
+/*
+ * serial.h — polled output on the COM1 16550A UART.
+ */
+#ifndef FW_SERIAL_H
+#define FW_SERIAL_H
+
+void serial_init(void);
+void serial_putc(char c);
+
+#endif
