@@ -53,7 +53,7 @@ let package = Package(
         .testTarget(name: "BootTests", dependencies: ["Boot", "GuestMemory"]),
         .testTarget(name: "DevicesTests", dependencies: ["Devices", "GuestMemory", "EventLoop"]),
         .testTarget(name: "VMMTests", dependencies: ["VMM", "KVM", "Devices", "GuestMemory"]),
-        .testTarget(name: "SwiftVMMEndToEndTests", dependencies: ["VMM"]),
+        .testTarget(name: "SwiftVMMEndToEndTests", dependencies: ["VMM", "EmbeddedFirmware"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -19,31 +19,16 @@ enum SwiftVMMBinary {
     }
 
     static func run(_ arguments: [String], timeoutSeconds: Double = 60) throws -> Result {
-        let process = Process()
-        process.executableURL = url
-        process.arguments = arguments
-        let output = Pipe()
-        let error = Pipe()
-        process.standardOutput = output
-        process.standardError = error
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let deadline = Date().addingTimeInterval(timeoutSeconds)
-        let outputData = output.fileHandleForReading.readDataToEndOfFile()
-        let errorData = error.fileHandleForReading.readDataToEndOfFile()
-        while process.isRunning {
-            if Date() > deadline {
-                process.terminate()
-                Issue.record("swiftvmm \(arguments) did not finish within \(timeoutSeconds) s")
-                break
-            }
-            Thread.sleep(forTimeInterval: 0.01)
-        }
-        process.waitUntilExit()
+        let process = try RunningProcess(executable: url, arguments: arguments)
+        let (status, timedOut) = process.waitForExit(timeoutSeconds: timeoutSeconds)
+        if timedOut { Issue.record("swiftvmm \(arguments) did not finish within \(timeoutSeconds) s") }
         return Result(
-            status: process.terminationStatus, standardOutput: String(decoding: outputData, as: UTF8.self),
-            standardError: String(decoding: errorData, as: UTF8.self))
+            status: status, standardOutput: process.standardOutput.text, standardError: process.standardError.text)
     }
+
+    /// The repository's root folder (for firmware/ scripts).
+    static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
 
     /// A scratch file with `contents`, removed when the process ends... or by the caller.
     static func temporaryFile(_ name: String, contents: Data) throws -> URL {

@@ -1,0 +1,51 @@
+import EmbeddedFirmware
+import Foundation
+import Testing
+
+private let qemuInstalled = ["/usr/bin/qemu-system-x86_64", "/usr/local/bin/qemu-system-x86_64"].contains {
+    FileManager.default.isExecutableFile(atPath: $0)
+}
+
+/// The very same firmware file boots under QEMU (microvm, KVM) and SwiftVMM, and prints the
+/// same platform-independent (`fw: `) lines.
+@Suite(
+    .serialized,
+    .enabled(
+        if: FileManager.default.isWritableFile(atPath: "/dev/kvm"), "SKIPPED: needs read/write access to /dev/kvm"),
+    .enabled(
+        if: qemuInstalled, "SKIPPED: qemu-system-x86_64 is not installed (scripts/test.sh installs qemu-system-x86)"))
+struct QEMUParityTests {
+    /// Builds the firmware from firmware/src into a scratch file.
+    private func buildFirmware() throws -> URL {
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("swiftvmm-parity-\(getpid()).elf")
+        let build = try RunningProcess(
+            executable: SwiftVMMBinary.repositoryRoot.appendingPathComponent("firmware/build.sh"),
+            arguments: [output.path])
+        let (status, timedOut) = build.waitForExit(timeoutSeconds: 120)
+        #expect(status == 0 && !timedOut, "firmware/build.sh: \(build.standardError.text)")
+        return output
+    }
+
+    @Test func theEmbeddedFirmwareIsTheFileBuiltFromTheSources() throws {
+        let built = try Data(contentsOf: buildFirmware())
+        #expect([UInt8](built) == EmbeddedFirmware.elf, "the build is deterministic and embedded as built")
+    }
+
+    @Test(arguments: [1, 2, 4])
+    func sameFirmwareLinesUnderQEMUAndSwiftVMM(vcpus: Int) throws {
+        let firmware = try buildFirmware()
+        let commandLine = "console=ttyS0 fw.exit=7"
+        let swiftvmm = try SwiftVMMBinary.run(
+            ["run", "--firmware", firmware.path, "--cpus", "\(vcpus)", "--cmdline", commandLine])
+        let qemu = try RunningProcess(
+            executable: SwiftVMMBinary.repositoryRoot.appendingPathComponent("firmware/qemu-run.sh"),
+            arguments: [firmware.path, "\(vcpus)", commandLine])
+        let (qemuStatus, timedOut) = qemu.waitForExit(timeoutSeconds: 90)
+        #expect(!timedOut)
+        #expect(qemuStatus == (7 << 1) | 1, "QEMU's isa-debug-exit status; stderr: \(qemu.standardError.text)")
+        #expect(swiftvmm.status == 64 + 7, "SwiftVMM's guest range")
+        let swiftLines = firmwareLines(swiftvmm.standardOutput)
+        #expect(swiftLines.contains("fw: all \(vcpus) cpus up"))
+        #expect(swiftLines == firmwareLines(qemu.standardOutput.text))
+    }
+}
