@@ -100,16 +100,23 @@ public final class Machine: Sendable {
                 lifecycle.withLock { $0.consoleInput = input }
             }
             for runner in resources.runners {
-                threads.append(try OSThread(name: "vcpu\(runner.vcpu.index)") { [self] in runVCPU(runner) })
+                let thread = try OSThread(name: "vcpu\(runner.vcpu.index)") { [self] in runVCPU(runner) }
+                threads.append(thread)
+                // Published at once, so that a vCPU that ends the run early kicks this one too.
+                lifecycle.withLock { $0.threads.append(thread) }
             }
             let vcpuThreads = threads
-            lifecycle.withLock { $0.threads = vcpuThreads }
             let monitor = try OSThread(name: "vmm-monitor") { [self] in monitorRun(vcpuThreads) }
-            lifecycle.withLock { $0.monitor = monitor }
+            let stopPending = lifecycle.withLock { lifecycle in
+                lifecycle.monitor = monitor
+                return lifecycle.pendingExit != nil
+            }
+            if stopPending { stopVCPUs() }
         } catch {
             record(.vmmError("\(error)"))
             stopVCPUs()
             for thread in threads { thread.join() }
+            lifecycle.withLock { $0.consoleInput }?.stop()
             finish()
             throw .setupFailed("could not start the machine's threads: \(error)")
         }

@@ -1,0 +1,129 @@
+import CEventLoop
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// What a registration waits for.
+public struct EventInterest: OptionSet, Sendable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    public static let readable = EventInterest(rawValue: CEVENTLOOP_EPOLLIN)
+    public static let writable = EventInterest(rawValue: CEVENTLOOP_EPOLLOUT)
+}
+
+/// An epoll set whose registrations carry typed tokens. `wait` runs on one I/O thread and hands
+/// each ready registration's token to a handler; `register`/`unregister` may be called from any
+/// thread, also while the loop waits.
+public final class EventLoop<Token: Sendable>: Sendable {
+    /// Identifies one registration (its slot in the token table and a generation).
+    public struct Registration: Sendable, Hashable {
+        let slot: UInt32
+        let generation: UInt32
+        let descriptor: Int32
+        var data: UInt64 { UInt64(generation) << 32 | UInt64(slot) }
+    }
+
+    private struct Slot {
+        var token: Token?
+        var generation: UInt32 = 0
+    }
+
+    private let epollDescriptor: Int32
+    private let slots = Mutex<[Slot]>([])
+    private let wakeEvent: EventFD
+    private static var wakeData: UInt64 { UInt64.max }
+
+    public init() throws(EventLoopError) {
+        let fd = epoll_create1(CEVENTLOOP_EPOLL_CLOEXEC)
+        guard fd >= 0 else { throw .systemCallFailed(name: "epoll_create1", errno: errno) }
+        epollDescriptor = fd
+        do {
+            wakeEvent = try EventFD()
+        } catch {
+            close(fd)
+            throw error
+        }
+        guard ceventloop_add(fd, wakeEvent.rawValue, CEVENTLOOP_EPOLLIN, Self.wakeData) == 0 else {
+            let code = errno
+            close(fd)
+            throw .systemCallFailed(name: "epoll_ctl(ADD wake event)", errno: code)
+        }
+    }
+
+    deinit {
+        close(epollDescriptor)
+    }
+
+    /// Watches `descriptor` for `interest`; `token` comes back from `wait` when it is ready.
+    /// The caller keeps the descriptor open until it unregisters it.
+    public func register(descriptor: Int32, interest: EventInterest = .readable, token: Token) throws(EventLoopError)
+        -> Registration
+    {
+        let registration: Registration = slots.withLock { slots in
+            let index = slots.firstIndex { $0.token == nil } ?? slots.count
+            if index == slots.count { slots.append(Slot()) }
+            slots[index].token = token
+            slots[index].generation &+= 1
+            return Registration(slot: UInt32(index), generation: slots[index].generation, descriptor: descriptor)
+        }
+        guard ceventloop_add(epollDescriptor, descriptor, interest.rawValue, registration.data) == 0 else {
+            let code = errno
+            slots.withLock { $0[Int(registration.slot)].token = nil }
+            throw .systemCallFailed(name: "epoll_ctl(ADD fd \(descriptor))", errno: code)
+        }
+        return registration
+    }
+
+    /// Changes what `registration` waits for (e.g. stop reading a tap while the guest has no buffers).
+    public func modify(_ registration: Registration, interest: EventInterest) throws(EventLoopError) {
+        guard ceventloop_modify(epollDescriptor, registration.descriptor, interest.rawValue, registration.data) == 0
+        else { throw .systemCallFailed(name: "epoll_ctl(MOD fd \(registration.descriptor))", errno: errno) }
+    }
+
+    /// Stops watching; a pending event of this registration is dropped.
+    public func unregister(_ registration: Registration) {
+        _ = ceventloop_delete(epollDescriptor, registration.descriptor)
+        slots.withLock { slots in
+            let index = Int(registration.slot)
+            if index < slots.count, slots[index].generation == registration.generation { slots[index].token = nil }
+        }
+    }
+
+    /// The number of live registrations.
+    public var registrationCount: Int { slots.withLock { $0.filter { $0.token != nil }.count } }
+
+    /// Wakes a `wait` in progress (it returns `false` from its handler loop once, see `run`).
+    public func wake() {
+        wakeEvent.signal()
+    }
+
+    /// Waits up to `timeoutMilliseconds` (-1: forever) and calls `handler` with the token of each
+    /// ready registration. Returns whether `wake()` was called.
+    public func wait(timeoutMilliseconds: Int32 = -1, _ handler: (Token) -> Void) throws(EventLoopError) -> Bool {
+        var data = [UInt64](repeating: 0, count: 64)
+        var events = [UInt32](repeating: 0, count: 64)
+        let count = ceventloop_wait(epollDescriptor, &data, &events, 64, timeoutMilliseconds)
+        if count < 0 {
+            if errno == EINTR { return false }
+            throw .systemCallFailed(name: "epoll_wait", errno: errno)
+        }
+        var woken = false
+        for index in 0..<Int(count) {
+            if data[index] == Self.wakeData {
+                _ = wakeEvent.drain()
+                woken = true
+                continue
+            }
+            let slot = Int(data[index] & 0xffff_ffff)
+            let generation = UInt32(truncatingIfNeeded: data[index] >> 32)
+            let token: Token? = slots.withLock { slots in
+                slot < slots.count && slots[slot].generation == generation ? slots[slot].token : nil
+            }
+            if let token { handler(token) }
+        }
+        return woken
+    }
+}
