@@ -11,6 +11,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
     ],
     targets: [
         // C: <linux/kvm.h> constants, ioctl shims and kvm_run accessors. Nothing else.
@@ -18,13 +19,17 @@ let package = Package(
         // Owning Swift wrappers around /dev/kvm, VM and vCPU file descriptors.
         .target(name: "KVM", dependencies: ["CKVM"]),
         // Guest physical memory: regions, bounds-checked access.
-        .target(name: "GuestMemory"),
+        .target(name: "GuestMemory", dependencies: [.product(name: "Atomics", package: "swift-atomics")]),
         // C: eventfd / epoll / timerfd headers Swift's Glibc module lacks.
         .target(name: "CEventLoop"),
         // eventfd (and, later, epoll and timerfd) with owning wrappers.
         .target(name: "EventLoop", dependencies: ["CEventLoop"]),
+        // Split virtqueues, the VirtioDevice protocol, the virtio-mmio transport.
+        .target(name: "Virtio", dependencies: ["GuestMemory", "EventLoop"]),
+        // A driver-side virtqueue mock for device tests.
+        .target(name: "VirtioTestSupport", dependencies: ["Virtio", "GuestMemory"], path: "Tests/VirtioTestSupport"),
         // Device models and the address-range bus. Never imports KVM.
-        .target(name: "Devices", dependencies: ["GuestMemory", "EventLoop"]),
+        .target(name: "Devices", dependencies: ["GuestMemory", "EventLoop", "Virtio"]),
         // Boot loaders (PVH ELF, later bzImage): pure plans of bytes and entry state.
         .target(name: "Boot", dependencies: ["GuestMemory"]),
         // The test firmware, built by gcc/ld through the plugin and embedded as base64.
@@ -51,7 +56,9 @@ let package = Package(
         .testTarget(name: "GuestMemoryTests", dependencies: ["GuestMemory"]),
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop"]),
         .testTarget(name: "BootTests", dependencies: ["Boot", "GuestMemory"]),
-        .testTarget(name: "DevicesTests", dependencies: ["Devices", "GuestMemory", "EventLoop"]),
+        .testTarget(name: "VirtioTests", dependencies: ["Virtio", "VirtioTestSupport", "GuestMemory", "EventLoop"]),
+        .testTarget(
+            name: "DevicesTests", dependencies: ["Devices", "GuestMemory", "EventLoop", "Virtio", "VirtioTestSupport"]),
         .testTarget(name: "VMMTests", dependencies: ["VMM", "KVM", "Devices", "GuestMemory"]),
         .testTarget(name: "SwiftVMMEndToEndTests", dependencies: ["VMM", "EmbeddedFirmware"]),
     ],

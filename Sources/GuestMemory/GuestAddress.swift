@@ -24,6 +24,8 @@ public enum GuestMemoryError: Error, Equatable, Sendable, CustomStringConvertibl
     case outOfBounds(address: GuestAddress, length: UInt64)
     /// The host refused the memory (`mmap` failed with `errno`).
     case allocationFailed(bytes: UInt64, errno: Int32)
+    /// An atomic access at `address` is not aligned to `alignment` bytes.
+    case misaligned(address: GuestAddress, alignment: Int)
     /// The requested layout is impossible (zero size, regions overlap, misaligned).
     case invalidLayout(String)
 
@@ -34,6 +36,8 @@ public enum GuestMemoryError: Error, Equatable, Sendable, CustomStringConvertibl
         case .allocationFailed(let bytes, let errno):
             return "could not reserve \(bytes / (1 << 20)) MiB of guest memory (errno \(errno));"
                 + " lower --memory or free host memory"
+        case .misaligned(let address, let alignment):
+            return "guest memory access at \(address) is not aligned to \(alignment) bytes"
         case .invalidLayout(let text):
             return "invalid guest memory layout: \(text)"
         }

@@ -84,6 +84,12 @@ public final class GuestMemory: @unchecked Sendable {
         return pointer
     }
 
+    /// The host address of `size` bytes at `address`, which must be `size`-aligned.
+    func alignedPointer(_ address: GuestAddress, size: Int) throws(GuestMemoryError) -> UnsafeMutableRawPointer {
+        guard address.rawValue % UInt64(size) == 0 else { throw .misaligned(address: address, alignment: size) }
+        return try checkedPointer(address, length: UInt64(size))
+    }
+
     /// Copies `count` bytes starting at `address` out of guest memory.
     public func readBytes(at address: GuestAddress, count: Int) throws(GuestMemoryError) -> [UInt8] {
         let source = try checkedPointer(address, length: UInt64(max(0, count)))

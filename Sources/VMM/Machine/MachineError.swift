@@ -40,7 +40,7 @@ public enum MachineError: Error, Sendable, Equatable, CustomStringConvertible {
         case .allocationFailed:
             return .configuration(
                 .exceedsHost(field: "memory_mib", value: "the requested size", limit: error.description))
-        case .outOfBounds, .invalidLayout: return .setupFailed(error.description)
+        case .outOfBounds, .misaligned, .invalidLayout: return .setupFailed(error.description)
         }
     }
 

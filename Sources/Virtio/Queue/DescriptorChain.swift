@@ -1,0 +1,114 @@
+import GuestMemory
+
+/// One guest buffer of a descriptor chain: validated to lie inside guest memory.
+public struct DescriptorBuffer: Sendable, Equatable {
+    public let address: GuestAddress
+    public let length: UInt32
+}
+
+/// A descriptor chain read once from guest memory and validated: device-readable buffers
+/// followed by device-writable ones. Device code reads and writes it through `ChainReader` and
+/// `ChainWriter`, never by address arithmetic.
+public struct DescriptorChain: Sendable, Equatable {
+    /// The head descriptor's index (what goes into the used ring).
+    public let head: UInt16
+    public let readable: [DescriptorBuffer]
+    public let writable: [DescriptorBuffer]
+
+    /// Total bytes the device may read.
+    public var readableLength: UInt64 { readable.reduce(0) { $0 + UInt64($1.length) } }
+    /// Total bytes the device may write.
+    public var writableLength: UInt64 { writable.reduce(0) { $0 + UInt64($1.length) } }
+
+    static let flagNext: UInt16 = 1
+    static let flagWrite: UInt16 = 2
+    static let flagIndirect: UInt16 = 4
+    static let descriptorSize: UInt64 = 16
+
+    /// Reads the chain starting at `head` from the descriptor table at `table` (`queueSize`
+    /// entries). Every guest value is read once, checked, and used with checked arithmetic.
+    static func read(
+        head: UInt16, table: GuestAddress, queueSize: UInt16, memory: GuestMemory, indirectAllowed: Bool
+    ) throws(QueueError) -> DescriptorChain {
+        var readable: [DescriptorBuffer] = []
+        var writable: [DescriptorBuffer] = []
+        var total: UInt64 = 0
+        // The chain being walked: the queue's table, or an indirect table.
+        var currentTable = table
+        var currentSize = UInt32(queueSize)
+        var index = UInt32(head)
+        var inIndirect = false
+        var visited = 0
+        var limit = Int(queueSize)
+        guard head < queueSize else { throw .descriptorIndexOutOfRange(index: head, queueSize: queueSize) }
+        while true {
+            visited += 1
+            if visited > limit { throw .chainTooLong(limit: limit) }
+            let descriptor = try readDescriptor(table: currentTable, index: index, memory: memory)
+            if descriptor.flags & flagIndirect != 0 {
+                guard indirectAllowed else { throw .indirectNotNegotiated }
+                if inIndirect { throw .nestedIndirectTable }
+                if descriptor.flags & flagNext != 0 { throw .indirectWithNext }
+                guard descriptor.length > 0, descriptor.length % 16 == 0 else {
+                    throw .badIndirectTableLength(descriptor.length)
+                }
+                guard memory.contains(GuestAddress(descriptor.address), length: UInt64(descriptor.length)) else {
+                    throw .bufferOutsideMemory(address: descriptor.address, length: descriptor.length)
+                }
+                currentTable = GuestAddress(descriptor.address)
+                currentSize = descriptor.length / 16
+                index = 0
+                inIndirect = true
+                visited = 0
+                limit = Int(currentSize)
+                continue
+            }
+            guard memory.contains(GuestAddress(descriptor.address), length: UInt64(descriptor.length)) else {
+                throw .bufferOutsideMemory(address: descriptor.address, length: descriptor.length)
+            }
+            total += UInt64(descriptor.length)
+            guard total <= UInt64(UInt32.max) else { throw .chainLengthOverflow }
+            let buffer = DescriptorBuffer(address: GuestAddress(descriptor.address), length: descriptor.length)
+            if descriptor.flags & flagWrite != 0 {
+                writable.append(buffer)
+            } else {
+                guard writable.isEmpty else { throw .readableAfterWritable }
+                readable.append(buffer)
+            }
+            guard descriptor.flags & flagNext != 0 else { break }
+            guard UInt32(descriptor.next) < currentSize else {
+                throw .descriptorIndexOutOfRange(index: descriptor.next, queueSize: UInt16(clamping: currentSize))
+            }
+            index = UInt32(descriptor.next)
+        }
+        guard !(readable.isEmpty && writable.isEmpty) else { throw .emptyChain }
+        return DescriptorChain(head: head, readable: readable, writable: writable)
+    }
+
+    private struct RawDescriptor {
+        var address: UInt64
+        var length: UInt32
+        var flags: UInt16
+        var next: UInt16
+    }
+
+    /// Reads descriptor `index` of the table at `table` (bounds of the table checked by the caller's size).
+    private static func readDescriptor(table: GuestAddress, index: UInt32, memory: GuestMemory) throws(QueueError)
+        -> RawDescriptor
+    {
+        guard let base = table.advanced(by: UInt64(index) * descriptorSize) else {
+            throw .bufferOutsideMemory(address: table.rawValue, length: UInt32(descriptorSize))
+        }
+        do {
+            let bytes = try memory.readBytes(at: base, count: Int(descriptorSize))
+            func field<Value: FixedWidthInteger>(_: Value.Type, _ offset: Int) -> Value {
+                (0..<MemoryLayout<Value>.size).reduce(Value(0)) { $0 | Value(bytes[offset + $1]) << ($1 * 8) }
+            }
+            return RawDescriptor(
+                address: field(UInt64.self, 0), length: field(UInt32.self, 8), flags: field(UInt16.self, 12),
+                next: field(UInt16.self, 14))
+        } catch {
+            throw .bufferOutsideMemory(address: base.rawValue, length: UInt32(descriptorSize))
+        }
+    }
+}

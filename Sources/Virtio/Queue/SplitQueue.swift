@@ -1,0 +1,145 @@
+import GuestMemory
+
+/// Where the driver put one queue's three areas, and its size (from the transport registers).
+public struct QueueLayout: Sendable, Equatable {
+    public var size: UInt16
+    public var descriptorTable: UInt64
+    public var availableRing: UInt64
+    public var usedRing: UInt64
+
+    public init(size: UInt16, descriptorTable: UInt64, availableRing: UInt64, usedRing: UInt64) {
+        self.size = size
+        self.descriptorTable = descriptorTable
+        self.availableRing = availableRing
+        self.usedRing = usedRing
+    }
+}
+
+/// What popping the available ring gave: a valid chain, or a malformed one that the device
+/// must still complete (with an error status where it can, length 0 otherwise).
+public enum AvailableChain: Sendable, Equatable {
+    case valid(DescriptorChain)
+    case malformed(head: UInt16, QueueError)
+
+    public var head: UInt16 {
+        switch self {
+        case .valid(let chain): return chain.head
+        case .malformed(let head, _): return head
+        }
+    }
+}
+
+/// The device side of a split virtqueue (virtio 1.x, 2.7). Used by one thread (the I/O
+/// thread); ring indices are read with acquire and written with release ordering.
+public final class SplitQueue {
+    public let layout: QueueLayout
+    let memory: GuestMemory
+    /// VIRTIO_F_RING_EVENT_IDX negotiated.
+    public let eventIndex: Bool
+    /// VIRTIO_F_RING_INDIRECT_DESC negotiated.
+    public let indirectDescriptors: Bool
+    /// The next available-ring position to read (last_avail_idx).
+    public private(set) var nextAvailable: UInt16 = 0
+    /// The used index the device has published.
+    public private(set) var usedIndex: UInt16 = 0
+    /// The used index at the last interrupt decision (for EVENT_IDX suppression).
+    private var usedIndexAtLastSignal: UInt16 = 0
+
+    static let availableFlagNoInterrupt: UInt16 = 1
+    static let usedFlagNoNotify: UInt16 = 1
+
+    private var availableIndexAddress: GuestAddress { GuestAddress(layout.availableRing + 2) }
+    private var usedEventAddress: GuestAddress { GuestAddress(layout.availableRing + 4 + 2 * UInt64(layout.size)) }
+    private var usedIndexAddress: GuestAddress { GuestAddress(layout.usedRing + 2) }
+    private var availableEventAddress: GuestAddress { GuestAddress(layout.usedRing + 4 + 8 * UInt64(layout.size)) }
+
+    /// Validates `layout` against `memory`: size a power of two (≤ 32768), each area inside
+    /// guest memory with its required alignment (16, 2, 4).
+    public init(layout: QueueLayout, memory: GuestMemory, eventIndex: Bool, indirectDescriptors: Bool)
+        throws(QueueError)
+    {
+        let size = layout.size
+        guard size > 0, size <= 32768, size & (size - 1) == 0 else { throw .invalidQueueSize(size) }
+        let entries = UInt64(size)
+        let areas: [(String, UInt64, UInt64, UInt64)] = [
+            ("descriptor table", layout.descriptorTable, 16 * entries, 16),
+            ("available ring", layout.availableRing, 6 + 2 * entries, 2),
+            ("used ring", layout.usedRing, 6 + 8 * entries, 4),
+        ]
+        for (name, address, length, alignment) in areas {
+            guard address % alignment == 0, memory.contains(GuestAddress(address), length: length) else {
+                throw .ringOutsideMemory("\(name) at 0x\(String(address, radix: 16)) (\(length) bytes)")
+            }
+        }
+        self.layout = layout
+        self.memory = memory
+        self.eventIndex = eventIndex
+        self.indirectDescriptors = indirectDescriptors
+    }
+
+    /// The next chain the driver made available, or nil when there is none. Throws only when
+    /// the queue itself is unusable.
+    public func popAvailable() throws(QueueError) -> AvailableChain? {
+        let available: UInt16
+        do { available = try memory.loadAcquire(UInt16.self, at: availableIndexAddress) } catch {
+            throw .from(error, "available index")
+        }
+        guard available != nextAvailable else { return nil }
+        guard available &- nextAvailable <= layout.size else {
+            throw .availableIndexJump(previous: nextAvailable, current: available, queueSize: layout.size)
+        }
+        let slot = GuestAddress(layout.availableRing + 4 + 2 * UInt64(nextAvailable % layout.size))
+        let head: UInt16
+        do { head = try memory.load(UInt16.self, at: slot) } catch { throw .from(error, "available ring entry") }
+        nextAvailable &+= 1
+        if eventIndex {
+            // Ask to be notified when the driver adds the entry after this one.
+            do { try memory.storeRelease(nextAvailable, at: availableEventAddress) } catch {
+                throw .from(error, "avail_event")
+            }
+        }
+        do {
+            let chain = try DescriptorChain.read(
+                head: head, table: GuestAddress(layout.descriptorTable), queueSize: layout.size, memory: memory,
+                indirectAllowed: indirectDescriptors)
+            return .valid(chain)
+        } catch {
+            return .malformed(head: head, error)
+        }
+    }
+
+    /// Puts chain `head` in the used ring with `length` bytes written, and publishes it.
+    public func addUsed(head: UInt16, length: UInt32) throws(QueueError) {
+        let element = GuestAddress(layout.usedRing + 4 + 8 * UInt64(usedIndex % layout.size))
+        do {
+            try memory.store(UInt32(head), at: element)
+            try memory.store(length, at: GuestAddress(element.rawValue + 4))
+            usedIndex &+= 1
+            try memory.storeRelease(usedIndex, at: usedIndexAddress)
+        } catch {
+            throw .from(error, "used ring")
+        }
+    }
+
+    /// Whether the driver wants an interrupt for the entries used since the last call
+    /// (EVENT_IDX: `used_event`; otherwise the NO_INTERRUPT flag).
+    public func needsInterrupt() throws(QueueError) -> Bool {
+        let previous = usedIndexAtLastSignal
+        usedIndexAtLastSignal = usedIndex
+        guard usedIndex != previous else { return false }
+        GuestMemory.fullFence()  // the used index must be visible before used_event is read
+        if eventIndex {
+            let usedEvent: UInt16
+            do { usedEvent = try memory.loadAcquire(UInt16.self, at: usedEventAddress) } catch {
+                throw .from(error, "used_event")
+            }
+            // vring_need_event: notify when used_event lies in [previous, usedIndex).
+            return usedIndex &- usedEvent &- 1 < usedIndex &- previous
+        }
+        let flags: UInt16
+        do { flags = try memory.loadAcquire(UInt16.self, at: GuestAddress(layout.availableRing)) } catch {
+            throw .from(error, "available flags")
+        }
+        return flags & Self.availableFlagNoInterrupt == 0
+    }
+}

@@ -1,0 +1,94 @@
+import EventLoop
+import GuestMemory
+import Synchronization
+
+/// Virtio feature bits the transport and queues understand (virtio 1.x, 6).
+public enum VirtioFeature {
+    public static let ringIndirectDescriptors: UInt64 = 1 << 28
+    public static let ringEventIndex: UInt64 = 1 << 29
+    public static let version1: UInt64 = 1 << 32
+    /// What every SwiftVMM device offers besides its own bits.
+    public static let transportFeatures: UInt64 = version1 | ringEventIndex | ringIndirectDescriptors
+}
+
+/// Device status bits (virtio 1.x, 2.1).
+public enum VirtioStatus {
+    public static let acknowledge: UInt32 = 1
+    public static let driver: UInt32 = 2
+    public static let driverOK: UInt32 = 4
+    public static let featuresOK: UInt32 = 8
+    public static let deviceNeedsReset: UInt32 = 0x40
+    public static let failed: UInt32 = 0x80
+}
+
+/// How a device tells its driver that buffers were used (or its configuration changed): sets
+/// the transport's interrupt status and raises the interrupt line (an irqfd).
+public final class VirtioInterrupt: Sendable {
+    public static let usedBuffer: UInt32 = 1
+    public static let configurationChange: UInt32 = 2
+
+    let status = Atomic<UInt32>(0)
+    private let line: EventFD?
+
+    public init(line: EventFD?) {
+        self.line = line
+    }
+
+    /// Sets `reason` in the interrupt status and pulses the line.
+    public func raise(_ reason: UInt32 = VirtioInterrupt.usedBuffer) {
+        status.bitwiseOr(reason, ordering: .sequentiallyConsistent)
+        line?.signal()
+    }
+
+    /// The InterruptStatus register.
+    public var pending: UInt32 { status.load(ordering: .sequentiallyConsistent) }
+
+    func acknowledge(_ bits: UInt32) {
+        status.bitwiseAnd(~bits, ordering: .sequentiallyConsistent)
+    }
+
+    func clear() {
+        status.store(0, ordering: .sequentiallyConsistent)
+    }
+}
+
+/// What a virtio device gets when the driver sets DRIVER_OK.
+public struct VirtioActivation {
+    /// One queue per `queueMaximumSizes` entry; nil for a queue the driver did not enable.
+    public let queues: [SplitQueue?]
+    public let memory: GuestMemory
+    /// The features both sides agreed on.
+    public let features: UInt64
+    public let interrupt: VirtioInterrupt
+}
+
+/// A virtio device behind a transport: its identity, queues, features and configuration space,
+/// and what it does with its queues. The transport knows nothing else about it.
+///
+/// `readConfiguration`/`writeConfiguration` run on vCPU threads; `activate`, `queueNotified`
+/// and `reset` are serialized by the transport.
+public protocol VirtioDevice: AnyObject, Sendable {
+    /// The virtio device ID (e.g. 2 block, 1 network, 4 entropy).
+    var deviceID: UInt32 { get }
+    /// Maximum size of each queue (their count is the number of queues).
+    var queueMaximumSizes: [UInt16] { get }
+    /// Device-specific feature bits offered (the transport adds `VirtioFeature.transportFeatures`).
+    var deviceFeatures: UInt64 { get }
+    /// Reads `size` (1, 2, 4 or 8) bytes of configuration space at `offset`.
+    func readConfiguration(offset: UInt64, size: Int) -> UInt64
+    /// Writes configuration space.
+    func writeConfiguration(offset: UInt64, size: Int, value: UInt64)
+    /// The driver set DRIVER_OK. Throwing marks the device as needing a reset.
+    func activate(_ activation: VirtioActivation) throws(VirtioDeviceError)
+    /// The driver notified queue `index` (on the I/O thread). Throwing a queue-breaking error
+    /// marks the device as needing a reset.
+    func queueNotified(_ index: Int) throws(QueueError)
+    /// The driver reset the device: drop the queues and go back to the initial state.
+    func reset()
+}
+
+/// A device could not start with what the driver negotiated.
+public struct VirtioDeviceError: Error, Equatable, Sendable, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

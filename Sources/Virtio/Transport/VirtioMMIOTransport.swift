@@ -1,0 +1,289 @@
+import GuestMemory
+import Synchronization
+
+/// The virtio-mmio transport, version 2 (modern only, virtio 1.x 4.2.2): the register file,
+/// feature negotiation in 32-bit pages, the status state machine, queue set-up, interrupt status
+/// and acknowledge, ConfigGeneration and the configuration space. Device independent.
+///
+/// Registers take 32-bit accesses; the configuration space takes 1, 2 and 4-byte ones. A bad
+/// access or an unusable queue sets DEVICE_NEEDS_RESET (and raises a configuration interrupt);
+/// nothing the guest writes can crash the VMM.
+public final class VirtioMMIOTransport: Sendable {
+    /// Size of the register window each device gets.
+    public static let windowSize: UInt64 = 0x1000
+    public static let magic: UInt32 = 0x7472_6976  // "virt"
+    public static let vendorID: UInt32 = 0x4d4d_5653  // "SVMM"
+
+    enum Register {
+        static let magic: UInt64 = 0x000
+        static let version: UInt64 = 0x004
+        static let deviceID: UInt64 = 0x008
+        static let vendorID: UInt64 = 0x00c
+        static let deviceFeatures: UInt64 = 0x010
+        static let deviceFeaturesSelect: UInt64 = 0x014
+        static let driverFeatures: UInt64 = 0x020
+        static let driverFeaturesSelect: UInt64 = 0x024
+        static let queueSelect: UInt64 = 0x030
+        static let queueSizeMaximum: UInt64 = 0x034
+        static let queueSize: UInt64 = 0x038
+        static let queueReady: UInt64 = 0x044
+        static let queueNotify: UInt64 = 0x050
+        static let interruptStatus: UInt64 = 0x060
+        static let interruptAcknowledge: UInt64 = 0x064
+        static let status: UInt64 = 0x070
+        static let queueDescriptorLow: UInt64 = 0x080
+        static let queueDescriptorHigh: UInt64 = 0x084
+        static let queueDriverLow: UInt64 = 0x090
+        static let queueDriverHigh: UInt64 = 0x094
+        static let queueDeviceLow: UInt64 = 0x0a0
+        static let queueDeviceHigh: UInt64 = 0x0a4
+        static let configurationGeneration: UInt64 = 0x0fc
+        static let configuration: UInt64 = 0x100
+    }
+
+    struct QueueRegisters {
+        var size: UInt16
+        var ready = false
+        var descriptorTable: UInt64 = 0
+        var availableRing: UInt64 = 0
+        var usedRing: UInt64 = 0
+    }
+
+    struct State {
+        var status: UInt32 = 0
+        var deviceFeaturesSelect: UInt32 = 0
+        var driverFeaturesSelect: UInt32 = 0
+        var driverFeatures: UInt64 = 0
+        var queueSelect: UInt32 = 0
+        var queues: [QueueRegisters]
+        var configurationGeneration: UInt32 = 0
+        var activated = false
+    }
+
+    /// The device behind this transport.
+    public let device: any VirtioDevice
+    /// The memory the device's queues live in.
+    public let memory: GuestMemory
+    /// The device's interrupt status and line.
+    public let interrupt: VirtioInterrupt
+    private let state: Mutex<State>
+    /// Serializes device calls (activation, notifications, reset) between vCPU and I/O threads.
+    private let deviceLock = Mutex(())
+
+    public init(device: any VirtioDevice, memory: GuestMemory, interrupt: VirtioInterrupt) {
+        self.device = device
+        self.memory = memory
+        self.interrupt = interrupt
+        state = Mutex(State(queues: device.queueMaximumSizes.map { QueueRegisters(size: $0) }))
+    }
+
+    /// All features the device offers, transport bits included.
+    public var offeredFeatures: UInt64 { device.deviceFeatures | VirtioFeature.transportFeatures }
+
+    /// The Status register.
+    public var status: UInt32 { state.withLock { $0.status } }
+
+    // MARK: - Bus access (vCPU threads)
+
+    public func read(offset: UInt64, size: Int) -> UInt64 {
+        if offset >= Register.configuration {
+            guard [1, 2, 4].contains(size) else { return needsReset(returning: 0) }
+            return device.readConfiguration(offset: offset - Register.configuration, size: size)
+        }
+        guard size == 4, offset % 4 == 0 else { return needsReset(returning: 0) }
+        let value: UInt32 = state.withLock { state in
+            switch offset {
+            case Register.magic: return Self.magic
+            case Register.version: return 2
+            case Register.deviceID: return device.deviceID
+            case Register.vendorID: return Self.vendorID
+            case Register.deviceFeatures:
+                switch state.deviceFeaturesSelect {
+                case 0: return UInt32(truncatingIfNeeded: offeredFeatures)
+                case 1: return UInt32(truncatingIfNeeded: offeredFeatures >> 32)
+                default: return 0
+                }
+            case Register.queueSizeMaximum:
+                return UInt32(Self.selectedQueue(state).map { device.queueMaximumSizes[$0] } ?? 0)
+            case Register.queueSize:
+                return UInt32(Self.selectedQueue(state).map { state.queues[$0].size } ?? 0)
+            case Register.queueReady:
+                return Self.selectedQueue(state).map { state.queues[$0].ready ? 1 : 0 } ?? 0
+            case Register.interruptStatus: return interrupt.pending
+            case Register.status: return state.status
+            case Register.configurationGeneration: return state.configurationGeneration
+            default: return 0
+            }
+        }
+        return UInt64(value)
+    }
+
+    public func write(offset: UInt64, size: Int, value: UInt64) {
+        if offset >= Register.configuration {
+            guard [1, 2, 4].contains(size) else { return markNeedsReset() }
+            device.writeConfiguration(offset: offset - Register.configuration, size: size, value: value)
+            return
+        }
+        guard size == 4, offset % 4 == 0 else { return markNeedsReset() }
+        let word = UInt32(truncatingIfNeeded: value)
+        switch offset {
+        case Register.status:
+            writeStatus(word)
+        case Register.queueNotify:
+            // Normally absorbed by the queue's ioeventfd; handled here when it reaches user space.
+            notify(queue: Int(word))
+        case Register.interruptAcknowledge:
+            interrupt.acknowledge(word)
+        default:
+            let bad: Bool = state.withLock { state in Self.writeRegister(&state, offset: offset, word: word) }
+            if bad { markNeedsReset() }
+        }
+    }
+
+    /// Register writes that only change transport state. Returns true for an invalid write.
+    private static func writeRegister(_ state: inout State, offset: UInt64, word: UInt32) -> Bool {
+        switch offset {
+        case Register.deviceFeaturesSelect: state.deviceFeaturesSelect = word
+        case Register.driverFeaturesSelect: state.driverFeaturesSelect = word
+        case Register.driverFeatures:
+            guard state.status & VirtioStatus.featuresOK == 0 else { return true }
+            switch state.driverFeaturesSelect {
+            case 0: state.driverFeatures = (state.driverFeatures & ~0xffff_ffff) | UInt64(word)
+            case 1: state.driverFeatures = (state.driverFeatures & 0xffff_ffff) | UInt64(word) << 32
+            default: return word != 0
+            }
+        case Register.queueSelect: state.queueSelect = word
+        case Register.queueSize, Register.queueReady, Register.queueDescriptorLow, Register.queueDescriptorHigh,
+            Register.queueDriverLow, Register.queueDriverHigh, Register.queueDeviceLow, Register.queueDeviceHigh:
+            guard let index = selectedQueue(state) else { return true }
+            if offset == Register.queueReady {
+                state.queues[index].ready = word & 1 != 0
+                return false
+            }
+            // The driver must not change a queue while it is enabled, nor after DRIVER_OK.
+            guard !state.queues[index].ready, state.status & VirtioStatus.driverOK == 0 else { return true }
+            let low = UInt64(word)
+            let high = UInt64(word) << 32
+            switch offset {
+            case Register.queueSize: state.queues[index].size = UInt16(truncatingIfNeeded: word)
+            case Register.queueDescriptorLow: state.queues[index].descriptorTable.replaceLow(low)
+            case Register.queueDescriptorHigh: state.queues[index].descriptorTable.replaceHigh(high)
+            case Register.queueDriverLow: state.queues[index].availableRing.replaceLow(low)
+            case Register.queueDriverHigh: state.queues[index].availableRing.replaceHigh(high)
+            case Register.queueDeviceLow: state.queues[index].usedRing.replaceLow(low)
+            default: state.queues[index].usedRing.replaceHigh(high)
+            }
+        default:
+            return true  // a read-only or unknown register
+        }
+        return false
+    }
+
+    private static func selectedQueue(_ state: State) -> Int? {
+        Int(state.queueSelect) < state.queues.count ? Int(state.queueSelect) : nil
+    }
+
+    // MARK: - Status
+
+    private func writeStatus(_ value: UInt32) {
+        if value == 0 {
+            reset()
+            return
+        }
+        enum Step { case none, activate(UInt64, [QueueRegisters]), invalid }
+        let step: Step = state.withLock { state in
+            // Bits may only be added (clearing is a reset, handled above).
+            guard value & state.status == state.status else { return .invalid }
+            var newStatus = value
+            if value & VirtioStatus.featuresOK != 0, state.status & VirtioStatus.featuresOK == 0 {
+                let acceptable =
+                    state.driverFeatures & ~offeredFeatures == 0 && state.driverFeatures & VirtioFeature.version1 != 0
+                if !acceptable { newStatus &= ~VirtioStatus.featuresOK }  // the driver reads it back and gives up
+            }
+            let activating = newStatus & VirtioStatus.driverOK != 0 && state.status & VirtioStatus.driverOK == 0
+            if activating, newStatus & VirtioStatus.featuresOK == 0 { return .invalid }
+            state.status = newStatus
+            return activating ? .activate(state.driverFeatures, state.queues) : .none
+        }
+        switch step {
+        case .none: break
+        case .invalid: markNeedsReset()
+        case .activate(let features, let queues): activate(features: features, queues: queues)
+        }
+    }
+
+    private func activate(features: UInt64, queues: [QueueRegisters]) {
+        var splitQueues: [SplitQueue?] = []
+        do {
+            for registers in queues {
+                guard registers.ready else {
+                    splitQueues.append(nil)
+                    continue
+                }
+                splitQueues.append(
+                    try SplitQueue(
+                        layout: QueueLayout(
+                            size: registers.size, descriptorTable: registers.descriptorTable,
+                            availableRing: registers.availableRing, usedRing: registers.usedRing),
+                        memory: memory, eventIndex: features & VirtioFeature.ringEventIndex != 0,
+                        indirectDescriptors: features & VirtioFeature.ringIndirectDescriptors != 0))
+            }
+            try deviceLock.withLock { _ throws(VirtioDeviceError) in
+                try device.activate(
+                    VirtioActivation(queues: splitQueues, memory: memory, features: features, interrupt: interrupt))
+            }
+            state.withLock { $0.activated = true }
+        } catch {
+            markNeedsReset()
+        }
+    }
+
+    /// Resets the device and every transport register (the driver wrote 0 to Status).
+    public func reset() {
+        deviceLock.withLock { _ in device.reset() }
+        state.withLock { state in
+            let generation = state.configurationGeneration
+            state = State(queues: device.queueMaximumSizes.map { QueueRegisters(size: $0) })
+            state.configurationGeneration = generation
+        }
+        interrupt.clear()
+    }
+
+    // MARK: - Queue notifications (I/O thread)
+
+    /// The driver notified queue `index` (through its ioeventfd or the QueueNotify register).
+    public func notify(queue index: Int) {
+        let active = state.withLock { $0.activated && $0.status & VirtioStatus.deviceNeedsReset == 0 }
+        guard active, index >= 0, index < device.queueMaximumSizes.count else { return }
+        do {
+            try deviceLock.withLock { _ throws(QueueError) in try device.queueNotified(index) }
+        } catch {
+            if error.breaksQueue { markNeedsReset() }
+        }
+    }
+
+    /// Tells the driver the configuration space changed.
+    public func configurationChanged() {
+        state.withLock { $0.configurationGeneration &+= 1 }
+        interrupt.raise(VirtioInterrupt.configurationChange)
+    }
+
+    private func markNeedsReset() {
+        let changed = state.withLock { state in
+            guard state.status & VirtioStatus.deviceNeedsReset == 0 else { return false }
+            state.status |= VirtioStatus.deviceNeedsReset
+            return true
+        }
+        if changed { interrupt.raise(VirtioInterrupt.configurationChange) }
+    }
+
+    private func needsReset(returning value: UInt64) -> UInt64 {
+        markNeedsReset()
+        return value
+    }
+}
+
+extension UInt64 {
+    fileprivate mutating func replaceLow(_ low: UInt64) { self = (self & ~0xffff_ffff) | low }
+    fileprivate mutating func replaceHigh(_ high: UInt64) { self = (self & 0xffff_ffff) | high }
+}
