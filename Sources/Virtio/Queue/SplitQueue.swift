@@ -29,9 +29,12 @@ public enum AvailableChain: Sendable, Equatable {
     }
 }
 
-/// The device side of a split virtqueue (virtio 1.x, 2.7). Used by one thread (the I/O
-/// thread); ring indices are read with acquire and written with release ordering.
-public final class SplitQueue {
+/// The device side of a split virtqueue (virtio 1.x, 2.7). Ring indices are read with acquire
+/// and written with release ordering.
+public final class SplitQueue: @unchecked Sendable {
+    // SAFETY (@unchecked Sendable): its mutable state (indices) is used by one thread at a time:
+    // the transport serializes every device call that reaches a queue (activate, notify, reset).
+
     public let layout: QueueLayout
     let memory: GuestMemory
     /// VIRTIO_F_RING_EVENT_IDX negotiated.

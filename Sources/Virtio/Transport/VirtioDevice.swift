@@ -53,13 +53,20 @@ public final class VirtioInterrupt: Sendable {
 }
 
 /// What a virtio device gets when the driver sets DRIVER_OK.
-public struct VirtioActivation {
+public struct VirtioActivation: Sendable {
     /// One queue per `queueMaximumSizes` entry; nil for a queue the driver did not enable.
     public let queues: [SplitQueue?]
     public let memory: GuestMemory
     /// The features both sides agreed on.
     public let features: UInt64
     public let interrupt: VirtioInterrupt
+
+    public init(queues: [SplitQueue?], memory: GuestMemory, features: UInt64, interrupt: VirtioInterrupt) {
+        self.queues = queues
+        self.memory = memory
+        self.features = features
+        self.interrupt = interrupt
+    }
 }
 
 /// A virtio device behind a transport: its identity, queues, features and configuration space,

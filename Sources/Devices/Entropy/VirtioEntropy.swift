@@ -1,0 +1,74 @@
+import GuestMemory
+import Synchronization
+import Virtio
+
+/// virtio-rng (entropy device, ID 4): one request queue; each request's device-writable buffers
+/// are filled with bytes from the host's system generator (getrandom(2)). Malformed requests complete with length 0.
+public final class VirtioEntropy: VirtioDevice, Sendable {
+    public static let deviceTypeID: UInt32 = 4
+    public static let queueSize: UInt16 = 256
+    /// Largest request filled (bytes); longer buffers get this many.
+    public static let maximumRequestBytes: UInt64 = 64 * 1024
+
+    private struct Active: Sendable {
+        let queue: SplitQueue
+        let memory: GuestMemory
+        let interrupt: VirtioInterrupt
+    }
+
+    private let active = Mutex<Active?>(nil)
+    private let served = Atomic<UInt64>(0)
+
+    public init() {}
+
+    public var deviceID: UInt32 { Self.deviceTypeID }
+    public var queueMaximumSizes: [UInt16] { [Self.queueSize] }
+    public var deviceFeatures: UInt64 { 0 }
+
+    /// Requests completed so far (valid or not).
+    public var requestsCompleted: UInt64 { served.load(ordering: .relaxed) }
+
+    public func readConfiguration(offset: UInt64, size: Int) -> UInt64 { 0 }  // no configuration space
+    public func writeConfiguration(offset: UInt64, size: Int, value: UInt64) {}
+
+    public func activate(_ activation: VirtioActivation) throws(VirtioDeviceError) {
+        guard let queue = activation.queues.first ?? nil else {
+            throw VirtioDeviceError("virtio-rng: the driver did not enable the request queue")
+        }
+        let state = Active(queue: queue, memory: activation.memory, interrupt: activation.interrupt)
+        active.withLock { $0 = state }
+    }
+
+    public func queueNotified(_ index: Int) throws(QueueError) {
+        guard index == 0, let state = active.withLock({ $0 }) else { return }
+        while let available = try state.queue.popAvailable() {
+            var length: UInt32 = 0
+            if case .valid(let chain) = available {
+                var writer = ChainWriter(chain, memory: state.memory)
+                let wanted = Int(min(writer.remaining, Self.maximumRequestBytes))
+                if (try? writer.write(Self.randomBytes(wanted))) != nil {
+                    length = writer.written
+                }
+            }
+            try state.queue.addUsed(head: available.head, length: length)
+            served.add(1, ordering: .relaxed)
+        }
+        if try state.queue.needsInterrupt() { state.interrupt.raise() }
+    }
+
+    public func reset() {
+        active.withLock { $0 = nil }
+    }
+
+    /// `count` bytes from the system generator (getrandom(2) on Linux).
+    static func randomBytes(_ count: Int) -> [UInt8] {
+        var generator = SystemRandomNumberGenerator()
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(count + 8)
+        while bytes.count < count {
+            let word = generator.next()
+            for shift in stride(from: 0, to: 64, by: 8) { bytes.append(UInt8(truncatingIfNeeded: word >> shift)) }
+        }
+        return Array(bytes.prefix(count))
+    }
+}
