@@ -39,7 +39,7 @@ let package = Package(
         .target(
             name: "VMM",
             dependencies: [
-                "KVM", "GuestMemory", "Devices", "EventLoop", "Boot", "EmbeddedFirmware",
+                "KVM", "GuestMemory", "Devices", "EventLoop", "Boot", "EmbeddedFirmware", "Virtio",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

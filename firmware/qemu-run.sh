@@ -8,6 +8,9 @@
 #   QEMU            QEMU binary (default qemu-system-x86_64)
 #   QEMU_TIMEOUT    seconds before the run is killed (default 60; timeout's status 124)
 #   QEMU_MEMORY_MIB guest memory (default 128)
+#   QEMU_EXTRA_ARGS more QEMU arguments, appended; split at white space (no quoting), e.g.
+#                   QEMU_EXTRA_ARGS="-device virtio-rng-device" (microvm then adds the
+#                   virtio_mmio.device= tokens to the command line itself)
 #
 # The guest's console (serial) goes to stdout, QEMU's own messages to stderr. The exit status
 # is QEMU's: a guest debug-exit status V gives (V << 1) | 1 (so 1 for 0, 11 for 5, 127 for
@@ -35,10 +38,13 @@ command -v "$qemu" >/dev/null 2>&1 || {
 # -cpu host,-arch-capabilities: plain "host" aborts on MSR 0x10a under kvm_pvm.
 # sockets=1,cores=N,threads=1: the firmware counts vCPUs with CPUID leaf 0xB subleaf 1 (cores).
 # force-legacy=false: QEMU 7.2's virtio-mmio is legacy (version 1) unless told otherwise.
+# QEMU_EXTRA_ARGS is split into words on purpose (unquoted), with globbing off.
+set -f
+# shellcheck disable=SC2086
 exec timeout "${QEMU_TIMEOUT:-60}" "$qemu" \
 	-M microvm,acpi=off -accel kvm -cpu host,-arch-capabilities \
 	-nodefaults -no-user-config -nographic -no-reboot \
 	-serial stdio -device isa-debug-exit,iobase=0xf4,iosize=4 \
 	-global virtio-mmio.force-legacy=false \
 	-smp "$vcpus,sockets=1,cores=$vcpus,threads=1" -m "${QEMU_MEMORY_MIB:-128}" \
-	-kernel "$firmware" -append "$cmdline"
+	-kernel "$firmware" -append "$cmdline" ${QEMU_EXTRA_ARGS:-}

@@ -41,6 +41,9 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Console: stdio, none or file=PATH (default stdio).", valueName: "target"))
     var console: String?
 
+    @Flag(name: .long, help: "Add a virtio-rng (entropy) device fed from the host's random generator.")
+    var rng = false
+
     @Option(
         name: .long,
         help: ArgumentHelp("JSON configuration (snake_case keys; unknown keys are rejected).", valueName: "file"))
@@ -98,6 +101,7 @@ struct RunCommand: ParsableCommand {
         if let cmdline { configuration.commandLine = cmdline }
         if let cpus { configuration.vcpuCount = cpus }
         if let memory { configuration.memoryMiB = memory }
+        if rng { configuration.entropyDevice = true }
         if let console { configuration.console = try ConsoleConfiguration(argument: console) }
         return configuration
     }

@@ -48,4 +48,19 @@ struct QEMUParityTests {
         #expect(swiftLines.contains("fw: all \(vcpus) cpus up"))
         #expect(swiftLines == firmwareLines(qemu.standardOutput.text))
     }
+
+    @Test func sameVirtioRNGSelfTestLinesUnderQEMUAndSwiftVMM() throws {
+        let firmware = try buildFirmware()
+        let commandLine = "fw.test=rng fw.exit=7"
+        let swiftvmm = try SwiftVMMBinary.run(["run", "--firmware", firmware.path, "--rng", "--cmdline", commandLine])
+        let qemu = try RunningProcess(
+            executable: SwiftVMMBinary.repositoryRoot.appendingPathComponent("firmware/qemu-run.sh"),
+            arguments: [firmware.path, "1", commandLine], environment: ["QEMU_EXTRA_ARGS": "-device virtio-rng-device"])
+        let (qemuStatus, timedOut) = qemu.waitForExit(timeoutSeconds: 90)
+        #expect(!timedOut && qemuStatus == (7 << 1) | 1, "stderr: \(qemu.standardError.text)")
+        #expect(swiftvmm.status == 64 + 7, "stderr: \(swiftvmm.standardError)")
+        let swiftLines = firmwareLines(swiftvmm.standardOutput)
+        #expect(swiftLines.contains("fw: rng OK"))
+        #expect(swiftLines == firmwareLines(qemu.standardOutput.text))
+    }
 }

@@ -20,9 +20,12 @@ final class RunningProcess: @unchecked Sendable {
     let standardError = CollectedOutput()
     private let readers = DispatchGroup()
 
-    init(executable: URL, arguments: [String]) throws {
+    init(executable: URL, arguments: [String], environment: [String: String] = [:]) throws {
         process.executableURL = executable
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         process.standardInput = FileHandle.nullDevice
         let outputPipe = Pipe()
         let errorPipe = Pipe()

@@ -46,6 +46,37 @@ static inline uint32_t mmio_read32(uintptr_t address)
 	return *(volatile uint32_t *)address;
 }
 
+static inline uint8_t mmio_read8(uintptr_t address)
+{
+	return *(volatile uint8_t *)address;
+}
+
+static inline uint16_t mmio_read16(uintptr_t address)
+{
+	return *(volatile uint16_t *)address;
+}
+
+/*
+ * Memory barriers for memory shared with a device (virtio rings), x86-64 (TSO): stores are
+ * not reordered with older stores and loads not with older loads, so the write and read
+ * barriers only have to stop the compiler; a store followed by a load of another location
+ * may be reordered by the CPU, so the full barrier is `mfence`.
+ */
+static inline void barrier_write(void)
+{
+	__asm__ volatile("" ::: "memory");
+}
+
+static inline void barrier_read(void)
+{
+	__asm__ volatile("" ::: "memory");
+}
+
+static inline void barrier_full(void)
+{
+	__asm__ volatile("mfence" ::: "memory");
+}
+
 static inline void cpu_pause(void)
 {
 	__asm__ volatile("pause" ::: "memory");

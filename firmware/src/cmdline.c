@@ -2,7 +2,7 @@
  * cmdline.c — parse fw.* switches from the command line.
  *
  * Tokens are separated by spaces or tabs; there is no quoting. The last occurrence of a
- * switch wins.
+ * switch wins; every virtio_mmio.device= token adds a device (in command-line order).
  */
 #include "cmdline.h"
 
@@ -25,10 +25,126 @@ static bool parse_status(const char *s, uint32_t n, uint8_t *out)
 	return true;
 }
 
+/*
+ * An unsigned number the way Linux's simple_strtoull(s, &end, 0) reads it: "0x" + hex digits,
+ * "0" + octal digits, or decimal digits. Stops at the first character that does not belong
+ * to it. Returns the characters consumed, 0 if there is no number or it exceeds `limit`.
+ */
+static uint32_t parse_number(const char *s, uint32_t n, uint64_t limit, uint64_t *out)
+{
+	uint32_t i = 0;
+	unsigned base = 10;
+	if (n >= 3 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		base = 16;
+		i = 2;
+	} else if (n >= 1 && s[0] == '0') {
+		base = 8;
+	}
+	uint32_t first_digit = i;
+	uint64_t value = 0;
+	for (; i < n; i++) {
+		char c = s[i];
+		unsigned digit;
+		if (c >= '0' && c <= '9')
+			digit = (unsigned)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			digit = (unsigned)(c - 'a') + 10;
+		else if (c >= 'A' && c <= 'F')
+			digit = (unsigned)(c - 'A') + 10;
+		else
+			break;
+		if (digit >= base)
+			break;
+		if (value > (limit - digit) / base)
+			return 0; /* beyond the limit (also keeps the arithmetic from overflowing) */
+		value = value * base + digit;
+	}
+	if (i == first_digit)
+		return 0;
+	*out = value;
+	return i;
+}
+
+#define MAPPED_LIMIT 0x100000000ull /* the page tables map 0 - 4 GiB */
+#define VIRTIO_MMIO_MIN_SIZE 0x100  /* the registers; the device's config space follows */
+#define IRQ_LIMIT 1023
+
+/*
+ * The value of a virtio_mmio.device= token: <size>@<base>:<irq>[:<id>] (Linux's
+ * drivers/virtio/virtio_mmio.c: size through memparse, so with an optional K/M/G suffix;
+ * base and irq numbers; the optional platform-device id is accepted and ignored). The region
+ * must lie below 4 GiB (identity mapped, user accessible) and hold at least the registers.
+ */
+static bool parse_virtio_mmio(const char *s, uint32_t n, struct virtio_mmio_token *out)
+{
+	uint64_t size, base, irq;
+	uint32_t used = parse_number(s, n, MAPPED_LIMIT, &size);
+	if (used == 0)
+		return false;
+	s += used;
+	n -= used;
+	if (n > 0 && (*s == 'K' || *s == 'k' || *s == 'M' || *s == 'm' || *s == 'G' || *s == 'g')) {
+		unsigned shift = (*s == 'K' || *s == 'k') ? 10 : (*s == 'M' || *s == 'm') ? 20 : 30;
+		if (size > (MAPPED_LIMIT >> shift))
+			return false;
+		size <<= shift;
+		s++;
+		n--;
+	}
+	if (n == 0 || *s != '@')
+		return false;
+	s++;
+	n--;
+	used = parse_number(s, n, MAPPED_LIMIT, &base);
+	if (used == 0)
+		return false;
+	s += used;
+	n -= used;
+	if (n == 0 || *s != ':')
+		return false;
+	s++;
+	n--;
+	/* The interrupt line is decimal ("%u" in Linux). */
+	uint32_t digits = 0;
+	irq = 0;
+	while (digits < n && s[digits] >= '0' && s[digits] <= '9' && irq <= IRQ_LIMIT)
+		irq = irq * 10 + (uint64_t)(s[digits++] - '0');
+	if (digits == 0 || irq > IRQ_LIMIT)
+		return false;
+	s += digits;
+	n -= digits;
+	if (n > 0) {
+		if (*s != ':' || n < 2)
+			return false;
+		s++;
+		n--;
+		for (uint32_t i = 0; i < n; i++) {
+			if (s[i] < '0' || s[i] > '9')
+				return false; /* the platform-device id: decimal, not used */
+		}
+	}
+	if (size < VIRTIO_MMIO_MIN_SIZE || base >= MAPPED_LIMIT || size > MAPPED_LIMIT - base || (base & 3) != 0)
+		return false;
+	*out = (struct virtio_mmio_token){.base = base, .size = size, .irq = (uint32_t)irq};
+	return true;
+}
+
 /* One fw.* token; false if it is unknown or malformed. */
 static bool parse_switch(const char *token, uint32_t n, struct fw_options *options)
 {
 	static const char exit_prefix[] = "fw.exit=";
+	if (equals(token, n, "fw.test=rng")) {
+		options->test = FW_TEST_RNG;
+		return true;
+	}
+	if (equals(token, n, "fw.virtio-features=plain")) {
+		options->virtio_plain = true;
+		return true;
+	}
+	if (equals(token, n, "fw.virtio-features=all")) {
+		options->virtio_plain = false;
+		return true;
+	}
 	if (equals(token, n, "fw.wait=button")) {
 		options->wait_button = true;
 		return true;
@@ -53,6 +169,7 @@ static bool parse_switch(const char *token, uint32_t n, struct fw_options *optio
 
 bool cmdline_parse(const char *cmdline, struct fw_options *options, const char **bad, uint32_t *bad_length)
 {
+	static const char virtio_prefix[] = "virtio_mmio.device=";
 	*options = (struct fw_options){0};
 	const char *p = cmdline;
 	for (;;) {
@@ -64,7 +181,19 @@ bool cmdline_parse(const char *cmdline, struct fw_options *options, const char *
 		while (*p != '\0' && *p != ' ' && *p != '\t')
 			p++;
 		uint32_t n = (uint32_t)(p - token);
-		if (starts_with(token, n, "fw.") && !parse_switch(token, n, options)) {
+		bool ok = true;
+		if (starts_with(token, n, "fw.")) {
+			ok = parse_switch(token, n, options);
+		} else if (starts_with(token, n, virtio_prefix)) {
+			struct virtio_mmio_token device;
+			uint32_t skip = sizeof(virtio_prefix) - 1;
+			ok = parse_virtio_mmio(token + skip, n - skip, &device);
+			if (ok && options->virtio_mmio_count < VIRTIO_MMIO_MAX_DEVICES)
+				options->virtio_mmio[options->virtio_mmio_count++] = device;
+			else if (ok)
+				options->virtio_mmio_dropped++;
+		}
+		if (!ok) {
 			*bad = token;
 			*bad_length = n;
 			return false;

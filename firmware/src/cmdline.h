@@ -1,5 +1,6 @@
 /*
- * cmdline.h — the firmware's command-line switches (fw.*). See README.md.
+ * cmdline.h — the firmware's command-line switches (fw.*) and the virtio-mmio devices it
+ * names (virtio_mmio.device=...). See README.md.
  */
 #ifndef FW_CMDLINE_H
 #define FW_CMDLINE_H
@@ -7,18 +8,40 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* virtio_mmio.device= tokens kept (more are counted in virtio_mmio_dropped, not used). */
+#define VIRTIO_MMIO_MAX_DEVICES 16
+
+/* One `virtio_mmio.device=<size>@<base>:<irq>[:<id>]` token, as Linux reads it. */
+struct virtio_mmio_token {
+	uint64_t base; /* physical address of the register block, below 4 GiB */
+	uint64_t size; /* bytes, at least 0x100 */
+	uint32_t irq;  /* interrupt line (I/O APIC pin / GSI) */
+};
+
+/* fw.test=<name>: a self-test run after "fw: ready". */
+enum fw_test {
+	FW_TEST_NONE = 0,
+	FW_TEST_RNG, /* fw.test=rng: virtio-rng requests and interrupt delivery (virtio_rng.c) */
+};
+
 struct fw_options {
 	bool wait_button;   /* fw.wait=button: wait for the power button before the end */
 	bool ignore_button; /* fw.ignore-button: with fw.wait=button, ignore presses forever */
 	bool has_exit;      /* fw.exit=N: end through the debug-exit port instead of powering off */
 	uint8_t exit_status;
 	bool fault;         /* fw.fault: raise a CPU exception (ud2) after "fw: ready" */
+	enum fw_test test;  /* fw.test=<name> */
+	bool virtio_plain;  /* fw.virtio-features=plain: never accept EVENT_IDX / INDIRECT_DESC */
+	struct virtio_mmio_token virtio_mmio[VIRTIO_MMIO_MAX_DEVICES]; /* in command-line order */
+	uint32_t virtio_mmio_count;
+	uint32_t virtio_mmio_dropped; /* well-formed tokens beyond VIRTIO_MMIO_MAX_DEVICES */
 };
 
 /*
- * Parses the space-separated tokens of `cmdline`. Tokens that do not start with "fw." are
- * ignored (console=..., virtio_mmio.device=..., ...). Returns true on success; on an unknown
- * or malformed fw.* token returns false with `*bad`/`*bad_length` naming it.
+ * Parses the space-separated tokens of `cmdline`. Tokens that do not start with "fw." or
+ * "virtio_mmio.device=" are ignored (console=..., ...). Returns true on success; on an
+ * unknown or malformed fw.* token, or a malformed virtio_mmio.device= token, returns false
+ * with `*bad`/`*bad_length` naming it.
  */
 bool cmdline_parse(const char *cmdline, struct fw_options *options, const char **bad, uint32_t *bad_length);
 

@@ -88,10 +88,16 @@
 #define BOOT_TIMER_ADDR 0xd0000000  /* MMIO byte: the "guest ready" signal */
 #define BOOT_TIMER_READY 123
 #define LAPIC_BASE 0xfee00000       /* xAPIC MMIO */
+#define IOAPIC_BASE 0xfec00000      /* I/O APIC MMIO: IOREGSEL at +0x00, IOWIN at +0x10 */
+/* A virtio-mmio device's interrupt line (IOAPIC pin) n is routed to vector IRQ_VECTOR_BASE + n
+ * (only while a test that checks interrupt delivery runs; IF stays 0, so it is never taken). */
+#define IRQ_VECTOR_BASE 0x40
 
 /* ---- Exit statuses (written to PORT_DEBUG_EXIT) ------------------------------------------- */
 
 #define FW_STATUS_POWER_OFF_FALLBACK 0x00 /* power-off register had no effect */
+#define FW_STATUS_RNG_FAILED 0x39         /* fw.test=rng: a check of the virtio-rng self-test failed */
+#define FW_STATUS_VIRTIO_FAILED 0x3a      /* virtio driver core: device or transport error */
 #define FW_STATUS_BAD_SWITCH 0x3b         /* unknown or malformed fw.* command-line switch */
 #define FW_STATUS_BAD_BOOT_INFO 0x3c      /* start_info missing, bad magic or out of range */
 #define FW_STATUS_NO_POWER_BUTTON 0x3d    /* fw.wait=button without the power-button device */

@@ -1,9 +1,10 @@
 /*
  * main.c — the firmware's flow at CPL 3 (entered from entry.S's user_start).
  *
- *   banner, command line, memory map, vCPU count, start the APs, "fw: ready" + boot timer,
- *   then what the command line asks: power off (default), wait for the power button,
- *   or leave through the debug-exit port with a given status.
+ *   banner, command line, memory map, virtio-mmio devices, vCPU count, start the APs,
+ *   "fw: ready" + boot timer, the self-test fw.test asks for (if any), then what the command
+ *   line asks: power off (default), wait for the power button, or leave through the
+ *   debug-exit port with a given status.
  */
 #include <stdint.h>
 
@@ -15,6 +16,8 @@
 #include "serial.h"
 #include "smp.h"
 #include "trap.h"
+#include "virtio.h"
+#include "virtio_rng.h"
 
 __attribute__((noreturn)) void fw_main(uint64_t start_info_paddr);
 
@@ -69,6 +72,7 @@ void fw_main(uint64_t start_info_paddr)
 	}
 
 	boot_info_print_memmap();
+	virtio_discover(&options);
 
 	unsigned cpus = smp_cpu_count();
 	fw_printf("fw: cpus %u\n", cpus);
@@ -79,6 +83,14 @@ void fw_main(uint64_t start_info_paddr)
 
 	if (options.fault)
 		__asm__ volatile("ud2"); /* tests the fatal-exception path: #UD (6) at CPL 3 */
+
+	switch (options.test) {
+	case FW_TEST_NONE:
+		break;
+	case FW_TEST_RNG:
+		virtio_rng_test();
+		break;
+	}
 
 	if (options.wait_button)
 		wait_for_power_button(&options);

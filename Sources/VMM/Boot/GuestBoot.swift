@@ -10,9 +10,8 @@ enum GuestBoot {
 
     /// Reads and plans the boot source of `configuration` for RAM `layout`. Every failure names
     /// the configuration field and the file.
-    static func prepare(_ configuration: VirtualMachineConfiguration, layout: GuestMemoryLayout)
-        throws(ConfigurationError)
-        -> GuestBoot
+    static func prepare(_ configuration: VirtualMachineConfiguration, layout: GuestMemoryLayout, commandLine: String)
+        throws(ConfigurationError) -> GuestBoot
     {
         if let raw = configuration.rawCode { return .raw(raw) }
         let field: String
@@ -43,7 +42,7 @@ enum GuestBoot {
         case .elf:
             do {
                 let loader = try PVHLoader(elf: image)
-                return .planned(try loader.plan(layout: layout, commandLine: configuration.commandLine, initrd: initrd))
+                return .planned(try loader.plan(layout: layout, commandLine: commandLine, initrd: initrd))
             } catch {
                 throw .unsupportedBootImage(field: field, path: path, reason: error.description)
             }

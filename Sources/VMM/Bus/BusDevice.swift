@@ -1,4 +1,5 @@
 import Devices
+import Virtio
 
 /// Every device kind that can sit on the port or MMIO bus. A closed enum, so the vCPU exit path
 /// dispatches with a `switch` — no existential, closure or dictionary per exit.
@@ -9,6 +10,7 @@ enum BusDevice: Sendable {
     case powerControl(PowerControl)
     case powerButton(PowerButton)
     case bootTimer(BootTimer)
+    case virtioMMIO(VirtioMMIOTransport)
     /// A range KVM handles in the kernel (irqchip, PIT): registered so that nothing else can
     /// claim it; accesses never reach user space.
     case kernelOwned
@@ -22,6 +24,9 @@ enum BusDevice: Sendable {
         case .powerControl(let device): return device.write(offset: offset, size: size, value: value)
         case .powerButton(let device): return device.write(offset: offset, size: size, value: value)
         case .bootTimer(let device): return device.write(offset: offset, size: size, value: value)
+        case .virtioMMIO(let transport):
+            transport.write(offset: offset, size: size, value: value)
+            return nil
         case .kernelOwned: return nil
         }
     }
@@ -35,6 +40,7 @@ enum BusDevice: Sendable {
         case .powerControl(let device): return device.read(offset: offset, size: size)
         case .powerButton(let device): return device.read(offset: offset, size: size)
         case .bootTimer(let device): return device.read(offset: offset, size: size)
+        case .virtioMMIO(let transport): return transport.read(offset: offset, size: size)
         case .kernelOwned: return DeviceBus.unclaimedRead
         }
     }

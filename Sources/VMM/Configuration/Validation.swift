@@ -37,6 +37,9 @@ extension VirtualMachineConfiguration {
                 throw .invalidValue(field: "initrd", value: initrdPath ?? "", expected: "no initrd with raw_code")
             }
         }
+        if entropyDevice, !inKernelIRQChip {
+            throw .invalidValue(field: "rng", value: "true", expected: "virtio devices only with irqchip: true")
+        }
         if case .file(let path) = console, path.isEmpty {
             throw .invalidValue(field: "console", value: "file=", expected: "file=PATH with a non-empty PATH")
         }

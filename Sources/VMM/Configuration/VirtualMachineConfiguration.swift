@@ -30,12 +30,15 @@ public struct VirtualMachineConfiguration: Sendable, Equatable, Codable {
     public var inKernelIRQChip: Bool
     /// Exit probes (benchmarks and tests).
     public var probes: [ExitProbeConfiguration]
+    /// A virtio-rng (entropy) device fed from the host's random generator.
+    public var entropyDevice: Bool
 
     public init(
         name: String = "swiftvmm", vcpuCount: Int = 1, memoryMiB: Int = VirtualMachineConfiguration.defaultMemoryMiB,
         kernelPath: String? = nil, firmwarePath: String? = nil, initrdPath: String? = nil, commandLine: String = "",
         rawCode: RawCodeBoot? = nil,
-        console: ConsoleConfiguration = .stdio, inKernelIRQChip: Bool = true, probes: [ExitProbeConfiguration] = []
+        console: ConsoleConfiguration = .stdio, inKernelIRQChip: Bool = true, probes: [ExitProbeConfiguration] = [],
+        entropyDevice: Bool = false
     ) {
         self.name = name
         self.vcpuCount = vcpuCount
@@ -48,6 +51,7 @@ public struct VirtualMachineConfiguration: Sendable, Equatable, Codable {
         self.console = console
         self.inKernelIRQChip = inKernelIRQChip
         self.probes = probes
+        self.entropyDevice = entropyDevice
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -62,6 +66,7 @@ public struct VirtualMachineConfiguration: Sendable, Equatable, Codable {
         case console
         case inKernelIRQChip = "irqchip"
         case probes
+        case entropyDevice = "rng"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -79,6 +84,7 @@ public struct VirtualMachineConfiguration: Sendable, Equatable, Codable {
         console = try container.optional(ConsoleConfiguration.self, .console) ?? defaults.console
         inKernelIRQChip = try container.optional(Bool.self, .inKernelIRQChip) ?? defaults.inKernelIRQChip
         probes = try container.optional([ExitProbeConfiguration].self, .probes) ?? []
+        entropyDevice = try container.optional(Bool.self, .entropyDevice) ?? false
     }
 
     /// Guest RAM in bytes.

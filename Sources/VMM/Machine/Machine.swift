@@ -45,9 +45,12 @@ public final class Machine: Sendable {
     ) throws(MachineError) {
         do { try configuration.validate() } catch { throw .configuration(error) }
         let boot: GuestBoot
+        let commandLine = VirtioLayout.commandLine(
+            configuration.commandLine, deviceCount: VirtioDeviceKind.devices(for: configuration).count)
         do {
             boot = try GuestBoot.prepare(
-                configuration, layout: try GuestMemoryLayout(totalBytes: configuration.memoryBytes))
+                configuration, layout: try GuestMemoryLayout(totalBytes: configuration.memoryBytes),
+                commandLine: commandLine)
         } catch let error as ConfigurationError {
             throw .configuration(error)
         } catch {
@@ -99,6 +102,7 @@ public final class Machine: Sendable {
                 let input = try ConsoleInput(serial: resources.serial)
                 lifecycle.withLock { $0.consoleInput = input }
             }
+            try resources.ioThread.start(resources.handleIOEvent)
             for runner in resources.runners {
                 let thread = try OSThread(name: "vcpu\(runner.vcpu.index)") { [self] in runVCPU(runner) }
                 threads.append(thread)
@@ -117,6 +121,7 @@ public final class Machine: Sendable {
             stopVCPUs()
             for thread in threads { thread.join() }
             lifecycle.withLock { $0.consoleInput }?.stop()
+            resources.ioThread.stop()
             finish()
             throw .setupFailed("could not start the machine's threads: \(error)")
         }
@@ -204,6 +209,9 @@ public final class Machine: Sendable {
     /// Per-vCPU exit counts of the finished run (zeros before a vCPU has finished).
     public var exitCounts: [VCPUExitCounts] { resources.runners.map(\.exitCounts) }
 
+    /// Queue-notification counts of each virtio device, in window order.
+    public var virtioNotificationCounts: [VirtioNotificationCounts] { resources.virtioSlots.map(\.notificationCounts) }
+
     /// What each configured exit probe has seen, in configuration order.
     public var probeStatistics: [ExitProbeStatistics] { resources.probes.map { ExitProbeStatistics($0) } }
 
@@ -254,6 +262,7 @@ public final class Machine: Sendable {
             return lifecycle.consoleInput
         }
         input?.stop()
+        resources.ioThread.stop()
         finish()
     }
 

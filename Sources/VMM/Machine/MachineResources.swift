@@ -1,4 +1,5 @@
 import Devices
+import Virtio
 import EventLoop
 import GuestMemory
 import KVM
@@ -19,13 +20,18 @@ final class MachineResources: Sendable {
     let serial: Serial16550
     let powerButton: PowerButton
     let bootTimer: BootTimer
+    let virtioSlots: [VirtioSlot]
+    let ioThread: IOThread
     /// eventfds registered with KVM (irqfds, in-kernel probes); kept open as long as the VM.
     let eventFDs: [EventFD]
 
     private init(
         system: KVMSystem, vm: VirtualMachineFD, memory: GuestMemory, bus: DeviceBus, runners: [VCPURunner],
-        probes: [ExitProbe], platform: PlatformDevices, eventFDs: [EventFD]
+        probes: [ExitProbe], platform: PlatformDevices, eventFDs: [EventFD], virtioSlots: [VirtioSlot],
+        ioThread: IOThread
     ) {
+        self.virtioSlots = virtioSlots
+        self.ioThread = ioThread
         self.system = system
         self.vm = vm
         self.memory = memory
@@ -103,13 +109,30 @@ final class MachineResources: Sendable {
                 throw MachineError.from(error)
             }
 
+            let ioThread = try IOThread()
+            var virtioSlots: [VirtioSlot] = []
+            for (index, kind) in VirtioDeviceKind.devices(for: configuration).enumerated() {
+                let slot = try VirtioSlot(
+                    device: kind.make(), index: index, base: VirtioLayout.base(of: index),
+                    gsi: VirtioLayout.gsi(of: index),
+                    vm: vm, memory: memory, loop: ioThread.loop)
+                do {
+                    try builder.mapMMIO(
+                        base: slot.base, length: VirtioMMIOTransport.windowSize,
+                        slot: builder.add(.virtioMMIO(slot.transport)), name: "virtio-mmio device \(index)")
+                } catch {
+                    throw MachineError.from(error)
+                }
+                virtioSlots.append(slot)
+            }
+
             do { try boot.load(into: memory) } catch { throw MachineError.from(error) }
 
             let bus = builder.build()
             let runners = try makeVCPUs(configuration, vm: vm, bus: bus, system: system, boot: boot)
             return MachineResources(
                 system: system, vm: vm, memory: memory, bus: bus, runners: runners, probes: probes, platform: platform,
-                eventFDs: eventFDs)
+                eventFDs: eventFDs, virtioSlots: virtioSlots, ioThread: ioThread)
         } catch let error as KVMError {
             throw MachineError.from(error)
         } catch let error as MachineError {
@@ -151,5 +174,16 @@ final class MachineResources: Sendable {
             runners.append(VCPURunner(vcpu: vcpu, bus: bus))
         }
         return runners
+    }
+
+    /// Runs on the I/O thread for each event.
+    var handleIOEvent: @Sendable (IOEvent) -> Void {
+        let slots = virtioSlots
+        return { event in
+            switch event {
+            case .queueNotify(let device, let queue):
+                if device < slots.count { slots[device].queueNotified(queue) }
+            }
+        }
     }
 }

@@ -14,31 +14,31 @@ public final class VirtioMMIOTransport: Sendable {
     public static let magic: UInt32 = 0x7472_6976  // "virt"
     public static let vendorID: UInt32 = 0x4d4d_5653  // "SVMM"
 
-    enum Register {
-        static let magic: UInt64 = 0x000
-        static let version: UInt64 = 0x004
-        static let deviceID: UInt64 = 0x008
-        static let vendorID: UInt64 = 0x00c
-        static let deviceFeatures: UInt64 = 0x010
-        static let deviceFeaturesSelect: UInt64 = 0x014
-        static let driverFeatures: UInt64 = 0x020
-        static let driverFeaturesSelect: UInt64 = 0x024
-        static let queueSelect: UInt64 = 0x030
-        static let queueSizeMaximum: UInt64 = 0x034
-        static let queueSize: UInt64 = 0x038
-        static let queueReady: UInt64 = 0x044
-        static let queueNotify: UInt64 = 0x050
-        static let interruptStatus: UInt64 = 0x060
-        static let interruptAcknowledge: UInt64 = 0x064
-        static let status: UInt64 = 0x070
-        static let queueDescriptorLow: UInt64 = 0x080
-        static let queueDescriptorHigh: UInt64 = 0x084
-        static let queueDriverLow: UInt64 = 0x090
-        static let queueDriverHigh: UInt64 = 0x094
-        static let queueDeviceLow: UInt64 = 0x0a0
-        static let queueDeviceHigh: UInt64 = 0x0a4
-        static let configurationGeneration: UInt64 = 0x0fc
-        static let configuration: UInt64 = 0x100
+    public enum Register {
+        public static let magic: UInt64 = 0x000
+        public static let version: UInt64 = 0x004
+        public static let deviceID: UInt64 = 0x008
+        public static let vendorID: UInt64 = 0x00c
+        public static let deviceFeatures: UInt64 = 0x010
+        public static let deviceFeaturesSelect: UInt64 = 0x014
+        public static let driverFeatures: UInt64 = 0x020
+        public static let driverFeaturesSelect: UInt64 = 0x024
+        public static let queueSelect: UInt64 = 0x030
+        public static let queueSizeMaximum: UInt64 = 0x034
+        public static let queueSize: UInt64 = 0x038
+        public static let queueReady: UInt64 = 0x044
+        public static let queueNotify: UInt64 = 0x050
+        public static let interruptStatus: UInt64 = 0x060
+        public static let interruptAcknowledge: UInt64 = 0x064
+        public static let status: UInt64 = 0x070
+        public static let queueDescriptorLow: UInt64 = 0x080
+        public static let queueDescriptorHigh: UInt64 = 0x084
+        public static let queueDriverLow: UInt64 = 0x090
+        public static let queueDriverHigh: UInt64 = 0x094
+        public static let queueDeviceLow: UInt64 = 0x0a0
+        public static let queueDeviceHigh: UInt64 = 0x0a4
+        public static let configurationGeneration: UInt64 = 0x0fc
+        public static let configuration: UInt64 = 0x100
     }
 
     struct QueueRegisters {
@@ -67,18 +67,31 @@ public final class VirtioMMIOTransport: Sendable {
     /// The device's interrupt status and line.
     public let interrupt: VirtioInterrupt
     private let state: Mutex<State>
+    private let registerNotifications = Atomic<UInt64>(0)
     /// Serializes device calls (activation, notifications, reset) between vCPU and I/O threads.
     private let deviceLock = Mutex(())
 
-    public init(device: any VirtioDevice, memory: GuestMemory, interrupt: VirtioInterrupt) {
+    /// Called with true once the device is activated (DRIVER_OK) and with false when it is
+    /// reset, so that the owner starts or stops watching the queues' notification events.
+    private let activationHandler: (@Sendable (Bool) -> Void)?
+
+    public init(
+        device: any VirtioDevice, memory: GuestMemory, interrupt: VirtioInterrupt,
+        activationHandler: (@Sendable (Bool) -> Void)? = nil
+    ) {
         self.device = device
         self.memory = memory
         self.interrupt = interrupt
+        self.activationHandler = activationHandler
         state = Mutex(State(queues: device.queueMaximumSizes.map { QueueRegisters(size: $0) }))
     }
 
     /// All features the device offers, transport bits included.
     public var offeredFeatures: UInt64 { device.deviceFeatures | VirtioFeature.transportFeatures }
+
+    /// Queue notifications that arrived as a QueueNotify register write (an exit to user space)
+    /// instead of through an ioeventfd.
+    public var notificationsThroughRegister: UInt64 { registerNotifications.load(ordering: .relaxed) }
 
     /// The Status register.
     public var status: UInt32 { state.withLock { $0.status } }
@@ -131,6 +144,7 @@ public final class VirtioMMIOTransport: Sendable {
             writeStatus(word)
         case Register.queueNotify:
             // Normally absorbed by the queue's ioeventfd; handled here when it reaches user space.
+            registerNotifications.add(1, ordering: .relaxed)
             notify(queue: Int(word))
         case Register.interruptAcknowledge:
             interrupt.acknowledge(word)
@@ -233,6 +247,7 @@ public final class VirtioMMIOTransport: Sendable {
                     VirtioActivation(queues: splitQueues, memory: memory, features: features, interrupt: interrupt))
             }
             state.withLock { $0.activated = true }
+            activationHandler?(true)
         } catch {
             markNeedsReset()
         }
@@ -240,6 +255,8 @@ public final class VirtioMMIOTransport: Sendable {
 
     /// Resets the device and every transport register (the driver wrote 0 to Status).
     public func reset() {
+        let wasActive = state.withLock { $0.activated }
+        if wasActive { activationHandler?(false) }
         deviceLock.withLock { _ in device.reset() }
         state.withLock { state in
             let generation = state.configurationGeneration

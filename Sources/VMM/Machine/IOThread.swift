@@ -1,0 +1,43 @@
+import EventLoop
+import KVM
+import Synchronization
+
+/// What the I/O thread waits for.
+enum IOEvent: Sendable {
+    /// The driver notified queue `queue` of virtio device `device` (its ioeventfd fired).
+    case queueNotify(device: Int, queue: Int)
+}
+
+/// The one I/O thread: waits on the event loop and runs device work (queue processing), so
+/// vCPU threads only take exits. Started with the machine, stopped after the vCPUs.
+final class IOThread: Sendable {
+    let loop: EventLoop<IOEvent>
+    private let stopping = Atomic<Bool>(false)
+    private let thread = Mutex<OSThread?>(nil)
+
+    init() throws {
+        loop = try EventLoop<IOEvent>()
+    }
+
+    /// Starts the thread; `handle` runs on it for every event.
+    func start(_ handle: @escaping @Sendable (IOEvent) -> Void) throws {
+        let loop = self.loop
+        let started = try OSThread(name: "vmm-io") { [self] in
+            while !stopping.load(ordering: .acquiring) {
+                do {
+                    _ = try loop.wait(handle)
+                } catch {
+                    return  // epoll itself failed: nothing more can be waited for
+                }
+            }
+        }
+        thread.withLock { $0 = started }
+    }
+
+    /// Stops the thread and waits for it.
+    func stop() {
+        stopping.store(true, ordering: .releasing)
+        loop.wake()
+        thread.withLock { $0 }?.join()
+    }
+}

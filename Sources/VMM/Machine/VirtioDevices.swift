@@ -1,0 +1,134 @@
+import Devices
+import EventLoop
+import GuestMemory
+import KVM
+import Synchronization
+import Virtio
+
+/// One virtio-mmio device of a machine: its transport, window, interrupt line and one
+/// notification eventfd per queue (a KVM ioeventfd on QueueNotify with the queue index as
+/// datamatch), watched by the I/O thread only while the driver has the device activated.
+final class VirtioSlot: Sendable {
+    let transport: VirtioMMIOTransport
+    let base: UInt64
+    let gsi: UInt32
+    let queueEvents: [EventFD]
+    let interruptLine: EventFD
+    private let watcher: QueueWatcher
+    private let eventNotifications = Atomic<UInt64>(0)
+
+    /// Creates the transport for `device` at `base` with interrupt `gsi`, wires its irqfd and
+    /// ioeventfds, and arranges for the I/O thread to watch the queues once activated.
+    init(
+        device: any VirtioDevice, index: Int, base: UInt64, gsi: UInt32, vm: VirtualMachineFD, memory: GuestMemory,
+        loop: EventLoop<IOEvent>
+    ) throws {
+        self.base = base
+        self.gsi = gsi
+        let line = try EventFD()
+        try vm.registerIRQEvent(eventFD: line.rawValue, gsi: gsi)
+        interruptLine = line
+        var events: [EventFD] = []
+        for queue in device.queueMaximumSizes.indices {
+            let event = try EventFD()
+            try vm.registerIOEvent(
+                eventFD: event.rawValue, space: .mmio, address: base + VirtioMMIOTransport.Register.queueNotify,
+                length: 4, dataMatch: UInt64(queue))
+            events.append(event)
+        }
+        queueEvents = events
+        let watcher = QueueWatcher(loop: loop, device: index, events: events)
+        self.watcher = watcher
+        transport = VirtioMMIOTransport(
+            device: device, memory: memory, interrupt: VirtioInterrupt(line: line),
+            activationHandler: { active in watcher.watch(active) })
+    }
+
+    /// Notification counts: through the queues' ioeventfds, and through the register.
+    var notificationCounts: VirtioNotificationCounts {
+        VirtioNotificationCounts(
+            throughEventFD: eventNotifications.load(ordering: .relaxed),
+            throughRegister: transport.notificationsThroughRegister)
+    }
+
+    /// The I/O thread saw queue `queue`'s eventfd: consume it and let the device work.
+    func queueNotified(_ queue: Int) {
+        guard queue < queueEvents.count else { return }
+        guard let count = queueEvents[queue].drain() else { return }
+        eventNotifications.add(count, ordering: .relaxed)
+        transport.notify(queue: queue)
+    }
+}
+
+/// Registers a device's queue eventfds with the I/O loop while the device is active.
+final class QueueWatcher: Sendable {
+    private let loop: EventLoop<IOEvent>
+    private let device: Int
+    private let events: [EventFD]
+    private let registrations = Mutex<[EventLoop<IOEvent>.Registration]>([])
+
+    init(loop: EventLoop<IOEvent>, device: Int, events: [EventFD]) {
+        self.loop = loop
+        self.device = device
+        self.events = events
+    }
+
+    /// Starts (true) or stops (false) watching every queue's notification eventfd.
+    func watch(_ active: Bool) {
+        registrations.withLock { current in
+            for registration in current { loop.unregister(registration) }
+            current = []
+            guard active else { return }
+            for (queue, event) in events.enumerated() {
+                if let registration = try? loop.register(
+                    descriptor: event.rawValue, token: .queueNotify(device: device, queue: queue))
+                {
+                    current.append(registration)
+                }
+            }
+        }
+    }
+}
+
+/// Where virtio-mmio devices go: 4 KiB windows from 0xd0001000 (after the boot timer), GSIs from 5.
+enum VirtioLayout {
+    static let firstBase: UInt64 = 0xd000_1000
+    static let firstGSI: UInt32 = 5
+    static let maximumDevices = 18  // GSIs 5–22; 23 is the power button
+
+    static func base(of index: Int) -> UInt64 { firstBase + UInt64(index) * VirtioMMIOTransport.windowSize }
+    static func gsi(of index: Int) -> UInt32 { firstGSI + UInt32(index) }
+
+    /// The `virtio_mmio.device=SIZE@ADDR:IRQ` token Linux (and the test firmware) read for device `index`.
+    static func commandLineToken(of index: Int) -> String {
+        "virtio_mmio.device=4K@0x\(String(base(of: index), radix: 16)):\(gsi(of: index))"
+    }
+
+    /// The command line with one token per virtio device appended.
+    static func commandLine(_ base: String, deviceCount: Int) -> String {
+        ([base] + (0..<deviceCount).map(commandLineToken(of:))).filter { !$0.isEmpty }.joined(separator: " ")
+    }
+}
+
+/// The virtio devices a configuration asks for, in window order.
+enum VirtioDeviceKind: Sendable {
+    case entropy
+
+    static func devices(for configuration: VirtualMachineConfiguration) -> [VirtioDeviceKind] {
+        configuration.entropyDevice ? [.entropy] : []
+    }
+
+    func make() -> any VirtioDevice {
+        switch self {
+        case .entropy: return VirtioEntropy()
+        }
+    }
+}
+
+/// How one virtio device's queue notifications reached the VMM.
+public struct VirtioNotificationCounts: Sendable, Equatable {
+    /// Absorbed by KVM through an ioeventfd and handled on the I/O thread (the normal path).
+    public var throughEventFD: UInt64
+    /// Taken as an MMIO exit to the QueueNotify register.
+    public var throughRegister: UInt64
+}
