@@ -14,7 +14,7 @@ set -euo pipefail
 binary=$1
 work=$2
 n1=${3:-2000}
-n2=${4:-12000}
+n2=${4:-22000}
 here=$(cd "$(dirname "$0")" && pwd)
 kinds="pio_out pio_in mmio_write mmio_read ioeventfd_pio ioeventfd_mmio"
 modes="long64_user real16"
@@ -46,13 +46,23 @@ per_function() {
     | sed -nE 's/^ *([0-9,]+) \([ 0-9.]+%\)  (.*)$/\1\t\2/p' | tr -d ','
 }
 
-# profile FILE1 FILE2: functions whose instruction count grows with N, per exit, largest first.
+# demangle: Swift symbol names made readable (when the toolchain's swift-demangle is there).
+demangle() { if command -v swift-demangle >/dev/null; then swift-demangle --simplified; else cat; fi; }
+
+# profile FILE1 FILE2: functions whose instruction count grows with N, per exit, largest first
+# (at least 0.5 per exit; the object file in brackets is dropped).
 profile() {
   awk -F'\t' -v exits=$((n2 - n1)) '
     NR == FNR { before[$2] = $1; next }
     { after[$2] = $1 }
-    END { for (f in after) { x = (after[f] - before[f]) / exits; if (x >= 0.05 || x <= -0.05) printf "%8.1f  %s\n", x, f } }' \
-    <(per_function "$1") <(per_function "$2") | sort -rn
+    END { for (f in after) { x = (after[f] - before[f]) / exits; if (x >= 0.5 || x <= -0.5) printf "%8.1f  %s\n", x, f } }' \
+    <(per_function "$1") <(per_function "$2") | sort -rn | sed -E 's/ \[[^]]*\]$//; s/  \?\?\?:/  /' | demangle
+}
+
+# per_exit A B: (B - A) / (N2 - N1) with DIGITS decimals; |x| below half the last digit prints as 0.
+per_exit() {
+  awk -v a="$1" -v b="$2" -v d=$((n2 - n1)) -v digits="$3" \
+    'BEGIN { x = (b - a) / d; if (x < 0.5 / 10 ^ digits && x > -0.5 / 10 ^ digits) x = 0; printf "%." digits "f", x }'
 }
 
 printf 'kind\tmode\tswift_instructions_per_exit\tc_instructions_per_exit\tswift_allocations_per_exit\tc_allocations_per_exit\n' \
@@ -64,10 +74,9 @@ for mode in $modes; do
     for implementation in swift c; do
       first=$(callgrind_out "$implementation" "$kind" "$mode" "$n1")
       second=$(callgrind_out "$implementation" "$kind" "$mode" "$n2")
-      row+="\t$(awk -v a="$(total_instructions "$first")" -v b="$(total_instructions "$second")" -v d=$((n2 - n1)) \
-        'BEGIN { printf "%.1f", (b - a) / d }')"
-      allocations+="\t$(awk -v a="$(awk -f "$here/allocation-calls.awk" "$first")" \
-        -v b="$(awk -f "$here/allocation-calls.awk" "$second")" -v d=$((n2 - n1)) 'BEGIN { printf "%.3f", (b - a) / d }')"
+      row+="\t$(per_exit "$(total_instructions "$first")" "$(total_instructions "$second")" 1)"
+      allocations+="\t$(per_exit "$(awk -f "$here/allocation-calls.awk" "$first")" \
+        "$(awk -f "$here/allocation-calls.awk" "$second")" 3)"
       if [ "$implementation" = swift ]; then profile "$first" "$second" >"$work/profile-$kind-$mode.txt"; fi
     done
     printf "$row$allocations\n" >>"$work/instructions.tsv"

@@ -13,6 +13,8 @@ let allocationExitCounts: [UInt32] = [1_000, 10_000]
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
         metrics: [.mallocCountTotal, .mallocBytesCount, .wallClock],
+        // Exact counts: no automatic (K)/(M) scaling that would round a count that grows with N.
+        units: [.mallocCountTotal: .count, .mallocBytesCount: .count],
         warmupIterations: 1,
         maxDuration: .seconds(20),
         maxIterations: 5)

@@ -32,6 +32,7 @@ typedef struct {
   size_t run_bytes;
 } vm_state;
 
+/// Writes the error text (plus the errno text when errno is set) and returns CEXITLOOP_SETUP_FAILED.
 static int fail(cexitloop_result *result, const char *format, ...) {
   int saved = errno;
   va_list arguments;
@@ -40,7 +41,7 @@ static int fail(cexitloop_result *result, const char *format, ...) {
   va_end(arguments);
   if (saved != 0 && used >= 0 && (size_t)used < sizeof result->error)
     snprintf(result->error + used, sizeof result->error - (size_t)used, ": %s (errno %d)", strerror(saved), saved);
-  return -1;
+  return CEXITLOOP_SETUP_FAILED;
 }
 
 static uint64_t monotonic_nanoseconds(void) {
@@ -82,7 +83,7 @@ static int register_ioeventfd(vm_state *state, int *event, uint64_t address, uin
   struct kvm_ioeventfd request = {
       .addr = address, .len = length, .fd = *event, .flags = port ? KVM_IOEVENTFD_FLAG_PIO : 0};
   if (ioctl(state->vm, KVM_IOEVENTFD, &request) < 0) return fail(result, "KVM_IOEVENTFD %s", port ? "pio" : "mmio");
-  return 0;
+  return CEXITLOOP_OK;
 }
 
 /// The VM, in the order MachineResources.build does it.
@@ -111,9 +112,9 @@ static int build(const cexitloop_setup *setup, vm_state *state, cexitloop_result
   if (ioctl(state->vm, KVM_SET_USER_MEMORY_REGION, &region) < 0) return fail(result, "KVM_SET_USER_MEMORY_REGION");
 
   if (register_ioeventfd(state, &state->port_event, setup->in_kernel_port, setup->in_kernel_length, 1, result) < 0)
-    return -1;
+    return CEXITLOOP_SETUP_FAILED;
   if (register_ioeventfd(state, &state->mmio_event, setup->in_kernel_mmio_address, setup->in_kernel_length, 0, result) < 0)
-    return -1;
+    return CEXITLOOP_SETUP_FAILED;
 
   memcpy(state->memory + setup->load_address, setup->code, setup->code_length);
   if (setup->mode == CEXITLOOP_MODE_LONG64_USER) write_page_tables(state->memory);
@@ -165,7 +166,7 @@ static int build(const cexitloop_setup *setup, vm_state *state, cexitloop_result
   }
   if (ioctl(state->vcpu, KVM_SET_SREGS, &sregs) < 0) return fail(result, "KVM_SET_SREGS");
   if (ioctl(state->vcpu, KVM_SET_REGS, &regs) < 0) return fail(result, "KVM_SET_REGS");
-  return 0;
+  return CEXITLOOP_OK;
 }
 
 /// The exit loop, shaped like kvmexit.c's run_until_hlt: out consumes the byte, in and MMIO
@@ -191,7 +192,7 @@ static int run_loop(const cexitloop_setup *setup, vm_state *state, cexitloop_res
             result->loop_nanoseconds = monotonic_nanoseconds() - started;
             result->end_status = data[0];
             result->sink = sink;
-            return 0;
+            return CEXITLOOP_OK;
           }
           sink += data[0];
         } else {
@@ -214,13 +215,16 @@ static int run_loop(const cexitloop_setup *setup, vm_state *state, cexitloop_res
         break;
       case KVM_EXIT_HLT:
         errno = 0;
-        return fail(result, "the guest halted before writing port 0x%x", setup->end_port);
+        fail(result, "the guest halted before writing port 0x%x", setup->end_port);
+        return CEXITLOOP_UNEXPECTED_EXIT;
       case KVM_EXIT_SHUTDOWN:
         errno = 0;
-        return fail(result, "the guest triple-faulted (KVM_EXIT_SHUTDOWN)");
+        fail(result, "the guest triple-faulted (KVM_EXIT_SHUTDOWN)");
+        return CEXITLOOP_UNEXPECTED_EXIT;
       default:
         errno = 0;
-        return fail(result, "unexpected KVM exit reason %u", run->exit_reason);
+        fail(result, "unexpected KVM exit reason %u", run->exit_reason);
+        return CEXITLOOP_UNEXPECTED_EXIT;
     }
   }
 }
@@ -228,8 +232,8 @@ static int run_loop(const cexitloop_setup *setup, vm_state *state, cexitloop_res
 /// An ioeventfd's counter (0 when nothing was signalled).
 static int read_event_count(int event, uint64_t *count, cexitloop_result *result) {
   *count = 0;
-  if (read(event, count, sizeof *count) == (ssize_t)sizeof *count) return 0;
-  if (errno == EAGAIN) return 0;
+  if (read(event, count, sizeof *count) == (ssize_t)sizeof *count) return CEXITLOOP_OK;
+  if (errno == EAGAIN) return CEXITLOOP_OK;
   return fail(result, "read ioeventfd");
 }
 
@@ -237,9 +241,9 @@ int cexitloop_run(const cexitloop_setup *setup, cexitloop_result *result) {
   memset(result, 0, sizeof *result);
   vm_state state = {.kvm = -1, .vm = -1, .vcpu = -1, .port_event = -1, .mmio_event = -1};
   int status = build(setup, &state, result);
-  if (status == 0) status = run_loop(setup, &state, result);
-  if (status == 0) status = read_event_count(state.port_event, &result->in_kernel_port_writes, result);
-  if (status == 0) status = read_event_count(state.mmio_event, &result->in_kernel_mmio_writes, result);
+  if (status == CEXITLOOP_OK) status = run_loop(setup, &state, result);
+  if (status == CEXITLOOP_OK) status = read_event_count(state.port_event, &result->in_kernel_port_writes, result);
+  if (status == CEXITLOOP_OK) status = read_event_count(state.mmio_event, &result->in_kernel_mmio_writes, result);
   teardown(&state);
   return status;
 }

@@ -28,12 +28,13 @@ public enum CExitLoopRunner {
             // copies the bytes into guest memory and keeps no pointer after it returns.
             return cexitloop_run(&setup, &result)
         }
+        // SAFETY: `result.error` is a fixed-size C array inside `result`; the bytes are only read
+        // within the closure, up to its first NUL (cexitloop_run always NUL-terminates it).
         let errorText = withUnsafeBytes(of: result.error) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        guard status == 0 else {
-            if errorText.hasPrefix("the guest") || errorText.hasPrefix("unexpected KVM exit") {
-                throw .unexpectedEnd(implementation: .c, guest: guest.label, end: errorText)
-            }
-            throw .setupFailed(implementation: .c, reason: errorText)
+        switch Int(status) {
+        case CEXITLOOP_OK: break
+        case CEXITLOOP_UNEXPECTED_EXIT: throw .unexpectedEnd(implementation: .c, guest: guest.label, end: errorText)
+        default: throw .setupFailed(implementation: .c, reason: errorText)
         }
         guard result.end_status == UInt32(ExitLoopLayout.finishedStatus) else {
             throw .unexpectedEnd(implementation: .c, guest: guest.label, end: "status \(result.end_status)")

@@ -14,9 +14,9 @@ enum Command {
 /// Settings of the interleaved comparison.
 struct ComparisonOptions {
     /// Accesses per timed run (N).
-    var exitCount: UInt32 = 50_000
+    var exitCount: UInt32 = 10_000
     /// Interleaved repetitions (Swift, C, Swift, C, …) per kind and mode.
-    var repetitions = 5
+    var repetitions = 61
     /// N of the untimed warm-up run of each implementation, kind and mode.
     var warmUpExitCount: UInt32 = 2_000
     var kinds = ExitKind.allCases

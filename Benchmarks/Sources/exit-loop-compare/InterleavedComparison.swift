@@ -14,8 +14,12 @@ struct ComparisonRow {
     var cMedian: Double { median(cNanosecondsPerExit) }
     /// Median SwiftVMM ns/exit over median C ns/exit.
     var ratioOfMedians: Double { swiftMedian / cMedian }
-    /// Median of the per-repetition ratios (each pair ran back to back).
-    var pairedRatio: Double { median(zip(swiftNanosecondsPerExit, cNanosecondsPerExit).map { $0 / $1 }) }
+    /// SwiftVMM over C for each repetition (the two runs of a pair ran back to back).
+    var pairedRatios: [Double] { zip(swiftNanosecondsPerExit, cNanosecondsPerExit).map { $0 / $1 } }
+    /// Median of the paired ratios: the headline SwiftVMM/C figure.
+    var pairedRatio: Double { median(pairedRatios) }
+    /// A ≥ 90 % confidence interval for the median paired ratio.
+    var pairedRatioInterval: MedianInterval { medianInterval(pairedRatios, level: 0.9) }
 }
 
 /// Runs SwiftVMM and the C loop interleaved: for each repetition, each kind and mode, one run
@@ -55,12 +59,4 @@ struct InterleavedComparison {
                 cNanosecondsPerExit: c[index])
         }
     }
-}
-
-/// The median (mean of the two middle values for an even count).
-func median(_ values: [Double]) -> Double {
-    let sorted = values.sorted()
-    guard !sorted.isEmpty else { return .nan }
-    let middle = sorted.count / 2
-    return sorted.count.isMultiple(of: 2) ? (sorted[middle - 1] + sorted[middle]) / 2 : sorted[middle]
 }

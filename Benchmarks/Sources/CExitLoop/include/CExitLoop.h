@@ -48,9 +48,15 @@ typedef struct {
   char error[256];      ///< empty on success, otherwise what failed (and errno text)
 } cexitloop_result;
 
+/// What cexitloop_run returns.
+enum {
+  CEXITLOOP_OK = 0,                ///< the guest wrote end_port
+  CEXITLOOP_SETUP_FAILED = -1,     ///< a set-up step or KVM_RUN itself failed (see result->error)
+  CEXITLOOP_UNEXPECTED_EXIT = -2,  ///< the guest ended another way: HLT, shutdown, an unhandled exit
+};
+
 /// Builds a fresh VM from `setup`, runs it until the guest writes `end_port`, tears it down.
-/// Returns 0 on success; -1 with `result->error` set when any step failed or the guest ended
-/// any other way (HLT, shutdown, an unexpected exit).
+/// Returns CEXITLOOP_OK, or a failure with `result->error` saying what happened.
 int cexitloop_run(const cexitloop_setup *setup, cexitloop_result *result);
 
 #endif
