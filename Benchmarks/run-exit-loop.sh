@@ -27,6 +27,9 @@ if ! command -v valgrind >/dev/null; then
 fi
 
 echo "== build (release)" >&2
+# SwiftPM caches the plan of a path dependency: without this, a source file added to the main
+# package since the last build is not compiled ("cannot find type ... in scope").
+rm -f .build/release.yaml .build/*/release/description.json
 flock "$lock" swift build -c release >&2
 binary="$(flock "$lock" swift build -c release --show-bin-path)/exit-loop-compare"
 

@@ -6,7 +6,9 @@ import CKVM
 /// once, here); a read is answered with `VCPUFD.completePortIn` / `completeMMIORead`.
 public enum VCPUExit: Sendable, Equatable {
     /// `in` from `port`: `size` bytes (1, 2 or 4) `count` times (count > 1 for `rep ins`).
-    case portIn(port: UInt16, size: Int, count: Int)
+    /// Answer it with `VCPUFD.completePortIn(dataOffset:size:element:value:)`; `dataOffset` is
+    /// where in `kvm_run` the answer goes (validated against the mapping).
+    case portIn(port: UInt16, size: Int, count: Int, dataOffset: Int)
     /// `out` to `port`. `value` is the first element; `count` > 1 for `rep outs` (see
     /// `VCPUFD.portOutValue(element:)` for the rest).
     case portOut(port: UInt16, size: Int, count: Int, value: UInt32)
@@ -42,26 +44,29 @@ public enum VCPUExit: Sendable, Equatable {
     }
 
     /// Decodes the exit KVM left in `run`, a mapping of `mappingSize` bytes.
-    @inline(__always)
+    @inlinable @inline(__always)
     static func decode(run: UnsafeMutablePointer<kvm_run>, mappingSize: Int) -> VCPUExit {
         let reason = ckvm_run_exit_reason(run)
-        switch reason {
-        case CKVM_EXIT_IO:
-            let size = Int(ckvm_run_io_size(run))
-            let count = Int(ckvm_run_io_count(run))
-            let offset = Int(truncatingIfNeeded: ckvm_run_io_data_offset(run))
+        // Port and MMIO exits first, with plain comparisons: they are the hot ones.
+        if reason == CKVM_EXIT_IO {
+            let size = UInt64(ckvm_run_io_size(run))
+            let count = UInt64(ckvm_run_io_count(run))
+            let offset = ckvm_run_io_data_offset(run)
             let port = ckvm_run_io_port(run)
             // The data area must lie inside the mapping; KVM guarantees it, we check it anyway.
-            guard size == 1 || size == 2 || size == 4, count >= 1, offset >= 0,
-                offset <= mappingSize, count <= (mappingSize - offset) / size
+            // count < 2^32 and size ≤ 4, so count * size cannot overflow; no division here.
+            guard size & (size &- 1) == 0, size &- 1 < 4, count >= 1, offset <= UInt64(mappingSize),
+                count &* size <= UInt64(mappingSize) &- offset
             else { return .malformed(reason: reason) }
             if ckvm_run_io_direction(run) == CKVM_EXIT_IO_OUT {
                 // SAFETY: offset + size ≤ mappingSize was checked above.
-                let value = loadLittleEndian(UnsafeRawPointer(run) + offset, size: size)
-                return .portOut(port: port, size: size, count: count, value: UInt32(truncatingIfNeeded: value))
+                let value = loadLittleEndian(UnsafeRawPointer(run) + Int(offset), size: Int(size))
+                return .portOut(
+                    port: port, size: Int(size), count: Int(count), value: UInt32(truncatingIfNeeded: value))
             }
-            return .portIn(port: port, size: size, count: count)
-        case CKVM_EXIT_MMIO:
+            return .portIn(port: port, size: Int(size), count: Int(count), dataOffset: Int(offset))
+        }
+        if reason == CKVM_EXIT_MMIO {
             let size = Int(ckvm_run_mmio_len(run))
             guard size >= 1, size <= 8 else { return .malformed(reason: reason) }
             let address = ckvm_run_mmio_phys_addr(run)
@@ -71,6 +76,8 @@ public enum VCPUExit: Sendable, Equatable {
                 return .mmioWrite(address: address, size: size, value: value)
             }
             return .mmioRead(address: address, size: size)
+        }
+        switch reason {
         case CKVM_EXIT_HLT:
             return .halt
         case CKVM_EXIT_SHUTDOWN:
@@ -99,7 +106,7 @@ public enum VCPUExit: Sendable, Equatable {
 }
 
 /// Reads `size` (1–8) bytes at `pointer` as a little-endian integer.
-@inline(__always)
+@inlinable @inline(__always)
 func loadLittleEndian(_ pointer: UnsafeRawPointer, size: Int) -> UInt64 {
     switch size {
     case 1: return UInt64(pointer.load(as: UInt8.self))
@@ -114,7 +121,7 @@ func loadLittleEndian(_ pointer: UnsafeRawPointer, size: Int) -> UInt64 {
 }
 
 /// Writes the low `size` (1–8) bytes of `value` at `pointer`, little-endian.
-@inline(__always)
+@inlinable @inline(__always)
 func storeLittleEndian(_ value: UInt64, _ pointer: UnsafeMutableRawPointer, size: Int) {
     switch size {
     case 1: pointer.storeBytes(of: UInt8(truncatingIfNeeded: value), as: UInt8.self)

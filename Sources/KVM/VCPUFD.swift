@@ -16,12 +16,15 @@ public final class VCPUFD: @unchecked Sendable {
     /// The vCPU index, which is also its APIC id.
     public let index: Int
     let descriptor: OwnedFileDescriptor
-    private let runPointer: UnsafeMutablePointer<kvm_run>
-    private let mappingSize: Int
+    /// The descriptor number, kept as a plain integer for the exit path (`descriptor` owns it).
+    @usableFromInline let rawDescriptor: Int32
+    @usableFromInline let runPointer: UnsafeMutablePointer<kvm_run>
+    @usableFromInline let mappingSize: Int
 
     init(index: Int, descriptor: OwnedFileDescriptor, run: UnsafeMutableRawPointer, mappingSize: Int) {
         self.index = index
         self.descriptor = descriptor
+        self.rawDescriptor = descriptor.rawValue
         // SAFETY: `run` is the start of a MAP_SHARED mapping of at least sizeof(kvm_run) bytes
         // (KVM_GET_VCPU_MMAP_SIZE ≥ one page), page aligned, unmapped only in deinit.
         self.runPointer = run.bindMemory(to: kvm_run.self, capacity: 1)
@@ -33,53 +36,51 @@ public final class VCPUFD: @unchecked Sendable {
     }
 
     // MARK: - Running
+    //
+    // The exit path (run, exit, completePortIn, completeMMIORead) is @inlinable so that the
+    // VMM's vCPU loop compiles to straight-line code around the KVM_RUN ioctl, as a C loop does.
 
     /// Enters the guest. Returns 0 when KVM reported an exit (read it with `exit`), or the
     /// errno of a failed KVM_RUN (EINTR when kicked by a signal or `immediate_exit`).
-    @inline(__always)
+    @inlinable @inline(__always)
     public func run() -> Int32 {
-        ckvm_run(descriptor.rawValue)
+        ckvm_run(rawDescriptor)
     }
 
     /// The exit KVM_RUN reported last.
-    @inline(__always)
+    @inlinable @inline(__always)
     public var exit: VCPUExit {
         VCPUExit.decode(run: runPointer, mappingSize: mappingSize)
     }
 
     /// Element `element` (0-based) of a `rep outs` exit's data, or nil past its end.
     public func portOutValue(element: Int) -> UInt32? {
-        guard let (base, size) = portDataArea(element: element) else { return nil }
-        // SAFETY: portDataArea checked that the element lies inside the mapping.
-        return UInt32(truncatingIfNeeded: loadLittleEndian(UnsafeRawPointer(base), size: size))
-    }
-
-    /// Answers element `element` of a port-in exit with `value` (truncated to the access size).
-    @inline(__always)
-    public func completePortIn(element: Int = 0, value: UInt32) {
-        guard let (base, size) = portDataArea(element: element) else { return }
-        // SAFETY: portDataArea checked that the element lies inside the mapping.
-        storeLittleEndian(UInt64(value), base, size: size)
-    }
-
-    @inline(__always)
-    private func portDataArea(element: Int) -> (UnsafeMutableRawPointer, Int)? {
         let size = Int(ckvm_run_io_size(runPointer))
         let count = Int(ckvm_run_io_count(runPointer))
         let offset = Int(truncatingIfNeeded: ckvm_run_io_data_offset(runPointer))
-        guard element >= 0, element < count, size > 0, size <= 4, offset >= 0,
-            case let (position, overflow) = offset.addingReportingOverflow(element * size), !overflow,
-            position <= mappingSize - size
+        guard element >= 0, element < count, size > 0, size <= 4, offset >= 0, offset <= mappingSize,
+            element <= (mappingSize - offset) / size - 1
         else { return nil }
-        return (UnsafeMutableRawPointer(runPointer) + position, size)
+        // SAFETY: offset + (element + 1) * size ≤ mappingSize was checked above.
+        return UInt32(truncatingIfNeeded: loadLittleEndian(UnsafeRawPointer(runPointer) + offset + element * size, size: size))
     }
 
-    /// Answers an MMIO read exit with `value` (its low `size` bytes).
-    @inline(__always)
-    public func completeMMIORead(value: UInt64) {
-        let size = min(8, Int(ckvm_run_mmio_len(runPointer)))
+    /// Answers element `element` of a port-in exit (`VCPUExit.portIn`) with `value`, truncated to
+    /// `size` bytes at `dataOffset`; an answer that would not fit the mapping is dropped.
+    @inlinable @inline(__always)
+    public func completePortIn(dataOffset: Int, size: Int, element: Int = 0, value: UInt32) {
+        let position = dataOffset &+ element &* size
+        guard dataOffset >= 0, element >= 0, size > 0, size <= 4, position <= mappingSize &- size else { return }
+        // SAFETY: position + size ≤ mappingSize was checked above.
+        storeLittleEndian(UInt64(value), UnsafeMutableRawPointer(runPointer) + position, size: size)
+    }
+
+    /// Answers an MMIO read exit (`VCPUExit.mmioRead`) with the low `size` bytes of `value`.
+    @inlinable @inline(__always)
+    public func completeMMIORead(size: Int, value: UInt64) {
         // SAFETY: kvm_run.mmio.data is 8 bytes inside the mapping; size is clamped to 8.
-        storeLittleEndian(value, UnsafeMutableRawPointer(runPointer) + Int(ckvm_run_mmio_data_offset()), size: size)
+        storeLittleEndian(
+            value, UnsafeMutableRawPointer(runPointer) + Int(ckvm_run_mmio_data_offset()), size: min(8, max(0, size)))
     }
 
     /// Makes the current or next KVM_RUN return EINTR at once. Safe from any thread.

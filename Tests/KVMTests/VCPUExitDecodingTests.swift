@@ -50,7 +50,7 @@ private final class SyntheticRun {
     @Test func portInIsDecodedAndAnsweredInPlace() {
         let fake = SyntheticRun()
         fake.setIO(out: false, size: 2, port: 0x60, count: 1, offset: 4096, bytes: [])
-        #expect(fake.exit == .portIn(port: 0x60, size: 2, count: 1))
+        #expect(fake.exit == .portIn(port: 0x60, size: 2, count: 1, dataOffset: 4096))
     }
 
     @Test func portDataOutsideTheMappingIsMalformed() {

@@ -10,12 +10,12 @@ public final class DebugExitPort: Sendable {
     public init() {}
 
     /// A guest write: always a request to end the run with the written value.
-    @inline(__always)
+    @inlinable @inline(__always)
     public func write(offset: UInt64, size: Int, value: UInt64) -> MachineRequest? {
         .guestExit(status: UInt32(truncatingIfNeeded: value))
     }
 
     /// A guest read: the port is write-only and reads as all ones, as under QEMU.
-    @inline(__always)
+    @inlinable @inline(__always)
     public func read(offset: UInt64, size: Int) -> UInt64 { .max }
 }

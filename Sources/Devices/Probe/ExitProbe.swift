@@ -6,28 +6,28 @@ import Synchronization
 public final class ExitProbe: Sendable {
     /// The value every read returns (truncated to the access size).
     public let readValue: UInt64
-    private let writeCounter = Atomic<UInt64>(0)
-    private let readCounter = Atomic<UInt64>(0)
-    private let lastWrite = Atomic<UInt64>(0)
-    private let lastWriteDetail = Atomic<UInt64>(0)
+    @usableFromInline let writeCounter = Atomic<UInt64>(0)
+    @usableFromInline let readCounter = Atomic<UInt64>(0)
+    @usableFromInline let lastWrite = Atomic<UInt64>(0)
+    @usableFromInline let lastWriteDetail = Atomic<UInt64>(0)
 
     public init(readValue: UInt64) {
         self.readValue = readValue
     }
 
     /// Counts the write and keeps its value, offset and size.
-    @inline(__always)
+    @inlinable @inline(__always)
     public func write(offset: UInt64, size: Int, value: UInt64) -> MachineRequest? {
-        writeCounter.add(1, ordering: .relaxed)
+        writeCounter.wrappingAdd(1, ordering: .relaxed)
         lastWrite.store(value, ordering: .relaxed)
         lastWriteDetail.store(offset << 8 | UInt64(truncatingIfNeeded: size), ordering: .relaxed)
         return nil
     }
 
     /// Counts the read and returns `readValue`.
-    @inline(__always)
+    @inlinable @inline(__always)
     public func read(offset: UInt64, size: Int) -> UInt64 {
-        readCounter.add(1, ordering: .relaxed)
+        readCounter.wrappingAdd(1, ordering: .relaxed)
         return readValue
     }
 

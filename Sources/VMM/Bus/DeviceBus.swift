@@ -2,15 +2,29 @@ import Devices
 
 /// The port and MMIO buses of one machine, frozen before the vCPUs start: every field is a
 /// `let`, so the exit path reads it without exclusivity checks or locks.
-final class DeviceBus: Sendable {
-    let ports: AddressRangeMap
+final class DeviceBus: @unchecked Sendable {
+    // SAFETY (@unchecked Sendable): immutable after init; `owners` only keeps the devices alive
+    // (they are Sendable classes themselves).
+    let ports: PortMap
     let mmio: AddressRangeMap
     let devices: ContiguousArray<BusDevice>
+    /// Strong references to every device `devices` points at without retaining.
+    private let owners: [AnyObject]
 
-    init(ports: AddressRangeMap, mmio: AddressRangeMap, devices: ContiguousArray<BusDevice>) {
+    init(ports: PortMap, mmio: AddressRangeMap, devices: ContiguousArray<BusDevice>, owners: [AnyObject]) {
         self.ports = ports
         self.mmio = mmio
         self.devices = devices
+        self.owners = owners
+    }
+
+    /// The device in `slot` (slots come from the builder, so they are always valid).
+    @inline(__always)
+    private func device(_ slot: UInt16) -> BusDevice {
+        devices.withUnsafeBufferPointer { devices in
+            // SAFETY: every slot in the maps was returned by DeviceBusBuilder.add for this array.
+            devices[Int(slot)]
+        }
     }
 
     /// Value of a read nothing answers: all ones, as on a PC.
@@ -18,26 +32,26 @@ final class DeviceBus: Sendable {
 
     @inline(__always)
     func portWrite(port: UInt16, size: Int, value: UInt64) -> MachineRequest? {
-        guard let hit = ports.lookup(UInt64(port)) else { return nil }
-        return devices[Int(hit.slot)].write(offset: hit.offset, size: size, value: value)
+        guard let hit = ports.lookup(port) else { return nil }
+        return device(hit.slot).write(offset: hit.offset, size: size, value: value)
     }
 
     @inline(__always)
     func portRead(port: UInt16, size: Int) -> UInt64 {
-        guard let hit = ports.lookup(UInt64(port)) else { return Self.unclaimedRead }
-        return devices[Int(hit.slot)].read(offset: hit.offset, size: size)
+        guard let hit = ports.lookup(port) else { return Self.unclaimedRead }
+        return device(hit.slot).read(offset: hit.offset, size: size)
     }
 
     @inline(__always)
     func mmioWrite(address: UInt64, size: Int, value: UInt64) -> MachineRequest? {
         guard let hit = mmio.lookup(address) else { return nil }
-        return devices[Int(hit.slot)].write(offset: hit.offset, size: size, value: value)
+        return device(hit.slot).write(offset: hit.offset, size: size, value: value)
     }
 
     @inline(__always)
     func mmioRead(address: UInt64, size: Int) -> UInt64 {
         guard let hit = mmio.lookup(address) else { return Self.unclaimedRead }
-        return devices[Int(hit.slot)].read(offset: hit.offset, size: size)
+        return device(hit.slot).read(offset: hit.offset, size: size)
     }
 }
 
@@ -46,9 +60,12 @@ struct DeviceBusBuilder {
     private var ports = AddressRangeMap()
     private var mmio = AddressRangeMap()
     private var devices: ContiguousArray<BusDevice> = []
+    private var owners: [AnyObject] = []
 
     /// Adds `device` and returns its slot.
-    mutating func add(_ device: BusDevice) -> UInt16 {
+    mutating func add(_ attachment: BusAttachment) -> UInt16 {
+        let (owner, device) = attachment.entry
+        if let owner { owners.append(owner) }
         devices.append(device)
         return UInt16(devices.count - 1)
     }
@@ -61,7 +78,7 @@ struct DeviceBusBuilder {
         try mmio.insert(base: base, length: length, slot: slot, name: name)
     }
 
-    func build() -> DeviceBus {
-        DeviceBus(ports: ports, mmio: mmio, devices: devices)
+    func build() throws(BusError) -> DeviceBus {
+        DeviceBus(ports: try PortMap(ports), mmio: mmio, devices: devices, owners: owners)
     }
 }

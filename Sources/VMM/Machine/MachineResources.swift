@@ -128,7 +128,8 @@ final class MachineResources: Sendable {
 
             do { try boot.load(into: memory) } catch { throw MachineError.from(error) }
 
-            let bus = builder.build()
+            let bus: DeviceBus
+            do { bus = try builder.build() } catch { throw MachineError.from(error) }
             let runners = try makeVCPUs(configuration, vm: vm, bus: bus, system: system, boot: boot)
             return MachineResources(
                 system: system, vm: vm, memory: memory, bus: bus, runners: runners, probes: probes, platform: platform,

@@ -75,18 +75,23 @@ final class VCPURunner: Sendable {
                 } else if let request = repeatedPortOut(port: port, size: size, count: count) {
                     return .request(request)
                 }
-            case .portIn(let port, let size, let count):
+            case .portIn(let port, let size, let count, let dataOffset):
                 counts.portIn &+= 1
+                if count == 1 {
+                    let value = UInt32(truncatingIfNeeded: bus.portRead(port: port, size: size))
+                    vcpu.completePortIn(dataOffset: dataOffset, size: size, value: value)
+                    continue
+                }
                 for element in 0..<count {
-                    vcpu.completePortIn(
-                        element: element, value: UInt32(truncatingIfNeeded: bus.portRead(port: port, size: size)))
+                    let value = UInt32(truncatingIfNeeded: bus.portRead(port: port, size: size))
+                    vcpu.completePortIn(dataOffset: dataOffset, size: size, element: element, value: value)
                 }
             case .mmioWrite(let address, let size, let value):
                 counts.mmioWrite &+= 1
                 if let request = bus.mmioWrite(address: address, size: size, value: value) { return .request(request) }
             case .mmioRead(let address, let size):
                 counts.mmioRead &+= 1
-                vcpu.completeMMIORead(value: bus.mmioRead(address: address, size: size))
+                vcpu.completeMMIORead(size: size, value: bus.mmioRead(address: address, size: size))
             case .interrupted:
                 counts.interrupted &+= 1
                 if stopRequested.load(ordering: .sequentiallyConsistent) { return .stopRequested }
