@@ -6,6 +6,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "VMM", targets: ["VMM"]),
+        // The virtio core on its own, for the fuzz package (Fuzz/).
+        .library(name: "VirtioCore", targets: ["Virtio", "GuestMemory", "EventLoop"]),
         .executable(name: "swiftvmm", targets: ["swiftvmm"]),
     ],
     dependencies: [

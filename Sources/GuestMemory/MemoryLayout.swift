@@ -6,6 +6,11 @@ public struct GuestMemoryLayout: Sendable, Equatable {
         public var start: GuestAddress
         public var size: UInt64
         public var end: UInt64 { start.rawValue + size }
+
+        public init(start: GuestAddress, size: UInt64) {
+            self.start = start
+            self.size = size
+        }
     }
 
     /// Start of the 32-bit MMIO hole (3 GiB): devices, the IOAPIC and local APIC live above it.

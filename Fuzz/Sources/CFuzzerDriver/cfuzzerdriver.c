@@ -1,0 +1,1 @@
+// Intentionally empty: the header declares libFuzzer symbols (SwiftPM needs one source file).
