@@ -30,8 +30,10 @@ let package = Package(
         .target(name: "Virtio", dependencies: ["GuestMemory", "EventLoop"]),
         // A driver-side virtqueue mock for device tests.
         .target(name: "VirtioTestSupport", dependencies: ["Virtio", "GuestMemory"], path: "Tests/VirtioTestSupport"),
+        // C: OFD locks, fallocate modes, block-device size, O_DIRECT (Glibc lacks them).
+        .target(name: "CHostIO"),
         // Device models and the address-range bus. Never imports KVM.
-        .target(name: "Devices", dependencies: ["GuestMemory", "EventLoop", "Virtio"]),
+        .target(name: "Devices", dependencies: ["GuestMemory", "EventLoop", "Virtio", "CHostIO"]),
         // Boot loaders (PVH ELF, later bzImage): pure plans of bytes and entry state.
         .target(name: "Boot", dependencies: ["GuestMemory"]),
         // The test firmware, built by gcc/ld through the plugin and embedded as base64.

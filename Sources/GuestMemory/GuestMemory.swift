@@ -65,7 +65,7 @@ public final class GuestMemory: @unchecked Sendable {
 
     /// The host address of `length` bytes at `address`, if they lie inside one mapping.
     @inline(__always)
-    private func hostPointer(_ address: GuestAddress, length: UInt64) -> UnsafeMutableRawPointer? {
+    func hostPointer(_ address: GuestAddress, length: UInt64) -> UnsafeMutableRawPointer? {
         for mapping in mappings where address.rawValue >= mapping.guestStart {
             let offset = address.rawValue - mapping.guestStart
             guard offset < mapping.size || (offset == mapping.size && length == 0) else { continue }

@@ -62,7 +62,8 @@ public final class VCPUFD: @unchecked Sendable {
             element <= (mappingSize - offset) / size - 1
         else { return nil }
         // SAFETY: offset + (element + 1) * size ≤ mappingSize was checked above.
-        return UInt32(truncatingIfNeeded: loadLittleEndian(UnsafeRawPointer(runPointer) + offset + element * size, size: size))
+        return UInt32(
+            truncatingIfNeeded: loadLittleEndian(UnsafeRawPointer(runPointer) + offset + element * size, size: size))
     }
 
     /// Answers element `element` of a port-in exit (`VCPUExit.portIn`) with `value`, truncated to

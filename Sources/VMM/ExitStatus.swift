@@ -15,6 +15,7 @@
 /// | 11 | a file cannot be read |
 /// | 12 | unsupported or malformed boot image |
 /// | 13 | more than the host offers (memory, vCPUs) |
+/// | 14 | a disk image is locked by another process |
 /// | 64–127 | guest debug-exit: 64 + the value written (values ≥ 63 report 127) |
 public enum ExitStatus {
     public static let poweredOff: Int32 = 0
@@ -29,6 +30,7 @@ public enum ExitStatus {
     public static let unreadableFile: Int32 = 11
     public static let unsupportedBootImage: Int32 = 12
     public static let exceedsHost: Int32 = 13
+    public static let resourceBusy: Int32 = 14
     /// First status of the guest range: debug-exit value 0.
     public static let guestStatusBase: Int32 = 64
     /// Last status of the guest range: debug-exit values of 63 or more.
@@ -64,6 +66,7 @@ extension ConfigurationError {
         case .fileUnreadable: return ExitStatus.unreadableFile
         case .unsupportedBootImage: return ExitStatus.unsupportedBootImage
         case .exceedsHost: return ExitStatus.exceedsHost
+        case .fileLocked: return ExitStatus.resourceBusy
         }
     }
 }

@@ -41,6 +41,12 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Console: stdio, none or file=PATH (default stdio).", valueName: "target"))
     var console: String?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "A virtio-blk disk (repeatable): path=PATH[,readonly=on][,serial=S][,cache=none].", valueName: "options"))
+    var disk: [String] = []
+
     @Flag(name: .long, help: "Add a virtio-rng (entropy) device fed from the host's random generator.")
     var rng = false
 
@@ -102,6 +108,11 @@ struct RunCommand: ParsableCommand {
         if let cpus { configuration.vcpuCount = cpus }
         if let memory { configuration.memoryMiB = memory }
         if rng { configuration.entropyDevice = true }
+        if !disk.isEmpty {
+            configuration.disks = try disk.map { argument throws(ConfigurationError) in
+                try DiskConfiguration(argument: argument, field: "--disk")
+            }
+        }
         if let console { configuration.console = try ConsoleConfiguration(argument: console) }
         return configuration
     }

@@ -8,6 +8,8 @@ public enum ConfigurationError: Error, Equatable, Sendable, CustomStringConverti
     case unsupportedBootImage(field: String, path: String, reason: String)
     /// The value is valid but more than this host offers.
     case exceedsHost(field: String, value: String, limit: String)
+    /// Another process holds a conflicting lock on a disk image.
+    case fileLocked(field: String, path: String, reason: String)
     /// The configuration file is not valid JSON for a `VirtualMachineConfiguration`.
     case malformedConfigurationFile(path: String, reason: String)
 
@@ -17,6 +19,8 @@ public enum ConfigurationError: Error, Equatable, Sendable, CustomStringConverti
             return "\(field): '\(value)' is not valid; expected \(expected)"
         case .fileUnreadable(let field, let path, let reason):
             return "\(field): cannot read '\(path)': \(reason)"
+        case .fileLocked(let field, let path, let reason):
+            return "\(field): '\(path)' is in use: \(reason)"
         case .unsupportedBootImage(let field, let path, let reason):
             return "\(field): '\(path)' \(reason)"
         case .exceedsHost(let field, let value, let limit):

@@ -37,9 +37,11 @@ extension VirtualMachineConfiguration {
                 throw .invalidValue(field: "initrd", value: initrdPath ?? "", expected: "no initrd with raw_code")
             }
         }
-        if entropyDevice, !inKernelIRQChip {
-            throw .invalidValue(field: "rng", value: "true", expected: "virtio devices only with irqchip: true")
+        if entropyDevice || !disks.isEmpty, !inKernelIRQChip {
+            throw .invalidValue(
+                field: "irqchip", value: "false", expected: "true when there are virtio devices (rng, disks)")
         }
+        for (index, disk) in disks.enumerated() { try disk.validate(field: "disks[\(index)]") }
         if case .file(let path) = console, path.isEmpty {
             throw .invalidValue(field: "console", value: "file=", expected: "file=PATH with a non-empty PATH")
         }

@@ -32,13 +32,15 @@ public struct VirtualMachineConfiguration: Sendable, Equatable, Codable {
     public var probes: [ExitProbeConfiguration]
     /// A virtio-rng (entropy) device fed from the host's random generator.
     public var entropyDevice: Bool
+    /// virtio-blk disks, in order (the guest sees them as vda, vdb, ...).
+    public var disks: [DiskConfiguration]
 
     public init(
         name: String = "swiftvmm", vcpuCount: Int = 1, memoryMiB: Int = VirtualMachineConfiguration.defaultMemoryMiB,
         kernelPath: String? = nil, firmwarePath: String? = nil, initrdPath: String? = nil, commandLine: String = "",
         rawCode: RawCodeBoot? = nil,
         console: ConsoleConfiguration = .stdio, inKernelIRQChip: Bool = true, probes: [ExitProbeConfiguration] = [],
-        entropyDevice: Bool = false
+        entropyDevice: Bool = false, disks: [DiskConfiguration] = []
     ) {
         self.name = name
         self.vcpuCount = vcpuCount
@@ -52,6 +54,7 @@ public struct VirtualMachineConfiguration: Sendable, Equatable, Codable {
         self.inKernelIRQChip = inKernelIRQChip
         self.probes = probes
         self.entropyDevice = entropyDevice
+        self.disks = disks
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -67,6 +70,7 @@ public struct VirtualMachineConfiguration: Sendable, Equatable, Codable {
         case inKernelIRQChip = "irqchip"
         case probes
         case entropyDevice = "rng"
+        case disks
     }
 
     public init(from decoder: any Decoder) throws {
@@ -85,6 +89,7 @@ public struct VirtualMachineConfiguration: Sendable, Equatable, Codable {
         inKernelIRQChip = try container.optional(Bool.self, .inKernelIRQChip) ?? defaults.inKernelIRQChip
         probes = try container.optional([ExitProbeConfiguration].self, .probes) ?? []
         entropyDevice = try container.optional(Bool.self, .entropyDevice) ?? false
+        disks = try container.optional([DiskConfiguration].self, .disks) ?? []
     }
 
     /// Guest RAM in bytes.

@@ -112,8 +112,10 @@ final class MachineResources: Sendable {
             let ioThread = try IOThread()
             var virtioSlots: [VirtioSlot] = []
             for (index, kind) in VirtioDeviceKind.devices(for: configuration).enumerated() {
+                let device: any VirtioDevice
+                do { device = try kind.make() } catch { throw MachineError.configuration(error) }
                 let slot = try VirtioSlot(
-                    device: kind.make(), index: index, base: VirtioLayout.base(of: index),
+                    device: device, index: index, base: VirtioLayout.base(of: index),
                     gsi: VirtioLayout.gsi(of: index),
                     vm: vm, memory: memory, loop: ioThread.loop)
                 do {

@@ -110,17 +110,37 @@ enum VirtioLayout {
     }
 }
 
-/// The virtio devices a configuration asks for, in window order.
+/// The virtio devices a configuration asks for, in window order: disks first (vda, vdb, …),
+/// then the entropy device.
 enum VirtioDeviceKind: Sendable {
+    case block(index: Int, DiskConfiguration)
     case entropy
 
     static func devices(for configuration: VirtualMachineConfiguration) -> [VirtioDeviceKind] {
-        configuration.entropyDevice ? [.entropy] : []
+        configuration.disks.enumerated().map { .block(index: $0.offset, $0.element) }
+            + (configuration.entropyDevice ? [.entropy] : [])
     }
 
-    func make() -> any VirtioDevice {
+    /// Creates the device; opening a disk can fail with a configuration error naming it.
+    func make() throws(ConfigurationError) -> any VirtioDevice {
         switch self {
-        case .entropy: return VirtioEntropy()
+        case .entropy:
+            return VirtioEntropy()
+        case .block(let index, let disk):
+            let field = "disks[\(index)]"
+            do {
+                let backend = try FileBlockBackend(
+                    path: disk.path, readOnly: disk.readOnly, directIO: disk.cache == .none)
+                return VirtioBlock(backend: backend, serial: disk.serial)
+            } catch {
+                switch error {
+                case .locked: throw .fileLocked(field: field, path: disk.path, reason: error.description)
+                case .cannotOpen(_, let code):
+                    throw .fileUnreadable(field: field, path: disk.path, reason: errnoText(code))
+                case .notADisk, .tooSmall:
+                    throw .fileUnreadable(field: field, path: disk.path, reason: error.description)
+                }
+            }
         }
     }
 }

@@ -2,6 +2,11 @@ import GuestMemory
 
 /// One guest buffer of a descriptor chain: validated to lie inside guest memory.
 public struct DescriptorBuffer: Sendable, Equatable {
+    public init(address: GuestAddress, length: UInt32) {
+        self.address = address
+        self.length = length
+    }
+
     public let address: GuestAddress
     public let length: UInt32
 }
@@ -110,5 +115,60 @@ public struct DescriptorChain: Sendable, Equatable {
         } catch {
             throw .bufferOutsideMemory(address: base.rawValue, length: UInt32(descriptorSize))
         }
+    }
+}
+
+extension Array where Element == DescriptorBuffer {
+    /// Total length in bytes.
+    public var totalLength: UInt64 { reduce(0) { $0 + UInt64($1.length) } }
+
+    /// The buffers without their first `count` bytes (a header), or nil when they are shorter.
+    public func droppingFirst(bytes count: UInt64) -> [DescriptorBuffer]? {
+        var remaining = count
+        var result: [DescriptorBuffer] = []
+        for buffer in self {
+            if remaining >= UInt64(buffer.length) {
+                remaining -= UInt64(buffer.length)
+                continue
+            }
+            let skip = UInt32(remaining)
+            remaining = 0
+            // The address plus an offset inside the buffer stays inside it (validated when read).
+            result.append(
+                DescriptorBuffer(
+                    address: GuestAddress(buffer.address.rawValue + UInt64(skip)), length: buffer.length - skip))
+        }
+        return remaining == 0 ? result : nil
+    }
+
+    /// The buffers without their last `count` bytes (a trailer), or nil when they are shorter.
+    public func droppingLast(bytes count: UInt64) -> [DescriptorBuffer]? {
+        var remaining = count
+        var result = self
+        while remaining > 0, let last = result.last {
+            if remaining >= UInt64(last.length) {
+                remaining -= UInt64(last.length)
+                result.removeLast()
+            } else {
+                result[result.count - 1] = DescriptorBuffer(
+                    address: last.address, length: last.length - UInt32(remaining))
+                remaining = 0
+            }
+        }
+        return remaining == 0 ? result : nil
+    }
+
+    /// The address of the byte `count` bytes before the end (e.g. a status byte), if any.
+    public func address(ofLastBytes count: UInt64) -> GuestAddress? {
+        guard count > 0, let trimmed = droppingLast(bytes: count) else { return nil }
+        var position = UInt64(0)
+        let start = trimmed.totalLength
+        for buffer in self {
+            if start < position + UInt64(buffer.length) {
+                return GuestAddress(buffer.address.rawValue + (start - position))
+            }
+            position += UInt64(buffer.length)
+        }
+        return nil
     }
 }

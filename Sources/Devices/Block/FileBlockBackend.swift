@@ -1,0 +1,172 @@
+import CHostIO
+import GuestMemory
+import Virtio
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Why a disk image cannot be used.
+public enum BlockBackendError: Error, Equatable, Sendable, CustomStringConvertible {
+    case cannotOpen(path: String, errno: Int32)
+    case notADisk(path: String)
+    /// Another open file holds a conflicting OFD lock (`readOnly`: we asked for a shared lock).
+    case locked(path: String, readOnly: Bool)
+    case tooSmall(path: String, bytes: UInt64)
+
+    public var description: String {
+        switch self {
+        case .cannotOpen(let path, let code):
+            return "cannot open '\(path)': \(String(cString: strerror(code))) (errno \(code))"
+        case .notADisk(let path):
+            return "'\(path)' is neither a regular file nor a block device"
+        case .locked(_, let readOnly):
+            return "another process holds a\(readOnly ? " write" : "") lock on it (an OFD lock, as QEMU takes);"
+                + " stop the other VMM\(readOnly ? "" : ", open the disk read-only in both,") or use a copy of the image"
+        case .tooSmall(let path, let bytes):
+            return "'\(path)' has \(bytes) bytes; a disk needs at least one 512-byte sector"
+        }
+    }
+}
+
+/// A raw disk image in a file or a block device. Reads and writes go straight between the file
+/// and guest memory (preadv/pwritev). Locks: an OFD lock on the whole file, shared for
+/// read-only disks and exclusive for writable ones (as QEMU takes them), held while open.
+/// `cache=none` opens with O_DIRECT; requests whose buffers are not 512-byte aligned fall back
+/// to a second, buffered descriptor of the same file.
+public final class FileBlockBackend: BlockBackend {
+    public let path: String
+    public let capacityBytes: UInt64
+    public let isReadOnly: Bool
+    public let supportsDiscard: Bool
+    /// The descriptor used for aligned requests (O_DIRECT with cache=none); it holds the lock.
+    private let primary: Int32
+    /// With cache=none: a buffered descriptor for requests O_DIRECT cannot take.
+    private let buffered: Int32?
+
+    /// Opens `path` (read-only or read-write), takes the lock, and reads the size.
+    public init(path: String, readOnly: Bool, directIO: Bool) throws(BlockBackendError) {
+        self.path = path
+        isReadOnly = readOnly
+        let access = readOnly ? O_RDONLY : O_RDWR
+        let fd = open(path, access | O_CLOEXEC | (directIO ? CHOSTIO_O_DIRECT : 0))
+        guard fd >= 0 else { throw .cannotOpen(path: path, errno: errno) }
+        var status = stat()
+        guard fstat(fd, &status) == 0 else {
+            let code = errno
+            close(fd)
+            throw .cannotOpen(path: path, errno: code)
+        }
+        let kind = status.st_mode & S_IFMT
+        var bytes: UInt64 = 0
+        if kind == S_IFREG {
+            bytes = UInt64(status.st_size)
+        } else if kind == S_IFBLK {
+            guard chostio_block_device_size(fd, &bytes) == 0 else {
+                let code = errno
+                close(fd)
+                throw .cannotOpen(path: path, errno: code)
+            }
+        } else {
+            close(fd)
+            throw .notADisk(path: path)
+        }
+        guard chostio_ofd_lock(fd, readOnly ? 0 : 1) == 0 else {
+            close(fd)
+            throw .locked(path: path, readOnly: readOnly)
+        }
+        capacityBytes = bytes / BlockRequest.sectorSize * BlockRequest.sectorSize
+        guard capacityBytes > 0 else {
+            close(fd)
+            throw .tooSmall(path: path, bytes: bytes)
+        }
+        supportsDiscard = kind == S_IFREG && !readOnly
+        primary = fd
+        if directIO {
+            let second = open(path, access | O_CLOEXEC)
+            guard second >= 0 else {
+                let code = errno
+                close(fd)
+                throw .cannotOpen(path: path, errno: code)
+            }
+            buffered = second
+        } else {
+            buffered = nil
+        }
+    }
+
+    deinit {
+        if let buffered { close(buffered) }
+        close(primary)  // releases the OFD lock
+    }
+
+    /// The descriptor for a request: the buffered one when O_DIRECT's 512-byte alignment of
+    /// offset, addresses and lengths does not hold.
+    private func descriptor(offset: UInt64, buffers: [DescriptorBuffer]) -> Int32 {
+        guard let buffered else { return primary }
+        let aligned =
+            offset % 512 == 0 && buffers.allSatisfy { $0.address.rawValue % 512 == 0 && $0.length % 512 == 0 }
+        return aligned ? primary : buffered
+    }
+
+    private func inRange(_ offset: UInt64, _ length: UInt64) -> Bool {
+        offset <= capacityBytes && length <= capacityBytes - offset
+    }
+
+    public func read(at offset: UInt64, into buffers: [DescriptorBuffer], memory: GuestMemory) -> BlockRequest.Status {
+        let length = buffers.totalLength
+        guard inRange(offset, length) else { return .ioError }
+        let fd = descriptor(offset: offset, buffers: buffers)
+        let pieces = buffers.map { (address: $0.address, length: $0.length) }
+        guard case .success(let count)? = try? memory.read(from: fd, offset: offset, into: pieces),
+            UInt64(count) == length
+        else { return .ioError }
+        return .ok
+    }
+
+    public func write(at offset: UInt64, from buffers: [DescriptorBuffer], memory: GuestMemory) -> BlockRequest.Status {
+        guard !isReadOnly else { return .ioError }
+        let length = buffers.totalLength
+        guard inRange(offset, length) else { return .ioError }
+        let fd = descriptor(offset: offset, buffers: buffers)
+        let pieces = buffers.map { (address: $0.address, length: $0.length) }
+        guard case .success(let count)? = try? memory.write(to: fd, offset: offset, from: pieces),
+            UInt64(count) == length
+        else { return .ioError }
+        return .ok
+    }
+
+    public func flush() -> BlockRequest.Status {
+        guard !isReadOnly else { return .ok }
+        while fdatasync(primary) != 0 {
+            if errno != EINTR { return .ioError }
+        }
+        return .ok
+    }
+
+    public func discard(at offset: UInt64, length: UInt64) -> BlockRequest.Status {
+        guard supportsDiscard else { return .unsupported }
+        guard inRange(offset, length) else { return .ioError }
+        return chostio_punch_hole(primary, offset, length) == 0 ? .ok : .ioError
+    }
+
+    public func writeZeroes(at offset: UInt64, length: UInt64, unmap: Bool) -> BlockRequest.Status {
+        guard supportsDiscard else { return .unsupported }
+        guard inRange(offset, length) else { return .ioError }
+        if unmap, chostio_punch_hole(primary, offset, length) == 0 { return .ok }
+        if chostio_zero_range(primary, offset, length) == 0 { return .ok }
+        // File systems without ZERO_RANGE: write zeros, a chunk at a time.
+        let chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        var done: UInt64 = 0
+        while done < length {
+            let count = Int(min(UInt64(chunk.count), length - done))
+            let written = chunk.withUnsafeBytes {
+                pwrite(buffered ?? primary, $0.baseAddress, count, off_t(offset + done))
+            }
+            if written < 0, errno == EINTR { continue }
+            guard written > 0 else { return .ioError }
+            done += UInt64(written)
+        }
+        return .ok
+    }
+}

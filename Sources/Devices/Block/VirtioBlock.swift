@@ -1,0 +1,159 @@
+import GuestMemory
+import Synchronization
+import Virtio
+
+/// virtio-blk (device ID 2): one request queue over a `BlockBackend`. Requests are parsed
+/// (`BlockRequest.parse`), then executed; FLUSH completes only after the backend's fdatasync
+/// returned. Malformed requests get IOERR (or length 0 when not even a status byte exists).
+public final class VirtioBlock: VirtioDevice, Sendable {
+    public static let deviceTypeID: UInt32 = 2
+    public static let queueSize: UInt16 = 256
+
+    enum Feature {
+        static let sizeMaximum: UInt64 = 1 << 1
+        static let segmentMaximum: UInt64 = 1 << 2
+        static let readOnly: UInt64 = 1 << 5
+        static let blockSize: UInt64 = 1 << 6
+        static let flush: UInt64 = 1 << 9
+        static let discard: UInt64 = 1 << 13
+        static let writeZeroes: UInt64 = 1 << 14
+    }
+
+    /// Largest DISCARD / WRITE_ZEROES request, in sectors (1 GiB).
+    static let maximumDiscardSectors: UInt32 = 1 << 21
+
+    public let backend: any BlockBackend
+    /// The GET_ID answer (at most 20 bytes).
+    public let identifier: [UInt8]
+    private let active = Mutex<VirtioActivation?>(nil)
+    private let completed = Atomic<UInt64>(0)
+
+    public init(backend: any BlockBackend, serial: String?) {
+        self.backend = backend
+        identifier = Array((serial ?? "").utf8.prefix(Int(BlockRequest.identifierSize)))
+    }
+
+    public var deviceID: UInt32 { Self.deviceTypeID }
+    public var queueMaximumSizes: [UInt16] { [Self.queueSize] }
+    public var deviceFeatures: UInt64 {
+        var features = Feature.segmentMaximum | Feature.blockSize | Feature.flush
+        if backend.isReadOnly { features |= Feature.readOnly }
+        if backend.supportsDiscard { features |= Feature.discard | Feature.writeZeroes }
+        return features
+    }
+
+    /// Requests completed so far.
+    public var requestsCompleted: UInt64 { completed.load(ordering: .relaxed) }
+
+    /// The configuration space (virtio 1.x, 5.2.4), little-endian.
+    var configuration: [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: 60)
+        func put<Value: FixedWidthInteger>(_ value: Value, at offset: Int) {
+            for index in 0..<MemoryLayout<Value>.size {
+                bytes[offset + index] = UInt8(truncatingIfNeeded: value >> (8 * index))
+            }
+        }
+        put(backend.capacityBytes / BlockRequest.sectorSize, at: 0)  // capacity
+        put(UInt32(Self.queueSize - 2), at: 12)  // seg_max
+        put(UInt32(BlockRequest.sectorSize), at: 20)  // blk_size
+        if backend.supportsDiscard {
+            put(Self.maximumDiscardSectors, at: 36)  // max_discard_sectors
+            put(UInt32(1), at: 40)  // max_discard_seg
+            put(UInt32(8), at: 44)  // discard_sector_alignment (4 KiB)
+            put(Self.maximumDiscardSectors, at: 48)  // max_write_zeroes_sectors
+            put(UInt32(1), at: 52)  // max_write_zeroes_seg
+            bytes[56] = 1  // write_zeroes_may_unmap
+        }
+        return bytes
+    }
+
+    public func readConfiguration(offset: UInt64, size: Int) -> UInt64 {
+        let bytes = configuration
+        var value: UInt64 = 0
+        for index in 0..<size {
+            let position = Int(clamping: offset) &+ index
+            if position >= 0, position < bytes.count { value |= UInt64(bytes[position]) << (8 * index) }
+        }
+        return value
+    }
+
+    public func writeConfiguration(offset: UInt64, size: Int, value: UInt64) {}  // nothing writable
+
+    public func activate(_ activation: VirtioActivation) throws(VirtioDeviceError) {
+        guard activation.queues.first.flatMap({ $0 }) != nil else {
+            throw VirtioDeviceError("virtio-blk: the driver did not enable the request queue")
+        }
+        active.withLock { $0 = activation }
+    }
+
+    public func reset() {
+        active.withLock { $0 = nil }
+    }
+
+    public func queueNotified(_ index: Int) throws(QueueError) {
+        guard index == 0, let activation = active.withLock({ $0 }), let queue = activation.queues[0] else { return }
+        while let available = try queue.popAvailable() {
+            var length: UInt32 = 0
+            if case .valid(let chain) = available, let request = BlockRequest.parse(chain, memory: activation.memory) {
+                let status = execute(request, memory: activation.memory)
+                try? activation.memory.store(status.rawValue, at: request.status)
+                length = UInt32(clamping: (status == .ok ? request.writableDataLength : 0) + 1)
+            }
+            try queue.addUsed(head: available.head, length: length)
+            completed.add(1, ordering: .relaxed)
+        }
+        if try queue.needsInterrupt() { activation.interrupt.raise() }
+    }
+
+    /// Runs one parsed request against the backend.
+    func execute(_ request: BlockRequest, memory: GuestMemory) -> BlockRequest.Status {
+        switch request.operation {
+        case .read(let sector, let buffers):
+            guard let offset = Self.byteOffset(sector) else { return .ioError }
+            return backend.read(at: offset, into: buffers, memory: memory)
+        case .write(let sector, let buffers):
+            guard !backend.isReadOnly, let offset = Self.byteOffset(sector) else { return .ioError }
+            return backend.write(at: offset, from: buffers, memory: memory)
+        case .flush:
+            return backend.flush()
+        case .getIdentifier(let buffers):
+            let padded = identifier + [UInt8](repeating: 0, count: Int(BlockRequest.identifierSize) - identifier.count)
+            var position = 0
+            for buffer in buffers where position < padded.count {
+                let count = min(Int(buffer.length), padded.count - position)
+                guard (try? memory.write(padded[position..<position + count], at: buffer.address)) != nil else {
+                    return .ioError
+                }
+                position += count
+            }
+            return .ok
+        case .discard(let ranges), .writeZeroes(let ranges):
+            guard !backend.isReadOnly else { return .ioError }
+            guard backend.supportsDiscard else { return .unsupported }
+            let zeroes: Bool
+            if case .writeZeroes = request.operation { zeroes = true } else { zeroes = false }
+            for range in ranges {
+                guard range.sectorCount <= Self.maximumDiscardSectors, let offset = Self.byteOffset(range.sector) else {
+                    return .ioError
+                }
+                let length = UInt64(range.sectorCount) * BlockRequest.sectorSize
+                let status =
+                    zeroes
+                    ? backend.writeZeroes(at: offset, length: length, unmap: range.unmap)
+                    : backend.discard(at: offset, length: length)
+                guard status == .ok else { return status }
+            }
+            return .ok
+        case .unsupported:
+            return .unsupported
+        case .malformed:
+            return .ioError
+        }
+    }
+
+    /// The byte offset of `sector`, or nil when it overflows.
+    static func byteOffset(_ sector: UInt64) -> UInt64? {
+        let (offset, overflow) = sector.multipliedReportingOverflow(by: BlockRequest.sectorSize)
+        return overflow ? nil : offset
+    }
+}

@@ -1,0 +1,86 @@
+/// A virtio-blk disk: a raw image file or block device.
+public struct DiskConfiguration: Sendable, Equatable, Codable {
+    /// Host page cache use.
+    public enum Cache: String, Sendable, Codable, CaseIterable {
+        /// Through the host page cache; FLUSH makes writes durable (fdatasync).
+        case writeback
+        /// O_DIRECT: around the host page cache (unaligned requests fall back to buffered I/O).
+        case none
+    }
+
+    public var path: String
+    public var readOnly: Bool
+    /// GET_ID answer (at most 20 bytes).
+    public var serial: String?
+    public var cache: Cache
+
+    public init(path: String, readOnly: Bool = false, serial: String? = nil, cache: Cache = .writeback) {
+        self.path = path
+        self.readOnly = readOnly
+        self.serial = serial
+        self.cache = cache
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case path
+        case readOnly = "read_only"
+        case serial
+        case cache
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try rejectUnknownKeys(in: decoder, allowed: CodingKeys.self)
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        path = try container.required(String.self, .path)
+        readOnly = try container.optional(Bool.self, .readOnly) ?? false
+        serial = try container.optional(String.self, .serial)
+        cache = try container.optional(Cache.self, .cache) ?? .writeback
+    }
+
+    /// Parses the command-line form `path=PATH[,readonly=on|off][,serial=S][,cache=none|writeback]`
+    /// (`field` names the flag in errors, e.g. "--disk").
+    public init(argument: String, field: String = "disk") throws(ConfigurationError) {
+        var path: String?
+        var readOnly = false
+        var serial: String?
+        var cache = Cache.writeback
+        for option in argument.split(separator: ",", omittingEmptySubsequences: false) {
+            let parts = option.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else {
+                throw .invalidValue(
+                    field: field, value: String(option),
+                    expected: "key=value options: path=, readonly=, serial=, cache=")
+            }
+            switch parts[0] {
+            case "path": path = parts[1]
+            case "readonly", "read_only":
+                switch parts[1] {
+                case "on", "true", "yes": readOnly = true
+                case "off", "false", "no": readOnly = false
+                default: throw .invalidValue(field: "\(field) readonly", value: parts[1], expected: "on or off")
+                }
+            case "serial": serial = parts[1]
+            case "cache":
+                guard let value = Cache(rawValue: parts[1]) else {
+                    throw .invalidValue(field: "\(field) cache", value: parts[1], expected: "none or writeback")
+                }
+                cache = value
+            default:
+                throw .invalidValue(field: field, value: parts[0], expected: "one of path, readonly, serial, cache")
+            }
+        }
+        guard let path, !path.isEmpty else {
+            throw .invalidValue(field: field, value: argument, expected: "path=PATH")
+        }
+        self.init(path: path, readOnly: readOnly, serial: serial, cache: cache)
+    }
+
+    func validate(field: String) throws(ConfigurationError) {
+        guard !path.isEmpty else {
+            throw .invalidValue(field: "\(field).path", value: "", expected: "a disk image path")
+        }
+        if let serial, serial.utf8.count > 20 {
+            throw .invalidValue(field: "\(field).serial", value: serial, expected: "at most 20 bytes")
+        }
+    }
+}
