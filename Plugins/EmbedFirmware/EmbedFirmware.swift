@@ -10,10 +10,10 @@ struct EmbedFirmware: BuildToolPlugin {
         let firmware = context.package.directoryURL.appending(path: "firmware")
         let script = firmware.appending(path: "embed.sh")
         let output = context.pluginWorkDirectoryURL.appending(path: "EmbeddedFirmwareImage.swift")
-        let inputs = try FileManager.default.subpathsOfDirectory(atPath: firmware.path())
-            .filter { !$0.hasPrefix("linux/") && !$0.hasSuffix(".md") }
-            .map { firmware.appending(path: $0) }
-            .filter { (try? $0.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true }
+        // The build's inputs: the sources and the two scripts (not tools/, docs or the Linux guest).
+        let sources = try FileManager.default.contentsOfDirectory(atPath: firmware.appending(path: "src").path())
+            .sorted().map { firmware.appending(path: "src").appending(path: $0) }
+        let inputs = sources + [firmware.appending(path: "build.sh"), script]
         return [
             .buildCommand(
                 displayName: "Building and embedding the test firmware",

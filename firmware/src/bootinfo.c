@@ -13,6 +13,10 @@
 #include "lib.h"
 
 #define MAPPED_LIMIT 0x100000000ull /* the page tables map 0 - 4 GiB */
+#define WRITE_BACK_LIMIT 0xc0000000ull /* 3 - 4 GiB is mapped uncached (tables.S) */
+#define PAGE_SIZE 4096ull
+
+extern char __fw_end[]; /* fw.ld: the end of the image's p_memsz */
 
 struct boot_info boot_info;
 
@@ -62,6 +66,42 @@ const char *boot_info_copy(uint64_t start_info_paddr)
 		boot_info.memmap_dropped = total - kept;
 	}
 	return NULL;
+}
+
+bool boot_info_free_ram(uint64_t *base, uint64_t *size)
+{
+	uint64_t image_end = ((uint64_t)(uintptr_t)__fw_end + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+	uint64_t best_start = 0, best_end = 0;
+	for (uint32_t i = 0; i < boot_info.memmap_count; i++) {
+		const struct hvm_memmap_entry *e = &boot_info.memmap[i];
+		if (e->type != 1 || e->size == 0 || e->addr >= WRITE_BACK_LIMIT)
+			continue;
+		uint64_t start = e->addr > image_end ? e->addr : image_end;
+		uint64_t end = e->size > WRITE_BACK_LIMIT - e->addr ? WRITE_BACK_LIMIT : e->addr + e->size;
+		start = (start + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+		end &= ~(PAGE_SIZE - 1);
+		/* Keep clear of every non-RAM entry: cut the range at the first overlap (keeping the
+		 * part below it, or above it when it starts inside the entry). */
+		for (uint32_t j = 0; j < boot_info.memmap_count && start < end; j++) {
+			const struct hvm_memmap_entry *r = &boot_info.memmap[j];
+			if (r->type == 1 || r->size == 0)
+				continue;
+			uint64_t r_end = r->size > ~0ull - r->addr ? ~0ull : r->addr + r->size;
+			if (r_end <= start || r->addr >= end)
+				continue;
+			if (r->addr <= start)
+				start = r_end >= end ? end : (r_end + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+			else
+				end = r->addr & ~(PAGE_SIZE - 1);
+		}
+		if (start < end && end - start > best_end - best_start) {
+			best_start = start;
+			best_end = end;
+		}
+	}
+	*base = best_start;
+	*size = best_end - best_start;
+	return best_end > best_start;
 }
 
 void boot_info_print_cmdline(void)

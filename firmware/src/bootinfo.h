@@ -52,6 +52,14 @@ extern struct boot_info boot_info;
  */
 const char *boot_info_copy(uint64_t start_info_paddr);
 
+/*
+ * The largest range of RAM (memory-map type 1) the firmware may use for device buffers: above
+ * the image's p_memsz (the linker's __fw_end), below 3 GiB (the write-back part of the
+ * identity map), clipped so that it overlaps no non-RAM entry; 4 KiB aligned. False (size 0)
+ * when there is none (no memory map, or no RAM above the image).
+ */
+bool boot_info_free_ram(uint64_t *base, uint64_t *size);
+
 void boot_info_print_cmdline(void);
 void boot_info_print_memmap(void);
 

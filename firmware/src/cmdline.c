@@ -25,6 +25,53 @@ static bool parse_status(const char *s, uint32_t n, uint8_t *out)
 	return true;
 }
 
+/* Parses a decimal in [min, max] (digits only, at most 10 of them). */
+static bool parse_decimal(const char *s, uint32_t n, uint32_t min, uint32_t max, uint32_t *out)
+{
+	if (n == 0 || n > 10)
+		return false;
+	uint64_t value = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		value = value * 10 + (uint64_t)(s[i] - '0');
+	}
+	if (value < min || value > max)
+		return false;
+	*out = (uint32_t)value;
+	return true;
+}
+
+/* fw.blk-bench's value: <read|write>,<MiB>,<request KiB>. */
+static bool parse_blk_bench(const char *s, uint32_t n, struct fw_options *options)
+{
+	bool write;
+	uint32_t skip;
+	if (starts_with(s, n, "read,")) {
+		write = false;
+		skip = 5;
+	} else if (starts_with(s, n, "write,")) {
+		write = true;
+		skip = 6;
+	} else {
+		return false;
+	}
+	s += skip;
+	n -= skip;
+	uint32_t comma = 0;
+	while (comma < n && s[comma] != ',')
+		comma++;
+	uint32_t mib, kib;
+	if (comma == n || !parse_decimal(s, comma, 1, BLK_BENCH_MAX_MIB, &mib) ||
+	    !parse_decimal(s + comma + 1, n - comma - 1, 1, BLK_BENCH_MAX_REQUEST_KIB, &kib))
+		return false;
+	options->blk_bench = true;
+	options->blk_bench_write = write;
+	options->blk_bench_mib = mib;
+	options->blk_bench_request_kib = kib;
+	return true;
+}
+
 /*
  * An unsigned number the way Linux's simple_strtoull(s, &end, 0) reads it: "0x" + hex digits,
  * "0" + octal digits, or decimal digits. Stops at the first character that does not belong
@@ -133,9 +180,23 @@ static bool parse_virtio_mmio(const char *s, uint32_t n, struct virtio_mmio_toke
 static bool parse_switch(const char *token, uint32_t n, struct fw_options *options)
 {
 	static const char exit_prefix[] = "fw.exit=";
+	static const char blk_mib_prefix[] = "fw.blk-mib=";
+	static const char blk_bench_prefix[] = "fw.blk-bench=";
 	if (equals(token, n, "fw.test=rng")) {
 		options->test = FW_TEST_RNG;
 		return true;
+	}
+	if (equals(token, n, "fw.test=blk")) {
+		options->test = FW_TEST_BLK;
+		return true;
+	}
+	if (starts_with(token, n, blk_mib_prefix)) {
+		uint32_t skip = sizeof(blk_mib_prefix) - 1;
+		return parse_decimal(token + skip, n - skip, 1, BLK_TEST_MAX_MIB, &options->blk_test_mib);
+	}
+	if (starts_with(token, n, blk_bench_prefix)) {
+		uint32_t skip = sizeof(blk_bench_prefix) - 1;
+		return parse_blk_bench(token + skip, n - skip, options);
 	}
 	if (equals(token, n, "fw.virtio-features=plain")) {
 		options->virtio_plain = true;
@@ -170,7 +231,7 @@ static bool parse_switch(const char *token, uint32_t n, struct fw_options *optio
 bool cmdline_parse(const char *cmdline, struct fw_options *options, const char **bad, uint32_t *bad_length)
 {
 	static const char virtio_prefix[] = "virtio_mmio.device=";
-	*options = (struct fw_options){0};
+	*options = (struct fw_options){.blk_test_mib = BLK_TEST_DEFAULT_MIB};
 	const char *p = cmdline;
 	for (;;) {
 		while (*p == ' ' || *p == '\t')

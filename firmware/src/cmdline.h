@@ -22,7 +22,15 @@ struct virtio_mmio_token {
 enum fw_test {
 	FW_TEST_NONE = 0,
 	FW_TEST_RNG, /* fw.test=rng: virtio-rng requests and interrupt delivery (virtio_rng.c) */
+	FW_TEST_BLK, /* fw.test=blk: every virtio-blk device written, flushed, read back (blk_test.c) */
 };
+
+/* fw.blk-mib=N: how much of each disk fw.test=blk writes and verifies (MiB). */
+#define BLK_TEST_DEFAULT_MIB 64
+#define BLK_TEST_MAX_MIB 1048576 /* 1 TiB */
+/* fw.blk-bench=<read|write>,<MiB>,<request KiB> bounds. */
+#define BLK_BENCH_MAX_MIB 1048576
+#define BLK_BENCH_MAX_REQUEST_KIB 65536
 
 struct fw_options {
 	bool wait_button;   /* fw.wait=button: wait for the power button before the end */
@@ -32,6 +40,11 @@ struct fw_options {
 	bool fault;         /* fw.fault: raise a CPU exception (ud2) after "fw: ready" */
 	enum fw_test test;  /* fw.test=<name> */
 	bool virtio_plain;  /* fw.virtio-features=plain: never accept EVENT_IDX / INDIRECT_DESC */
+	uint32_t blk_test_mib; /* fw.blk-mib=N (BLK_TEST_DEFAULT_MIB when absent) */
+	bool blk_bench;        /* fw.blk-bench=...: the sequential read or write benchmark */
+	bool blk_bench_write;  /* write (else read) */
+	uint32_t blk_bench_mib;         /* MiB transferred per pass, from sector 0 */
+	uint32_t blk_bench_request_kib; /* bytes per request / 1024 */
 	struct virtio_mmio_token virtio_mmio[VIRTIO_MMIO_MAX_DEVICES]; /* in command-line order */
 	uint32_t virtio_mmio_count;
 	uint32_t virtio_mmio_dropped; /* well-formed tokens beyond VIRTIO_MMIO_MAX_DEVICES */

@@ -2,12 +2,13 @@
  * main.c — the firmware's flow at CPL 3 (entered from entry.S's user_start).
  *
  *   banner, command line, memory map, virtio-mmio devices, vCPU count, start the APs,
- *   "fw: ready" + boot timer, the self-test fw.test asks for (if any), then what the command
- *   line asks: power off (default), wait for the power button, or leave through the
- *   debug-exit port with a given status.
+ *   "fw: ready" + boot timer, the self-test fw.test asks for (if any), the fw.blk-bench
+ *   benchmark (if asked for), then what the command line asks: power off (default), wait for
+ *   the power button, or leave through the debug-exit port with a given status.
  */
 #include <stdint.h>
 
+#include "blk_test.h"
 #include "bootinfo.h"
 #include "cmdline.h"
 #include "console.h"
@@ -90,7 +91,12 @@ void fw_main(uint64_t start_info_paddr)
 	case FW_TEST_RNG:
 		virtio_rng_test();
 		break;
+	case FW_TEST_BLK:
+		blk_test(&options);
+		break;
 	}
+	if (options.blk_bench)
+		blk_bench(&options);
 
 	if (options.wait_button)
 		wait_for_power_button(&options);

@@ -106,6 +106,18 @@ void virtio_config_read(const struct virtio_device *dev, uint32_t offset, void *
 	virtio_fail(dev, "config generation keeps changing");
 }
 
+uint64_t virtio_config_read64(const struct virtio_device *dev, uint32_t offset)
+{
+	for (unsigned attempt = 0; attempt < CONFIG_GENERATION_RETRIES; attempt++) {
+		uint32_t generation = virtio_read32(dev, VIRTIO_MMIO_CONFIG_GENERATION);
+		uint32_t low = virtio_config_read32(dev, offset);
+		uint32_t high = virtio_config_read32(dev, offset + 4);
+		if (virtio_read32(dev, VIRTIO_MMIO_CONFIG_GENERATION) == generation)
+			return ((uint64_t)high << 32) | low;
+	}
+	virtio_fail(dev, "config generation keeps changing");
+}
+
 /* ---- Discovery ------------------------------------------------------------------------------ */
 
 void virtio_discover(const struct fw_options *options)
@@ -138,6 +150,15 @@ struct virtio_device *virtio_find(uint32_t device_id)
 {
 	for (unsigned i = 0; i < device_count; i++) {
 		if (devices[i].device_id == device_id && device_id != 0)
+			return &devices[i];
+	}
+	return NULL;
+}
+
+struct virtio_device *virtio_find_nth(uint32_t device_id, unsigned n)
+{
+	for (unsigned i = 0; i < device_count && device_id != 0; i++) {
+		if (devices[i].device_id == device_id && n-- == 0)
 			return &devices[i];
 	}
 	return NULL;
@@ -284,7 +305,7 @@ void virtio_queue_setup(struct virtio_device *dev, struct virtq *vq, uint16_t in
 		vq->chain_indirect[i] = -1;
 		vq->token[i] = NULL;
 	}
-	vq->indirect_free = (uint16_t)((1u << VIRTQ_INDIRECT_TABLES) - 1);
+	vq->indirect_free = ~0ull >> (64 - VIRTQ_INDIRECT_TABLES);
 	vq->avail_idx = 0;
 	vq->kicked_idx = 0;
 	vq->last_used = 0;
@@ -317,8 +338,8 @@ int virtq_add(struct virtq *vq, const struct virtq_buffer *buffers, unsigned cou
 
 	uint16_t head = vq->free_head;
 	if (indirect) {
-		unsigned table = (unsigned)__builtin_ctz(vq->indirect_free);
-		vq->indirect_free &= (uint16_t)~(1u << table);
+		unsigned table = (unsigned)__builtin_ctzll(vq->indirect_free);
+		vq->indirect_free &= ~(1ull << table);
 		struct virtq_desc *entries = vq->indirect[table];
 		for (unsigned i = 0; i < count; i++) {
 			bool last = i + 1 == count;
@@ -426,7 +447,7 @@ bool virtq_get_used(struct virtq *vq, struct virtq_completion *out)
 	vq->free_head = head;
 	vq->num_free = (uint16_t)(vq->num_free + vq->chain_length[head]);
 	if (vq->chain_indirect[head] >= 0)
-		vq->indirect_free |= (uint16_t)(1u << vq->chain_indirect[head]);
+		vq->indirect_free |= 1ull << vq->chain_indirect[head];
 	vq->chain_indirect[head] = -1;
 	vq->in_flight[head] = false;
 	out->head = head;

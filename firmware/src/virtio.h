@@ -10,7 +10,7 @@
  *               device (with EVENT_IDX or VIRTQ_USED_F_NO_NOTIFY suppression), polling the
  *               used ring, asking for or suppressing used-buffer interrupts
  *
- * A driver (virtio_rng.c is one) does:
+ * A driver (virtio_rng.c and virtio_blk.c are two) does:
  *
  *   struct virtio_device *dev = virtio_find(VIRTIO_ID_RNG);
  *   virtio_begin(dev, device_specific_features);       // reset .. FEATURES_OK
@@ -120,6 +120,9 @@ void virtio_discover(const struct fw_options *options);
 /* The first discovered device with `device_id`, or NULL. */
 struct virtio_device *virtio_find(uint32_t device_id);
 
+/* The `n`-th (from 0, in command-line order) discovered device with `device_id`, or NULL. */
+struct virtio_device *virtio_find_nth(uint32_t device_id, unsigned n);
+
 /* ---- Device --------------------------------------------------------------------------------- */
 
 uint32_t virtio_read32(const struct virtio_device *dev, uint32_t reg);
@@ -154,6 +157,9 @@ uint8_t virtio_config_read8(const struct virtio_device *dev, uint32_t offset);
 uint16_t virtio_config_read16(const struct virtio_device *dev, uint32_t offset);
 uint32_t virtio_config_read32(const struct virtio_device *dev, uint32_t offset);
 void virtio_config_read(const struct virtio_device *dev, uint32_t offset, void *out, uint32_t length);
+/* A 64-bit field as two 32-bit accesses (low, then high), retried until ConfigGeneration is
+ * the same before and after (4.2.2: a 64-bit field may change between the two reads). */
+uint64_t virtio_config_read64(const struct virtio_device *dev, uint32_t offset);
 
 /* Prints "fw: FAIL virtio 0x<base> <what>", sets FAILED and leaves with FW_STATUS_VIRTIO_FAILED. */
 __attribute__((noreturn)) void virtio_fail(const struct virtio_device *dev, const char *what);
@@ -161,9 +167,10 @@ __attribute__((noreturn)) void virtio_fail(const struct virtio_device *dev, cons
 /* ---- Split virtqueue ------------------------------------------------------------------------ */
 
 #define VIRTQ_MAX_SIZE 256        /* largest queue the storage holds */
-#define VIRTQ_DEFAULT_SIZE 64     /* what drivers ask for: min(QueueNumMax, 64) */
-#define VIRTQ_INDIRECT_TABLES 16  /* indirect tables per queue (chains in flight that use one) */
+#define VIRTQ_DEFAULT_SIZE 64     /* what virtio-rng asks for: min(QueueNumMax, 64) */
+#define VIRTQ_INDIRECT_TABLES 64  /* indirect tables per queue (chains in flight that use one) */
 #define VIRTQ_INDIRECT_MAX 16     /* descriptors per indirect table */
+_Static_assert(VIRTQ_INDIRECT_TABLES >= 1 && VIRTQ_INDIRECT_TABLES <= 64, "indirect_free is a 64-bit mask");
 
 #define VIRTQ_DESC_F_NEXT 1
 #define VIRTQ_DESC_F_WRITE 2
@@ -213,7 +220,8 @@ struct virtq_completion {
 };
 
 /* One queue: its rings (shared with the device) and the driver's bookkeeping. Big (about
- * 12 KiB): declare it static. The rings are zeroed by virtio_queue_setup. */
+ * 28 KiB, most of it the indirect tables): declare it static. The rings are zeroed by
+ * virtio_queue_setup. */
 struct virtq {
 	struct virtq_desc desc[VIRTQ_MAX_SIZE] __attribute__((aligned(4096)));
 	struct virtq_avail avail __attribute__((aligned(16)));
@@ -229,7 +237,7 @@ struct virtq {
 	uint16_t kicked_idx; /* avail->idx at the last notification decision */
 	uint16_t last_used;  /* next used->ring entry to read */
 	bool interrupts;     /* whether used-buffer interrupts are wanted */
-	uint16_t indirect_free; /* bit t: indirect table t is free */
+	uint64_t indirect_free; /* bit t: indirect table t is free */
 	uint16_t next[VIRTQ_MAX_SIZE];        /* the free list / chain links (driver's copy) */
 	uint16_t chain_length[VIRTQ_MAX_SIZE]; /* per head: descriptors in the ring's table */
 	int8_t chain_indirect[VIRTQ_MAX_SIZE]; /* per head: indirect table, or -1 */
