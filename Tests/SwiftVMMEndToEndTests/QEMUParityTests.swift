@@ -63,4 +63,29 @@ struct QEMUParityTests {
         #expect(swiftLines.contains("fw: rng OK"))
         #expect(swiftLines == firmwareLines(qemu.standardOutput.text))
     }
+
+    @Test func sameVirtioBlockSelfTestLinesUnderQEMUAndSwiftVMM() throws {
+        let firmware = try buildFirmware()
+        let image = FileManager.default.temporaryDirectory.appendingPathComponent("swiftvmm-parity-\(getpid()).img")
+        try Data(count: 4 << 20).write(to: image)
+        defer { try? FileManager.default.removeItem(at: image) }
+        let commandLine = "fw.test=blk fw.exit=7"
+        let swiftvmm = try SwiftVMMBinary.run([
+            "run", "--firmware", firmware.path, "--disk", "path=\(image.path),serial=disk0,cache=none", "--cmdline",
+            commandLine,
+        ])
+        let qemu = try RunningProcess(
+            executable: SwiftVMMBinary.repositoryRoot.appendingPathComponent("firmware/qemu-run.sh"),
+            arguments: [firmware.path, "1", commandLine],
+            environment: [
+                "QEMU_EXTRA_ARGS":
+                    "-drive file=\(image.path),format=raw,if=none,id=d0,cache=none -device virtio-blk-device,drive=d0,serial=disk0"
+            ])
+        let (qemuStatus, timedOut) = qemu.waitForExit(timeoutSeconds: 90)
+        #expect(!timedOut && qemuStatus == (7 << 1) | 1, "stderr: \(qemu.standardError.text)")
+        #expect(swiftvmm.status == 64 + 7, "stderr: \(swiftvmm.standardError)")
+        let swiftLines = firmwareLines(swiftvmm.standardOutput)
+        #expect(swiftLines.contains("fw: blk OK"))
+        #expect(swiftLines == firmwareLines(qemu.standardOutput.text))
+    }
 }
