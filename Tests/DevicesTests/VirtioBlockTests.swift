@@ -246,6 +246,51 @@ private struct BlockHarness {
         )
     }
 
+    @Test func adjacentReadsAndWritesAreMergedIntoOneBackendCall() throws {
+        let disk = try BlockHarness()
+        var statuses: [MockDriverQueue.Buffer] = []
+        for sector in [UInt64(0), 1, 2, 10] {  // 0–2 adjacent, 10 not
+            let status = disk.statusBuffer()
+            statuses.append(status)
+            disk.driver.addChain([
+                disk.header(type: 1, sector: sector),
+                .init(address: disk.driver.allocate(512, filledWith: UInt8(sector)), length: 512, writable: false), status,
+            ])
+        }
+        let flushStatus = disk.statusBuffer()
+        disk.driver.addChain([disk.header(type: 4, sector: 0), flushStatus])
+        for sector in [UInt64(0), 1] {
+            let status = disk.statusBuffer()
+            statuses.append(status)
+            disk.driver.addChain([
+                disk.header(type: 0, sector: sector), .init(address: disk.driver.allocate(512), length: 512, writable: true),
+                status,
+            ])
+        }
+        let used = try disk.run()
+        #expect(used.count == 7)
+        #expect(disk.backend.calls == ["write 0 1536", "write 5120 512", "flush", "read 0 1024"])
+        #expect(statuses.allSatisfy { disk.status($0) == 0 } && disk.status(flushStatus) == 0)
+        #expect(disk.backend.bytes[512] == 1 && disk.backend.bytes[1024] == 2 && disk.backend.bytes[5120] == 10)
+        #expect(used.map(\.length) == [1, 1, 1, 1, 1, 513, 513], "completed in order, each with its own length")
+    }
+
+    @Test func aFailedMergedTransferIsRetriedRequestByRequest() throws {
+        let disk = try BlockHarness(sectors: 2)
+        var statuses: [MockDriverQueue.Buffer] = []
+        for sector in [UInt64(1), 2] {  // sector 2 is past the end of a 2-sector disk
+            let status = disk.statusBuffer()
+            statuses.append(status)
+            disk.driver.addChain([
+                disk.header(type: 1, sector: sector), .init(address: disk.driver.allocate(512), length: 512, writable: false),
+                status,
+            ])
+        }
+        _ = try disk.run()
+        #expect(disk.backend.calls == ["write 512 1024", "write 512 512", "write 1024 512"])
+        #expect(statuses.map { disk.status($0) } == [0, 1])
+    }
+
     @Test func configurationSpaceHasCapacityAndDiscardLimits() throws {
         let disk = try BlockHarness(sectors: 2048)
         #expect(disk.device.readConfiguration(offset: 0, size: 4) == 2048)

@@ -53,6 +53,29 @@ public struct BlockRequest: Sendable, Equatable {
     /// Bytes of data the device may write before the status (for the used-ring length).
     public let writableDataLength: UInt64
 
+    public init(operation: Operation, status: GuestAddress, writableDataLength: UInt64) {
+        self.operation = operation
+        self.status = status
+        self.writableDataLength = writableDataLength
+    }
+
+    /// For reads and writes: the first sector, the sector count and the direction.
+    public var transfer: (sector: UInt64, sectors: UInt64, isWrite: Bool)? {
+        switch operation {
+        case .read(let sector, let buffers): return (sector, buffers.totalLength / Self.sectorSize, false)
+        case .write(let sector, let buffers): return (sector, buffers.totalLength / Self.sectorSize, true)
+        default: return nil
+        }
+    }
+
+    /// For reads and writes: the data buffers.
+    public var dataBuffers: [DescriptorBuffer]? {
+        switch operation {
+        case .read(_, let buffers), .write(_, let buffers): return buffers
+        default: return nil
+        }
+    }
+
     /// Parses `chain`. Returns nil when the chain has no device-writable status byte (then not
     /// even an error status can be written; complete it with length 0).
     public static func parse(_ chain: DescriptorChain, memory: GuestMemory) -> BlockRequest? {

@@ -90,19 +90,85 @@ public final class VirtioBlock: VirtioDevice, Sendable {
         active.withLock { $0 = nil }
     }
 
+    /// Most iovecs one merged read or write may use (the kernel's IOV_MAX).
+    static let maximumMergedBuffers = 1024
+
+    /// A parsed request waiting to be completed, with the chain head it completes.
+    private struct Pending {
+        let head: UInt16
+        let request: BlockRequest
+    }
+
     public func queueNotified(_ index: Int) throws(QueueError) {
         guard index == 0, let activation = active.withLock({ $0 }), let queue = activation.queues[0] else { return }
+        // Everything available now is taken in one go, so that sequential reads or writes can be
+        // merged into one preadv/pwritev (as QEMU merges them); other requests run in order.
+        var batch: [Pending] = []
         while let available = try queue.popAvailable() {
-            var length: UInt32 = 0
-            if case .valid(let chain) = available, let request = BlockRequest.parse(chain, memory: activation.memory) {
-                let status = execute(request, memory: activation.memory)
-                try? activation.memory.store(status.rawValue, at: request.status)
-                length = UInt32(clamping: (status == .ok ? request.writableDataLength : 0) + 1)
+            guard case .valid(let chain) = available, let request = BlockRequest.parse(chain, memory: activation.memory)
+            else {
+                try complete(batch, queue: queue, memory: activation.memory)
+                batch = []
+                try queue.addUsed(head: available.head, length: 0)
+                completed.add(1, ordering: .relaxed)
+                continue
             }
-            try queue.addUsed(head: available.head, length: length)
-            completed.add(1, ordering: .relaxed)
+            batch.append(Pending(head: available.head, request: request))
         }
+        try complete(batch, queue: queue, memory: activation.memory)
         if try queue.needsInterrupt() { activation.interrupt.raise() }
+    }
+
+    /// Executes `batch` in order, merging runs of adjacent reads or writes, and completes each.
+    private func complete(_ batch: [Pending], queue: SplitQueue, memory: GuestMemory) throws(QueueError) {
+        var position = 0
+        while position < batch.count {
+            let run = Self.mergeableRun(batch, from: position)
+            var statuses: [BlockRequest.Status]
+            if run.count > 1, let merged = Self.merged(run.map(\.request)) {
+                let status = execute(merged, memory: memory)
+                // A failed merged transfer is retried request by request, for exact statuses.
+                statuses =
+                    status == .ok
+                    ? Array(repeating: .ok, count: run.count) : run.map { execute($0.request, memory: memory) }
+            } else {
+                statuses = run.map { execute($0.request, memory: memory) }
+            }
+            for (pending, status) in zip(run, statuses) {
+                try? memory.store(status.rawValue, at: pending.request.status)
+                let length = UInt32(clamping: (status == .ok ? pending.request.writableDataLength : 0) + 1)
+                try queue.addUsed(head: pending.head, length: length)
+                completed.add(1, ordering: .relaxed)
+            }
+            position += run.count
+        }
+    }
+
+    /// The longest run from `start` of reads (or writes) each starting where the previous ended.
+    private static func mergeableRun(_ batch: [Pending], from start: Int) -> ArraySlice<Pending> {
+        var end = start + 1
+        var buffers = batch[start].request.dataBuffers?.count ?? 0
+        guard let first = batch[start].request.transfer else { return batch[start..<end] }
+        var nextSector = first.sector + first.sectors
+        while end < batch.count, let transfer = batch[end].request.transfer, transfer.isWrite == first.isWrite,
+            transfer.sector == nextSector, let count = batch[end].request.dataBuffers?.count,
+            buffers + count <= maximumMergedBuffers
+        {
+            buffers += count
+            nextSector = transfer.sector + transfer.sectors
+            end += 1
+        }
+        return batch[start..<end]
+    }
+
+    /// One request covering all of `requests` (adjacent reads or writes), or nil.
+    private static func merged(_ requests: [BlockRequest]) -> BlockRequest? {
+        guard let first = requests.first, let transfer = first.transfer else { return nil }
+        let buffers = requests.flatMap { $0.dataBuffers ?? [] }
+        let operation: BlockRequest.Operation =
+            transfer.isWrite
+            ? .write(sector: transfer.sector, from: buffers) : .read(sector: transfer.sector, into: buffers)
+        return BlockRequest(operation: operation, status: first.status, writableDataLength: 0)
     }
 
     /// Runs one parsed request against the backend.
