@@ -254,7 +254,8 @@ private struct BlockHarness {
             statuses.append(status)
             disk.driver.addChain([
                 disk.header(type: 1, sector: sector),
-                .init(address: disk.driver.allocate(512, filledWith: UInt8(sector)), length: 512, writable: false), status,
+                .init(address: disk.driver.allocate(512, filledWith: UInt8(sector)), length: 512, writable: false),
+                status,
             ])
         }
         let flushStatus = disk.statusBuffer()
@@ -263,7 +264,8 @@ private struct BlockHarness {
             let status = disk.statusBuffer()
             statuses.append(status)
             disk.driver.addChain([
-                disk.header(type: 0, sector: sector), .init(address: disk.driver.allocate(512), length: 512, writable: true),
+                disk.header(type: 0, sector: sector),
+                .init(address: disk.driver.allocate(512), length: 512, writable: true),
                 status,
             ])
         }
@@ -282,7 +284,8 @@ private struct BlockHarness {
             let status = disk.statusBuffer()
             statuses.append(status)
             disk.driver.addChain([
-                disk.header(type: 1, sector: sector), .init(address: disk.driver.allocate(512), length: 512, writable: false),
+                disk.header(type: 1, sector: sector),
+                .init(address: disk.driver.allocate(512), length: 512, writable: false),
                 status,
             ])
         }

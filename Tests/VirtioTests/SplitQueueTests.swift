@@ -242,11 +242,22 @@ enum MalformedChain: String, CaseIterable, CustomTestStringConvertible {
     @Test func eventIndexTellsTheDriverWhenToNotify() throws {
         let (driver, queue) = try makeQueue(eventIndex: true)
         for _ in 0..<3 { driver.addChain([.init(address: driver.allocate(4), length: 4, writable: true)]) }
+        try queue.disableNotifications()
         _ = try queue.popAvailable()
-        #expect(driver.availableEvent == 1)
+        #expect(driver.availableEvent == 0, "while draining, avail_event stays behind: no notifications")
         _ = try queue.popAvailable()
         _ = try queue.popAvailable()
+        #expect(try queue.enableNotifications() == false, "nothing new")
         #expect(driver.availableEvent == 3, "notify me when entry 3 is added")
-        #expect(try queue.popAvailable() == nil)
+        driver.addChain([.init(address: driver.allocate(4), length: 4, writable: true)])
+        #expect(try queue.enableNotifications(), "an entry added meanwhile is noticed")
+    }
+
+    @Test func withoutEventIndexTheNoNotifyFlagIsSetWhileDraining() throws {
+        let (driver, queue) = try makeQueue()
+        try queue.disableNotifications()
+        #expect(try driver.memory.load(UInt16.self, at: GuestAddress(driver.layout.usedRing)) == 1)
+        #expect(try queue.enableNotifications() == false)
+        #expect(try driver.memory.load(UInt16.self, at: GuestAddress(driver.layout.usedRing)) == 0)
     }
 }

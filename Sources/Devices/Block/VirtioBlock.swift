@@ -103,6 +103,16 @@ public final class VirtioBlock: VirtioDevice, Sendable {
         guard index == 0, let activation = active.withLock({ $0 }), let queue = activation.queues[0] else { return }
         // Everything available now is taken in one go, so that sequential reads or writes can be
         // merged into one preadv/pwritev (as QEMU merges them); other requests run in order.
+        // Notifications stay off while the queue is drained, and the queue is checked once more
+        // after turning them back on (virtio 2.7.10), so a busy driver does not notify per request.
+        repeat {
+            try queue.disableNotifications()
+            try drain(queue, activation: activation)
+        } while try queue.enableNotifications()
+        if try queue.needsInterrupt() { activation.interrupt.raise() }
+    }
+
+    private func drain(_ queue: SplitQueue, activation: VirtioActivation) throws(QueueError) {
         var batch: [Pending] = []
         while let available = try queue.popAvailable() {
             guard case .valid(let chain) = available, let request = BlockRequest.parse(chain, memory: activation.memory)
@@ -116,7 +126,6 @@ public final class VirtioBlock: VirtioDevice, Sendable {
             batch.append(Pending(head: available.head, request: request))
         }
         try complete(batch, queue: queue, memory: activation.memory)
-        if try queue.needsInterrupt() { activation.interrupt.raise() }
     }
 
     /// Executes `batch` in order, merging runs of adjacent reads or writes, and completes each.

@@ -41,6 +41,14 @@ public final class VirtioEntropy: VirtioDevice, Sendable {
 
     public func queueNotified(_ index: Int) throws(QueueError) {
         guard index == 0, let state = active.withLock({ $0 }) else { return }
+        repeat {
+            try state.queue.disableNotifications()
+            try drain(state)
+        } while try state.queue.enableNotifications()
+        if try state.queue.needsInterrupt() { state.interrupt.raise() }
+    }
+
+    private func drain(_ state: Active) throws(QueueError) {
         while let available = try state.queue.popAvailable() {
             var length: UInt32 = 0
             if case .valid(let chain) = available {
@@ -53,7 +61,6 @@ public final class VirtioEntropy: VirtioDevice, Sendable {
             try state.queue.addUsed(head: available.head, length: length)
             served.add(1, ordering: .relaxed)
         }
-        if try state.queue.needsInterrupt() { state.interrupt.raise() }
     }
 
     public func reset() {

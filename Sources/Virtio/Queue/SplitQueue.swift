@@ -95,12 +95,6 @@ public final class SplitQueue: @unchecked Sendable {
         let head: UInt16
         do { head = try memory.load(UInt16.self, at: slot) } catch { throw .from(error, "available ring entry") }
         nextAvailable &+= 1
-        if eventIndex {
-            // Ask to be notified when the driver adds the entry after this one.
-            do { try memory.storeRelease(nextAvailable, at: availableEventAddress) } catch {
-                throw .from(error, "avail_event")
-            }
-        }
         do {
             let chain = try DescriptorChain.read(
                 head: head, table: GuestAddress(layout.descriptorTable), queueSize: layout.size, memory: memory,
@@ -108,6 +102,31 @@ public final class SplitQueue: @unchecked Sendable {
             return .valid(chain)
         } catch {
             return .malformed(head: head, error)
+        }
+    }
+
+    /// Tells the driver not to notify while the device is working through the queue (without
+    /// EVENT_IDX: VIRTQ_USED_F_NO_NOTIFY; with it, `avail_event` simply stays behind).
+    public func disableNotifications() throws(QueueError) {
+        guard !eventIndex else { return }
+        do { try memory.storeRelease(Self.usedFlagNoNotify, at: GuestAddress(layout.usedRing)) } catch {
+            throw .from(error, "used flags")
+        }
+    }
+
+    /// Asks the driver to notify again for anything it adds next, then checks (after a full
+    /// fence) whether it added something meanwhile: true means "process the queue again".
+    public func enableNotifications() throws(QueueError) -> Bool {
+        do {
+            if eventIndex {
+                try memory.storeRelease(nextAvailable, at: availableEventAddress)
+            } else {
+                try memory.storeRelease(0, at: GuestAddress(layout.usedRing))
+            }
+            GuestMemory.fullFence()  // publish before re-reading the available index
+            return try memory.loadAcquire(UInt16.self, at: availableIndexAddress) != nextAvailable
+        } catch {
+            throw .from(error, "notification suppression")
         }
     }
 
