@@ -38,7 +38,21 @@ public struct ChainReader {
 
     /// Reads a little-endian integer.
     public mutating func read<Value: FixedWidthInteger>(_: Value.Type) throws(ChainAccessError) -> Value {
-        let bytes = try read(count: MemoryLayout<Value>.size)
+        let size = MemoryLayout<Value>.size
+        // Fast path, no allocation: the integer lies inside the current buffer.
+        if bufferIndex < buffers.count, UInt64(size) <= remaining,
+            Int(buffers[bufferIndex].length - offsetInBuffer) >= size
+        {
+            let address = GuestAddress(buffers[bufferIndex].address.rawValue + UInt64(offsetInBuffer))
+            do {
+                let value = try memory.load(Value.self, at: address)
+                advance(by: size)
+                return value
+            } catch {
+                throw .memory(error)
+            }
+        }
+        let bytes = try read(count: size)
         return bytes.enumerated().reduce(Value(0)) { $0 | Value($1.element) << ($1.offset * 8) }
     }
 

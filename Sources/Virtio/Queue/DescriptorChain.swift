@@ -105,13 +105,12 @@ public struct DescriptorChain: Sendable, Equatable {
             throw .bufferOutsideMemory(address: table.rawValue, length: UInt32(descriptorSize))
         }
         do {
-            let bytes = try memory.readBytes(at: base, count: Int(descriptorSize))
-            func field<Value: FixedWidthInteger>(_: Value.Type, _ offset: Int) -> Value {
-                (0..<MemoryLayout<Value>.size).reduce(Value(0)) { $0 | Value(bytes[offset + $1]) << ($1 * 8) }
-            }
+            // Four loads, no allocation: this runs for every descriptor of every request.
             return RawDescriptor(
-                address: field(UInt64.self, 0), length: field(UInt32.self, 8), flags: field(UInt16.self, 12),
-                next: field(UInt16.self, 14))
+                address: try memory.load(UInt64.self, at: base),
+                length: try memory.load(UInt32.self, at: GuestAddress(base.rawValue + 8)),
+                flags: try memory.load(UInt16.self, at: GuestAddress(base.rawValue + 12)),
+                next: try memory.load(UInt16.self, at: GuestAddress(base.rawValue + 14)))
         } catch {
             throw .bufferOutsideMemory(address: base.rawValue, length: UInt32(descriptorSize))
         }
