@@ -39,11 +39,15 @@ let package = Package(
         // The test firmware, built by gcc/ld through the plugin and embedded as base64.
         .target(name: "EmbeddedFirmware", plugins: ["EmbedFirmware"]),
         .plugin(name: "EmbedFirmware", capability: .buildTool()),
+        // C: tun/tap and interface ioctls.
+        .target(name: "CHostNetwork"),
+        // Host networking: tap devices (VMM uses them for virtio-net).
+        .target(name: "HostNetwork", dependencies: ["CHostNetwork"]),
         // Public configuration, validation, layout, Machine. The only library target importing KVM.
         .target(
             name: "VMM",
             dependencies: [
-                "KVM", "GuestMemory", "Devices", "EventLoop", "Boot", "EmbeddedFirmware", "Virtio",
+                "KVM", "GuestMemory", "Devices", "EventLoop", "Boot", "EmbeddedFirmware", "Virtio", "HostNetwork",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -80,3 +80,44 @@ extension GuestMemory {
         return .success(done)
     }
 }
+
+/// Packet I/O (a tap): one readv/writev per frame, straight between the descriptor and guest buffers.
+extension GuestMemory {
+    /// One readv of a frame into `buffers`. Returns the bytes read (EAGAIN: no frame waiting).
+    public func receive(from descriptor: Int32, into buffers: [Buffer]) throws(GuestMemoryError) -> Result<
+        Int, FileIOError
+    > {
+        try vectorCall(buffers) { vectors, count in readv(descriptor, vectors, count) }
+    }
+
+    /// One writev of a frame from `buffers`. Returns the bytes written.
+    public func send(to descriptor: Int32, from buffers: [Buffer]) throws(GuestMemoryError) -> Result<Int, FileIOError>
+    {
+        try vectorCall(buffers) { vectors, count in writev(descriptor, vectors, count) }
+    }
+
+    private func vectorCall(_ buffers: [Buffer], _ call: (UnsafePointer<iovec>, Int32) -> Int) throws(GuestMemoryError)
+        -> Result<Int, FileIOError>
+    {
+        var vectors: [iovec] = []
+        vectors.reserveCapacity(buffers.count)
+        for buffer in buffers where buffer.length > 0 {
+            guard let pointer = hostPointer(buffer.address, length: UInt64(buffer.length)) else {
+                throw .outOfBounds(address: buffer.address, length: UInt64(buffer.length))
+            }
+            // SAFETY: hostPointer checked that the buffer lies inside one guest mapping.
+            vectors.append(iovec(iov_base: pointer, iov_len: Int(buffer.length)))
+        }
+        guard !vectors.isEmpty else { return .failure(FileIOError(errno: EINVAL)) }
+        guard vectors.count <= 1024 else { return .failure(FileIOError(errno: EMSGSIZE)) }
+        while true {
+            // SAFETY: the iovecs point into guest mappings checked above.
+            let result = vectors.withUnsafeBufferPointer { call($0.baseAddress!, Int32($0.count)) }
+            if result < 0 {
+                if errno == EINTR { continue }
+                return .failure(FileIOError(errno: errno))
+            }
+            return .success(result)
+        }
+    }
+}

@@ -16,6 +16,7 @@
 /// | 12 | unsupported or malformed boot image |
 /// | 13 | more than the host offers (memory, vCPUs) |
 /// | 14 | a disk image is locked by another process |
+/// | 15 | the host refused a network resource (no /dev/net/tun, no CAP_NET_ADMIN) |
 /// | 64–127 | guest debug-exit: 64 + the value written (values ≥ 63 report 127) |
 public enum ExitStatus {
     public static let poweredOff: Int32 = 0
@@ -31,6 +32,7 @@ public enum ExitStatus {
     public static let unsupportedBootImage: Int32 = 12
     public static let exceedsHost: Int32 = 13
     public static let resourceBusy: Int32 = 14
+    public static let networkUnavailable: Int32 = 15
     /// First status of the guest range: debug-exit value 0.
     public static let guestStatusBase: Int32 = 64
     /// Last status of the guest range: debug-exit values of 63 or more.
@@ -67,6 +69,7 @@ extension ConfigurationError {
         case .unsupportedBootImage: return ExitStatus.unsupportedBootImage
         case .exceedsHost: return ExitStatus.exceedsHost
         case .fileLocked: return ExitStatus.resourceBusy
+        case .networkUnavailable: return ExitStatus.networkUnavailable
         }
     }
 }

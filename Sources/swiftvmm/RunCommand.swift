@@ -47,6 +47,12 @@ struct RunCommand: ParsableCommand {
             "A virtio-blk disk (repeatable): path=PATH[,readonly=on][,serial=S][,cache=none].", valueName: "options"))
     var disk: [String] = []
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "A virtio-net interface on a host tap (repeatable): tap=NAME[,mac=MAC][,mtu=N].", valueName: "options"))
+    var net: [String] = []
+
     @Flag(name: .long, help: "Add a virtio-rng (entropy) device fed from the host's random generator.")
     var rng = false
 
@@ -108,6 +114,11 @@ struct RunCommand: ParsableCommand {
         if let cpus { configuration.vcpuCount = cpus }
         if let memory { configuration.memoryMiB = memory }
         if rng { configuration.entropyDevice = true }
+        if !net.isEmpty {
+            configuration.networkInterfaces = try net.map { argument throws(ConfigurationError) in
+                try NetworkInterfaceConfiguration(argument: argument, field: "--net")
+            }
+        }
         if !disk.isEmpty {
             configuration.disks = try disk.map { argument throws(ConfigurationError) in
                 try DiskConfiguration(argument: argument, field: "--disk")

@@ -10,6 +10,8 @@ public enum ConfigurationError: Error, Equatable, Sendable, CustomStringConverti
     case exceedsHost(field: String, value: String, limit: String)
     /// Another process holds a conflicting lock on a disk image.
     case fileLocked(field: String, path: String, reason: String)
+    /// The host refused a network resource: no /dev/net/tun, or no CAP_NET_ADMIN.
+    case networkUnavailable(field: String, reason: String)
     /// The configuration file is not valid JSON for a `VirtualMachineConfiguration`.
     case malformedConfigurationFile(path: String, reason: String)
 
@@ -19,6 +21,8 @@ public enum ConfigurationError: Error, Equatable, Sendable, CustomStringConverti
             return "\(field): '\(value)' is not valid; expected \(expected)"
         case .fileUnreadable(let field, let path, let reason):
             return "\(field): cannot read '\(path)': \(reason)"
+        case .networkUnavailable(let field, let reason):
+            return "\(field): \(reason)"
         case .fileLocked(let field, let path, let reason):
             return "\(field): '\(path)' is in use: \(reason)"
         case .unsupportedBootImage(let field, let path, let reason):

@@ -34,13 +34,16 @@ public struct VirtualMachineConfiguration: Sendable, Equatable, Codable {
     public var entropyDevice: Bool
     /// virtio-blk disks, in order (the guest sees them as vda, vdb, ...).
     public var disks: [DiskConfiguration]
+    /// virtio-net interfaces on host taps, in order (eth0, eth1, ...).
+    public var networkInterfaces: [NetworkInterfaceConfiguration]
 
     public init(
         name: String = "swiftvmm", vcpuCount: Int = 1, memoryMiB: Int = VirtualMachineConfiguration.defaultMemoryMiB,
         kernelPath: String? = nil, firmwarePath: String? = nil, initrdPath: String? = nil, commandLine: String = "",
         rawCode: RawCodeBoot? = nil,
         console: ConsoleConfiguration = .stdio, inKernelIRQChip: Bool = true, probes: [ExitProbeConfiguration] = [],
-        entropyDevice: Bool = false, disks: [DiskConfiguration] = []
+        entropyDevice: Bool = false, disks: [DiskConfiguration] = [],
+        networkInterfaces: [NetworkInterfaceConfiguration] = []
     ) {
         self.name = name
         self.vcpuCount = vcpuCount
@@ -55,6 +58,7 @@ public struct VirtualMachineConfiguration: Sendable, Equatable, Codable {
         self.probes = probes
         self.entropyDevice = entropyDevice
         self.disks = disks
+        self.networkInterfaces = networkInterfaces
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -71,6 +75,7 @@ public struct VirtualMachineConfiguration: Sendable, Equatable, Codable {
         case probes
         case entropyDevice = "rng"
         case disks
+        case networkInterfaces = "network_interfaces"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -90,6 +95,7 @@ public struct VirtualMachineConfiguration: Sendable, Equatable, Codable {
         probes = try container.optional([ExitProbeConfiguration].self, .probes) ?? []
         entropyDevice = try container.optional(Bool.self, .entropyDevice) ?? false
         disks = try container.optional([DiskConfiguration].self, .disks) ?? []
+        networkInterfaces = try container.optional([NetworkInterfaceConfiguration].self, .networkInterfaces) ?? []
     }
 
     /// Guest RAM in bytes.

@@ -6,6 +6,8 @@ import Synchronization
 enum IOEvent: Sendable {
     /// The driver notified queue `queue` of virtio device `device` (its ioeventfd fired).
     case queueNotify(device: Int, queue: Int)
+    /// The network backend (tap) of virtio device `device` has frames.
+    case networkReadable(device: Int)
 }
 
 /// The one I/O thread: waits on the event loop and runs device work (queue processing), so

@@ -113,7 +113,9 @@ final class MachineResources: Sendable {
             var virtioSlots: [VirtioSlot] = []
             for (index, kind) in VirtioDeviceKind.devices(for: configuration).enumerated() {
                 let device: any VirtioDevice
-                do { device = try kind.make() } catch { throw MachineError.configuration(error) }
+                do { device = try kind.make(machineName: configuration.name) } catch {
+                    throw MachineError.configuration(error)
+                }
                 let slot = try VirtioSlot(
                     device: device, index: index, base: VirtioLayout.base(of: index),
                     gsi: VirtioLayout.gsi(of: index),
@@ -124,6 +126,9 @@ final class MachineResources: Sendable {
                         slot: builder.add(.virtioMMIO(slot.transport)), name: "virtio-mmio device \(index)")
                 } catch {
                     throw MachineError.from(error)
+                }
+                if let network = device as? VirtioNet {
+                    try watchBackend(of: network, device: index, loop: ioThread.loop)
                 }
                 virtioSlots.append(slot)
             }
@@ -179,6 +184,16 @@ final class MachineResources: Sendable {
         return runners
     }
 
+    /// Registers a network device's backend with the I/O loop, quiet until the device asks to
+    /// receive (the guest posted buffers) and quiet again when it runs out of them.
+    private static func watchBackend(of network: VirtioNet, device: Int, loop: EventLoop<IOEvent>) throws {
+        let registration = try loop.register(
+            descriptor: network.backend.descriptor, interest: [], token: .networkReadable(device: device))
+        network.setReceiveInterestHandler { receiving in
+            try? loop.modify(registration, interest: receiving ? .readable : [])
+        }
+    }
+
     /// Runs on the I/O thread for each event.
     var handleIOEvent: @Sendable (IOEvent) -> Void {
         let slots = virtioSlots
@@ -186,6 +201,11 @@ final class MachineResources: Sendable {
             switch event {
             case .queueNotify(let device, let queue):
                 if device < slots.count { slots[device].queueNotified(queue) }
+            case .networkReadable(let device):
+                guard device < slots.count else { return }
+                slots[device].transport.deviceEvent { device throws(QueueError) in
+                    try (device as? VirtioNet)?.backendReadable()
+                }
             }
         }
     }

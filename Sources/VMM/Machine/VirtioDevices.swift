@@ -1,4 +1,5 @@
 import Devices
+import HostNetwork
 import EventLoop
 import GuestMemory
 import KVM
@@ -114,16 +115,28 @@ enum VirtioLayout {
 /// then the entropy device.
 enum VirtioDeviceKind: Sendable {
     case block(index: Int, DiskConfiguration)
+    case network(index: Int, NetworkInterfaceConfiguration)
     case entropy
 
     static func devices(for configuration: VirtualMachineConfiguration) -> [VirtioDeviceKind] {
         configuration.disks.enumerated().map { .block(index: $0.offset, $0.element) }
+            + configuration.networkInterfaces.enumerated().map { .network(index: $0.offset, $0.element) }
             + (configuration.entropyDevice ? [.entropy] : [])
     }
 
-    /// Creates the device; opening a disk can fail with a configuration error naming it.
-    func make() throws(ConfigurationError) -> any VirtioDevice {
+    /// Creates the device; opening a disk or a tap can fail with a configuration error naming it.
+    func make(machineName: String) throws(ConfigurationError) -> any VirtioDevice {
         switch self {
+        case .network(let index, let interface):
+            let field = "network_interfaces[\(index)]"
+            do {
+                let tap = try TapDevice(name: interface.tap, mtu: interface.mtu)
+                return VirtioNet(
+                    backend: TapBackend(tap: tap), mac: interface.macAddress(machineName: machineName, index: index),
+                    mtu: interface.mtu.map { UInt16($0) })
+            } catch {
+                throw .networkUnavailable(field: field, reason: error.description)
+            }
         case .entropy:
             return VirtioEntropy()
         case .block(let index, let disk):

@@ -130,6 +130,12 @@ public final class SplitQueue: @unchecked Sendable {
         }
     }
 
+    /// Gives back the chain `popAvailable` returned last, unused (e.g. a receive buffer when no
+    /// frame was waiting after all): the next pop returns it again.
+    public func undoPop() {
+        nextAvailable &-= 1
+    }
+
     /// Puts chain `head` in the used ring with `length` bytes written, and publishes it.
     public func addUsed(head: UInt16, length: UInt32) throws(QueueError) {
         let element = GuestAddress(layout.usedRing + 4 + 8 * UInt64(usedIndex % layout.size))

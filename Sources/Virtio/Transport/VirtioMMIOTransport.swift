@@ -279,6 +279,18 @@ public final class VirtioMMIOTransport: Sendable {
         }
     }
 
+    /// Runs device work that does not come from a queue notification (e.g. a network backend
+    /// became readable) serialized with notifications and resets, only while active.
+    public func deviceEvent(_ body: (any VirtioDevice) throws(QueueError) -> Void) {
+        let active = state.withLock { $0.activated && $0.status & VirtioStatus.deviceNeedsReset == 0 }
+        guard active else { return }
+        do {
+            try deviceLock.withLock { _ throws(QueueError) in try body(device) }
+        } catch {
+            if error.breaksQueue { markNeedsReset() }
+        }
+    }
+
     /// Tells the driver the configuration space changed.
     public func configurationChanged() {
         state.withLock { $0.configurationGeneration &+= 1 }

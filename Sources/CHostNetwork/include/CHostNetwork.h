@@ -1,0 +1,32 @@
+// CHostNetwork: the tun/tap and interface ioctls Swift cannot import (request macros, ifreq's
+// unions). Nothing else.
+#ifndef CHOSTNETWORK_H
+#define CHOSTNETWORK_H
+
+#include <stdint.h>
+
+/// TUN_F_* offload bits for chostnetwork_tap_set_offload.
+extern const unsigned CHOSTNETWORK_TUN_F_CSUM;
+extern const unsigned CHOSTNETWORK_TUN_F_TSO4;
+extern const unsigned CHOSTNETWORK_TUN_F_TSO6;
+extern const unsigned CHOSTNETWORK_TUN_F_TSO_ECN;
+extern const unsigned CHOSTNETWORK_TUN_F_UFO;
+
+/// Opens /dev/net/tun and attaches to (or creates) tap `name` with IFF_TAP | IFF_NO_PI |
+/// IFF_VNET_HDR, non-blocking. Returns the fd or -1 with errno (the step that failed in *step:
+/// 1 open /dev/net/tun, 2 TUNSETIFF, 3 fcntl). *created is 1 when the interface did not exist.
+int chostnetwork_tap_open(const char *name, int *created, int *step);
+
+/// TUNSETVNETHDRSZ. 0 or -1.
+int chostnetwork_tap_set_vnet_header_size(int fd, int size);
+
+/// TUNSETOFFLOAD with TUN_F_* bits. 0 or -1.
+int chostnetwork_tap_set_offload(int fd, unsigned flags);
+
+/// Sets the interface up (IFF_UP | IFF_RUNNING) and, when mtu > 0, its MTU. 0 or -1.
+int chostnetwork_interface_up(const char *name, int mtu);
+
+/// Whether the interface exists (if_nametoindex). 1 or 0.
+int chostnetwork_interface_exists(const char *name);
+
+#endif
