@@ -12,7 +12,7 @@ let package = Package(
             name: "VirtioFuzzer",
             dependencies: ["CFuzzerDriver", .product(name: "VirtioCore", package: "SwiftVMM")],
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]
-        )
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -37,7 +37,10 @@ public struct ExitLoopGuest: Sendable, Equatable {
         let end: [UInt8] = [0xB0, ExitLoopLayout.finishedStatus, 0xE6, UInt8(ExitLoopLayout.debugExitPort), 0xF4]
         let prologue: [UInt8] =
             mode == .real16
-            ? [0xB8, UInt8(ExitLoopLayout.realModeHighSegment & 0xff), UInt8(ExitLoopLayout.realModeHighSegment >> 8), 0x8E, 0xC0]
+            ? [
+                0xB8, UInt8(ExitLoopLayout.realModeHighSegment & 0xff), UInt8(ExitLoopLayout.realModeHighSegment >> 8),
+                0x8E, 0xC0,
+            ]
             : []
         self.code = prologue + loop + end
         self.rcx = UInt64(exitCount)

@@ -29,7 +29,9 @@ public struct ExitLoopMeasurement: Sendable {
 
     /// Runs `guest` once through `implementation` and checks that it did exactly what
     /// `guest.expectedExits` says. A run that did not is an error, never a result.
-    public static func measure(_ implementation: LoopImplementation, guest: ExitLoopGuest) throws(ExitLoopError) -> ExitLoopMeasurement {
+    public static func measure(_ implementation: LoopImplementation, guest: ExitLoopGuest) throws(ExitLoopError)
+        -> ExitLoopMeasurement
+    {
         switch implementation {
         case .swiftVMM: return try SwiftVMMExitLoop.measure(guest)
         case .c: return try CExitLoopRunner.measure(guest)
@@ -53,7 +55,8 @@ public enum ExitLoopError: Error, Sendable, CustomStringConvertible {
         case .unexpectedEnd(let implementation, let guest, let end):
             return "\(implementation) \(guest): the guest did not end with its debug-exit write: \(end)"
         case .wrongCounts(let implementation, let guest, let expected, let observed):
-            return "\(implementation) \(guest): exit counts do not match N.\n  expected: \(expected)\n  observed: \(observed)"
+            return
+                "\(implementation) \(guest): exit counts do not match N.\n  expected: \(expected)\n  observed: \(observed)"
         }
     }
 }

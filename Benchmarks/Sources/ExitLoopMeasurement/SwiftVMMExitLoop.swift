@@ -10,12 +10,14 @@ public enum SwiftVMMExitLoop {
             space: .port, address: UInt64(ExitLoopLayout.userPort), length: ExitLoopLayout.accessBytes,
             readValue: ExitLoopLayout.readValue),
         ExitProbeConfiguration(
-            space: .port, address: UInt64(ExitLoopLayout.inKernelPort), length: ExitLoopLayout.accessBytes, inKernel: true),
+            space: .port, address: UInt64(ExitLoopLayout.inKernelPort), length: ExitLoopLayout.accessBytes,
+            inKernel: true),
         ExitProbeConfiguration(
             space: .mmio, address: ExitLoopLayout.userMMIOAddress, length: ExitLoopLayout.accessBytes,
             readValue: ExitLoopLayout.readValue),
         ExitProbeConfiguration(
-            space: .mmio, address: ExitLoopLayout.inKernelMMIOAddress, length: ExitLoopLayout.accessBytes, inKernel: true),
+            space: .mmio, address: ExitLoopLayout.inKernelMMIOAddress, length: ExitLoopLayout.accessBytes,
+            inKernel: true),
     ]
 
     /// The machine configuration for `guest`: 1 MiB, one vCPU, no irqchip, the four probes.
@@ -47,7 +49,9 @@ public enum SwiftVMMExitLoop {
     }
 
     /// Checks a finished machine against `guest` and returns its loop time.
-    public static func verify(_ machine: Machine, exit: MachineExit, guest: ExitLoopGuest) throws(ExitLoopError) -> ExitLoopMeasurement {
+    public static func verify(_ machine: Machine, exit: MachineExit, guest: ExitLoopGuest) throws(ExitLoopError)
+        -> ExitLoopMeasurement
+    {
         guard exit == .guestStatus(UInt32(ExitLoopLayout.finishedStatus)) else {
             throw .unexpectedEnd(implementation: .swiftVMM, guest: guest.label, end: exit.description)
         }

@@ -42,7 +42,9 @@ extension Command {
     /// Parses `arguments` (without the program name).
     static func parse(_ arguments: [String]) throws(UsageError) -> Command {
         if arguments.first == "--single" {
-            guard arguments.count == 5 else { throw UsageError(description: "--single takes IMPLEMENTATION KIND MODE N") }
+            guard arguments.count == 5 else {
+                throw UsageError(description: "--single takes IMPLEMENTATION KIND MODE N")
+            }
             guard let implementation = LoopImplementation(rawValue: arguments[1]) else {
                 throw UsageError(description: "unknown implementation '\(arguments[1])' (swift or c)")
             }
@@ -54,7 +56,8 @@ extension Command {
         }
         if arguments.first == "--guest-bytes" {
             guard arguments.count == 3 else { throw UsageError(description: "--guest-bytes takes KIND MODE") }
-            return .guestBytes(ExitLoopGuest(kind: try parseKind(arguments[1]), mode: try parseMode(arguments[2]), exitCount: 1))
+            return .guestBytes(
+                ExitLoopGuest(kind: try parseKind(arguments[1]), mode: try parseMode(arguments[2]), exitCount: 1))
         }
         var options = ComparisonOptions()
         var remaining = arguments[...]
@@ -64,8 +67,14 @@ extension Command {
             case "--exits": options.exitCount = try parseCount(value, option: option)
             case "--reps": options.repetitions = Int(try parseCount(value, option: option))
             case "--warmup": options.warmUpExitCount = try parseCount(value, option: option)
-            case "--kinds": options.kinds = try value.split(separator: ",").map { (name) throws(UsageError) in try parseKind(String(name)) }
-            case "--modes": options.modes = try value.split(separator: ",").map { (name) throws(UsageError) in try parseMode(String(name)) }
+            case "--kinds":
+                options.kinds = try value.split(separator: ",").map { (name) throws(UsageError) in
+                    try parseKind(String(name))
+                }
+            case "--modes":
+                options.modes = try value.split(separator: ",").map { (name) throws(UsageError) in
+                    try parseMode(String(name))
+                }
             case "--tsv": options.tsvPath = value
             default: throw UsageError(description: "unknown option \(option)")
             }
@@ -79,7 +88,9 @@ extension Command {
     }
 
     private static func parseMode(_ text: String) throws(UsageError) -> GuestMode {
-        guard let mode = GuestMode(rawValue: text) else { throw UsageError(description: "unknown guest mode '\(text)'") }
+        guard let mode = GuestMode(rawValue: text) else {
+            throw UsageError(description: "unknown guest mode '\(text)'")
+        }
         return mode
     }
 

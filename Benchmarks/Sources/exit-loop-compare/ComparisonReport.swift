@@ -11,7 +11,8 @@ enum ComparisonReport {
                 let interval = row.pairedRatioInterval
                 return [
                     row.kind.rawValue, row.mode.rawValue, fixed(row.swiftMedian, 1), fixed(row.cMedian, 1),
-                    fixed(row.pairedRatio, 3), fixed(interval.low, 3), fixed(interval.high, 3), fixed(interval.coverage, 3),
+                    fixed(row.pairedRatio, 3), fixed(interval.low, 3), fixed(interval.high, 3),
+                    fixed(interval.coverage, 3),
                     fixed(row.ratioOfMedians, 3), "\(row.exitCount)", "\(row.swiftNanosecondsPerExit.count)",
                     row.mode.hostExecution,
                 ].joined(separator: "\t")
@@ -25,7 +26,8 @@ enum ComparisonReport {
             let interval = row.pairedRatioInterval
             return [
                 row.kind.rawValue, row.mode.rawValue, fixed(row.swiftMedian, 1), fixed(row.cMedian, 1),
-                fixed(row.pairedRatio, 3), "\(fixed(interval.low, 3))-\(fixed(interval.high, 3))", row.mode.hostExecution,
+                fixed(row.pairedRatio, 3), "\(fixed(interval.low, 3))-\(fixed(interval.high, 3))",
+                row.mode.hostExecution,
             ]
         }
         let widths = header.indices.map { column in ([header] + body).map { $0[column].count }.max() ?? 0 }

@@ -26,7 +26,8 @@ struct FuzzScript {
     /// Runs the whole input. Anything the guest can do must end in an error status, a
     /// DEVICE_NEEDS_RESET or nothing at all — never a trap.
     mutating func run() throws {
-        let memory = try GuestMemory(layout: GuestMemoryLayout(ranges: [.init(start: GuestAddress(0), size: Self.memoryBytes)]))
+        let memory = try GuestMemory(
+            layout: GuestMemoryLayout(ranges: [.init(start: GuestAddress(0), size: Self.memoryBytes)]))
         // Guest memory image: a length byte (in 256-byte units) then that many bytes.
         let imageLength = Int(next8() ?? 0) * 256
         let image = Array(bytes.prefix(imageLength))
@@ -41,7 +42,8 @@ struct FuzzScript {
             switch operation % 7 {
             case 0:  // register write
                 guard let offset = next16(), let width = next8(), let value = next32() else { return }
-                transport.write(offset: UInt64(offset % 0x200), size: [1, 2, 4, 8][Int(width % 4)], value: UInt64(value))
+                transport.write(
+                    offset: UInt64(offset % 0x200), size: [1, 2, 4, 8][Int(width % 4)], value: UInt64(value))
             case 1:  // register read
                 guard let offset = next16(), let width = next8() else { return }
                 _ = transport.read(offset: UInt64(offset % 0x200), size: [1, 2, 4, 8][Int(width % 4)])
