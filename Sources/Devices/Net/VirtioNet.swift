@@ -137,7 +137,12 @@ public final class VirtioNet: VirtioDevice, Sendable {
             }
             switch result {
             case .failure(let error) where error.errno == EAGAIN || error.errno == EWOULDBLOCK:
+                queue.undoPop()  // nothing waiting: keep the buffer for the next frame
+            case .failure(let error) where error.errno == EFAULT || error.errno == EMSGSIZE || error.errno == EINVAL:
+                // The tap dropped a frame that did not fit this buffer; the buffer stays posted.
                 queue.undoPop()
+                dropped += 1
+                continue
             case .failure:
                 queue.undoPop()
             case .success(let length):
