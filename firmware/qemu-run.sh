@@ -11,6 +11,10 @@
 #   QEMU_EXTRA_ARGS more QEMU arguments, appended; split at white space (no quoting), e.g.
 #                   QEMU_EXTRA_ARGS="-device virtio-rng-device" (microvm then adds the
 #                   virtio_mmio.device= tokens to the command line itself)
+#   QEMU_NET_TAP    if set, a virtio-net device on that existing tap interface is added
+#                   (after QEMU_EXTRA_ARGS): -netdev tap,id=fwnet0,ifname=$QEMU_NET_TAP,
+#                   script=no,downscript=no,vhost=off -device virtio-net-device,netdev=fwnet0
+#                   plus QEMU_NET_DEVICE_OPTIONS (e.g. ",host_mtu=9000,mac=02:11:22:33:44:55")
 #
 # The guest's console (serial) goes to stdout, QEMU's own messages to stderr. The exit status
 # is QEMU's: a guest debug-exit status V gives (V << 1) | 1 (so 1 for 0, 11 for 5, 127 for
@@ -40,6 +44,11 @@ command -v "$qemu" >/dev/null 2>&1 || {
 # force-legacy=false: QEMU 7.2's virtio-mmio is legacy (version 1) unless told otherwise.
 # QEMU_EXTRA_ARGS is split into words on purpose (unquoted), with globbing off.
 set -f
+net_args=""
+if [ -n "${QEMU_NET_TAP:-}" ]; then
+	net_args="-netdev tap,id=fwnet0,ifname=$QEMU_NET_TAP,script=no,downscript=no,vhost=off"
+	net_args="$net_args -device virtio-net-device,netdev=fwnet0${QEMU_NET_DEVICE_OPTIONS:-}"
+fi
 # shellcheck disable=SC2086
 exec timeout "${QEMU_TIMEOUT:-60}" "$qemu" \
 	-M microvm,acpi=off -accel kvm -cpu host,-arch-capabilities \
@@ -47,4 +56,4 @@ exec timeout "${QEMU_TIMEOUT:-60}" "$qemu" \
 	-serial stdio -device isa-debug-exit,iobase=0xf4,iosize=4 \
 	-global virtio-mmio.force-legacy=false \
 	-smp "$vcpus,sockets=1,cores=$vcpus,threads=1" -m "${QEMU_MEMORY_MIB:-128}" \
-	-kernel "$firmware" -append "$cmdline" ${QEMU_EXTRA_ARGS:-}
+	-kernel "$firmware" -append "$cmdline" ${QEMU_EXTRA_ARGS:-} $net_args

@@ -72,6 +72,73 @@ static bool parse_blk_bench(const char *s, uint32_t n, struct fw_options *option
 	return true;
 }
 
+/* A dotted-quad IPv4 address (four decimals 0-255, 1-3 digits each) at the start of the n-byte
+ * `s`; returns the characters consumed, 0 if there is none. */
+static uint32_t parse_ipv4(const char *s, uint32_t n, uint32_t *out)
+{
+	uint32_t i = 0, address = 0;
+	for (unsigned part = 0; part < 4; part++) {
+		if (part > 0) {
+			if (i >= n || s[i] != '.')
+				return 0;
+			i++;
+		}
+		uint32_t digits = 0, value = 0;
+		while (i < n && digits < 4 && s[i] >= '0' && s[i] <= '9') {
+			value = value * 10 + (uint32_t)(s[i++] - '0');
+			digits++;
+		}
+		if (digits == 0 || digits > 3 || value > 255)
+			return 0;
+		address = (address << 8) | value;
+	}
+	*out = address;
+	return i;
+}
+
+/* fw.net's value: IP/PREFIX. */
+static bool parse_net(const char *s, uint32_t n, struct fw_options *options)
+{
+	uint32_t ip, prefix;
+	uint32_t used = parse_ipv4(s, n, &ip);
+	if (used == 0 || used >= n || s[used] != '/' || !parse_decimal(s + used + 1, n - used - 1, 0, 32, &prefix))
+		return false;
+	options->net = true;
+	options->net_ip = ip;
+	options->net_prefix = prefix;
+	return true;
+}
+
+/* fw.net-bench's value: DEST_IP:PORT,MiB,SIZE. */
+static bool parse_net_bench(const char *s, uint32_t n, struct fw_options *options)
+{
+	uint32_t ip, port, mib, size;
+	uint32_t used = parse_ipv4(s, n, &ip);
+	if (used == 0 || used >= n || s[used] != ':')
+		return false;
+	s += used + 1;
+	n -= used + 1;
+	uint32_t comma1 = 0;
+	while (comma1 < n && s[comma1] != ',')
+		comma1++;
+	if (comma1 == n || !parse_decimal(s, comma1, 1, 65535, &port))
+		return false;
+	s += comma1 + 1;
+	n -= comma1 + 1;
+	uint32_t comma2 = 0;
+	while (comma2 < n && s[comma2] != ',')
+		comma2++;
+	if (comma2 == n || !parse_decimal(s, comma2, 1, NET_BENCH_MAX_MIB, &mib) ||
+	    !parse_decimal(s + comma2 + 1, n - comma2 - 1, 1, NET_BENCH_MAX_SIZE, &size))
+		return false;
+	options->net_bench = true;
+	options->net_bench_ip = ip;
+	options->net_bench_port = (uint16_t)port;
+	options->net_bench_mib = mib;
+	options->net_bench_size = size;
+	return true;
+}
+
 /*
  * An unsigned number the way Linux's simple_strtoull(s, &end, 0) reads it: "0x" + hex digits,
  * "0" + octal digits, or decimal digits. Stops at the first character that does not belong
@@ -182,6 +249,24 @@ static bool parse_switch(const char *token, uint32_t n, struct fw_options *optio
 	static const char exit_prefix[] = "fw.exit=";
 	static const char blk_mib_prefix[] = "fw.blk-mib=";
 	static const char blk_bench_prefix[] = "fw.blk-bench=";
+	static const char net_prefix[] = "fw.net=";
+	static const char udp_echo_prefix[] = "fw.udp-echo=";
+	static const char net_bench_prefix[] = "fw.net-bench=";
+	if (starts_with(token, n, net_prefix)) {
+		uint32_t skip = sizeof(net_prefix) - 1;
+		return parse_net(token + skip, n - skip, options);
+	}
+	if (starts_with(token, n, udp_echo_prefix)) {
+		uint32_t skip = sizeof(udp_echo_prefix) - 1, port;
+		if (!parse_decimal(token + skip, n - skip, 1, 65535, &port) || port == NET_UDP_CONTROL_PORT)
+			return false;
+		options->net_udp_echo_port = (uint16_t)port;
+		return true;
+	}
+	if (starts_with(token, n, net_bench_prefix)) {
+		uint32_t skip = sizeof(net_bench_prefix) - 1;
+		return parse_net_bench(token + skip, n - skip, options);
+	}
 	if (equals(token, n, "fw.test=rng")) {
 		options->test = FW_TEST_RNG;
 		return true;
@@ -231,13 +316,22 @@ static bool parse_switch(const char *token, uint32_t n, struct fw_options *optio
 bool cmdline_parse(const char *cmdline, struct fw_options *options, const char **bad, uint32_t *bad_length)
 {
 	static const char virtio_prefix[] = "virtio_mmio.device=";
-	*options = (struct fw_options){.blk_test_mib = BLK_TEST_DEFAULT_MIB};
+	*options = (struct fw_options){.blk_test_mib = BLK_TEST_DEFAULT_MIB, .net_udp_echo_port = NET_UDP_ECHO_DEFAULT_PORT};
 	const char *p = cmdline;
+	/* The last fw.udp-echo= / fw.net-bench= token: an error without fw.net (no address). */
+	const char *net_only = NULL;
+	uint32_t net_only_length = 0;
 	for (;;) {
 		while (*p == ' ' || *p == '\t')
 			p++;
-		if (*p == '\0')
+		if (*p == '\0') {
+			if (net_only != NULL && !options->net) {
+				*bad = net_only;
+				*bad_length = net_only_length;
+				return false;
+			}
 			return true;
+		}
 		const char *token = p;
 		while (*p != '\0' && *p != ' ' && *p != '\t')
 			p++;
@@ -245,6 +339,10 @@ bool cmdline_parse(const char *cmdline, struct fw_options *options, const char *
 		bool ok = true;
 		if (starts_with(token, n, "fw.")) {
 			ok = parse_switch(token, n, options);
+			if (starts_with(token, n, "fw.udp-echo=") || starts_with(token, n, "fw.net-bench=")) {
+				net_only = token;
+				net_only_length = n;
+			}
 		} else if (starts_with(token, n, virtio_prefix)) {
 			struct virtio_mmio_token device;
 			uint32_t skip = sizeof(virtio_prefix) - 1;

@@ -31,6 +31,11 @@ enum fw_test {
 /* fw.blk-bench=<read|write>,<MiB>,<request KiB> bounds. */
 #define BLK_BENCH_MAX_MIB 1048576
 #define BLK_BENCH_MAX_REQUEST_KIB 65536
+/* fw.net=IP/PREFIX, fw.udp-echo=PORT, fw.net-bench=DEST_IP:PORT,MiB,SIZE. */
+#define NET_UDP_ECHO_DEFAULT_PORT 7
+#define NET_UDP_CONTROL_PORT 9      /* "counters" requests; fw.udp-echo may not use it */
+#define NET_BENCH_MAX_MIB 1048576
+#define NET_BENCH_MAX_SIZE 65507     /* the largest UDP payload in an IPv4 datagram */
 
 struct fw_options {
 	bool wait_button;   /* fw.wait=button: wait for the power button before the end */
@@ -45,6 +50,15 @@ struct fw_options {
 	bool blk_bench_write;  /* write (else read) */
 	uint32_t blk_bench_mib;         /* MiB transferred per pass, from sector 0 */
 	uint32_t blk_bench_request_kib; /* bytes per request / 1024 */
+	bool net;                /* fw.net=IP/PREFIX: the network responder on the first virtio-net device */
+	uint32_t net_ip;         /* our IPv4 address, host order (10.0.2.15 = 0x0a00020f) */
+	uint32_t net_prefix;     /* 0-32 */
+	uint16_t net_udp_echo_port; /* fw.udp-echo=PORT (NET_UDP_ECHO_DEFAULT_PORT when absent) */
+	bool net_bench;          /* fw.net-bench=DEST_IP:PORT,MiB,SIZE */
+	uint32_t net_bench_ip;   /* host order */
+	uint16_t net_bench_port;
+	uint32_t net_bench_mib;  /* MiB of UDP payload */
+	uint32_t net_bench_size; /* payload bytes per datagram */
 	struct virtio_mmio_token virtio_mmio[VIRTIO_MMIO_MAX_DEVICES]; /* in command-line order */
 	uint32_t virtio_mmio_count;
 	uint32_t virtio_mmio_dropped; /* well-formed tokens beyond VIRTIO_MMIO_MAX_DEVICES */
@@ -53,8 +67,8 @@ struct fw_options {
 /*
  * Parses the space-separated tokens of `cmdline`. Tokens that do not start with "fw." or
  * "virtio_mmio.device=" are ignored (console=..., ...). Returns true on success; on an
- * unknown or malformed fw.* token, or a malformed virtio_mmio.device= token, returns false
- * with `*bad`/`*bad_length` naming it.
+ * unknown or malformed fw.* token, a malformed virtio_mmio.device= token, or fw.udp-echo= /
+ * fw.net-bench= without fw.net, returns false with `*bad`/`*bad_length` naming it.
  */
 bool cmdline_parse(const char *cmdline, struct fw_options *options, const char **bad, uint32_t *bad_length);
 

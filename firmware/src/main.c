@@ -3,8 +3,9 @@
  *
  *   banner, command line, memory map, virtio-mmio devices, vCPU count, start the APs,
  *   "fw: ready" + boot timer, the self-test fw.test asks for (if any), the fw.blk-bench
- *   benchmark (if asked for), then what the command line asks: power off (default), wait for
- *   the power button, or leave through the debug-exit port with a given status.
+ *   benchmark (if asked for), the fw.net network responder (if asked for: it runs until the
+ *   power button), then what the command line asks: power off (default), wait for the power
+ *   button, or leave through the debug-exit port with a given status.
  */
 #include <stdint.h>
 
@@ -13,6 +14,7 @@
 #include "cmdline.h"
 #include "console.h"
 #include "defs.h"
+#include "net_responder.h"
 #include "platform.h"
 #include "serial.h"
 #include "smp.h"
@@ -97,6 +99,11 @@ void fw_main(uint64_t start_info_paddr)
 	}
 	if (options.blk_bench)
 		blk_bench(&options);
+	if (options.net) {
+		/* Answers the network until the power button (it waits for the button itself). */
+		net_responder(&options);
+		finish(&options);
+	}
 
 	if (options.wait_button)
 		wait_for_power_button(&options);

@@ -42,3 +42,11 @@ void power_button_wait_press(void)
 		pause_loop(BUTTON_POLL_PAUSES);
 	outl(PORT_BUTTON_STATUS, BUTTON_PRESSED); /* write one to clear */
 }
+
+bool power_button_poll(void)
+{
+	if ((inl(PORT_BUTTON_STATUS) & BUTTON_PRESSED) == 0)
+		return false;
+	outl(PORT_BUTTON_STATUS, BUTTON_PRESSED); /* write one to clear */
+	return true;
+}

@@ -24,6 +24,9 @@ bool power_button_present(void);
 /* Polls the power-button status register until bit 0 is set, then clears it (W1C). */
 void power_button_wait_press(void);
 
+/* One read of the power-button status: if bit 0 is set, clears it (W1C) and returns true. */
+bool power_button_poll(void);
+
 /* Halts this vCPU for good from CPL 3 (int3 through the DPL-3 #BP gate to a CPL-0 `hlt`;
  * isr.S). */
 __attribute__((noreturn)) void platform_park(void);
