@@ -35,4 +35,85 @@ struct NetworkTests {
         #expect(counters.contains(" icmp 20 "), "the firmware answered exactly the 20 pings: \(counters)")
         #expect(counters.contains(" udp 7 "), "and the 7 echoes: \(counters)")
     }
+
+    @Test func twoInterfacesOnTwoTaps() throws {
+        let namespace = try NetworkNamespace()
+        try namespace.addTap("tapa", address: "10.0.2.2/24")
+        try namespace.addTap("tapb", address: "10.0.3.2/24")
+        // The responder answers on the guest's first interface: boot twice, each tap first once.
+        for (first, second, subnet) in [("tapa", "tapb", "10.0.2"), ("tapb", "tapa", "10.0.3")] {
+            let guest = try namespace.start([
+                SwiftVMMBinary.url.path, "run", "--net", "tap=\(first)", "--net", "tap=\(second)",
+                "--cmdline", "fw.net=\(subnet).15/24",
+            ])
+            #expect(guest.waitForOutput(containing: "fw: net ready", timeoutSeconds: 30))
+            let devices = guest.standardOutput.text.split(separator: "\n").filter {
+                $0.hasPrefix("fw~ virtio-mmio:") && $0.hasSuffix("device 1 version 2")
+            }
+            #expect(devices.count == 2, "both interfaces are there: \(devices)")
+            let ping = try namespace.run(["ping", "-c", "5", "-i", "0.05", "-W", "2", "\(subnet).15"])
+            #expect(ping.output.contains("5 received"), "\(first): \(ping.output)")
+            guest.send(SIGTERM)
+            #expect(guest.waitForExit(timeoutSeconds: 30).status == 0)
+        }
+    }
+
+    /// While the guest has no receive buffers the I/O thread stops reading the tap and sleeps
+    /// (the tap queues frames); once the guest takes frames again, traffic flows.
+    @Test func theIOThreadSleepsWhileTheGuestPostsNoReceiveBuffers() throws {
+        let namespace = try NetworkNamespace()
+        try namespace.addTap("tap0", address: "10.0.2.2/24")
+        let guest = try namespace.start([
+            SwiftVMMBinary.url.path, "run", "--net", "tap=tap0,mac=02:00:00:00:00:42", "--cmdline",
+            "fw.net=10.0.2.15/24 fw.net-rx-pause=20000",
+        ])
+        #expect(guest.waitForOutput(containing: "fw: net rx paused", timeoutSeconds: 30))
+        // The paused guest answers no ARP: tell the host its MAC so that the datagrams go out.
+        let neighbor = try namespace.run([
+            "/usr/sbin/ip", "neigh", "replace", "10.0.2.15", "lladdr", "02:00:00:00:00:42", "dev", "tap0",
+        ])
+        #expect(neighbor.status == 0, "\(neighbor.output)")
+        // Fill the guest's 256 receive buffers, then keep frames coming while measuring.
+        let flood = try namespace.start([
+            "python3", "-c",
+            "import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
+                + "end=time.time()+3\nwhile time.time()<end:\n s.sendto(b'x'*100,('10.0.2.15',9999))\n time.sleep(0.0005)",
+        ])
+        Thread.sleep(forTimeInterval: 0.5)
+        let ioThread = try #require(Self.thread(named: "vmm-io", of: guest.processIdentifier))
+        let before = try Self.cpuTicks(of: ioThread, in: guest.processIdentifier)
+        Thread.sleep(forTimeInterval: 2)
+        let after = try Self.cpuTicks(of: ioThread, in: guest.processIdentifier)
+        _ = flood.waitForExit(timeoutSeconds: 10)
+        // The tap took the first frames into the guest's buffers and had to drop the rest: the
+        // guest really had no buffers while the I/O thread was measured.
+        let link = try namespace.run(["/usr/sbin/ip", "-s", "link", "show", "tap0"]).output
+        let transmitted = link.split(separator: "\n").drop { !$0.contains("TX:") }.dropFirst().first ?? ""
+        let counts = transmitted.split(separator: " ").compactMap { Int($0) }
+        #expect(counts.count >= 4 && counts[1] >= 256 && counts[3] > 0, "tap TX packets and drops: \(link)")
+        #expect(after - before <= 4, "the I/O thread used \(after - before) ticks (of 200) in 2 s")
+        #expect(guest.waitForOutput(containing: "fw: net rx resumed", timeoutSeconds: 60))
+        let ping = try namespace.run(["ping", "-c", "5", "-i", "0.05", "-W", "2", "10.0.2.15"])
+        #expect(ping.output.contains("5 received"), "traffic flows again: \(ping.output)")
+        guest.send(SIGTERM)
+        let (status, _) = guest.waitForExit(timeoutSeconds: 30)
+        #expect(status == 0)
+    }
+
+    /// The thread id of the thread named `name` in process `pid`.
+    static func thread(named name: String, of pid: Int32) -> String? {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        return tasks.first { task in
+            let comm = (try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/comm", encoding: .utf8)) ?? ""
+            return comm.trimmingCharacters(in: .whitespacesAndNewlines) == name
+        }
+    }
+
+    /// utime + stime of thread `tid` (clock ticks).
+    static func cpuTicks(of tid: String, in pid: Int32) throws -> Int {
+        let stat = try String(contentsOfFile: "/proc/\(pid)/task/\(tid)/stat", encoding: .utf8)
+        // Fields after the ")" that ends the command name: state is field 3, utime 14, stime 15.
+        let fields = stat[stat.index(after: stat.lastIndex(of: ")")!)...].split(separator: " ")
+        return (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0)
+    }
 }

@@ -256,6 +256,14 @@ static bool parse_switch(const char *token, uint32_t n, struct fw_options *optio
 		uint32_t skip = sizeof(net_prefix) - 1;
 		return parse_net(token + skip, n - skip, options);
 	}
+	static const char rx_pause_prefix[] = "fw.net-rx-pause=";
+	if (starts_with(token, n, rx_pause_prefix)) {
+		uint32_t skip = sizeof(rx_pause_prefix) - 1, mcycles;
+		if (!parse_decimal(token + skip, n - skip, 1, 1000000, &mcycles))
+			return false;
+		options->net_rx_pause_mcycles = mcycles;
+		return true;
+	}
 	if (starts_with(token, n, udp_echo_prefix)) {
 		uint32_t skip = sizeof(udp_echo_prefix) - 1, port;
 		if (!parse_decimal(token + skip, n - skip, 1, 65535, &port) || port == NET_UDP_CONTROL_PORT)
@@ -339,7 +347,8 @@ bool cmdline_parse(const char *cmdline, struct fw_options *options, const char *
 		bool ok = true;
 		if (starts_with(token, n, "fw.")) {
 			ok = parse_switch(token, n, options);
-			if (starts_with(token, n, "fw.udp-echo=") || starts_with(token, n, "fw.net-bench=")) {
+			if (starts_with(token, n, "fw.udp-echo=") || starts_with(token, n, "fw.net-bench=") ||
+			    starts_with(token, n, "fw.net-rx-pause=")) {
 				net_only = token;
 				net_only_length = n;
 			}

@@ -54,6 +54,7 @@ struct fw_options {
 	uint32_t net_ip;         /* our IPv4 address, host order (10.0.2.15 = 0x0a00020f) */
 	uint32_t net_prefix;     /* 0-32 */
 	uint16_t net_udp_echo_port; /* fw.udp-echo=PORT (NET_UDP_ECHO_DEFAULT_PORT when absent) */
+	uint32_t net_rx_pause_mcycles; /* fw.net-rx-pause=N: stop receiving for N million TSC cycles */
 	bool net_bench;          /* fw.net-bench=DEST_IP:PORT,MiB,SIZE */
 	uint32_t net_bench_ip;   /* host order */
 	uint16_t net_bench_port;

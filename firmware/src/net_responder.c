@@ -667,6 +667,19 @@ void net_responder(const struct fw_options *options)
 	if (options->net_bench)
 		bench(r);
 
+	if (options->net_rx_pause_mcycles > 0) {
+		/* Stop taking frames for a while: the device runs out of receive buffers (once the host
+		 * sends more than were posted) and must stop reading its backend without spinning;
+		 * afterwards everything flows again. */
+		fw_printf("fw: net rx paused\n");
+		uint64_t start = rdtsc(), cycles = (uint64_t)options->net_rx_pause_mcycles * 1000000ull;
+		while (rdtsc() - start < cycles && !r->stop) {
+			cpu_pause();
+			housekeeping(r);
+		}
+		fw_printf("fw: net rx resumed\n");
+	}
+
 	while (!r->stop) {
 		if (!net_poll(r))
 			cpu_pause();
