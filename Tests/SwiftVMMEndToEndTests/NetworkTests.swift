@@ -116,4 +116,36 @@ struct NetworkTests {
         let fields = stat[stat.index(after: stat.lastIndex(of: ")")!)...].split(separator: " ")
         return (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0)
     }
+
+    @Test func badNetworkOptionsAndMissingPrivilegesAreOneLineErrors() throws {
+        for (arguments, status, word) in [
+            (["--net", "tap=t0,mac=02:00:00:00:00"], Int32(10), "mac"),
+            (["--net", "tap=t0,mac=03:00:00:00:00:01"], 10, "unicast"),
+            (["--net", "tap=t0,mtu=40"], 10, "mtu"),
+            (["--net", "tap=t0,mtu=lots"], 10, "mtu"),
+            (["--net", "mac=02:00:00:00:00:01"], 10, "tap=NAME"),
+            (["--net", "tap=a-name-that-is-far-too-long"], 10, "tap"),
+        ] {
+            let result = try SwiftVMMBinary.run(["run"] + arguments)
+            #expect(result.status == status, "\(arguments): \(result.standardError)")
+            #expect(result.errorLines.count == 1 && result.standardError.contains(word), "\(arguments)")
+        }
+        // Without CAP_NET_ADMIN (a user namespace has none over the host's network): status 15.
+        let unprivileged = try RunningProcess(
+            executable: URL(fileURLWithPath: "/usr/bin/unshare"),
+            arguments: ["--user", SwiftVMMBinary.url.path, "run", "--net", "tap=svmmtest0"])
+        let (status, _) = unprivileged.waitForExit(timeoutSeconds: 30)
+        #expect(status == 15, "\(unprivileged.standardError.text)")
+        #expect(unprivileged.standardError.text.contains("CAP_NET_ADMIN"))
+        // Without /dev/net/tun (hidden in a private mount namespace): status 15 as well.
+        let noTun = try RunningProcess(
+            executable: URL(fileURLWithPath: "/usr/bin/unshare"),
+            arguments: [
+                "--mount", "sh", "-c", "mount -t tmpfs none /dev/net && exec \"$0\" run --net tap=svmmtest0",
+                SwiftVMMBinary.url.path,
+            ])
+        let (noTunStatus, _) = noTun.waitForExit(timeoutSeconds: 30)
+        #expect(noTunStatus == 15, "\(noTun.standardError.text)")
+        #expect(noTun.standardError.text.contains("/dev/net/tun"))
+    }
 }
