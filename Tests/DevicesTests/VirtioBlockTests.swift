@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 import EventLoop
 import GuestMemory
 import Synchronization
@@ -302,5 +306,63 @@ private struct BlockHarness {
         #expect(disk.device.readConfiguration(offset: 40, size: 4) == 1, "max_discard_seg")
         #expect(disk.device.readConfiguration(offset: 56, size: 1) == 1, "write_zeroes_may_unmap")
         #expect(disk.device.readConfiguration(offset: 4000, size: 4) == 0, "past the end reads zero")
+    }
+}
+
+@Suite struct FileBlockBackendTests {
+    private func scratchImage(bytes: Int) throws -> String {
+        let path = "/var/tmp/swiftvmm-backend-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).img"
+        let fd = open(path, O_CREAT | O_RDWR | O_TRUNC, 0o644)
+        #expect(fd >= 0)
+        ftruncate(fd, off_t(bytes))
+        close(fd)
+        return path
+    }
+
+    @Test(arguments: [false, true])
+    func alignedAndUnalignedBuffersReachTheFile(directIO: Bool) throws {
+        let path = try scratchImage(bytes: 64 * 1024)
+        defer { unlink(path) }
+        let backend = try FileBlockBackend(path: path, readOnly: false, directIO: directIO)
+        let memory = try GuestMemory(totalBytes: 1 << 20)
+        // 512-aligned (O_DIRECT path) and at an odd address (the buffered fallback with cache=none).
+        for (address, sector) in [(UInt64(0x1_0000), UInt64(0)), (0x2_0001, 8)] {
+            try memory.fill(UInt8(sector + 1), count: 4096, at: GuestAddress(address))
+            let buffers = [DescriptorBuffer(address: GuestAddress(address), length: 4096)]
+            #expect(backend.write(at: sector * 512, from: buffers, memory: memory) == .ok)
+            try memory.fill(0, count: 4096, at: GuestAddress(address))
+            #expect(backend.read(at: sector * 512, into: buffers, memory: memory) == .ok)
+            #expect(
+                try memory.readBytes(at: GuestAddress(address), count: 4096)
+                    == [UInt8](repeating: UInt8(sector + 1), count: 4096))
+        }
+        #expect(backend.flush() == .ok)
+        #expect(
+            backend.read(
+                at: 64 * 1024, into: [DescriptorBuffer(address: GuestAddress(0x1_0000), length: 512)], memory: memory)
+                == .ioError)
+    }
+
+    @Test func locksAreSharedForReadersAndExclusiveForWriters() throws {
+        let path = try scratchImage(bytes: 4096)
+        defer { unlink(path) }
+        let reader = try FileBlockBackend(path: path, readOnly: true, directIO: false)
+        _ = try FileBlockBackend(path: path, readOnly: true, directIO: false)  // a second reader is fine
+        #expect(throws: BlockBackendError.locked(path: path, readOnly: false)) {
+            try FileBlockBackend(path: path, readOnly: false, directIO: false)
+        }
+        _ = reader
+    }
+
+    @Test func readOnlyBackendsRefuseWritesAndDiscards() throws {
+        let path = try scratchImage(bytes: 4096)
+        defer { unlink(path) }
+        let backend = try FileBlockBackend(path: path, readOnly: true, directIO: false)
+        let memory = try GuestMemory(totalBytes: 1 << 20)
+        #expect(
+            backend.write(at: 0, from: [DescriptorBuffer(address: GuestAddress(0), length: 512)], memory: memory)
+                == .ioError)
+        #expect(backend.discard(at: 0, length: 512) == .unsupported)
+        #expect(!backend.supportsDiscard)
     }
 }
