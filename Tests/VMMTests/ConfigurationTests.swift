@@ -201,3 +201,42 @@ import VMM
         #expect(MachineError.hostUnsupported("").exitStatus == 2)
     }
 }
+
+@Suite struct NetworkInterfaceConfigurationTests {
+    @Test func argumentFormAndValidation() throws {
+        let interface = try NetworkInterfaceConfiguration(argument: "tap=tap0,mac=02:aa:bb:cc:dd:ee,mtu=9000")
+        #expect(interface == NetworkInterfaceConfiguration(tap: "tap0", mac: "02:aa:bb:cc:dd:ee", mtu: 9000))
+        for bad in ["tap=tap0,mac=02:aa", "tap=tap0,mac=zz:00:00:00:00:00", "tap=tap0,mtu=67", "tap=x/y", "mtu=1500"] {
+            #expect(throws: ConfigurationError.self, "\(bad)") { try NetworkInterfaceConfiguration(argument: bad) }
+        }
+    }
+
+    @Test func jsonKeysAreStrict() throws {
+        let configuration = try VirtualMachineConfiguration(
+            json: Array(#"{"network_interfaces": [{"tap": "tap1", "mtu": 1400}]}"#.utf8))
+        #expect(configuration.networkInterfaces == [NetworkInterfaceConfiguration(tap: "tap1", mtu: 1400)])
+        #expect(throws: ConfigurationError.self) {
+            try VirtualMachineConfiguration(
+                json: Array(#"{"network_interfaces": [{"tap": "t", "ip": "1.2.3.4"}]}"#.utf8))
+        }
+    }
+}
+
+@Suite struct DiskConfigurationTests {
+    @Test func argumentFormAndJSON() throws {
+        #expect(
+            try DiskConfiguration(argument: "path=/d.img,readonly=on,serial=abc,cache=none")
+                == DiskConfiguration(path: "/d.img", readOnly: true, serial: "abc", cache: .none))
+        let configuration = try VirtualMachineConfiguration(
+            json: Array(
+                #"{"disks": [{"path": "/a.img", "read_only": true}, {"path": "/b.img", "cache": "none"}]}"#.utf8))
+        #expect(configuration.disks.map(\.readOnly) == [true, false])
+        #expect(configuration.disks.map(\.cache) == [.writeback, .none])
+        var tooLong = VirtualMachineConfiguration(disks: [
+            DiskConfiguration(path: "/a", serial: String(repeating: "s", count: 21))
+        ])
+        #expect(throws: ConfigurationError.self) { try tooLong.validate() }
+        tooLong.disks = []
+        try tooLong.validate()
+    }
+}
