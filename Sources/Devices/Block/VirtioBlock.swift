@@ -68,13 +68,7 @@ public final class VirtioBlock: VirtioDevice, Sendable {
     }
 
     public func readConfiguration(offset: UInt64, size: Int) -> UInt64 {
-        let bytes = configuration
-        var value: UInt64 = 0
-        for index in 0..<size {
-            let position = Int(clamping: offset) &+ index
-            if position >= 0, position < bytes.count { value |= UInt64(bytes[position]) << (8 * index) }
-        }
-        return value
+        VirtioConfigurationSpace.read(configuration, offset: offset, size: size)
     }
 
     public func writeConfiguration(offset: UInt64, size: Int, value: UInt64) {}  // nothing writable

@@ -73,15 +73,10 @@ public final class VirtioNet: VirtioDevice, Sendable {
 
     /// Configuration space: mac[6], status (LINK_UP), max_virtqueue_pairs (1), mtu.
     public func readConfiguration(offset: UInt64, size: Int) -> UInt64 {
-        var bytes = mac + [1, 0, 1, 0]
         let mtuValue = mtu ?? 1500
-        bytes += [UInt8(truncatingIfNeeded: mtuValue), UInt8(truncatingIfNeeded: mtuValue >> 8)]
-        var value: UInt64 = 0
-        for index in 0..<size {
-            let position = Int(clamping: offset) &+ index
-            if position >= 0, position < bytes.count { value |= UInt64(bytes[position]) << (8 * index) }
-        }
-        return value
+        let bytes =
+            mac + [1, 0, 1, 0] + [UInt8(truncatingIfNeeded: mtuValue), UInt8(truncatingIfNeeded: mtuValue >> 8)]
+        return VirtioConfigurationSpace.read(bytes, offset: offset, size: size)
     }
 
     public func writeConfiguration(offset: UInt64, size: Int, value: UInt64) {}  // the MAC is ours

@@ -99,3 +99,16 @@ public struct VirtioDeviceError: Error, Equatable, Sendable, CustomStringConvert
     public let description: String
     public init(_ description: String) { self.description = description }
 }
+
+/// Reading a device's configuration space kept as little-endian bytes.
+public enum VirtioConfigurationSpace {
+    /// `size` bytes at `offset` of `bytes`, little-endian; bytes past the end read as zero.
+    public static func read(_ bytes: [UInt8], offset: UInt64, size: Int) -> UInt64 {
+        var value: UInt64 = 0
+        for index in 0..<min(max(size, 0), 8) {
+            let position = Int(clamping: offset) &+ index
+            if position >= 0, position < bytes.count { value |= UInt64(bytes[position]) << (8 * index) }
+        }
+        return value
+    }
+}
