@@ -39,6 +39,8 @@ let package = Package(
         // The test firmware, built by gcc/ld through the plugin and embedded as base64.
         .target(name: "EmbeddedFirmware", plugins: ["EmbedFirmware"]),
         .plugin(name: "EmbedFirmware", capability: .buildTool()),
+        // ACPI tables (RSDP, XSDT, FADT, MADT, DSDT) and an AML encoder: pure functions returning bytes.
+        .target(name: "ACPI"),
         // C: tun/tap and interface ioctls.
         .target(name: "CHostNetwork"),
         // Host networking: tap devices (VMM uses them for virtio-net).
@@ -63,6 +65,7 @@ let package = Package(
         .testTarget(name: "KVMTests", dependencies: ["KVM", "CKVM"]),
         .testTarget(name: "GuestMemoryTests", dependencies: ["GuestMemory"]),
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop"]),
+        .testTarget(name: "ACPITests", dependencies: ["ACPI"]),
         .testTarget(name: "HostNetworkTests", dependencies: ["HostNetwork", "CHostNetwork"]),
         .testTarget(name: "BootTests", dependencies: ["Boot", "GuestMemory"]),
         .testTarget(name: "VirtioTests", dependencies: ["Virtio", "VirtioTestSupport", "GuestMemory", "EventLoop"]),
