@@ -3,9 +3,11 @@
 # Tests that need /dev/kvm are skipped (and say so) where it is not usable.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/host-packages.sh libc6-dev linux-libc-dev gcc binutils qemu-system-x86 strace
+scripts/host-packages.sh libc6-dev linux-libc-dev gcc binutils qemu-system-x86 strace acpica-tools
 if [ ! -w /dev/kvm ]; then
   echo "WARNING: /dev/kvm is not usable here: every test that boots a guest will be SKIPPED" >&2
 fi
+# Debian's cloud kernel (cached outside the repository) for the bzImage loader tests.
+scripts/fetch-cloud-kernel.sh >/dev/null || echo "WARNING: could not fetch Debian's cloud kernel: its tests will be SKIPPED" >&2
 swift build --build-tests
 swift test --skip-build "$@"

@@ -16,6 +16,9 @@ public struct BootPlan: Sendable, Equatable {
         /// 32-bit protected mode, paging off, flat segments from the boot GDT (PVH).
         /// `ebx` carries the start-info address.
         case protected32(entryPoint: UInt32, ebx: UInt32)
+        /// 64-bit long mode, paging on with the identity map at `pageTableRoot`, CS = 0x10 and
+        /// DS = 0x18 from the boot GDT, RSI = the zero page (Linux's 64-bit boot protocol).
+        case long64(entryPoint: UInt64, rsi: UInt64, pageTableRoot: UInt64)
     }
 
     public var placements: [Placement]

@@ -47,10 +47,13 @@ import Testing
             mentioning: ["kernel", junk.path, "not a bootable image", "PVH"])
         try expectOneLineError(
             ["run", "--firmware", "/bin/true"], status: 12, mentioning: ["firmware", "not an executable"])
-        var bzImage = Data(repeating: 0, count: 0x400)
+        var bzImage = Data(repeating: 0, count: 0x1000)
+        bzImage.replaceSubrange(0x1fe..<0x200, with: [0x55, 0xaa])
         bzImage.replaceSubrange(0x202..<0x206, with: Array("HdrS".utf8))
+        bzImage.replaceSubrange(0x206..<0x208, with: [0x0a, 0x02])  // boot protocol 2.10
         let fakeBzImage = try SwiftVMMBinary.temporaryFile("bzImage", contents: bzImage)
-        try expectOneLineError(["run", "--kernel", fakeBzImage.path], status: 12, mentioning: ["bzImage", "vmlinux"])
+        try expectOneLineError(
+            ["run", "--kernel", fakeBzImage.path], status: 12, mentioning: ["2.10", "2.12", "vmlinux"])
     }
 
     @Test func zeroMemory() throws {

@@ -66,8 +66,36 @@ enum GuestBoot {
             switch plan.entry {
             case .protected32(let entryPoint, let ebx):
                 return Self.protectedModeEntry(entryPoint: entryPoint, ebx: ebx, base: base)
+            case .long64(let entryPoint, let rsi, let pageTableRoot):
+                return Self.longModeEntry(entryPoint: entryPoint, rsi: rsi, pageTableRoot: pageTableRoot, base: base)
             }
         }
+    }
+
+    /// 64-bit long mode as Linux's boot protocol asks: paging on, CS = 0x10 (64-bit code), DS =
+    /// ES = SS = 0x18, RSI = the zero page, interrupts off.
+    static func longModeEntry(entryPoint: UInt64, rsi: UInt64, pageTableRoot: UInt64, base: SpecialRegisters)
+        -> (GeneralRegisters, SpecialRegisters)
+    {
+        var general = GeneralRegisters()
+        general.rip = entryPoint
+        general.rsi = rsi
+        general.rflags = 0x2
+        var special = base
+        special.cs = SegmentRegister(base: 0, limit: 0xffff_ffff, selector: 0x10, type: 0xb, l: true, g: true)
+        let data = SegmentRegister(base: 0, limit: 0xffff_ffff, selector: 0x18, type: 0x3, db: true, g: true)
+        special.ds = data
+        special.es = data
+        special.fs = data
+        special.gs = data
+        special.ss = data
+        special.gdt = DescriptorTableRegister(
+            base: BootLayout.gdtAddress, limit: UInt16(BzImageLoader.gdt.count * 8 - 1))
+        special.cr3 = pageTableRoot
+        special.cr4 = 1 << 5  // PAE
+        special.cr0 = 0x8000_0011  // PG | ET | PE
+        special.efer = 0x500  // LME | LMA
+        return (general, special)
     }
 
     /// 32-bit protected mode, paging off, flat segments matching the boot GDT (PVH ABI).
