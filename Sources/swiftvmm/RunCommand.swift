@@ -11,16 +11,16 @@ struct RunCommand: ParsableCommand {
         commandName: "run",
         abstract: "Boot a virtual machine in the foreground; the exit status tells how it ended.",
         discussion: """
-            Boot sources: --kernel (an ELF vmlinux or other image with a PVH entry note), \
-            --firmware (a PVH ELF), raw_code in a --config file, or nothing: then the built-in \
-            test firmware boots. Linux bzImage support is planned.
+            Boot sources: --kernel (a Linux bzImage, boot protocol 2.12+, or an ELF vmlinux or other \
+            image with a PVH entry note), --firmware (a PVH ELF), raw_code in a --config file, or \
+            nothing: then the built-in test firmware boots.
             SIGTERM or SIGINT presses the guest's power button; if the guest has not ended \
             --grace-seconds later, the run is forced to stop (status 7). A second signal forces \
             the stop at once. Flags override the values of the --config file.
             """
     )
 
-    @Option(name: .long, help: ArgumentHelp("Kernel image to boot.", valueName: "path"))
+    @Option(name: .long, help: ArgumentHelp("Kernel to boot: a bzImage or a PVH ELF (vmlinux).", valueName: "path"))
     var kernel: String?
 
     @Option(name: .long, help: ArgumentHelp("PVH firmware to boot instead of a kernel.", valueName: "path"))

@@ -32,10 +32,12 @@ enum GuestBoot {
         }
         switch BootImageFormat(of: image) {
         case .bzImage:
-            throw .unsupportedBootImage(
-                field: field, path: path,
-                reason:
-                    "is a Linux bzImage, which this build does not boot yet; boot its uncompressed vmlinux (ELF, PVH)")
+            do {
+                let loader = try BzImageLoader(bzImage: image)
+                return .planned(try loader.plan(layout: layout, commandLine: commandLine, initrd: initrd))
+            } catch {
+                throw .unsupportedBootImage(field: field, path: path, reason: error.description)
+            }
         case .unknown:
             throw .unsupportedBootImage(
                 field: field, path: path, reason: "is not a bootable image; expected an ELF with a PVH entry note")
