@@ -49,7 +49,7 @@ let package = Package(
         .target(
             name: "VMM",
             dependencies: [
-                "KVM", "GuestMemory", "Devices", "EventLoop", "Boot", "EmbeddedFirmware", "Virtio", "HostNetwork",
+                "KVM", "GuestMemory", "Devices", "EventLoop", "Boot", "EmbeddedFirmware", "Virtio", "HostNetwork", "ACPI",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

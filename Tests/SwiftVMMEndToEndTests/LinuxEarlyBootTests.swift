@@ -12,19 +12,20 @@ private let cloudVmlinux: String? = {
 
 /// An unmodified distribution kernel through PVH on this machine's KVM. On PVM its CPL-0 code
 /// is emulated, so the test reads only the kernel's first messages (about 20 s in): its view of
-/// SwiftVMM's memory map, command line and CPUID.
+/// SwiftVMM's memory map, command line, CPUID and ACPI tables.
 @Suite(
     .enabled(
         if: FileManager.default.isWritableFile(atPath: "/dev/kvm"), "SKIPPED: needs read/write access to /dev/kvm"),
     .enabled(
         if: cloudVmlinux != nil, "SKIPPED: Debian's cloud kernel is not cached (run scripts/fetch-cloud-kernel.sh)"))
 struct LinuxEarlyBootTests {
-    @Test func debianCloudKernelReportsOurMemoryMapAndCommandLine() throws {
+    @Test func debianCloudKernelReportsOurMemoryMapCommandLineAndACPITables() throws {
         let commandLine = "console=ttyS0 earlyprintk=serial,ttyS0 panic=-1 swiftvmm.test=early"
         let guest = try RunningProcess(
             executable: SwiftVMMBinary.url,
             arguments: [
-                "run", "--kernel", try #require(cloudVmlinux), "--memory", "512", "--grace-seconds", "1", "--cmdline",
+                "run", "--kernel", try #require(cloudVmlinux), "--memory", "512", "--cpus", "2", "--grace-seconds", "1",
+                "--cmdline",
                 commandLine,
             ])
         let reached = guest.waitForOutput(containing: "Kernel command line:", timeoutSeconds: 120)
@@ -37,6 +38,10 @@ struct LinuxEarlyBootTests {
             "BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff] usable",
             "BIOS-e820: [mem 0x0000000000100000-0x000000001fffffff] usable", "Hypervisor detected: KVM",
             "kvm-clock: Using msrs", "TSC deadline timer available", "Kernel command line: \(commandLine)",
+            // SwiftVMM's ACPI tables, as the kernel reads them.
+            "ACPI: RSDP 0x00000000000E0000 000024 (v02 SVMM  )", "ACPI: FACP 0x", "ACPI: DSDT 0x", "ACPI: APIC 0x",
+            "IOAPIC[0]: apic_id 2, version 17, address 0xfec00000, GSI 0-23",
+            "ACPI: INT_SRC_OVR (bus 0 bus_irq 0 global_irq 2 high edge)", "smpboot: Allowing 2 CPUs",
         ] {
             #expect(console.contains(expected), "\(expected)")
         }

@@ -26,28 +26,3 @@ struct VirtioFirmwareTests {
         #expect(counts.throughRegister == 0, "no notification took an exit to user space")
     }
 }
-
-/// A machine that ran and was released leaves no descriptor and no thread behind.
-@Suite(.enabled(if: kvmAvailable, kvmSkipReason), .serialized)
-struct MachineTeardownTests {
-    private func count(_ directory: String) -> Int {
-        (try? FileManager.default.contentsOfDirectory(atPath: directory).count) ?? -1
-    }
-
-    @Test func noDescriptorOrThreadOutlivesTheMachine() throws {
-        // A first run warms up what stays for the process (the kick handler, the runtime's threads).
-        func runOnce() throws {
-            let machine = try Machine(
-                configuration: VirtualMachineConfiguration(
-                    vcpuCount: 2, commandLine: "fw.test=rng fw.exit=0", console: .none, entropyDevice: true))
-            #expect(try machine.run() == .guestStatus(0))
-        }
-        try runOnce()
-        let descriptors = count("/proc/self/fd")
-        let threads = count("/proc/self/task")
-        try runOnce()
-        try runOnce()
-        #expect(count("/proc/self/fd") == descriptors, "vCPU, VM, eventfd, epoll and memory descriptors are closed")
-        #expect(count("/proc/self/task") <= threads, "vCPU, I/O and monitor threads are gone")
-    }
-}

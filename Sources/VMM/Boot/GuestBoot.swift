@@ -10,9 +10,10 @@ enum GuestBoot {
 
     /// Reads and plans the boot source of `configuration` for RAM `layout`. Every failure names
     /// the configuration field and the file.
-    static func prepare(_ configuration: VirtualMachineConfiguration, layout: GuestMemoryLayout, commandLine: String)
-        throws(ConfigurationError) -> GuestBoot
-    {
+    static func prepare(
+        _ configuration: VirtualMachineConfiguration, layout: GuestMemoryLayout, commandLine: String,
+        rsdpAddress: UInt64 = 0
+    ) throws(ConfigurationError) -> GuestBoot {
         if let raw = configuration.rawCode { return .raw(raw) }
         let field: String
         let path: String
@@ -34,7 +35,9 @@ enum GuestBoot {
         case .bzImage:
             do {
                 let loader = try BzImageLoader(bzImage: image)
-                return .planned(try loader.plan(layout: layout, commandLine: commandLine, initrd: initrd))
+                return .planned(
+                    try loader.plan(
+                        layout: layout, commandLine: commandLine, initrd: initrd, rsdpAddress: rsdpAddress))
             } catch {
                 throw .unsupportedBootImage(field: field, path: path, reason: error.description)
             }
@@ -44,7 +47,9 @@ enum GuestBoot {
         case .elf:
             do {
                 let loader = try PVHLoader(elf: image)
-                return .planned(try loader.plan(layout: layout, commandLine: commandLine, initrd: initrd))
+                return .planned(
+                    try loader.plan(
+                        layout: layout, commandLine: commandLine, initrd: initrd, rsdpAddress: rsdpAddress))
             } catch {
                 throw .unsupportedBootImage(field: field, path: path, reason: error.description)
             }

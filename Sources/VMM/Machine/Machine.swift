@@ -45,12 +45,13 @@ public final class Machine: Sendable {
     ) throws(MachineError) {
         do { try configuration.validate() } catch { throw .configuration(error) }
         let boot: GuestBoot
-        let commandLine = VirtioLayout.commandLine(
-            configuration.commandLine, deviceCount: VirtioDeviceKind.devices(for: configuration).count)
+        let virtioCount = VirtioDeviceKind.devices(for: configuration).count
+        let commandLine = VirtioLayout.commandLine(configuration.commandLine, deviceCount: virtioCount)
+        let tables = try PlatformTables.build(configuration, virtioCount: virtioCount)
         do {
             boot = try GuestBoot.prepare(
                 configuration, layout: try GuestMemoryLayout(totalBytes: configuration.memoryBytes),
-                commandLine: commandLine)
+                commandLine: commandLine, rsdpAddress: tables?.rsdpAddress ?? 0)
         } catch let error as ConfigurationError {
             throw .configuration(error)
         } catch {
@@ -68,7 +69,7 @@ public final class Machine: Sendable {
             events?(.guestReady(nanosecondsAfterStart: timestamp &- started))
         }
         self.resources = try MachineResources.build(
-            configuration, system: system, boot: boot, onGuestReady: onGuestReady)
+            configuration, system: system, boot: boot, tables: tables, onGuestReady: onGuestReady)
     }
 
     /// The current lifecycle state.

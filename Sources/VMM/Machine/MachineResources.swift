@@ -1,3 +1,4 @@
+import ACPI
 import Devices
 import Virtio
 import EventLoop
@@ -46,7 +47,7 @@ final class MachineResources: Sendable {
 
     /// Builds the machine `configuration` describes (already validated) on `system`.
     static func build(
-        _ configuration: VirtualMachineConfiguration, system: KVMSystem, boot: GuestBoot,
+        _ configuration: VirtualMachineConfiguration, system: KVMSystem, boot: GuestBoot, tables: ACPITables?,
         onGuestReady: (@Sendable (UInt64) -> Void)?
     ) throws(MachineError) -> MachineResources {
         do {
@@ -133,7 +134,12 @@ final class MachineResources: Sendable {
                 virtioSlots.append(slot)
             }
 
-            do { try boot.load(into: memory) } catch { throw MachineError.from(error) }
+            do {
+                try boot.load(into: memory)
+                if let tables { try PlatformTables.write(tables, to: memory) }
+            } catch {
+                throw MachineError.from(error)
+            }
 
             let bus: DeviceBus
             do { bus = try builder.build() } catch { throw MachineError.from(error) }
