@@ -49,7 +49,8 @@ let package = Package(
         .target(
             name: "VMM",
             dependencies: [
-                "KVM", "GuestMemory", "Devices", "EventLoop", "Boot", "EmbeddedFirmware", "Virtio", "HostNetwork", "ACPI",
+                "KVM", "GuestMemory", "Devices", "EventLoop", "Boot", "EmbeddedFirmware", "Virtio", "HostNetwork",
+                "ACPI",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
