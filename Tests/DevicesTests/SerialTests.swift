@@ -155,3 +155,12 @@ private final class CallCounter: @unchecked Sendable {
     var value = 0
     func increment() { value += 1 }
 }
+
+@Suite struct I8042Tests {
+    @Test func onlyTheResetCommandResets() {
+        let controller = I8042()
+        #expect(controller.write(offset: 0, size: 1, value: 0xfe) == .reset)
+        #expect(controller.write(offset: 0, size: 1, value: 0xad) == nil)
+        #expect(controller.read(offset: 0, size: 1) == 0, "status: both buffers empty")
+    }
+}

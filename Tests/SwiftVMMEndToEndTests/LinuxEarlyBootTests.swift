@@ -39,7 +39,8 @@ struct LinuxEarlyBootTests {
             "BIOS-e820: [mem 0x0000000000100000-0x000000001fffffff] usable", "Hypervisor detected: KVM",
             "kvm-clock: Using msrs", "TSC deadline timer available", "Kernel command line: \(commandLine)",
             // SwiftVMM's ACPI tables, as the kernel reads them.
-            "ACPI: RSDP 0x00000000000E0000 000024 (v02 SVMM  )", "ACPI: FACP 0x", "ACPI: DSDT 0x", "ACPI: APIC 0x",
+            "ACPI: RSDP 0x00000000000E0000 000024 (v02 SVMM  )", "ACPI: XSDT 0x", "ACPI: FACP 0x", "ACPI: DSDT 0x",
+            "ACPI: APIC 0x",
             "IOAPIC[0]: apic_id 2, version 17, address 0xfec00000, GSI 0-23",
             "ACPI: INT_SRC_OVR (bus 0 bus_irq 0 global_irq 2 high edge)", "smpboot: Allowing 2 CPUs",
         ] {

@@ -10,8 +10,8 @@ private enum Guest {
     static let end: [UInt8] = [0xb0, 0x00, 0xe6, 0xf4]
     static let probeA: UInt64 = 0x10_0000
     static let probeB: UInt64 = 0x10_1000
-    static let portA: UInt64 = 0x60
-    static let portB: UInt16 = 0x61
+    static let portA: UInt64 = 0x520
+    static let portB: UInt16 = 0x521
     static let readValue: UInt64 = 0x1122_3344_5566_7788
 
     static func configuration(_ code: [UInt8], mode: RawCodeBoot.Mode = .long64User, probes: [ExitProbeConfiguration])
@@ -34,8 +34,8 @@ struct TinyGuestTests {
         let inInstruction: [UInt8] = width == 1 ? [0xec] : width == 2 ? [0x66, 0xed] : [0xed]
         let outInstruction: [UInt8] = width == 1 ? [0xee] : width == 2 ? [0x66, 0xef] : [0xef]
         let code: [UInt8] =
-            [0x66, 0xba, UInt8(Guest.portA & 0xff), 0x00] + inInstruction  // mov dx, portA; in
-            + [0x66, 0xba, UInt8(Guest.portB), 0x00] + outInstruction + Guest.end  // mov dx, portB; out
+            [0x66, 0xba, UInt8(Guest.portA & 0xff), UInt8(Guest.portA >> 8)] + inInstruction  // mov dx, portA; in
+            + [0x66, 0xba, UInt8(Guest.portB & 0xff), UInt8(Guest.portB >> 8)] + outInstruction + Guest.end
         let machine = try Machine(
             configuration: Guest.configuration(
                 code,
@@ -221,5 +221,26 @@ struct KernelOwnedRangeTests {
         #expect(throws: Never.self, "without the irqchip the window is free") {
             try Machine(configuration: configuration)
         }
+    }
+}
+
+/// The platform's power registers and the i8042 reset, driven by a tiny guest.
+@Suite(.enabled(if: kvmAvailable, kvmSkipReason), .serialized)
+struct PowerRegisterTests {
+    /// mov dx, port; mov al, value; out dx, al; then spin (the write must end the run).
+    private func run(port: UInt16, value: UInt8) throws -> MachineExit {
+        let code: [UInt8] = [0x66, 0xba, UInt8(port & 0xff), UInt8(port >> 8), 0xb0, value, 0xee, 0xeb, 0xfe]
+        return try Machine(configuration: Guest.configuration(code, probes: [])).run()
+    }
+
+    @Test func sleepControlS5PowersOff() throws {
+        #expect(try run(port: 0x600, value: 0x34) == .poweredOff)
+        #expect(MachineExit.poweredOff.exitStatus == 0)
+    }
+
+    @Test func resetRegisterAndI8042ResetEndWithTheResetStatus() throws {
+        #expect(try run(port: 0x602, value: 1) == .reset)
+        #expect(try run(port: 0x64, value: 0xfe) == .reset)
+        #expect(MachineExit.reset.exitStatus == 3)
     }
 }

@@ -14,6 +14,7 @@ enum BusDevice: Sendable {
     case powerControl(Unmanaged<PowerControl>)
     case powerButton(Unmanaged<PowerButton>)
     case bootTimer(Unmanaged<BootTimer>)
+    case i8042(Unmanaged<I8042>)
     case virtioMMIO(Unmanaged<VirtioMMIOTransport>)
     /// A range KVM handles in the kernel (irqchip, PIT): registered so that nothing else can
     /// claim it; accesses never reach user space.
@@ -35,6 +36,8 @@ enum BusDevice: Sendable {
             return device._withUnsafeGuaranteedRef { $0.write(offset: offset, size: size, value: value) }
         case .bootTimer(let device):
             return device._withUnsafeGuaranteedRef { $0.write(offset: offset, size: size, value: value) }
+        case .i8042(let device):
+            return device._withUnsafeGuaranteedRef { $0.write(offset: offset, size: size, value: value) }
         case .virtioMMIO(let transport):
             transport._withUnsafeGuaranteedRef { $0.write(offset: offset, size: size, value: value) }
             return nil
@@ -53,6 +56,7 @@ enum BusDevice: Sendable {
         case .powerControl(let device): return device._withUnsafeGuaranteedRef { $0.read(offset: offset, size: size) }
         case .powerButton(let device): return device._withUnsafeGuaranteedRef { $0.read(offset: offset, size: size) }
         case .bootTimer(let device): return device._withUnsafeGuaranteedRef { $0.read(offset: offset, size: size) }
+        case .i8042(let device): return device._withUnsafeGuaranteedRef { $0.read(offset: offset, size: size) }
         case .virtioMMIO(let transport):
             return transport._withUnsafeGuaranteedRef { $0.read(offset: offset, size: size) }
         case .kernelOwned: return DeviceBus.unclaimedRead
@@ -68,6 +72,7 @@ enum BusAttachment {
     case powerControl(PowerControl)
     case powerButton(PowerButton)
     case bootTimer(BootTimer)
+    case i8042(I8042)
     case virtioMMIO(VirtioMMIOTransport)
     case kernelOwned
 
@@ -80,6 +85,7 @@ enum BusAttachment {
         case .powerControl(let device): return (device, .powerControl(.passUnretained(device)))
         case .powerButton(let device): return (device, .powerButton(.passUnretained(device)))
         case .bootTimer(let device): return (device, .bootTimer(.passUnretained(device)))
+        case .i8042(let device): return (device, .i8042(.passUnretained(device)))
         case .virtioMMIO(let transport): return (transport, .virtioMMIO(.passUnretained(transport)))
         case .kernelOwned: return (nil, .kernelOwned)
         }

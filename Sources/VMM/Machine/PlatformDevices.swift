@@ -45,6 +45,7 @@ struct PlatformDevices {
         try bus.mapPorts(
             base: PowerButton.defaultPort, length: PowerButton.length, slot: bus.add(.powerButton(powerButton)),
             name: "power button")
+        try bus.mapPorts(base: I8042.commandPort, length: I8042.length, slot: bus.add(.i8042(I8042())), name: "i8042")
         try bus.mapMMIO(
             base: BootTimer.defaultAddress, length: BootTimer.length, slot: bus.add(.bootTimer(bootTimer)),
             name: "boot timer")
