@@ -103,6 +103,8 @@ public final class OSThread: Sendable {
 }
 
 /// The C entry point of every OSThread.
+// SAFETY: `context` is the retained Start object OSThread.init passed to pthread_create; run
+// takes that retain back exactly once.
 private func osThreadEntry(_ context: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
     if let context { OSThread.run(context: context) }
     return nil

@@ -61,6 +61,7 @@ struct CommandFailure: Error {
 func writeStandardError(_ text: String) {
     var remaining = Array(text.utf8)[...]
     while !remaining.isEmpty {
+        // SAFETY: write(2) reads at most `count` bytes of the slice's own storage during the call.
         let written = remaining.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
         if written < 0, errno == EINTR { continue }
         guard written > 0 else { return }

@@ -160,6 +160,7 @@ public final class FileBlockBackend: BlockBackend {
         var done: UInt64 = 0
         while done < length {
             let count = Int(min(UInt64(chunk.count), length - done))
+            // SAFETY: pwrite reads at most `count` (≤ chunk.count) bytes of the array during the call.
             let written = chunk.withUnsafeBytes {
                 pwrite(buffered ?? primary, $0.baseAddress, count, off_t(offset + done))
             }

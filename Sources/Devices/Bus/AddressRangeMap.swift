@@ -76,6 +76,7 @@ public struct AddressRangeMap: Sendable {
     /// The range containing `address`, if any.
     @inlinable @inline(__always)
     public func lookup(_ address: UInt64) -> Hit? {
+        // SAFETY: indices stay below `bases.count`, and `ends` has the same count (kept in step by insert).
         bases.withUnsafeBufferPointer { bases in
             ends.withUnsafeBufferPointer { ends in
                 var index = 0

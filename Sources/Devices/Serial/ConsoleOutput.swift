@@ -32,6 +32,7 @@ public final class ConsoleOutput: Sendable {
         guard let descriptor else { return }
         var offset = 0
         while offset < bytes.count {
+            // SAFETY: write(2) reads the remaining `count - offset` bytes of the array during the call.
             let written = bytes.withUnsafeBytes { buffer in
                 Glibc.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
             }

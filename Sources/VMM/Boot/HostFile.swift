@@ -40,6 +40,7 @@ enum HostFile {
         var result: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 4096)
         while true {
+            // SAFETY: read(2) writes at most `count` bytes into the chunk's own storage during the call.
             let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, $0.count) }
             if count < 0, errno == EINTR { continue }
             guard count > 0 else { break }

@@ -57,6 +57,7 @@ final class ConsoleInput: Sendable {
                 continue
             }
             guard descriptors[0].revents != 0 else { continue }
+            // SAFETY: read(2) writes at most `count` bytes into the array's own storage during the call.
             let count = buffer.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
             if count < 0, errno == EINTR || errno == EAGAIN { continue }
             guard count > 0 else { return }  // end of input or an error: stop feeding
