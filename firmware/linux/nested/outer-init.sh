@@ -1,0 +1,42 @@
+#!/bin/sh
+# /init of the OUTER VM of the nested-SVM harness (busybox ash; see run-nested.sh).
+# Loads irqbypass, kvm, kvm_amd, then runs the INNER VMM (/swiftvmm) against the outer /dev/kvm
+# with the inner kernel (/bzImage) and the test initramfs (/initrd); swiftvmm's stdout (the inner
+# serial console) and stderr go to the outer console. Then powers the outer VM off.
+# Outer command-line knobs (all optional):
+#   outer.cpus=N          inner vCPUs                                   [1]
+#   outer.memory=MiB      inner memory                                  [256]
+#   outer.timeout=S       seconds before the inner VMM is stopped        [60]
+#   outer.cmdline64=B64   extra inner kernel command line (base64)      []
+#   outer.args64=B64      extra swiftvmm run arguments (base64, sh words) []
+# Console lines: "outer: kvm ready ...", "outer: run ...", "outer: swiftvmm exit <status> ...".
+export PATH=/bin:/sbin:/usr/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mkdir -p /tmp /dev/shm && mount -t tmpfs tmpfs /tmp && mount -t tmpfs tmpfs /dev/shm
+up() { cut -d' ' -f1 /proc/uptime; }
+arg() { tr ' ' '\n' < /proc/cmdline | sed -n "s/^$1=//p" | tail -n 1; }
+for m in irqbypass kvm kvm-amd; do
+  insmod "/lib/modules/$m.ko" || echo "outer: insmod $m failed"
+done
+if [ -c /dev/kvm ]; then
+  echo "outer: kvm ready uptime=$(up) svm_cpus=$(grep -c -w svm /proc/cpuinfo) npt=$(cat /sys/module/kvm_amd/parameters/npt 2>/dev/null)"
+else
+  echo "outer: no /dev/kvm uptime=$(up)"; dmesg | grep -i -E 'kvm|svm' | tail -5
+fi
+CPUS=$(arg outer.cpus); CPUS=${CPUS:-1}
+MEM=$(arg outer.memory); MEM=${MEM:-256}
+TO=$(arg outer.timeout); TO=${TO:-60}
+XCMD=$(arg outer.cmdline64); [ -n "$XCMD" ] && XCMD=$(echo "$XCMD" | base64 -d)
+XARGS=$(arg outer.args64); [ -n "$XARGS" ] && XARGS=$(echo "$XARGS" | base64 -d)
+ICMD="console=ttyS0 panic=-1${XCMD:+ $XCMD}"
+echo "outer: run uptime=$(up) swiftvmm run --kernel /bzImage --initrd /initrd --cpus $CPUS --memory $MEM --cmdline \"$ICMD\" $XARGS"
+T0=$(up)
+# shellcheck disable=SC2086
+timeout "$TO" /swiftvmm run --kernel /bzImage --initrd /initrd --cpus "$CPUS" --memory "$MEM" \
+  --cmdline "$ICMD" $XARGS </dev/null
+RC=$?
+echo "outer: swiftvmm exit $RC uptime=$(up) inner_wall=$(awk -v a="$T0" -v b="$(up)" 'BEGIN{printf "%.2f", b-a}')s"
+poweroff -f
+while :; do sleep 3600; done
