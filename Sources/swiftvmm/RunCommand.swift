@@ -16,7 +16,9 @@ struct RunCommand: ParsableCommand {
             nothing: then the built-in test firmware boots.
             SIGTERM or SIGINT presses the guest's power button; if the guest has not ended \
             --grace-seconds later, the run is forced to stop (status 7). A second signal forces \
-            the stop at once. Flags override the values of the --config file.
+            the stop at once. A guest reboot ends the run with status 3, or with --reboot-in-place \
+            boots the guest again in the same process (fresh memory and devices, same \
+            configuration). Flags override the values of the --config file.
             """
     )
 
@@ -68,6 +70,11 @@ struct RunCommand: ParsableCommand {
             valueName: "seconds"))
     var graceSeconds: Double = 30
 
+    @Flag(
+        name: .long,
+        help: "When the guest reboots, boot it again in this process instead of exiting with status 3.")
+    var rebootInPlace = false
+
     func validate() throws {
         guard graceSeconds >= 0, graceSeconds.isFinite else {
             throw ValidationError("--grace-seconds: '\(graceSeconds)' is not valid; expected a number of seconds ≥ 0")
@@ -81,19 +88,40 @@ struct RunCommand: ParsableCommand {
         } catch {
             throw CommandFailure(error)
         }
+        let signals = ShutdownSignals(graceSeconds: graceSeconds)
+        var bootCount = 0
+        while true {
+            bootCount += 1
+            let exit = try boot(configuration, signals: signals)
+            guard exit == .reset, rebootInPlace else {
+                finish(with: exit, signals: signals)
+            }
+            RunLog.note("guest reset: rebooting in place (boot \(bootCount + 1))")
+        }
+    }
+
+    /// Builds a fresh machine, runs it to its end and releases it (memory, vCPUs, disk locks and
+    /// taps are closed before the next boot). A signal that came before the boot ends the run.
+    private func boot(_ configuration: VirtualMachineConfiguration, signals: ShutdownSignals) throws -> MachineExit {
         let machine: Machine
         do {
             machine = try Machine(configuration: configuration, events: RunLog.event)
         } catch {
             throw CommandFailure(error)
         }
-        let signals = ShutdownSignals(machine: machine, graceSeconds: graceSeconds)
-        let exit: MachineExit
+        guard signals.attach(machine) else {
+            RunLog.note("a stop signal came during the reboot: not booting again")
+            return .stopped
+        }
+        defer { signals.detach() }
         do {
-            exit = try machine.run()
+            return try machine.run()
         } catch {
             throw CommandFailure(error)
         }
+    }
+
+    private func finish(with exit: MachineExit, signals: ShutdownSignals) -> Never {
         signals.cancel()
         if exit != .poweredOff {
             writeStandardError("swiftvmm: \(exit)\n")

@@ -8,33 +8,56 @@ import VMM
 
 /// The executable's SIGTERM/SIGINT handling (the library never touches these signals): the
 /// first signal presses the guest's power button and arms a forced stop after the grace
-/// period; a second signal forces the stop at once.
+/// period; a second signal forces the stop at once. With reboot in place the signals follow
+/// whichever machine is current (`attach(_:)`), and once a signal came no new boot starts.
 final class ShutdownSignals {
     private let sources: [any DispatchSourceSignal]
+    private let control = SignalControl()
 
-    init(machine: Machine, graceSeconds: Double) {
+    init(graceSeconds: Double) {
         let queue = DispatchQueue(label: "swiftvmm.signals")
-        let pressed = ManagedFlag()
+        let control = self.control
         sources = [SIGTERM, SIGINT].map { number in
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
             source.setEventHandler {
-                if pressed.setOnce() {
+                let (first, machine) = control.withLock { control in
+                    defer { control.signalled = true }
+                    return (!control.signalled, control.machine)
+                }
+                if first {
                     RunLog.note("signal \(number): pressing the power button; forced stop in \(graceSeconds) s")
-                    machine.pressPowerButton()
+                    machine?.pressPowerButton()
                     queue.asyncAfter(deadline: .now() + graceSeconds) {
-                        if case .stopped = machine.state { return }
+                        let current = control.withLock { $0.machine }
+                        guard let current else { return }
+                        if case .stopped = current.state { return }
                         RunLog.note("the guest did not power off within \(graceSeconds) s: forcing a stop")
-                        machine.stop()
+                        current.stop()
                     }
                 } else {
                     RunLog.note("signal \(number) again: forcing a stop")
-                    machine.stop()
+                    machine?.stop()
                 }
             }
             source.resume()
             return source
         }
+    }
+
+    /// Makes `machine` the one the signals act on; false (and nothing changes) if SIGTERM or
+    /// SIGINT already came, when the run should end rather than boot again.
+    func attach(_ machine: Machine) -> Bool {
+        control.withLock { control in
+            guard !control.signalled else { return false }
+            control.machine = machine
+            return true
+        }
+    }
+
+    /// Forgets the current machine (after its run) so that it can be released.
+    func detach() {
+        control.withLock { $0.machine = nil }
     }
 
     /// Stops listening (the default dispositions are not restored: the process is exiting).
@@ -43,13 +66,17 @@ final class ShutdownSignals {
     }
 }
 
-/// A flag that can be set once.
-private final class ManagedFlag: Sendable {
-    private let isSet = Atomic<Bool>(false)
+/// What the signal handlers act on: the current machine and whether a signal came.
+private final class SignalControl: Sendable {
+    private let state = Mutex(State())
 
-    /// Sets the flag; true the first time.
-    func setOnce() -> Bool {
-        !isSet.exchange(true, ordering: .acquiringAndReleasing)
+    struct State {
+        var machine: Machine?
+        var signalled = false
+    }
+
+    func withLock<Result>(_ body: (inout State) -> Result) -> Result {
+        state.withLock { body(&$0) }
     }
 }
 

@@ -173,20 +173,26 @@ public final class Machine: Sendable {
     }
 
     /// Blocks the calling thread until the machine has stopped. Do not call it from Swift
-    /// concurrency's cooperative pool; use `waitUntilStopped()` there.
+    /// concurrency's cooperative pool; use `waitUntilStopped()` there. On return the machine's
+    /// own threads have ended too, so dropping the last reference releases its memory, file
+    /// descriptors, disk locks and taps at once (a restart can reuse them).
     public func waitForExit() -> MachineExit {
         let semaphore = DispatchSemaphore(value: 0)
-        let exit: MachineExit? = lifecycle.withLock { lifecycle in
+        let stoppedAlready: MachineExit? = lifecycle.withLock { lifecycle in
             if case .stopped(let exit) = lifecycle.state { return exit }
             lifecycle.blockedWaiters.append(semaphore)
             return nil
         }
-        if let exit { return exit }
-        semaphore.wait()
-        return lifecycle.withLock { lifecycle in
-            if case .stopped(let exit) = lifecycle.state { return exit }
-            return .vmmError("woken before the machine stopped")
+        if stoppedAlready == nil { semaphore.wait() }
+        let (exit, monitor) = lifecycle.withLock { lifecycle -> (MachineExit, OSThread?) in
+            guard case .stopped(let exit) = lifecycle.state else {
+                return (.vmmError("woken before the machine stopped"), nil)
+            }
+            return (exit, lifecycle.monitor)
         }
+        // The monitor thread holds a reference to this machine until its body returns.
+        monitor?.join()
+        return exit
     }
 
     /// Waits until the machine has stopped and returns how it ended.

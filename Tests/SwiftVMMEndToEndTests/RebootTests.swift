@@ -1,0 +1,68 @@
+import Foundation
+import Testing
+
+private let kvmUsable = FileManager.default.isWritableFile(atPath: "/dev/kvm")
+
+/// A real-mode guest that resets the machine through the i8042 (port 0x64 ← 0xFE) at once.
+private let resettingGuest = #"{"memory_mib": 2, "raw_code": {"mode": "real16", "code": [176, 254, 230, 100, 244]}}"#
+
+/// Guest reboots through the real binary: status 3 by default, or a new boot in the same
+/// process with `--reboot-in-place`.
+@Suite(.serialized, .enabled(if: kvmUsable, "SKIPPED: needs read/write access to /dev/kvm"))
+struct RebootTests {
+    @Test func aGuestResetEndsTheRunWithStatus3() throws {
+        let config = try SwiftVMMBinary.temporaryFile("reset.json", contents: Data(resettingGuest.utf8))
+        let result = try SwiftVMMBinary.run(["run", "--config", config.path])
+        #expect(result.status == 3, "stderr: \(result.standardError)")
+        #expect(result.standardError.contains("guest reset"))
+    }
+
+    /// The guest resets over and over: every reboot builds a fresh machine and releases the old
+    /// one (its disk lock too, or the next boot would fail with status 14; its threads and file
+    /// descriptors, or their counts would grow), until SIGTERM ends the run.
+    @Test func rebootInPlaceBootsAgainAndReleasesTheOldMachine() throws {
+        let config = try SwiftVMMBinary.temporaryFile("reset-in-place.json", contents: Data(resettingGuest.utf8))
+        let disk = try SwiftVMMBinary.temporaryFile("reset-in-place.img", contents: Data(count: 1 << 20))
+        let process = try RunningProcess(
+            executable: SwiftVMMBinary.url,
+            arguments: [
+                "run", "--config", config.path, "--disk", "path=\(disk.path)", "--reboot-in-place",
+                "--grace-seconds", "0.5",
+            ])
+        let early = waitForBoot(5, of: process) ? resourceCounts(of: process) : nil
+        let late = waitForBoot(150, of: process) ? resourceCounts(of: process) : nil
+        process.send(SIGTERM)
+        let (status, timedOut) = process.waitForExit(timeoutSeconds: 30)
+        let log = process.standardError.text
+        #expect(early != nil && late != nil, "reboots seen: \(log.suffix(1500))")
+        #expect(!timedOut)
+        #expect(status == 7, "a guest that keeps resetting ends as a forced stop; stderr: \(log.suffix(1500))")
+        #expect(!log.contains("in use"), "the old machine's disk lock was released")
+        if let early, let late {
+            #expect(early.threads > 0 && early.fileDescriptors > 0 && late.threads > 0, "read /proc")
+            #expect(late.threads <= early.threads + 2, "threads: \(early.threads) → \(late.threads)")
+            #expect(late.fileDescriptors <= early.fileDescriptors + 8, "fds: \(early) → \(late)")
+        }
+    }
+
+    /// Waits until stderr reports boot `number`; false after 60 s.
+    private func waitForBoot(_ number: Int, of process: RunningProcess) -> Bool {
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            if process.standardError.text.contains("rebooting in place (boot \(number))") { return true }
+            Thread.sleep(forTimeInterval: 0.005)
+        }
+        return false
+    }
+
+    /// The process's thread and open-file counts from /proc.
+    private func resourceCounts(of process: RunningProcess) -> (threads: Int, fileDescriptors: Int) {
+        let pid = process.processIdentifier
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        let threads =
+            status.split(separator: "\n").first { $0.hasPrefix("Threads:") }
+            .flatMap { Int($0.dropFirst("Threads:".count).trimmingCharacters(in: .whitespaces)) } ?? -1
+        let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1
+        return (threads, fds)
+    }
+}
