@@ -19,12 +19,7 @@ private let outerInitramfs = FileManager.default.homeDirectoryForCurrentUser
 struct NestedLinuxTests {
     @Test(arguments: [1, 2])
     func debianCloudKernelBootsToUserSpaceAndPowersOff(vcpus: Int) throws {
-        let harness = try RunningProcess(
-            executable: SwiftVMMBinary.repositoryRoot.appendingPathComponent("firmware/linux/nested/run-nested.sh"),
-            arguments: ["\(vcpus)"], environment: ["NESTED_NO_BUILD": "1", "NESTED_TIMEOUT": "180"])
-        let (status, timedOut) = harness.waitForExit(timeoutSeconds: 240)
-        let console = harness.standardOutput.text
-        #expect(!timedOut && status == 0, "QEMU: \(status); \(console.suffix(3000))")
+        let console = try runHarness(vcpus: vcpus)
         for expected in [
             "ACPI: RSDP 0x00000000000E0000", "ACPI: button: Power Button [PWRB]", "guest: ready",
             "swiftvmm: guest ready (boot timer)", "guest: cpus \(vcpus)", "reboot: Power down",
@@ -32,5 +27,76 @@ struct NestedLinuxTests {
         ] {
             #expect(console.contains(expected), "\(expected) — \(console.suffix(2000))")
         }
+    }
+
+    @Test func aGuestRebootEndsTheRunWithTheResetStatus() throws {
+        let console = try runHarness(environment: ["INNER_CMDLINE": "guest.end=reboot"])
+        for expected in [
+            "guest: reboot", "reboot: machine restart", "swiftvmm: guest reset", "outer: swiftvmm exit 3 ",
+        ] {
+            #expect(console.contains(expected), "\(expected) — \(console.suffix(2000))")
+        }
+    }
+
+    /// The first boot writes a marker to a raw virtio-blk disk and reboots; with
+    /// --reboot-in-place the same process boots again, the second boot finds the marker and
+    /// powers off; the outer VM then reads the marker from the image.
+    @Test func rebootInPlaceBootsTheGuestAgainInTheSameProcess() throws {
+        let command = #"""
+            if [ "$(dd if=/dev/vda bs=1 count=1 2>/dev/null)" = B ]; then echo "guest: second boot"; \#
+            else printf B | dd of=/dev/vda conv=fsync 2>/dev/null; echo "guest: first boot, rebooting"; reboot -f; fi
+            """#
+        let console = try runHarness(
+            arguments: ["--reboot-in-place"],
+            environment: [
+                "INNER_DISK_MIB": "1", "INNER_CMDLINE": "guest.cmd64=\(Data(command.utf8).base64EncodedString())",
+            ])
+        for expected in [
+            "guest: first boot, rebooting", "swiftvmm: guest reset: rebooting in place (boot 2)",
+            "guest: second boot", "guest: poweroff", "outer: disk head 4200", "outer: swiftvmm exit 0 ",
+        ] {
+            #expect(console.contains(expected), "\(expected) — \(console.suffix(2500))")
+        }
+        #expect(console.components(separatedBy: "guest: ready").count == 3, "two boots")
+    }
+
+    /// The outer init's `timeout` sends SIGTERM 20 s after swiftvmm started (the guest is
+    /// waiting by then): swiftvmm presses the power button, the guest's evdev reader powers off.
+    @Test func sigtermPressesThePowerButtonAndTheGuestPowersOff() throws {
+        let console = try runHarness(environment: ["INNER_CMDLINE": "guest.wait=button", "INNER_TIMEOUT": "20"])
+        for expected in [
+            "guest: waiting for the power button (/dev/input/", "swiftvmm: signal 15: pressing the power button",
+            "guest: power button pressed", "guest: poweroff", "outer: swiftvmm exit 0 ",
+        ] {
+            #expect(console.contains(expected), "\(expected) — \(console.suffix(2000))")
+        }
+    }
+
+    @Test func aGuestThatIgnoresTheButtonIsForcedToStopAfterTheGracePeriod() throws {
+        let console = try runHarness(
+            arguments: ["--grace-seconds", "3"],
+            environment: ["INNER_CMDLINE": "guest.wait=ignore-button", "INNER_TIMEOUT": "20"])
+        for expected in [
+            "guest: waiting for the power button", "swiftvmm: signal 15: pressing the power button",
+            "the guest did not power off within 3.0 s: forcing a stop", "outer: swiftvmm exit 7 ",
+        ] {
+            #expect(console.contains(expected), "\(expected) — \(console.suffix(2000))")
+        }
+        #expect(!console.contains("guest: poweroff"))
+    }
+
+    /// Runs firmware/linux/nested/run-nested.sh and returns the outer console; records an issue
+    /// if QEMU timed out or failed.
+    private func runHarness(vcpus: Int = 1, arguments: [String] = [], environment: [String: String] = [:]) throws
+        -> String
+    {
+        let harness = try RunningProcess(
+            executable: SwiftVMMBinary.repositoryRoot.appendingPathComponent("firmware/linux/nested/run-nested.sh"),
+            arguments: ["\(vcpus)"] + arguments,
+            environment: environment.merging(["NESTED_NO_BUILD": "1", "NESTED_TIMEOUT": "180"]) { mine, _ in mine })
+        let (status, timedOut) = harness.waitForExit(timeoutSeconds: 240)
+        let console = harness.standardOutput.text
+        #expect(!timedOut && status == 0, "QEMU: \(status); \(console.suffix(3000))")
+        return console
     }
 }

@@ -9,7 +9,10 @@
 #   outer.timeout=S       seconds before the inner VMM is stopped        [60]
 #   outer.cmdline64=B64   extra inner kernel command line (base64)      []
 #   outer.args64=B64      extra swiftvmm run arguments (base64, sh words) []
-# Console lines: "outer: kvm ready ...", "outer: run ...", "outer: swiftvmm exit <status> ...".
+#   outer.disk-mib=N      create a zeroed N MiB /tmp/disk.img for the inner VM's --disk and
+#                         print its first 64 bytes (hex) after the run   []
+# Console lines: "outer: kvm ready ...", "outer: run ...", ["outer: disk head <hex>"],
+# "outer: swiftvmm exit <status> ...".
 export PATH=/bin:/sbin:/usr/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -30,13 +33,21 @@ MEM=$(arg outer.memory); MEM=${MEM:-256}
 TO=$(arg outer.timeout); TO=${TO:-60}
 XCMD=$(arg outer.cmdline64); [ -n "$XCMD" ] && XCMD=$(echo "$XCMD" | base64 -d)
 XARGS=$(arg outer.args64); [ -n "$XARGS" ] && XARGS=$(echo "$XARGS" | base64 -d)
-ICMD="console=ttyS0 panic=-1${XCMD:+ $XCMD}"
+DISK_MIB=$(arg outer.disk-mib)
+if [ -n "$DISK_MIB" ]; then
+  dd if=/dev/zero of=/tmp/disk.img bs=1M count="$DISK_MIB" 2>/dev/null
+  XARGS="--disk path=/tmp/disk.img${XARGS:+ $XARGS}"
+fi
+# reboot=acpi: on a hardware-reduced ACPI platform Linux's default reboot method is EFI, which
+# without EFI falls through to a triple fault (see the README's "Linux guests" notes).
+ICMD="console=ttyS0 panic=-1 reboot=acpi${XCMD:+ $XCMD}"
 echo "outer: run uptime=$(up) swiftvmm run --kernel /bzImage --initrd /initrd --cpus $CPUS --memory $MEM --cmdline \"$ICMD\" $XARGS"
 T0=$(up)
 # shellcheck disable=SC2086
 timeout "$TO" /swiftvmm run --kernel /bzImage --initrd /initrd --cpus "$CPUS" --memory "$MEM" \
   --cmdline "$ICMD" $XARGS </dev/null
 RC=$?
+[ -n "$DISK_MIB" ] && echo "outer: disk head $(head -c 64 /tmp/disk.img | od -An -tx1 -v | tr -d ' \n')"
 echo "outer: swiftvmm exit $RC uptime=$(up) inner_wall=$(awk -v a="$T0" -v b="$(up)" 'BEGIN{printf "%.2f", b-a}')s"
 poweroff -f
 while :; do sleep 3600; done
