@@ -60,6 +60,22 @@ struct NestedLinuxTests {
         #expect(console.components(separatedBy: "guest: ready").count == 3, "two boots")
     }
 
+    /// The guest's eth0 (virtio-net, Linux's virtio_net driver) pings the outer VM's end of the
+    /// tap that swiftvmm opened.
+    @Test func theGuestPingsTheOuterVMOverVirtioNetAndATap() throws {
+        let ping = Data("ping -c 3 -W 5 10.0.2.1".utf8).base64EncodedString()
+        let console = try runHarness(environment: [
+            "INNER_TAP": "10.0.2.1/24", "INNER_CMDLINE": "guest.ip=10.0.2.2/24 guest.cmd64=\(ping)",
+        ])
+        for expected in [
+            "outer: tap0 10.0.2.1/24 up", "guest: eth0 10.0.2.2/24", "64 bytes from 10.0.2.1",
+            "3 packets transmitted, 3 packets received, 0% packet loss", "guest: cmd exit 0",
+            "outer: swiftvmm exit 0 ",
+        ] {
+            #expect(console.contains(expected), "\(expected) — \(console.suffix(2000))")
+        }
+    }
+
     /// The outer init's `timeout` sends SIGTERM 20 s after swiftvmm started (the guest is
     /// waiting by then): swiftvmm presses the power button, the guest's evdev reader powers off.
     @Test func sigtermPressesThePowerButtonAndTheGuestPowersOff() throws {

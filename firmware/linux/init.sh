@@ -5,6 +5,7 @@
 # write of 123 to MMIO 0xd0000000), reports the vCPU count, runs a command when asked and powers
 # off (or reboots).
 # Kernel command-line knobs (all optional):
+#   guest.ip=ADDR/PFX  bring eth0 up with this address; prints "guest: eth0 ADDR/PFX"
 #   guest.cmd64=B64    a shell command (base64) run after "ready"; prints "guest: cmd exit N"
 #   guest.wait=button  then wait for the ACPI power button (its evdev device) and power off
 #   guest.wait=ignore-button  then wait forever, ignoring the power button
@@ -28,6 +29,10 @@ echo "guest: ready"
 devmem 0xd0000000 8 123
 echo "guest: cpus $(grep -c '^processor' /proc/cpuinfo)"
 arg() { tr ' ' '\n' < /proc/cmdline | sed -n "s/^$1=//p" | tail -n 1; }
+IP=$(arg guest.ip)
+if [ -n "$IP" ]; then
+  ip link set eth0 up && ip addr add "$IP" dev eth0 && echo "guest: eth0 $IP"
+fi
 CMD=$(arg guest.cmd64)
 if [ -n "$CMD" ]; then
   sh -c "$(echo "$CMD" | base64 -d)"

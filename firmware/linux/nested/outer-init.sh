@@ -11,6 +11,8 @@
 #   outer.args64=B64      extra swiftvmm run arguments (base64, sh words) []
 #   outer.disk-mib=N      create a zeroed N MiB /tmp/disk.img for the inner VM's --disk and
 #                         print its first 64 bytes (hex) after the run   []
+#   outer.tap=ADDR/PFX    give the inner VM --net tap=tap0 and, once swiftvmm has created
+#                         tap0, address it with ADDR/PFX and bring it up     []
 # Console lines: "outer: kvm ready ...", "outer: run ...", ["outer: disk head <hex>"],
 # "outer: swiftvmm exit <status> ...".
 export PATH=/bin:/sbin:/usr/bin
@@ -37,6 +39,16 @@ DISK_MIB=$(arg outer.disk-mib)
 if [ -n "$DISK_MIB" ]; then
   dd if=/dev/zero of=/tmp/disk.img bs=1M count="$DISK_MIB" 2>/dev/null
   XARGS="--disk path=/tmp/disk.img${XARGS:+ $XARGS}"
+fi
+TAP=$(arg outer.tap)
+if [ -n "$TAP" ]; then
+  insmod /lib/modules/tun.ko || echo "outer: insmod tun failed"
+  XARGS="--net tap=tap0${XARGS:+ $XARGS}"
+  (
+    i=0
+    while ! ip link show tap0 >/dev/null 2>&1 && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+    ip addr add "$TAP" dev tap0 && ip link set tap0 up && echo "outer: tap0 $TAP up"
+  ) &
 fi
 # reboot=acpi: on a hardware-reduced ACPI platform Linux's default reboot method is EFI, which
 # without EFI falls through to a triple fault (see the README's "Linux guests" notes).

@@ -10,6 +10,7 @@
 #      INNER_MEMORY   inner memory, MiB                    [256]
 #      INNER_TIMEOUT  seconds the outer init gives swiftvmm [60]
 #      INNER_DISK_MIB size of a zeroed disk image given to the inner VM (outer /tmp/disk.img) []
+#      INNER_TAP      ADDR/PFX of the outer end of a tap given to the inner VM (tap0)   []
 #      NESTED_TIMEOUT seconds before QEMU is stopped       [240]
 #      NESTED_NO_BUILD=1  reuse the cached outer initramfs
 # Exit status: QEMU's (124 on timeout). The verdict is the console line
@@ -25,6 +26,7 @@ initrd=$cache/nested/outer-initramfs.cpio.gz
 kernel=$("$repo/scripts/fetch-cloud-kernel.sh")
 b64() { printf '%s' "$1" | base64 -w0; }
 append="console=ttyS0 panic=-1 reboot=t outer.cpus=$cpus outer.memory=${INNER_MEMORY:-256} outer.timeout=${INNER_TIMEOUT:-60}"
+[ -n "${INNER_TAP:-}" ] && append+=" outer.tap=$INNER_TAP"
 [ -n "${INNER_DISK_MIB:-}" ] && append+=" outer.disk-mib=$INNER_DISK_MIB"
 [ -n "${INNER_CMDLINE:-}" ] && append+=" outer.cmdline64=$(b64 "$INNER_CMDLINE")"
 [ $# -gt 0 ] && append+=" outer.args64=$(b64 "$*")"
