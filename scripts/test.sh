@@ -3,7 +3,7 @@
 # Tests that need /dev/kvm are skipped (and say so) where it is not usable.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/host-packages.sh libc6-dev linux-libc-dev gcc binutils qemu-system-x86 strace acpica-tools lz4
+scripts/host-packages.sh libc6-dev linux-libc-dev gcc binutils qemu-system-x86 strace acpica-tools lz4 e2fsprogs
 if [ ! -w /dev/kvm ]; then
   echo "WARNING: /dev/kvm is not usable here: every test that boots a guest will be SKIPPED" >&2
 fi

@@ -60,6 +60,38 @@ struct NestedLinuxTests {
         #expect(console.components(separatedBy: "guest: ready").count == 3, "two boots")
     }
 
+    /// The guest mounts an ext4 image (made on the host with mkfs.ext4) from its virtio-blk disk,
+    /// writes a file and syncs; after the run the host reads the file from the image (debugfs).
+    @Test(
+        .enabled(
+            if: FileManager.default.isExecutableFile(atPath: "/usr/sbin/mkfs.ext4")
+                && FileManager.default.isExecutableFile(atPath: "/usr/sbin/debugfs"),
+            "SKIPPED: needs mkfs.ext4 and debugfs (e2fsprogs)"))
+    func theGuestWritesAFileToAnExt4DiskThatTheHostReads() throws {
+        let image = try SwiftVMMBinary.temporaryFile("nested-ext4.img", contents: Data())
+        let mkfs = try RunningProcess(
+            executable: URL(fileURLWithPath: "/usr/sbin/mkfs.ext4"), arguments: ["-q", "-F", image.path, "16M"])
+        #expect(mkfs.waitForExit(timeoutSeconds: 60).status == 0, "mkfs.ext4: \(mkfs.standardError.text)")
+        let write = Data(
+            "echo written-by-the-inner-guest > /mnt/hello.txt && sync"
+                .utf8
+        ).base64EncodedString()
+        let console = try runHarness(environment: [
+            "INNER_DISK_IMAGE": image.path, "INNER_CMDLINE": "guest.mount=/mnt guest.cmd64=\(write)",
+        ])
+        for expected in [
+            "EXT4-fs (vda): mounted filesystem", "guest: mounted /dev/vda on /mnt", "guest: cmd exit 0",
+            "guest: unmounted /mnt", "outer: disk image written back",
+            "outer: swiftvmm exit 0 ",
+        ] {
+            #expect(console.contains(expected), "\(expected) — \(console.suffix(2000))")
+        }
+        let debugfs = try RunningProcess(
+            executable: URL(fileURLWithPath: "/usr/sbin/debugfs"), arguments: ["-R", "cat /hello.txt", image.path])
+        #expect(debugfs.waitForExit(timeoutSeconds: 60).status == 0)
+        #expect(debugfs.standardOutput.text == "written-by-the-inner-guest\n", "debugfs: \(debugfs.standardError.text)")
+    }
+
     /// The guest's eth0 (virtio-net, Linux's virtio_net driver) pings the outer VM's end of the
     /// tap that swiftvmm opened.
     @Test func theGuestPingsTheOuterVMOverVirtioNetAndATap() throws {

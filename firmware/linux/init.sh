@@ -6,6 +6,8 @@
 # off (or reboots).
 # Kernel command-line knobs (all optional):
 #   guest.ip=ADDR/PFX  bring eth0 up with this address; prints "guest: eth0 ADDR/PFX"
+#   guest.mount=DIR    mount /dev/vda (ext4) on DIR before the command, unmount it at the end;
+#                      prints "guest: mounted /dev/vda on DIR"
 #   guest.cmd64=B64    a shell command (base64) run after "ready"; prints "guest: cmd exit N"
 #   guest.wait=button  then wait for the ACPI power button (its evdev device) and power off
 #   guest.wait=ignore-button  then wait forever, ignoring the power button
@@ -33,11 +35,16 @@ IP=$(arg guest.ip)
 if [ -n "$IP" ]; then
   ip link set eth0 up && ip addr add "$IP" dev eth0 && echo "guest: eth0 $IP"
 fi
+MNT=$(arg guest.mount)
+if [ -n "$MNT" ]; then
+  mkdir -p "$MNT" && mount -t ext4 /dev/vda "$MNT" && echo "guest: mounted /dev/vda on $MNT"
+fi
 CMD=$(arg guest.cmd64)
 if [ -n "$CMD" ]; then
   sh -c "$(echo "$CMD" | base64 -d)"
   echo "guest: cmd exit $?"
 fi
+[ -n "$MNT" ] && sync && umount "$MNT" && echo "guest: unmounted $MNT"
 WAIT=$(arg guest.wait)
 if [ -n "$WAIT" ]; then
   EV=

@@ -2,7 +2,7 @@
 # Builds the OUTER VM's initramfs for the nested-SVM harness (run-nested.sh), from Debian
 # packages and the repository only:
 #   /bin/busybox (busybox-static) + applet links, /init (outer-init.sh),
-#   /lib/modules/{irqbypass,kvm,kvm-amd,tun}.ko of the cached Debian cloud kernel,
+#   /lib/modules/{irqbypass,kvm,kvm-amd,tun,virtio*,virtio_blk}.ko of the cached Debian cloud kernel,
 #   /swiftvmm (swift build -c release --static-swift-stdlib, under flock
 #   /tmp/swiftvmm-build.lock, scratch path in the cache) + every library ldd lists,
 #   /bzImage (the cached cloud kernel: the inner kernel) and /initrd (the test initramfs).
@@ -38,7 +38,8 @@ for applet in $(/bin/busybox --list); do [ "$applet" = busybox ] || ln -s busybo
 install -m 0755 "$here/outer-init.sh" "$root/init"
 echo "root:x:0:0:root:/:/bin/sh" > "$root/etc/passwd"
 mknod -m 600 "$root/dev/console" c 5 1 2>/dev/null || true
-for m in virt/lib/irqbypass arch/x86/kvm/kvm arch/x86/kvm/kvm-amd drivers/net/tun; do
+for m in virt/lib/irqbypass arch/x86/kvm/kvm arch/x86/kvm/kvm-amd drivers/net/tun \
+  drivers/virtio/{virtio,virtio_ring,virtio_pci_modern_dev,virtio_pci_legacy_dev,virtio_pci} drivers/block/virtio_blk; do
   cp "$modules/kernel/$m.ko" "$root/lib/modules/"
 done
 install -m 0755 "$SWIFTVMM" "$root/swiftvmm"

@@ -11,6 +11,9 @@
 #   outer.args64=B64      extra swiftvmm run arguments (base64, sh words) []
 #   outer.disk-mib=N      create a zeroed N MiB /tmp/disk.img for the inner VM's --disk and
 #                         print its first 64 bytes (hex) after the run   []
+#   outer.disk-image=1    copy the outer VM's /dev/vda (the host's image, QEMU virtio-blk) to
+#                         /tmp/disk.img for the inner VM's --disk, and write it back after
+#                         the run (then the host reads what the inner guest wrote)   []
 #   outer.tap=ADDR/PFX    give the inner VM --net tap=tap0 and, once swiftvmm has created
 #                         tap0, address it with ADDR/PFX and bring it up     []
 # Console lines: "outer: kvm ready ...", "outer: run ...", ["outer: disk head <hex>"],
@@ -40,6 +43,15 @@ if [ -n "$DISK_MIB" ]; then
   dd if=/dev/zero of=/tmp/disk.img bs=1M count="$DISK_MIB" 2>/dev/null
   XARGS="--disk path=/tmp/disk.img${XARGS:+ $XARGS}"
 fi
+DISK_IMAGE=$(arg outer.disk-image)
+if [ -n "$DISK_IMAGE" ]; then
+  for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk; do
+    insmod "/lib/modules/$m.ko" || echo "outer: insmod $m failed"
+  done
+  i=0; while [ ! -b /dev/vda ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+  cat /dev/vda > /tmp/disk.img && echo "outer: disk image $(stat -c %s /tmp/disk.img) bytes"
+  XARGS="--disk path=/tmp/disk.img${XARGS:+ $XARGS}"
+fi
 TAP=$(arg outer.tap)
 if [ -n "$TAP" ]; then
   insmod /lib/modules/tun.ko || echo "outer: insmod tun failed"
@@ -59,6 +71,9 @@ T0=$(up)
 timeout "$TO" /swiftvmm run --kernel /bzImage --initrd /initrd --cpus "$CPUS" --memory "$MEM" \
   --cmdline "$ICMD" $XARGS </dev/null
 RC=$?
+if [ -n "$DISK_IMAGE" ]; then
+  cat /tmp/disk.img > /dev/vda && sync && echo "outer: disk image written back"
+fi
 [ -n "$DISK_MIB" ] && echo "outer: disk head $(head -c 64 /tmp/disk.img | od -An -tx1 -v | tr -d ' \n')"
 echo "outer: swiftvmm exit $RC uptime=$(up) inner_wall=$(awk -v a="$T0" -v b="$(up)" 'BEGIN{printf "%.2f", b-a}')s"
 poweroff -f

@@ -10,6 +10,8 @@
 #      INNER_MEMORY   inner memory, MiB                    [256]
 #      INNER_TIMEOUT  seconds the outer init gives swiftvmm [60]
 #      INNER_DISK_MIB size of a zeroed disk image given to the inner VM (outer /tmp/disk.img) []
+#      INNER_DISK_IMAGE  a host image file the inner VM gets as its disk (through the outer VM's
+#                        virtio-blk); what the inner guest writes lands in this file     []
 #      INNER_TAP      ADDR/PFX of the outer end of a tap given to the inner VM (tap0)   []
 #      NESTED_TIMEOUT seconds before QEMU is stopped       [240]
 #      NESTED_NO_BUILD=1  reuse the cached outer initramfs
@@ -26,10 +28,15 @@ initrd=$cache/nested/outer-initramfs.cpio.gz
 kernel=$("$repo/scripts/fetch-cloud-kernel.sh")
 b64() { printf '%s' "$1" | base64 -w0; }
 append="console=ttyS0 panic=-1 reboot=t outer.cpus=$cpus outer.memory=${INNER_MEMORY:-256} outer.timeout=${INNER_TIMEOUT:-60}"
+drive=()
+if [ -n "${INNER_DISK_IMAGE:-}" ]; then
+  append+=" outer.disk-image=1"
+  drive=(-drive "file=$INNER_DISK_IMAGE,format=raw,if=virtio,cache=unsafe")
+fi
 [ -n "${INNER_TAP:-}" ] && append+=" outer.tap=$INNER_TAP"
 [ -n "${INNER_DISK_MIB:-}" ] && append+=" outer.disk-mib=$INNER_DISK_MIB"
 [ -n "${INNER_CMDLINE:-}" ] && append+=" outer.cmdline64=$(b64 "$INNER_CMDLINE")"
 [ $# -gt 0 ] && append+=" outer.args64=$(b64 "$*")"
 exec timeout "${NESTED_TIMEOUT:-240}" qemu-system-x86_64 -nodefaults -no-user-config -nographic -no-reboot \
   -accel tcg,thread=single -cpu EPYC -smp 1 -m 1G -M q35 -serial stdio \
-  -kernel "$kernel" -initrd "$initrd" -append "$append" </dev/null
+  -kernel "$kernel" -initrd "$initrd" -append "$append" "${drive[@]}" </dev/null
