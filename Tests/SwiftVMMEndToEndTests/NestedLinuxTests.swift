@@ -100,7 +100,7 @@ struct NestedLinuxTests {
             "INNER_TAP": "10.0.2.1/24", "INNER_CMDLINE": "guest.ip=10.0.2.2/24 guest.cmd64=\(ping)",
         ])
         for expected in [
-            "outer: tap0 10.0.2.1/24 up", "guest: eth0 10.0.2.2/24", "64 bytes from 10.0.2.1",
+            "outer: tap up 10.0.2.1/24", "guest: eth0 10.0.2.2/24", "64 bytes from 10.0.2.1",
             "3 packets transmitted, 3 packets received, 0% packet loss", "guest: cmd exit 0",
             "outer: swiftvmm exit 0 ",
         ] {

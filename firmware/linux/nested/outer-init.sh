@@ -59,7 +59,7 @@ if [ -n "$TAP" ]; then
   (
     i=0
     while ! ip link show tap0 >/dev/null 2>&1 && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
-    ip addr add "$TAP" dev tap0 && ip link set tap0 up && echo "outer: tap0 $TAP up"
+    ip addr add "$TAP" dev tap0 && ip link set tap0 up && echo "outer: tap up $TAP"
   ) &
 fi
 # reboot=acpi: on a hardware-reduced ACPI platform Linux's default reboot method is EFI, which

@@ -15,12 +15,19 @@
 #      INNER_TAP      ADDR/PFX of the outer end of a tap given to the inner VM (tap0)   []
 #      NESTED_TIMEOUT seconds before QEMU is stopped       [240]
 #      NESTED_NO_BUILD=1  reuse the cached outer initramfs
+#      NESTED_FORCE_OUTER=1  use the outer VM even on a host with VT-x/AMD-V
 # Exit status: QEMU's (124 on timeout). The verdict is the console line
 # "outer: swiftvmm exit <status>".
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../../.." && pwd)
 cache=${SWIFTVMM_CACHE:-$HOME/.cache/swiftvmm}
+# With hardware virtualization (kvm_intel / kvm_amd rather than this machine's kvm_pvm) the same
+# runs need no outer VM: firmware/linux/run-direct.sh takes the same arguments and knobs.
+if [ "${NESTED_FORCE_OUTER:-0}" != 1 ] && [ -d /sys/module/kvm_intel -o -d /sys/module/kvm_amd ] \
+   && [ ! -d /sys/module/kvm_pvm ] && [ -c /dev/kvm ]; then
+  exec "$here/../run-direct.sh" "$@"
+fi
 cpus=${1:-1}; [ $# -gt 0 ] && shift
 "$repo/scripts/host-packages.sh" qemu-system-x86
 initrd=$cache/nested/outer-initramfs.cpio.gz
