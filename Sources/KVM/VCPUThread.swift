@@ -76,12 +76,27 @@ public final class OSThread: Sendable {
 
     /// Waits for the thread to finish. Only the first call waits; later calls return at once.
     public func join() {
-        let thread: pthread_t? = state.withLock { state in
+        if let thread = claimJoin() { pthread_join(thread, nil) }
+    }
+
+    /// Releases the thread's resources without leaving it joinable: joins it, or detaches it
+    /// when called on the thread itself (which cannot join itself). Later calls do nothing.
+    public func joinOrDetach() {
+        guard let thread = claimJoin() else { return }
+        if pthread_equal(thread, pthread_self()) != 0 {
+            pthread_detach(thread)
+        } else {
+            pthread_join(thread, nil)
+        }
+    }
+
+    /// The thread to join or detach, once: nil after the first call.
+    private func claimJoin() -> pthread_t? {
+        state.withLock { state in
             if state.joinClaimed { return nil }
             state.joinClaimed = true
             return state.thread
         }
-        if let thread { pthread_join(thread, nil) }
     }
 
     private func markFinished() {

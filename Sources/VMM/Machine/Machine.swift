@@ -72,6 +72,13 @@ public final class Machine: Sendable {
             configuration, system: system, boot: boot, tables: tables, onGuestReady: onGuestReady)
     }
 
+    deinit {
+        // A machine awaited only with `waitUntilStopped()` still has a joinable monitor thread;
+        // its body has returned (it held a reference to this machine), so this does not wait long.
+        // deinit may run on the monitor thread itself, which then detaches instead.
+        lifecycle.withLock { $0.monitor }?.joinOrDetach()
+    }
+
     /// The current lifecycle state.
     public var state: MachineState { lifecycle.withLock { $0.state } }
 
