@@ -79,6 +79,18 @@ enum GuestBoot {
         }
     }
 
+    /// Loads `code` into CS and `data` into DS, ES, FS, GS and SS.
+    private static func loadFlatSegments(
+        into special: inout SpecialRegisters, code: SegmentRegister, data: SegmentRegister
+    ) {
+        special.cs = code
+        special.ds = data
+        special.es = data
+        special.fs = data
+        special.gs = data
+        special.ss = data
+    }
+
     /// 64-bit long mode as Linux's boot protocol asks: paging on, CS = 0x10 (64-bit code), DS =
     /// ES = SS = 0x18, RSI = the zero page, interrupts off.
     static func longModeEntry(entryPoint: UInt64, rsi: UInt64, pageTableRoot: UInt64, base: SpecialRegisters)
@@ -89,13 +101,10 @@ enum GuestBoot {
         general.rsi = rsi
         general.rflags = 0x2
         var special = base
-        special.cs = SegmentRegister(base: 0, limit: 0xffff_ffff, selector: 0x10, type: 0xb, l: true, g: true)
-        let data = SegmentRegister(base: 0, limit: 0xffff_ffff, selector: 0x18, type: 0x3, db: true, g: true)
-        special.ds = data
-        special.es = data
-        special.fs = data
-        special.gs = data
-        special.ss = data
+        loadFlatSegments(
+            into: &special,
+            code: SegmentRegister(base: 0, limit: 0xffff_ffff, selector: 0x10, type: 0xb, l: true, g: true),
+            data: SegmentRegister(base: 0, limit: 0xffff_ffff, selector: 0x18, type: 0x3, db: true, g: true))
         special.gdt = DescriptorTableRegister(
             base: BootLayout.gdtAddress, limit: UInt16(BzImageLoader.gdt.count * 8 - 1))
         special.cr3 = pageTableRoot
@@ -114,13 +123,10 @@ enum GuestBoot {
         general.rbx = UInt64(ebx)
         general.rflags = 0x2
         var special = base
-        special.cs = SegmentRegister(base: 0, limit: 0xffff_ffff, selector: 0x08, type: 0xb, db: true, g: true)
-        let data = SegmentRegister(base: 0, limit: 0xffff_ffff, selector: 0x10, type: 0x3, db: true, g: true)
-        special.ds = data
-        special.es = data
-        special.fs = data
-        special.gs = data
-        special.ss = data
+        loadFlatSegments(
+            into: &special,
+            code: SegmentRegister(base: 0, limit: 0xffff_ffff, selector: 0x08, type: 0xb, db: true, g: true),
+            data: SegmentRegister(base: 0, limit: 0xffff_ffff, selector: 0x10, type: 0x3, db: true, g: true))
         special.tr = SegmentRegister(base: 0, limit: 0x67, selector: 0x18, type: 0xb, s: false)
         special.gdt = DescriptorTableRegister(
             base: BootLayout.gdtAddress, limit: UInt16(BootPlan.bootGDT.count * 8 - 1))
