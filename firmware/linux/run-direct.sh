@@ -19,8 +19,7 @@ swiftvmm=$cache/nested-build/release/swiftvmm
 if [ "${NESTED_NO_BUILD:-0}" != 1 ] || [ ! -f "$initrd" ] || [ ! -x "$swiftvmm" ]; then
   mkdir -p "$cache/nested"
   "$here/make-test-initramfs.sh" "$initrd"
-  (cd "$repo" && flock /tmp/swiftvmm-build.lock swift build -c release --static-swift-stdlib \
-     --product swiftvmm --scratch-path "$cache/nested-build" >&2)
+  swiftvmm=$("$repo/scripts/build-static-swiftvmm.sh")
 fi
 work=$(mktemp -d)
 tap=

@@ -3,7 +3,7 @@
 # packages and the repository only:
 #   /bin/busybox (busybox-static) + applet links, /init (outer-init.sh),
 #   /lib/modules/{irqbypass,kvm,kvm-amd,tun,virtio*,virtio_blk}.ko of the cached Debian cloud kernel,
-#   /swiftvmm (swift build -c release --static-swift-stdlib, under flock
+#   /swiftvmm (scripts/build-static-swiftvmm.sh: swift build -c release --static-swift-stdlib, under flock
 #   /tmp/swiftvmm-build.lock, scratch path in the cache) + every library ldd lists,
 #   /bzImage (the cached cloud kernel: the inner kernel) and /initrd (the test initramfs).
 # Usage: firmware/linux/nested/build-outer-initramfs.sh [OUT]
@@ -22,12 +22,7 @@ modules=$("$repo/scripts/fetch-cloud-kernel-modules.sh")
 inner_kernel=${INNER_KERNEL:-$kernel}
 inner_initrd=${INNER_INITRD:-$cache/nested/test-initramfs.cpio.gz}
 [ -n "${INNER_INITRD:-}" ] || "$here/../make-test-initramfs.sh" "$inner_initrd"
-if [ -z "${SWIFTVMM:-}" ]; then
-  scratch=$cache/nested-build
-  (cd "$repo" && flock /tmp/swiftvmm-build.lock swift build -c release --static-swift-stdlib \
-     --product swiftvmm --scratch-path "$scratch" >&2)
-  SWIFTVMM=$scratch/release/swiftvmm
-fi
+[ -n "${SWIFTVMM:-}" ] || SWIFTVMM=$("$repo/scripts/build-static-swiftvmm.sh")
 
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
