@@ -10,7 +10,7 @@ mkdir -p "$cache"
 existing=$(ls "$cache"/vmlinuz-*-cloud-amd64 2>/dev/null | head -n 1 || true)
 if [ -n "$existing" ]; then
   vmlinux="$cache/vmlinux-${existing##*/vmlinuz-}"
-  [ -f "$vmlinux" ] || { "$here/host-packages.sh" lz4 && "$here/extract-vmlinux.py" "$existing" "$vmlinux.tmp" && mv "$vmlinux.tmp" "$vmlinux"; }
+  [ -f "$vmlinux" ] || { "$here/host-packages.sh" lz4 python3 && "$here/extract-vmlinux.py" "$existing" "$vmlinux.tmp" && mv "$vmlinux.tmp" "$vmlinux"; }
   echo "$existing"
   exit 0
 fi
@@ -28,7 +28,7 @@ apt-get download -qq "$package" >/dev/null
 dpkg-deb -x ./*.deb extracted
 kernel=$(ls extracted/boot/vmlinuz-* | head -n 1)
 cp "$kernel" "$cache/"
-"$here/host-packages.sh" lz4
+"$here/host-packages.sh" lz4 python3
 name=$(basename "$kernel")
 "$here/extract-vmlinux.py" "$cache/$name" "$cache/vmlinux-${name#vmlinuz-}.tmp"
 mv "$cache/vmlinux-${name#vmlinuz-}.tmp" "$cache/vmlinux-${name#vmlinuz-}"

@@ -12,10 +12,7 @@ private let outerInitramfs = FileManager.default.homeDirectoryForCurrentUser
     .serialized,
     .enabled(
         if: FileManager.default.fileExists(atPath: outerInitramfs),
-        "SKIPPED: the nested-SVM harness is not built (firmware/linux/nested/build-outer-initramfs.sh)"),
-    .enabled(
-        if: FileManager.default.isExecutableFile(atPath: "/usr/bin/qemu-system-x86_64"),
-        "SKIPPED: qemu-system-x86_64 is not installed"))
+        "SKIPPED: the nested-SVM harness is not built (firmware/linux/nested/build-outer-initramfs.sh)"))
 struct NestedLinuxTests {
     @Test(arguments: [1, 2])
     func debianCloudKernelBootsToUserSpaceAndPowersOff(vcpus: Int) throws {
@@ -62,15 +59,12 @@ struct NestedLinuxTests {
 
     /// The guest mounts an ext4 image (made on the host with mkfs.ext4) from its virtio-blk disk,
     /// writes a file and syncs; after the run the host reads the file from the image (debugfs).
-    @Test(
-        .enabled(
-            if: FileManager.default.isExecutableFile(atPath: "/usr/sbin/mkfs.ext4")
-                && FileManager.default.isExecutableFile(atPath: "/usr/sbin/debugfs"),
-            "SKIPPED: needs mkfs.ext4 and debugfs (e2fsprogs)"))
-    func theGuestWritesAFileToAnExt4DiskThatTheHostReads() throws {
+    @Test func theGuestWritesAFileToAnExt4DiskThatTheHostReads() throws {
+        let mkfsExt4 = try HostTool.mkfsExt4
+        let debugfsPath = try HostTool.debugfs
         let image = try SwiftVMMBinary.temporaryFile("nested-ext4.img", contents: Data())
         let mkfs = try RunningProcess(
-            executable: URL(fileURLWithPath: "/usr/sbin/mkfs.ext4"), arguments: ["-q", "-F", image.path, "16M"])
+            executable: URL(fileURLWithPath: mkfsExt4), arguments: ["-q", "-F", image.path, "16M"])
         #expect(mkfs.waitForExit(timeoutSeconds: 60).status == 0, "mkfs.ext4: \(mkfs.standardError.text)")
         let write = Data(
             "echo written-by-the-inner-guest > /mnt/hello.txt && sync"
@@ -87,7 +81,7 @@ struct NestedLinuxTests {
             #expect(console.contains(expected), "\(expected) — \(console.suffix(2000))")
         }
         let debugfs = try RunningProcess(
-            executable: URL(fileURLWithPath: "/usr/sbin/debugfs"), arguments: ["-R", "cat /hello.txt", image.path])
+            executable: URL(fileURLWithPath: debugfsPath), arguments: ["-R", "cat /hello.txt", image.path])
         #expect(debugfs.waitForExit(timeoutSeconds: 60).status == 0)
         #expect(debugfs.standardOutput.text == "written-by-the-inner-guest\n", "debugfs: \(debugfs.standardError.text)")
     }
@@ -133,11 +127,12 @@ struct NestedLinuxTests {
         #expect(!console.contains("guest: poweroff"))
     }
 
-    /// Runs firmware/linux/nested/run-nested.sh and returns the outer console; records an issue
-    /// if QEMU timed out or failed.
+    /// Runs firmware/linux/nested/run-nested.sh (its outer VM runs under QEMU) and returns the
+    /// outer console; records an issue if QEMU timed out or failed.
     private func runHarness(vcpus: Int = 1, arguments: [String] = [], environment: [String: String] = [:]) throws
         -> String
     {
+        _ = try HostTool.qemu
         let harness = try RunningProcess(
             executable: SwiftVMMBinary.repositoryRoot.appendingPathComponent("firmware/linux/nested/run-nested.sh"),
             arguments: ["\(vcpus)"] + arguments,

@@ -6,26 +6,29 @@ import Synchronization
 final class NetworkNamespace {
     private static let counter = Mutex(0)
     let name: String
+    /// iproute2's `ip`, which creates the namespace and its taps and runs programs in it.
+    let ip: String
 
     init() throws {
+        ip = try HostTool.ip
         let number = Self.counter.withLock { value -> Int in
             value += 1
             return value
         }
         name = "svmm-test-\(getpid())-\(number)"
-        try Self.run(["/usr/sbin/ip", "netns", "add", name])
-        try run(["/usr/sbin/ip", "link", "set", "lo", "up"])
+        try Self.run([ip, "netns", "add", name])
+        try run([ip, "link", "set", "lo", "up"])
     }
 
     deinit {
-        _ = try? Self.run(["/usr/sbin/ip", "netns", "del", name])
+        _ = try? Self.run([ip, "netns", "del", name])
     }
 
     /// Adds tap `tap` with host address `address` (CIDR), up.
     func addTap(_ tap: String, address: String) throws {
-        try run(["/usr/sbin/ip", "tuntap", "add", "dev", tap, "mode", "tap"])
-        try run(["/usr/sbin/ip", "addr", "add", address, "dev", tap])
-        try run(["/usr/sbin/ip", "link", "set", tap, "up"])
+        try run([ip, "tuntap", "add", "dev", tap, "mode", "tap"])
+        try run([ip, "addr", "add", address, "dev", tap])
+        try run([ip, "link", "set", tap, "up"])
     }
 
     /// The command line that runs `arguments` inside the namespace.
@@ -36,15 +39,14 @@ final class NetworkNamespace {
     /// Runs `arguments` inside the namespace and returns its status and output.
     @discardableResult
     func run(_ arguments: [String], timeoutSeconds: Double = 60) throws -> (status: Int32, output: String) {
-        let process = try RunningProcess(
-            executable: URL(fileURLWithPath: "/usr/sbin/ip"), arguments: command(arguments))
+        let process = try RunningProcess(executable: URL(fileURLWithPath: ip), arguments: command(arguments))
         let (status, _) = process.waitForExit(timeoutSeconds: timeoutSeconds)
         return (status, process.standardOutput.text + process.standardError.text)
     }
 
     /// Starts `arguments` inside the namespace (`ip netns exec` execs it: the PID is the program's).
     func start(_ arguments: [String]) throws -> RunningProcess {
-        try RunningProcess(executable: URL(fileURLWithPath: "/usr/sbin/ip"), arguments: command(arguments))
+        try RunningProcess(executable: URL(fileURLWithPath: ip), arguments: command(arguments))
     }
 
     @discardableResult

@@ -3,28 +3,30 @@ import Testing
 
 private let networkTestsPossible =
     FileManager.default.isWritableFile(atPath: "/dev/kvm") && FileManager.default.fileExists(atPath: "/dev/net/tun")
-    && FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip") && getuid() == 0
+    && getuid() == 0
 
 /// virtio-net through the binary and the firmware's responder, inside namespaces the tests create.
 @Suite(
     .serialized,
     .enabled(
         if: networkTestsPossible,
-        "SKIPPED: needs /dev/kvm, /dev/net/tun, iproute2 and root (CAP_NET_ADMIN) for network namespaces and taps"))
+        "SKIPPED: needs /dev/kvm, /dev/net/tun and root (CAP_NET_ADMIN) for network namespaces and taps"))
 struct NetworkTests {
     private var tools: URL { SwiftVMMBinary.repositoryRoot.appendingPathComponent("firmware/tools") }
 
     @Test func pingAndUDPEchoAreAnsweredAndCounted() throws {
+        let ping = try HostTool.ping
+        let python3 = try HostTool.python3
         let namespace = try NetworkNamespace()
         try namespace.addTap("tap0", address: "10.0.2.2/24")
         let guest = try namespace.start([
             SwiftVMMBinary.url.path, "run", "--net", "tap=tap0,mtu=1500", "--cmdline", "fw.net=10.0.2.15/24",
         ])
         #expect(guest.waitForOutput(containing: "fw: net ready", timeoutSeconds: 30), "\(guest.standardError.text)")
-        let ping = try namespace.run(["ping", "-c", "20", "-i", "0.05", "-W", "2", "10.0.2.15"])
-        #expect(ping.status == 0 && ping.output.contains("20 received"), "\(ping.output)")
+        let replies = try namespace.run([ping, "-c", "20", "-i", "0.05", "-W", "2", "10.0.2.15"])
+        #expect(replies.status == 0 && replies.output.contains("20 received"), "\(replies.output)")
         let echo = try namespace.run([
-            "python3", tools.appendingPathComponent("udp-echo-check.py").path, "10.0.2.15", "7",
+            python3, tools.appendingPathComponent("udp-echo-check.py").path, "10.0.2.15", "7",
             "--sizes", "1,2,100,512,1000,1471,1472", "--counters",
         ])
         #expect(echo.status == 0, "\(echo.output)")
@@ -37,6 +39,7 @@ struct NetworkTests {
     }
 
     @Test func twoInterfacesOnTwoTaps() throws {
+        let ping = try HostTool.ping
         let namespace = try NetworkNamespace()
         try namespace.addTap("tapa", address: "10.0.2.2/24")
         try namespace.addTap("tapb", address: "10.0.3.2/24")
@@ -51,8 +54,8 @@ struct NetworkTests {
                 $0.hasPrefix("fw~ virtio-mmio:") && $0.hasSuffix("device 1 version 2")
             }
             #expect(devices.count == 2, "both interfaces are there: \(devices)")
-            let ping = try namespace.run(["ping", "-c", "5", "-i", "0.05", "-W", "2", "\(subnet).15"])
-            #expect(ping.output.contains("5 received"), "\(first): \(ping.output)")
+            let replies = try namespace.run([ping, "-c", "5", "-i", "0.05", "-W", "2", "\(subnet).15"])
+            #expect(replies.output.contains("5 received"), "\(first): \(replies.output)")
             guest.send(SIGTERM)
             #expect(guest.waitForExit(timeoutSeconds: 30).status == 0)
         }
@@ -61,6 +64,8 @@ struct NetworkTests {
     /// While the guest has no receive buffers the I/O thread stops reading the tap and sleeps
     /// (the tap queues frames); once the guest takes frames again, traffic flows.
     @Test func theIOThreadSleepsWhileTheGuestPostsNoReceiveBuffers() throws {
+        let ping = try HostTool.ping
+        let python3 = try HostTool.python3
         let namespace = try NetworkNamespace()
         try namespace.addTap("tap0", address: "10.0.2.2/24")
         let guest = try namespace.start([
@@ -70,12 +75,12 @@ struct NetworkTests {
         #expect(guest.waitForOutput(containing: "fw: net rx paused", timeoutSeconds: 30))
         // The paused guest answers no ARP: tell the host its MAC so that the datagrams go out.
         let neighbor = try namespace.run([
-            "/usr/sbin/ip", "neigh", "replace", "10.0.2.15", "lladdr", "02:00:00:00:00:42", "dev", "tap0",
+            namespace.ip, "neigh", "replace", "10.0.2.15", "lladdr", "02:00:00:00:00:42", "dev", "tap0",
         ])
         #expect(neighbor.status == 0, "\(neighbor.output)")
         // Fill the guest's 256 receive buffers, then keep frames coming while measuring.
         let flood = try namespace.start([
-            "python3", "-c",
+            python3, "-c",
             "import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
                 + "end=time.time()+3\nwhile time.time()<end:\n s.sendto(b'x'*100,('10.0.2.15',9999))\n time.sleep(0.0005)",
         ])
@@ -87,14 +92,14 @@ struct NetworkTests {
         _ = flood.waitForExit(timeoutSeconds: 10)
         // The tap took the first frames into the guest's buffers and had to drop the rest: the
         // guest really had no buffers while the I/O thread was measured.
-        let link = try namespace.run(["/usr/sbin/ip", "-s", "link", "show", "tap0"]).output
+        let link = try namespace.run([namespace.ip, "-s", "link", "show", "tap0"]).output
         let transmitted = link.split(separator: "\n").drop { !$0.contains("TX:") }.dropFirst().first ?? ""
         let counts = transmitted.split(separator: " ").compactMap { Int($0) }
         #expect(counts.count >= 4 && counts[1] >= 256 && counts[3] > 0, "tap TX packets and drops: \(link)")
         #expect(after - before <= 4, "the I/O thread used \(after - before) ticks (of 200) in 2 s")
         #expect(guest.waitForOutput(containing: "fw: net rx resumed", timeoutSeconds: 60))
-        let ping = try namespace.run(["ping", "-c", "5", "-i", "0.05", "-W", "2", "10.0.2.15"])
-        #expect(ping.output.contains("5 received"), "traffic flows again: \(ping.output)")
+        let replies = try namespace.run([ping, "-c", "5", "-i", "0.05", "-W", "2", "10.0.2.15"])
+        #expect(replies.output.contains("5 received"), "traffic flows again: \(replies.output)")
         guest.send(SIGTERM)
         let (status, _) = guest.waitForExit(timeoutSeconds: 30)
         #expect(status == 0)
@@ -132,14 +137,14 @@ struct NetworkTests {
         }
         // Without CAP_NET_ADMIN (a user namespace has none over the host's network): status 15.
         let unprivileged = try RunningProcess(
-            executable: URL(fileURLWithPath: "/usr/bin/unshare"),
+            executable: URL(fileURLWithPath: HostTool.unshare),
             arguments: ["--user", SwiftVMMBinary.url.path, "run", "--net", "tap=svmmtest0"])
         let (status, _) = unprivileged.waitForExit(timeoutSeconds: 30)
         #expect(status == 15, "\(unprivileged.standardError.text)")
         #expect(unprivileged.standardError.text.contains("CAP_NET_ADMIN"))
         // Without /dev/net/tun (hidden in a private mount namespace): status 15 as well.
         let noTun = try RunningProcess(
-            executable: URL(fileURLWithPath: "/usr/bin/unshare"),
+            executable: URL(fileURLWithPath: HostTool.unshare),
             arguments: [
                 "--mount", "sh", "-c", "mount -t tmpfs none /dev/net && exec \"$0\" run --net tap=svmmtest0",
                 SwiftVMMBinary.url.path,

@@ -2,21 +2,17 @@ import EmbeddedFirmware
 import Foundation
 import Testing
 
-private let qemuInstalled = ["/usr/bin/qemu-system-x86_64", "/usr/local/bin/qemu-system-x86_64"].contains {
-    FileManager.default.isExecutableFile(atPath: $0)
-}
-
 /// The very same firmware file boots under QEMU (microvm, KVM) and SwiftVMM, and prints the
 /// same platform-independent (`fw: `) lines.
 @Suite(
     .serialized,
     .enabled(
-        if: FileManager.default.isWritableFile(atPath: "/dev/kvm"), "SKIPPED: needs read/write access to /dev/kvm"),
-    .enabled(
-        if: qemuInstalled, "SKIPPED: qemu-system-x86_64 is not installed (scripts/test.sh installs qemu-system-x86)"))
+        if: FileManager.default.isWritableFile(atPath: "/dev/kvm"), "SKIPPED: needs read/write access to /dev/kvm"))
 struct QEMUParityTests {
-    /// Builds the firmware from firmware/src into a scratch file.
+    /// Builds the firmware from firmware/src into a scratch file (with gcc and binutils' ld).
     private func buildFirmware() throws -> URL {
+        _ = try HostTool.gcc
+        _ = try HostTool.ld
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("swiftvmm-parity-\(getpid()).elf")
         let build = try RunningProcess(
             executable: SwiftVMMBinary.repositoryRoot.appendingPathComponent("firmware/build.sh"),
@@ -24,6 +20,13 @@ struct QEMUParityTests {
         let (status, timedOut) = build.waitForExit(timeoutSeconds: 120)
         #expect(status == 0 && !timedOut, "firmware/build.sh: \(build.standardError.text)")
         return output
+    }
+
+    /// Starts firmware/qemu-run.sh with `arguments` and `environment` (QEMU: qemu-system-x86_64).
+    private func startQEMU(_ arguments: [String], environment: [String: String] = [:]) throws -> RunningProcess {
+        try RunningProcess(
+            executable: SwiftVMMBinary.repositoryRoot.appendingPathComponent("firmware/qemu-run.sh"),
+            arguments: arguments, environment: environment.merging(["QEMU": HostTool.qemu]) { mine, _ in mine })
     }
 
     @Test func theEmbeddedFirmwareIsTheFileBuiltFromTheSources() throws {
@@ -37,9 +40,7 @@ struct QEMUParityTests {
         let commandLine = "console=ttyS0 fw.exit=7"
         let swiftvmm = try SwiftVMMBinary.run(
             ["run", "--firmware", firmware.path, "--cpus", "\(vcpus)", "--cmdline", commandLine])
-        let qemu = try RunningProcess(
-            executable: SwiftVMMBinary.repositoryRoot.appendingPathComponent("firmware/qemu-run.sh"),
-            arguments: [firmware.path, "\(vcpus)", commandLine])
+        let qemu = try startQEMU([firmware.path, "\(vcpus)", commandLine])
         let (qemuStatus, timedOut) = qemu.waitForExit(timeoutSeconds: 90)
         #expect(!timedOut)
         #expect(qemuStatus == (7 << 1) | 1, "QEMU's isa-debug-exit status; stderr: \(qemu.standardError.text)")
@@ -53,9 +54,8 @@ struct QEMUParityTests {
         let firmware = try buildFirmware()
         let commandLine = "fw.test=rng fw.exit=7"
         let swiftvmm = try SwiftVMMBinary.run(["run", "--firmware", firmware.path, "--rng", "--cmdline", commandLine])
-        let qemu = try RunningProcess(
-            executable: SwiftVMMBinary.repositoryRoot.appendingPathComponent("firmware/qemu-run.sh"),
-            arguments: [firmware.path, "1", commandLine], environment: ["QEMU_EXTRA_ARGS": "-device virtio-rng-device"])
+        let qemu = try startQEMU(
+            [firmware.path, "1", commandLine], environment: ["QEMU_EXTRA_ARGS": "-device virtio-rng-device"])
         let (qemuStatus, timedOut) = qemu.waitForExit(timeoutSeconds: 90)
         #expect(!timedOut && qemuStatus == (7 << 1) | 1, "stderr: \(qemu.standardError.text)")
         #expect(swiftvmm.status == 64 + 7, "stderr: \(swiftvmm.standardError)")
@@ -74,9 +74,8 @@ struct QEMUParityTests {
             "run", "--firmware", firmware.path, "--disk", "path=\(image.path),serial=disk0,cache=none", "--cmdline",
             commandLine,
         ])
-        let qemu = try RunningProcess(
-            executable: SwiftVMMBinary.repositoryRoot.appendingPathComponent("firmware/qemu-run.sh"),
-            arguments: [firmware.path, "1", commandLine],
+        let qemu = try startQEMU(
+            [firmware.path, "1", commandLine],
             environment: [
                 "QEMU_EXTRA_ARGS":
                     "-drive file=\(image.path),format=raw,if=none,id=d0,cache=none -device virtio-blk-device,drive=d0,serial=disk0"

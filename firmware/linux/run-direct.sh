@@ -13,6 +13,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 cache=${SWIFTVMM_CACHE:-$HOME/.cache/swiftvmm}
 cpus=${1:-1}; [ $# -gt 0 ] && shift
+"$repo/scripts/host-packages.sh" iproute2
 kernel=$("$repo/scripts/fetch-cloud-kernel.sh")
 initrd=$cache/nested/test-initramfs.cpio.gz
 swiftvmm=$cache/nested-build/release/swiftvmm

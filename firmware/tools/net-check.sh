@@ -24,6 +24,7 @@ if [ $# -ne 1 ]; then
 fi
 firmware=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 here=$(cd "$(dirname "$0")" && pwd)
+"$here/../../scripts/host-packages.sh" iproute2 iputils-ping python3 qemu-system-x86
 mib=${NET_CHECK_MIB:-64}
 size=${NET_CHECK_SIZE:-1400}
 ns=fwnet-check-$$
