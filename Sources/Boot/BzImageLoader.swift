@@ -153,7 +153,12 @@ public struct BzImageLoader: Sendable {
         placements += Self.pageTables()
         if let initrd {
             let ceiling = min(
-                loadable.upperBound, initrdAddressMaximum > 0 ? initrdAddressMaximum + 1 : loadable.upperBound)
+                loadable.upperBound, initrdAddressMaximum > 0 ? initrdAddressMaximum &+ 1 : loadable.upperBound)
+            guard ceiling > kernelEnd else {
+                throw .doesNotFit(
+                    "initrd must end below initrd_addr_max 0x\(String(initrdAddressMaximum, radix: 16)), which is below"
+                        + " the kernel's end (0x\(String(kernelEnd, radix: 16))); the kernel image is damaged")
+            }
             let address = try PVHLoader.initrdAddress(
                 size: UInt64(initrd.count), imageEnd: kernelEnd, loadable: loadable.lowerBound..<ceiling)
             placements.append(.init(address: address, bytes: initrd, zeroFill: 0))

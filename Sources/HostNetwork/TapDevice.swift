@@ -41,6 +41,13 @@ public final class TapDevice: Sendable {
     /// Opens (or creates) tap `name`, sets the virtio header size, no offloads yet, brings it up
     /// with `mtu` (when given).
     public init(name: String, mtu: Int? = nil) throws(TapError) {
+        // IFNAMSIZ is 16 with the terminating zero: a longer name would be cut short silently.
+        guard !name.isEmpty, name.utf8.count < 16, !name.utf8.contains(0) else {
+            throw .failed(name: name, step: "checking the name (1 to 15 bytes)", errno: EINVAL)
+        }
+        if let mtu, !(68...65535).contains(mtu) {
+            throw .failed(name: name, step: "checking the MTU \(mtu) (68 to 65535)", errno: EINVAL)
+        }
         var createdFlag: Int32 = 0
         var step: Int32 = 0
         let fd = chostnetwork_tap_open(name, &createdFlag, &step)

@@ -7,7 +7,8 @@ import Testing
 /// A synthetic bzImage: setup sectors with a setup header, then a protected-mode "kernel".
 private func bzImage(
     version: UInt16 = 0x020f, xloadflags: UInt16 = 1, loadflags: UInt8 = 1, setupSectors: UInt8 = 4,
-    kernelBytes: Int = 4096, initSize: UInt32 = 0x10_0000, preferredAddress: UInt64 = 0x100_0000
+    kernelBytes: Int = 4096, initSize: UInt32 = 0x10_0000, preferredAddress: UInt64 = 0x100_0000,
+    initrdAddressMaximum: UInt32 = 0x37ff_ffff
 ) -> [UInt8] {
     var image = [UInt8](repeating: 0, count: (Int(setupSectors) + 1) * 512 + kernelBytes)
     func put<Value: FixedWidthInteger>(_ value: Value, at offset: Int) {
@@ -22,7 +23,7 @@ private func bzImage(
     put(UInt32(0x5372_6448), at: 0x202)
     put(version, at: 0x206)
     image[0x211] = loadflags
-    put(UInt32(0x37ff_ffff), at: 0x22c)  // initrd_addr_max
+    put(initrdAddressMaximum, at: 0x22c)  // initrd_addr_max
     put(UInt32(0x20_0000), at: 0x230)  // kernel_alignment
     put(xloadflags, at: 0x236)
     put(UInt32(2048), at: 0x238)  // cmdline_size
@@ -97,6 +98,18 @@ private func load<Value: FixedWidthInteger>(_ bytes: [UInt8], _ offset: Int, as 
         #expect(error(Array(bzImage().prefix(0x300)))?.contains("truncated") == true)
         #expect(error(bzImage(kernelBytes: 8192, initSize: 4096))?.contains("init_size") == true)
         #expect(error(Array(bzImage().prefix(2500)))?.contains("past the end") == true)
+    }
+
+    /// A header whose initrd_addr_max lies below the kernel (1 … 0xFFFFE, or anything under its
+    /// end) is a clear error, not a trap.
+    @Test(arguments: [UInt32(1), 0xfffe, 0xf_fffe, 0x100_0000, 0x110_0000])
+    func initrdCeilingsBelowTheKernelAreRefused(ceiling: UInt32) throws {
+        let loader = try BzImageLoader(bzImage: bzImage(initrdAddressMaximum: ceiling))
+        #expect(throws: BootError.self) {
+            try loader.plan(layout: layout, commandLine: "", initrd: [1, 2, 3])
+        }
+        // Without an initrd the same kernel still plans.
+        _ = try loader.plan(layout: layout, commandLine: "")
     }
 
     @Test func kernelsLargerThanMemoryAreRefused() throws {

@@ -22,7 +22,9 @@ private final class CapturedConsole {
 
     deinit { close(readEnd) }
 
+    /// What reached the pipe (after the buffered output is drained, as the console thread would).
     var text: String {
+        output.drain(timeoutMilliseconds: 1000)
         var buffer = [UInt8](repeating: 0, count: 4096)
         let count = buffer.withUnsafeMutableBytes { read(readEnd, $0.baseAddress, $0.count) }
         return String(decoding: buffer.prefix(max(0, count)), as: UTF8.self)
@@ -162,5 +164,94 @@ private final class CallCounter: @unchecked Sendable {
         #expect(controller.write(offset: 0, size: 1, value: 0xfe) == .reset)
         #expect(controller.write(offset: 0, size: 1, value: 0xad) == nil)
         #expect(controller.read(offset: 0, size: 1) == 0, "status: both buffers empty")
+    }
+}
+
+@Suite struct SerialHostileTests {
+    /// Loopback (MCR bit 4): a guest that writes and reads in a loop, always leaving one byte
+    /// unread, keeps a FIFO of fixed size; the bytes come back in order.
+    @Test func loopbackWithOneByteAlwaysUnreadStaysBounded() {
+        let uart = Serial16550(output: .discard, interrupt: nil)
+        _ = uart.write(offset: 4, size: 1, value: 0x10)  // loopback
+        _ = uart.write(offset: 0, size: 1, value: 0)
+        var expected: UInt8 = 0
+        for iteration in 1...200_000 {
+            _ = uart.write(offset: 0, size: 1, value: UInt64(UInt8(truncatingIfNeeded: iteration)))
+            let byte = UInt8(truncatingIfNeeded: uart.read(offset: 0, size: 1))
+            if byte != expected {
+                Issue.record("iteration \(iteration): read \(byte), expected \(expected)")
+                break
+            }
+            expected = UInt8(truncatingIfNeeded: iteration)
+        }
+        #expect(uart.receiveStorageBytes == Serial16550.receiveBufferLimit)
+    }
+
+    /// A full FIFO sets overrun and drops the byte (real 16550 behaviour), bounded by the limit.
+    @Test func aFullReceiveFIFOOverrunsInsteadOfGrowing() {
+        let uart = Serial16550(output: .discard, interrupt: nil)
+        _ = uart.write(offset: 4, size: 1, value: 0x10)
+        for _ in 0..<(Serial16550.receiveBufferLimit + 100) { _ = uart.write(offset: 0, size: 1, value: 0x41) }
+        #expect(uart.read(offset: 5, size: 1) & 0x02 != 0, "overrun reported")
+        var count = 0
+        while uart.read(offset: 5, size: 1) & 0x01 != 0 {
+            _ = uart.read(offset: 0, size: 1)
+            count += 1
+        }
+        #expect(count == Serial16550.receiveBufferLimit)
+    }
+}
+
+@Suite struct ConsoleOutputTests {
+    /// A guest printing into a sink nobody reads (a full pipe) never blocks the vCPU: bytes past
+    /// the buffer are dropped and counted.
+    @Test func aStuckSinkNeverBlocksTheGuest() throws {
+        var fds: [Int32] = [0, 0]
+        #expect(pipe(&fds) == 0)
+        defer { close(fds[0]) }
+        let output = ConsoleOutput(taking: fds[1], limitBytes: nil)
+        let uart = Serial16550(output: output, interrupt: nil)
+        let total = 1 << 20
+        for _ in 0..<total { _ = uart.write(offset: 0, size: 1, value: 0x78) }
+        // The writer moves the buffer into the pipe (64 KiB); the next buffer-full finds the pipe
+        // full and the writer times out: the sink is stuck, the guest was never held up.
+        output.drain(timeoutMilliseconds: 10)
+        for _ in 0..<ConsoleOutput.bufferCapacity { _ = uart.write(offset: 0, size: 1, value: 0x79) }
+        #expect(!output.drain(timeoutMilliseconds: 10))
+        let statistics = output.statistics
+        #expect(statistics.guestBytes == UInt64(total + ConsoleOutput.bufferCapacity))
+        #expect(statistics.droppedBytes >= UInt64(total - 2 * ConsoleOutput.bufferCapacity))
+        #expect(statistics.writtenBytes + statistics.droppedBytes <= UInt64(total))
+    }
+
+    /// Bytes are written in chunks, not one write(2) per guest byte.
+    @Test func bytesAreWrittenInChunks() throws {
+        var fds: [Int32] = [0, 0]
+        #expect(pipe(&fds) == 0)
+        defer { close(fds[0]) }
+        let output = ConsoleOutput(taking: fds[1], limitBytes: nil)
+        for byte in "hello, world\n".utf8 { output.write([byte]) }
+        #expect(output.drain(timeoutMilliseconds: 1000))
+        var buffer = [UInt8](repeating: 0, count: 64)
+        let count = buffer.withUnsafeMutableBytes { read(fds[0], $0.baseAddress, $0.count) }
+        #expect(String(decoding: buffer.prefix(max(0, count)), as: UTF8.self) == "hello, world\n")
+    }
+
+    /// A console file stops at its size cap with one notice line; the rest is dropped.
+    @Test func aConsoleFileStopsAtItsCap() throws {
+        let path = "/var/tmp/swiftvmm-console-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).log"
+        defer { unlink(path) }
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        #expect(fd >= 0)
+        let output = ConsoleOutput(taking: fd, limitBytes: 1000)
+        for _ in 0..<100 {
+            output.write([UInt8](repeating: 0x61, count: 100))
+            output.drain(timeoutMilliseconds: 1000)
+        }
+        var status = stat()
+        #expect(stat(path, &status) == 0)
+        #expect(status.st_size > 1000 && status.st_size < 1200, "1000 bytes and the notice: \(status.st_size)")
+        #expect(output.statistics.writtenBytes == 1000)
+        #expect(output.statistics.droppedBytes == 9000)
     }
 }

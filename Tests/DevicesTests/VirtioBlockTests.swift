@@ -32,7 +32,7 @@ final class RecordingBackend: BlockBackend, @unchecked Sendable {
 
     func read(at offset: UInt64, into buffers: [DescriptorBuffer], memory: GuestMemory) -> BlockRequest.Status {
         calls.append("read \(offset) \(buffers.totalLength)")
-        guard offset + buffers.totalLength <= capacityBytes else { return .ioError }
+        guard offset <= capacityBytes, buffers.totalLength <= capacityBytes - offset else { return .ioError }
         var position = Int(offset)
         for buffer in buffers {
             try? memory.write(bytes[position..<position + Int(buffer.length)], at: buffer.address)
@@ -43,7 +43,7 @@ final class RecordingBackend: BlockBackend, @unchecked Sendable {
 
     func write(at offset: UInt64, from buffers: [DescriptorBuffer], memory: GuestMemory) -> BlockRequest.Status {
         calls.append("write \(offset) \(buffers.totalLength)")
-        guard offset + buffers.totalLength <= capacityBytes else { return .ioError }
+        guard offset <= capacityBytes, buffers.totalLength <= capacityBytes - offset else { return .ioError }
         var position = Int(offset)
         for buffer in buffers {
             let data = (try? memory.readBytes(at: buffer.address, count: Int(buffer.length))) ?? []
@@ -66,20 +66,23 @@ final class RecordingBackend: BlockBackend, @unchecked Sendable {
 
     func writeZeroes(at offset: UInt64, length: UInt64, unmap: Bool) -> BlockRequest.Status {
         calls.append("write-zeroes \(offset) \(length) \(unmap)")
+        guard offset <= capacityBytes, length <= capacityBytes - offset else { return .ioError }
         bytes.replaceSubrange(Int(offset)..<Int(offset + length), with: [UInt8](repeating: 0, count: Int(length)))
         return .ok
     }
 }
 
 /// A virtio-blk device on a mock queue.
-private struct BlockHarness {
+struct BlockHarness {
     let device: VirtioBlock
     let backend: RecordingBackend
     let driver: MockDriverQueue
 
-    init(sectors: Int = 64, readOnly: Bool = false, serial: String? = "disk-serial-01") throws {
+    init(sectors: Int = 64, readOnly: Bool = false, serial: String? = "disk-serial-01", queueSize: UInt16 = 64)
+        throws
+    {
         let memory = try GuestMemory(totalBytes: 1 << 20)
-        driver = MockDriverQueue(memory: memory, size: 64)
+        driver = MockDriverQueue(memory: memory, size: queueSize)
         backend = RecordingBackend(sectors: sectors, readOnly: readOnly)
         backend.driver = driver
         device = VirtioBlock(backend: backend, serial: serial)
@@ -105,7 +108,7 @@ private struct BlockHarness {
     }
 
     func run() throws -> [(head: UInt32, length: UInt32)] {
-        try device.queueNotified(0)
+        _ = try device.queueNotified(0)
         return driver.takeUsed()
     }
 }
@@ -303,7 +306,11 @@ private struct BlockHarness {
         #expect(disk.device.readConfiguration(offset: 0, size: 4) == 2048)
         #expect(disk.device.readConfiguration(offset: 4, size: 4) == 0)
         #expect(disk.device.readConfiguration(offset: 20, size: 4) == 512)
+        #expect(disk.device.readConfiguration(offset: 12, size: 4) == 254, "seg_max")
+        #expect(disk.device.readConfiguration(offset: 36, size: 4) == 1 << 21, "max_discard_sectors")
         #expect(disk.device.readConfiguration(offset: 40, size: 4) == 1, "max_discard_seg")
+        #expect(disk.device.readConfiguration(offset: 48, size: 4) == 1 << 15, "max_write_zeroes_sectors")
+        #expect(disk.device.readConfiguration(offset: 52, size: 4) == 1, "max_write_zeroes_seg")
         #expect(disk.device.readConfiguration(offset: 56, size: 1) == 1, "write_zeroes_may_unmap")
         #expect(disk.device.readConfiguration(offset: 4000, size: 4) == 0, "past the end reads zero")
     }

@@ -28,7 +28,7 @@ import VirtioTestSupport
             .init(address: second.0, length: 16, writable: true), .init(address: second.1, length: 1, writable: true),
             .init(address: second.2, length: 47, writable: true),
         ])
-        try device.queueNotified(0)
+        _ = try device.queueNotified(0)
         #expect(driver.takeUsed().map(\.length) == [64, 64])
         #expect(try driver.memory.readBytes(at: GuestAddress(first), count: 64).contains { $0 != 0 })
         #expect(line.drain() == 1, "one interrupt for the batch")
@@ -41,7 +41,7 @@ import VirtioTestSupport
         driver.writeDescriptor(index: 5, address: 0xfff00, length: 0x1000, flags: MockDriverQueue.flagWrite, next: 0)
         driver.makeAvailable(head: 5)  // outside memory
         driver.addChain([.init(address: driver.allocate(8), length: 8, writable: true)])
-        try device.queueNotified(0)
+        _ = try device.queueNotified(0)
         #expect(driver.takeUsed().map(\.length) == [0, 0, 8])
     }
 
@@ -49,10 +49,10 @@ import VirtioTestSupport
         let (device, driver, line) = try activated(eventIndex: true)
         driver.setUsedEvent(5)
         driver.addChain([.init(address: driver.allocate(8), length: 8, writable: true)])
-        try device.queueNotified(0)
+        _ = try device.queueNotified(0)
         #expect(line.drain() == nil)
         for _ in 0..<5 { driver.addChain([.init(address: driver.allocate(8), length: 8, writable: true)]) }
-        try device.queueNotified(0)
+        _ = try device.queueNotified(0)
         #expect(line.drain() == 1)
     }
 
@@ -60,7 +60,7 @@ import VirtioTestSupport
         let (device, driver, _) = try activated()
         device.reset()
         driver.addChain([.init(address: driver.allocate(8), length: 8, writable: true)])
-        try device.queueNotified(0)
+        _ = try device.queueNotified(0)
         #expect(driver.takeUsed().isEmpty)
     }
 

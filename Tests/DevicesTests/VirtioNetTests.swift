@@ -37,7 +37,7 @@ final class SocketPairBackend: NetworkBackend, @unchecked Sendable {
 
     /// Sends a frame "from the network" (virtio header + frame).
     func inject(_ frame: [UInt8]) {
-        _ = frame.withUnsafeBytes { send(peer, $0.baseAddress, $0.count, 0) }
+        _ = frame.withUnsafeBytes { Glibc.send(peer, $0.baseAddress, $0.count, 0) }
     }
 
     /// A frame the device transmitted, or nil.
@@ -61,7 +61,7 @@ private struct NetHarness {
         transmit = MockDriverQueue(memory: memory, base: 0x40000, size: 16)
         device = VirtioNet(backend: backend, mac: [2, 0, 0, 0, 0, 9], mtu: 1500)
         let log = interest
-        device.setReceiveInterestHandler { log.record($0) }
+        device.setBackendInterestHandler { log.record($0) }
         let queues = try [receive, transmit].map {
             try SplitQueue(layout: $0.layout, memory: memory, eventIndex: false, indirectDescriptors: false)
         }
@@ -93,7 +93,11 @@ private struct NetHarness {
 final class InterestLog: @unchecked Sendable {
     // SAFETY (@unchecked Sendable): one test thread.
     var changes: [Bool] = []
-    func record(_ value: Bool) { changes.append(value) }
+    var interests: [BackendInterest] = []
+    func record(_ value: BackendInterest) {
+        interests.append(value)
+        if value != .detach { changes.append(value == .receive) }
+    }
 }
 
 private let ethernetFrame: [UInt8] = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 9, 0x08, 0x06] + Array(0..<46)
@@ -129,7 +133,7 @@ private let ethernetFrame: [UInt8] = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 
         #expect(net.interest.changes == [true, false], "stop watching the backend")
         #expect(net.device.statistics.receiveStarvations == 1)
         net.postReceiveBuffer()
-        try net.device.queueNotified(0)
+        _ = try net.device.queueNotified(0)
         #expect(net.receive.takeUsed().count == 1, "the frame that waited in the backend arrives")
         #expect(
             net.interest.changes == [true, false, true, false], "watching again, then paused: that buffer is used up")
@@ -151,15 +155,18 @@ private let ethernetFrame: [UInt8] = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 
         net.postReceiveBuffer()
         net.backend.inject([1, 2, 3, 4, 5])
         try net.device.backendReadable()
-        #expect(net.receive.takeUsed().map(\.length) == [0])
+        #expect(net.receive.takeUsed().isEmpty, "the buffer stays posted")
         #expect(net.device.statistics.droppedReceive == 1)
+        net.backend.inject([UInt8](repeating: 0, count: 12) + ethernetFrame)
+        try net.device.backendReadable()
+        #expect(net.receive.takeUsed().map(\.length) == [UInt32(12 + ethernetFrame.count)])
     }
 
     @Test func transmittedFramesReachTheBackendWithTheirHeader() throws {
         let net = try NetHarness()
         net.queueTransmit(ethernetFrame)
         net.queueTransmit(ethernetFrame.reversed())
-        try net.device.queueNotified(1)
+        _ = try net.device.queueNotified(1)
         #expect(net.backend.takeTransmitted() == [UInt8](repeating: 0, count: 12) + ethernetFrame)
         #expect(net.backend.takeTransmitted() == [UInt8](repeating: 0, count: 12) + ethernetFrame.reversed())
         #expect(net.transmit.takeUsed().count == 2)
@@ -175,7 +182,7 @@ private let ethernetFrame: [UInt8] = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 
         // A device-writable buffer in a transmit chain: the wrong direction.
         net.transmit.addChain([.init(address: net.transmit.allocate(64), length: 64, writable: true)])
         net.queueTransmit(ethernetFrame)  // and a good one
-        try net.device.queueNotified(1)
+        _ = try net.device.queueNotified(1)
         #expect(net.transmit.takeUsed().count == 6, "every chain is completed")
         #expect(net.device.statistics.droppedTransmit == 5)
         #expect(net.device.statistics.transmittedFrames == 1)
@@ -194,7 +201,7 @@ private let ethernetFrame: [UInt8] = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 
         net.queueTransmit(ethernetFrame, header: header)
         header[6] = 60  // checksum field past the frame's end
         net.queueTransmit(ethernetFrame, header: header)
-        try net.device.queueNotified(1)
+        _ = try net.device.queueNotified(1)
         #expect(net.device.statistics.transmittedFrames == 1 && net.device.statistics.droppedTransmit == 1)
     }
 
@@ -207,5 +214,142 @@ private let ethernetFrame: [UInt8] = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 
         let all = VirtioNetFeature.checksum | VirtioNetFeature.hostTSO6
         #expect(header.problem(frameLength: 9000, negotiated: all) == nil)
         #expect(header.problem(frameLength: 9000, negotiated: VirtioNetFeature.checksum) != nil, "TSO6 not negotiated")
+    }
+}
+
+/// A backend double whose reads and writes return what a test scripts: errors, lengths larger
+/// than the buffers, short writes.
+final class ScriptedBackend: NetworkBackend, @unchecked Sendable {
+    // SAFETY (@unchecked Sendable): tests use it from one thread.
+    var receiveResults: [Result<Int, FileIOError>] = []
+    /// What every read returns once the script is used up.
+    var receiveDefault: Result<Int, FileIOError> = .failure(FileIOError(errno: EAGAIN))
+    var receiveCalls = 0
+    var sendResult: Result<Int, FileIOError>?
+    var sendCalls = 0
+
+    var descriptor: Int32 { -1 }
+    func guestAcceptsOffloads(features: UInt64) {}
+
+    func receive(into buffers: [DescriptorBuffer], memory: GuestMemory) -> Result<Int, FileIOError> {
+        receiveCalls += 1
+        return receiveResults.isEmpty ? receiveDefault : receiveResults.removeFirst()
+    }
+
+    func send(from buffers: [DescriptorBuffer], memory: GuestMemory) -> Result<Int, FileIOError> {
+        sendCalls += 1
+        return sendResult ?? .success(Int(buffers.totalLength))
+    }
+}
+
+/// What a hostile driver (or a failing tap) can do to virtio-net.
+@Suite struct VirtioNetHostileTests {
+    private struct Harness {
+        let device: VirtioNet
+        let backend = ScriptedBackend()
+        let receive: MockDriverQueue
+        let transmit: MockDriverQueue
+        let interest = InterestLog()
+
+        init() throws {
+            let memory = try GuestMemory(totalBytes: 1 << 20)
+            receive = MockDriverQueue(memory: memory, base: 0x10000, size: 256)
+            transmit = MockDriverQueue(memory: memory, base: 0x30000, size: 256)
+            device = VirtioNet(backend: backend, mac: [2, 0, 0, 0, 0, 9], mtu: nil)
+            let log = interest
+            device.setBackendInterestHandler { log.record($0) }
+            let queues = try [receive, transmit].map {
+                try SplitQueue(layout: $0.layout, memory: memory, eventIndex: false, indirectDescriptors: true)
+            }
+            try device.activate(
+                VirtioActivation(
+                    queues: queues, memory: memory, features: VirtioFeature.version1,
+                    interrupt: VirtioInterrupt(line: nil)))
+        }
+    }
+
+    /// A receive chain with more than 1024 writable buffers cannot be read into; it is completed
+    /// (length 0) and counted, never put back and retried forever.
+    @Test func receiveChainsOverTheDescriptorLimitAreCompletedNotRetried() throws {
+        let net = try Harness()
+        let buffer = net.receive.allocate(64)
+        net.receive.addIndirectChain(
+            [MockDriverQueue.Buffer](repeating: .init(address: buffer, length: 64, writable: true), count: 1025))
+        net.backend.receiveResults = [.success(60)]
+        try net.device.backendReadable()
+        #expect(net.receive.takeUsed().map(\.length) == [0])
+        #expect(net.device.statistics.unusableReceiveBuffers == 1)
+        #expect(net.backend.receiveCalls <= 1)
+    }
+
+    /// A backend that fails every read with a per-frame error is read at most `QueueWork.budget`
+    /// times per wake-up: the I/O thread always gets back to its other events.
+    @Test func aFailingBackendCannotHoldTheIOThread() throws {
+        let net = try Harness()
+        for _ in 0..<4 { net.receive.addChain([.init(address: net.receive.allocate(1526), length: 1526, writable: true)]) }
+        net.backend.receiveDefault = .failure(FileIOError(errno: EMSGSIZE))
+        try net.device.backendReadable()
+        #expect(net.backend.receiveCalls == QueueWork.budget)
+        #expect(net.device.statistics.droppedReceive == UInt64(QueueWork.budget))
+        #expect(net.receive.takeUsed().isEmpty, "the buffers stay posted")
+    }
+
+    /// A backend that is gone for good (a deleted tap reads EBADFD and polls as an error) is
+    /// detached from the I/O loop once; the device stops reading it and the VM goes on.
+    @Test func aDeadBackendIsDetached() throws {
+        let net = try Harness()
+        net.receive.addChain([.init(address: net.receive.allocate(1526), length: 1526, writable: true)])
+        net.backend.receiveDefault = .failure(FileIOError(errno: EBADFD))
+        try net.device.backendReadable()
+        try net.device.backendReadable()
+        #expect(net.backend.receiveCalls == 1)
+        #expect(net.interest.interests == [.receive, .detach])
+        #expect(net.device.statistics.backendFailed)
+        _ = try net.device.queueNotified(0)  // new buffers do not resume it
+        #expect(net.interest.interests == [.receive, .detach])
+        #expect(net.backend.receiveCalls == 1)
+    }
+
+    /// A frame larger than the posted buffers (the tap reports its whole length) is dropped
+    /// and counted; it is not counted as received and the buffer stays posted.
+    @Test func framesLargerThanTheBuffersAreDropped() throws {
+        let net = try Harness()
+        net.receive.addChain([.init(address: net.receive.allocate(100), length: 100, writable: true)])
+        net.backend.receiveResults = [.success(1514 + 12)]
+        try net.device.backendReadable()
+        #expect(net.receive.takeUsed().isEmpty)
+        #expect(net.device.statistics.droppedReceive == 1)
+        #expect(net.device.statistics.receivedFrames == 0)
+    }
+
+    /// num_buffers goes at offset 10 of the chain even when the first buffer is shorter than
+    /// the 12-byte header: nothing is written past that buffer.
+    @Test func numBuffersLandsInTheHeaderWhateverTheBufferSizes() throws {
+        let net = try Harness()
+        let small = net.receive.allocate(16, filledWith: 0xaa)
+        let large = net.receive.allocate(1600, filledWith: 0xbb)
+        net.receive.addChain([
+            .init(address: small, length: 4, writable: true), .init(address: large, length: 1600, writable: true),
+        ])
+        net.backend.receiveResults = [.success(12 + 60)]
+        try net.device.backendReadable()
+        #expect(net.receive.takeUsed().map(\.length) == [72])
+        let memory = net.receive.memory
+        #expect(try memory.readBytes(at: GuestAddress(small + 4), count: 12) == [UInt8](repeating: 0xaa, count: 12))
+        #expect(try memory.load(UInt16.self, at: GuestAddress(large + 6)) == 1, "num_buffers at chain offset 10")
+    }
+
+    /// Transmitting does at most `QueueWork.budget` frames per notification and says more wait.
+    @Test func transmitDoesBoundedWorkPerNotification() throws {
+        let net = try Harness()
+        let frame = net.transmit.allocate(12 + 60)
+        for _ in 0..<100 {
+            net.transmit.addChain([.init(address: frame, length: 12 + 60, writable: false)])
+        }
+        #expect(try net.device.queueNotified(1) == .pending)
+        #expect(net.transmit.takeUsed().count == QueueWork.budget)
+        #expect(try net.device.queueNotified(1) == .done)
+        #expect(net.transmit.takeUsed().count == 100 - QueueWork.budget)
+        #expect(net.device.statistics.transmittedFrames == 100)
     }
 }

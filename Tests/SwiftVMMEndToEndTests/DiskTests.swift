@@ -45,7 +45,7 @@ private func patternMismatch(path: String, diskIndex: UInt64) throws -> String? 
 
 private func sha256(_ path: String) throws -> String {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
+    process.executableURL = try URL(fileURLWithPath: HostTool.sha256sum)
     process.arguments = [path]
     let pipe = Pipe()
     process.standardOutput = pipe
@@ -130,17 +130,16 @@ struct DiskTests {
         }
     }
 
-    @Test(
-        .enabled(
-            if: FileManager.default.isExecutableFile(atPath: "/usr/bin/strace"), "SKIPPED: strace is not installed"))
-    func flushReturnsOnlyAfterFdatasync() throws {
+    @Test func flushReturnsOnlyAfterFdatasync() throws {
+        let strace = try HostTool.strace
         let disks = try ScratchDisks()
         let image = try disks.image("flush.img", mebibytes: 1)
         let trace = disks.directory.appendingPathComponent("strace.txt").path
         let process = try RunningProcess(
-            executable: URL(fileURLWithPath: "/usr/bin/strace"),
+            executable: URL(fileURLWithPath: strace),
             arguments: [
-                "-f", "-e", "trace=fdatasync,pwritev,write", "-e", "signal=none", "-o", trace, SwiftVMMBinary.url.path,
+                "-f", "-s", "65536", "-e", "trace=fdatasync,pwritev,write", "-e", "signal=none", "-o", trace,
+                SwiftVMMBinary.url.path,
                 "run",
                 "--disk", "path=\(image)", "--cmdline", "fw.test=blk fw.blk-mib=1",
             ])
@@ -149,12 +148,14 @@ struct DiskTests {
         let lines = try String(contentsOfFile: trace, encoding: .utf8).split(separator: "\n").map(String.init)
         let firstWrite = lines.firstIndex { $0.contains("pwritev(") }
         let fdatasyncDone = lines.firstIndex { $0.contains("fdatasync") && $0.contains("= 0") }
-        // The serial port writes the console a byte at a time: rebuild it, remembering which
-        // trace line each byte came from, to find where the guest printed "flush ok".
+        // The console thread writes what the serial port gathered in chunks: rebuild the console,
+        // remembering which trace line each byte came from, to find where "flush ok" was printed.
         var console = ""
         var lineOfCharacter: [Int] = []
         for (index, line) in lines.enumerated() {
-            guard let start = line.range(of: "write(1, \""), let end = line.range(of: "\", 1)") else { continue }
+            guard let start = line.range(of: "write(1, \""), let end = line.range(of: "\", ", options: .backwards),
+                start.upperBound <= end.lowerBound
+            else { continue }
             var text = String(line[start.upperBound..<end.lowerBound])
             text = text.replacingOccurrences(of: "\\n", with: "\n")
             for character in text {

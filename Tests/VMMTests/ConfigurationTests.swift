@@ -165,7 +165,13 @@ import VMM
         #expect(try ConsoleConfiguration(argument: "stdio") == .stdio)
         #expect(try ConsoleConfiguration(argument: "none") == .none)
         #expect(try ConsoleConfiguration(argument: "file=/x") == .file(path: "/x"))
+        #expect(try ConsoleConfiguration(argument: "file=/x,y,limit_mib=5") == .file(path: "/x,y", limitMiB: 5))
+        #expect(try ConsoleConfiguration(argument: "file=/x,limit_mib=5").fileLimitBytes == 5 << 20)
+        #expect(try ConsoleConfiguration(argument: "file=/x").fileLimitBytes == 1 << 30)
+        #expect(try ConsoleConfiguration(argument: "file=/x,limit_mib=5").description == "file=/x,limit_mib=5")
         #expect(throws: ConfigurationError.self) { try ConsoleConfiguration(argument: "file=") }
+        #expect(throws: ConfigurationError.self) { try ConsoleConfiguration(argument: "file=/x,limit_mib=0") }
+        #expect(throws: ConfigurationError.self) { try ConsoleConfiguration(argument: "file=/x,limit_mib=-1") }
         #expect(throws: ConfigurationError.self) { try ConsoleConfiguration(argument: "serial") }
     }
 }
@@ -208,6 +214,45 @@ import VMM
         #expect(interface == NetworkInterfaceConfiguration(tap: "tap0", mac: "02:aa:bb:cc:dd:ee", mtu: 9000))
         for bad in ["tap=tap0,mac=02:aa", "tap=tap0,mac=zz:00:00:00:00:00", "tap=tap0,mtu=67", "tap=x/y", "mtu=1500"] {
             #expect(throws: ConfigurationError.self, "\(bad)") { try NetworkInterfaceConfiguration(argument: bad) }
+        }
+    }
+
+    /// NICs from JSON (or built in code) are validated like those from `--net`: a bad MTU, MAC
+    /// or tap name is a configuration error naming the field, never a trap or a silent change.
+    @Test(arguments: [
+        (#"{"tap": "tap0", "mtu": -1}"#, "network_interfaces[0] mtu"),
+        (#"{"tap": "tap0", "mtu": 3000000000}"#, "network_interfaces[0] mtu"),
+        (#"{"tap": "tap0", "mtu": 65536}"#, "network_interfaces[0] mtu"),
+        (#"{"tap": "tap0", "mac": "02:00:00:00:00"}"#, "network_interfaces[0] mac"),
+        (#"{"tap": "tap0", "mac": "01:00:00:00:00:01"}"#, "network_interfaces[0] mac"),
+        (#"{"tap": "a-tap-name-longer-than-15"}"#, "network_interfaces[0] tap"),
+        (#"{"tap": ""}"#, "network_interfaces[0] tap"),
+    ])
+    func jsonInterfacesAreValidated(interface: String, field: String) throws {
+        let configuration = try VirtualMachineConfiguration(
+            json: Array(#"{"network_interfaces": [\#(interface)]}"#.utf8))
+        #expect {
+            try configuration.validate()
+        } throws: { error in
+            guard case .invalidValue(let reported, _, _) = error as? ConfigurationError else { return false }
+            return reported == field
+        }
+    }
+
+    /// Every virtio device needs its own interrupt line: 18 fit, a 19th is refused (it would
+    /// take the power button's GSI 23, and later ones GSIs the IOAPIC does not have).
+    @Test func atMostEighteenVirtioDevices() throws {
+        var configuration = VirtualMachineConfiguration(
+            disks: (0..<10).map { DiskConfiguration(path: "/d\($0).img") },
+            networkInterfaces: (0..<7).map { NetworkInterfaceConfiguration(tap: "tap\($0)") })
+        configuration.entropyDevice = true
+        try configuration.validate()
+        configuration.networkInterfaces.append(NetworkInterfaceConfiguration(tap: "tap7"))
+        #expect {
+            try configuration.validate()
+        } throws: { error in
+            guard case .invalidValue(_, _, let expected) = error as? ConfigurationError else { return false }
+            return expected.contains("at most 18 virtio devices")
         }
     }
 

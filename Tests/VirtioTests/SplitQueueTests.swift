@@ -6,7 +6,7 @@ import VirtioTestSupport
 private func makeQueue(size: UInt16 = 16, eventIndex: Bool = false, indirect: Bool = true) throws -> (
     MockDriverQueue, SplitQueue
 ) {
-    let memory = try GuestMemory(totalBytes: 1 << 20)
+    let memory = try GuestMemory(totalBytes: 8 << 20)
     let driver = MockDriverQueue(memory: memory, size: size)
     let queue = try SplitQueue(
         layout: driver.layout, memory: memory, eventIndex: eventIndex, indirectDescriptors: indirect)
@@ -94,11 +94,49 @@ private func validChain(_ popped: AvailableChain?) throws -> DescriptorChain {
     }
 }
 
+@Suite struct ChainLimitTests {
+    /// A chain of 1024 descriptors (QEMU's limit) is taken; one of 1025 is not, however large
+    /// the queue: the work and memory one request costs stay bounded.
+    @Test func chainsHaveAtMost1024Descriptors() throws {
+        for (count, accepted) in [(1024, true), (1025, false)] {
+            let (driver, queue) = try makeQueue(size: 2048)
+            let data = driver.allocate(8)
+            let buffers = [MockDriverQueue.Buffer](
+                repeating: .init(address: data, length: 8, writable: true), count: count)
+            let head = driver.addChain(buffers)
+            let popped = try #require(try queue.popAvailable())
+            switch popped {
+            case .valid(let chain):
+                #expect(accepted, "\(count) descriptors")
+                #expect(chain.writable.count == count)
+            case .malformed(let reportedHead, let error):
+                #expect(!accepted, "\(count) descriptors: \(error)")
+                #expect(reportedHead == head)
+                #expect(error == .chainTooLong(limit: 1024))
+            }
+        }
+    }
+
+    /// The same holds for an indirect table: 1024 entries work, and a direct descriptor in
+    /// front of the table counts too.
+    @Test func indirectTablesCountTowardsTheLimit() throws {
+        let (driver, queue) = try makeQueue()
+        let data = driver.allocate(8)
+        driver.addIndirectChain(
+            [MockDriverQueue.Buffer](repeating: .init(address: data, length: 8, writable: true), count: 1024))
+        guard case .valid(let chain) = try #require(try queue.popAvailable()) else {
+            Issue.record("a 1024-entry indirect table was refused")
+            return
+        }
+        #expect(chain.writable.count == 1024)
+    }
+}
+
 /// Malformed chains a guest can write.
 enum MalformedChain: String, CaseIterable, CustomTestStringConvertible {
     case headIndexOutOfRange, nextIndexOutOfRange, loop, bufferOutsideMemory, addressOverflow
     case readableAfterWritable, nestedIndirect, indirectWithNext, indirectBadLength, indirectTableOutsideMemory
-    case indirectNotNegotiated, lengthOverflow
+    case indirectNotNegotiated, lengthOverflow, indirectTableTooLarge
 
     var testDescription: String { rawValue }
 
@@ -114,7 +152,7 @@ enum MalformedChain: String, CaseIterable, CustomTestStringConvertible {
             driver.writeDescriptor(index: 0, address: data, length: 8, flags: MockDriverQueue.flagNext, next: 1)
             driver.writeDescriptor(index: 1, address: data, length: 8, flags: MockDriverQueue.flagNext, next: 0)
         case .bufferOutsideMemory:
-            driver.writeDescriptor(index: 0, address: 0xff000, length: 0x2000, flags: 0, next: 0)
+            driver.writeDescriptor(index: 0, address: 0x7f_f000, length: 0x2000, flags: 0, next: 0)
         case .addressOverflow:
             driver.writeDescriptor(index: 0, address: UInt64.max - 4, length: 16, flags: 0, next: 0)
         case .readableAfterWritable:
@@ -137,19 +175,24 @@ enum MalformedChain: String, CaseIterable, CustomTestStringConvertible {
             driver.writeDescriptor(index: 0, address: data, length: 20, flags: MockDriverQueue.flagIndirect, next: 0)
         case .indirectTableOutsideMemory:
             driver.writeDescriptor(
-                index: 0, address: 0x200000, length: 64, flags: MockDriverQueue.flagIndirect, next: 0)
+                index: 0, address: 0x80_0000, length: 64, flags: MockDriverQueue.flagIndirect, next: 0)
         case .indirectNotNegotiated:
             let table = driver.allocate(16)
             driver.writeDescriptor(index: 0, address: table, length: 16, flags: MockDriverQueue.flagIndirect, next: 0)
+        case .indirectTableTooLarge:
+            // 1025 entries: more than the 1024 descriptors a chain may have.
+            let table = driver.allocate(16 * 1025)
+            driver.writeDescriptor(
+                index: 0, address: table, length: 16 * 1025, flags: MockDriverQueue.flagIndirect, next: 0)
         case .lengthOverflow:
-            // Every buffer is all of the 1 MiB RAM, which is in bounds on its own; 4100 of them
-            // (an indirect table) add up to more than 4 GiB.
-            let count = 4100
+            // Every buffer is all of the 8 MiB RAM, which is in bounds on its own; 1024 of them
+            // (an indirect table of the largest allowed size) add up to more than 4 GiB.
+            let count = 1024
             let table = driver.allocate(UInt32(16 * count))
             for index in 0..<count {
                 let base = GuestAddress(table + UInt64(16 * index))
                 try? driver.memory.store(UInt64(0), at: base)
-                try? driver.memory.store(UInt32(0x10_0000), at: GuestAddress(base.rawValue + 8))
+                try? driver.memory.store(UInt32(0x80_0000), at: GuestAddress(base.rawValue + 8))
                 try? driver.memory.store(UInt16(index == count - 1 ? 0 : 1), at: GuestAddress(base.rawValue + 12))
                 try? driver.memory.store(UInt16(index + 1), at: GuestAddress(base.rawValue + 14))
             }
@@ -168,7 +211,7 @@ enum MalformedChain: String, CaseIterable, CustomTestStringConvertible {
             (.readableAfterWritable, .readableAfterWritable), (.nestedIndirect, .nestedIndirectTable),
             (.indirectWithNext, .indirectWithNext), (.indirectBadLength, .badIndirectTableLength),
             (.indirectTableOutsideMemory, .bufferOutsideMemory), (.indirectNotNegotiated, .indirectNotNegotiated),
-            (.lengthOverflow, .chainLengthOverflow):
+            (.lengthOverflow, .chainLengthOverflow), (.indirectTableTooLarge, .badIndirectTableLength(16 * 1025)):
             return true
         default:
             return false

@@ -37,8 +37,9 @@ final class RecordingDevice: VirtioDevice, Sendable {
         self.activation.withLock { $0 = activation }
     }
 
-    func queueNotified(_ index: Int) throws(QueueError) {
+    func queueNotified(_ index: Int) throws(QueueError) -> QueueWork {
         calls.withLock { $0.append("notify \(index)") }
+        return .done
     }
 
     func reset() {

@@ -110,8 +110,10 @@ final class ChainEchoDevice: VirtioDevice, @unchecked Sendable {
     func activate(_ activation: VirtioActivation) throws(VirtioDeviceError) { self.activation = activation }
     func reset() { activation = nil }
 
-    func queueNotified(_ index: Int) throws(QueueError) {
-        guard let activation, index < activation.queues.count, let queue = activation.queues[index] else { return }
+    func queueNotified(_ index: Int) throws(QueueError) -> QueueWork {
+        guard let activation, index < activation.queues.count, let queue = activation.queues[index] else {
+            return .done
+        }
         var budget = 64
         while budget > 0, let available = try queue.popAvailable() {
             budget -= 1
@@ -126,5 +128,6 @@ final class ChainEchoDevice: VirtioDevice, @unchecked Sendable {
             try queue.addUsed(head: available.head, length: length)
         }
         if try queue.needsInterrupt() { activation.interrupt.raise() }
+        return budget == 0 ? .pending : .done
     }
 }

@@ -25,6 +25,32 @@ public struct BlockRequest: Sendable, Equatable {
         case unsupported = 2
     }
 
+    /// The limits the device advertises in its configuration space and enforces on every
+    /// request: a request beyond them completes with IOERR.
+    public struct Limits: Sendable, Equatable {
+        /// Data descriptors of one read or write (seg_max).
+        public var dataSegments: Int
+        /// Ranges of one DISCARD or WRITE_ZEROES (max_discard_seg, max_write_zeroes_seg).
+        public var rangeSegments: Int
+        /// Sectors of one DISCARD range (max_discard_sectors).
+        public var discardSectors: UInt32
+        /// Sectors of one WRITE_ZEROES range (max_write_zeroes_sectors): the fallback that writes
+        /// zeros runs on the I/O thread, so this bounds the work one request can ask for.
+        public var writeZeroesSectors: UInt32
+
+        public init(dataSegments: Int, rangeSegments: Int, discardSectors: UInt32, writeZeroesSectors: UInt32) {
+            self.dataSegments = dataSegments
+            self.rangeSegments = rangeSegments
+            self.discardSectors = discardSectors
+            self.writeZeroesSectors = writeZeroesSectors
+        }
+
+        /// SwiftVMM's limits: 254 data segments (queue size − 2), one range per request, 1 GiB
+        /// per discard, 16 MiB per write-zeroes.
+        public static let standard = Limits(
+            dataSegments: 254, rangeSegments: 1, discardSectors: 1 << 21, writeZeroesSectors: 1 << 15)
+    }
+
     /// One DISCARD / WRITE_ZEROES range.
     public struct Range: Sendable, Equatable {
         public var sector: UInt64
@@ -76,9 +102,17 @@ public struct BlockRequest: Sendable, Equatable {
         }
     }
 
-    /// Parses `chain`. Returns nil when the chain has no device-writable status byte (then not
-    /// even an error status can be written; complete it with length 0).
-    public static func parse(_ chain: DescriptorChain, memory: GuestMemory) -> BlockRequest? {
+    /// For reads and writes: the bytes moved.
+    public var dataLength: UInt64 { dataBuffers?.totalLength ?? 0 }
+
+    /// Flags a WRITE_ZEROES range may carry (VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP); DISCARD takes none.
+    static let writeZeroesUnmapFlag: UInt32 = 1
+
+    /// Parses `chain` under `limits`. Returns nil when the chain has no device-writable status
+    /// byte (then not even an error status can be written; complete it with length 0).
+    public static func parse(_ chain: DescriptorChain, memory: GuestMemory, limits: Limits = .standard)
+        -> BlockRequest?
+    {
         guard let status = chain.writable.address(ofLastBytes: 1),
             let writableData = chain.writable.droppingLast(bytes: 1)
         else { return nil }
@@ -98,6 +132,7 @@ public struct BlockRequest: Sendable, Equatable {
             guard writableData.totalLength % sectorSize == 0 else {
                 return malformed("read length not a multiple of 512")
             }
+            guard writableData.count <= limits.dataSegments else { return malformed("more segments than seg_max") }
             return BlockRequest(
                 operation: .read(sector: sector, into: writableData), status: status,
                 writableDataLength: writableData.totalLength)
@@ -106,6 +141,7 @@ public struct BlockRequest: Sendable, Equatable {
             guard readableData.totalLength % sectorSize == 0 else {
                 return malformed("write length not a multiple of 512")
             }
+            guard readableData.count <= limits.dataSegments else { return malformed("more segments than seg_max") }
             return BlockRequest(
                 operation: .write(sector: sector, from: readableData), status: status, writableDataLength: 0)
         case .flush:
@@ -121,14 +157,30 @@ public struct BlockRequest: Sendable, Equatable {
             guard writableData.isEmpty, readableData.totalLength > 0, readableData.totalLength % 16 == 0 else {
                 return malformed("discard/write-zeroes ranges must be 16-byte entries")
             }
+            // The range count is checked before anything is read or allocated: host memory per
+            // request stays bounded by the advertised limit, not by the chain's length.
+            let count = readableData.totalLength / 16
+            guard count <= UInt64(limits.rangeSegments) else {
+                return malformed("\(count) ranges, more than max_discard_seg \(limits.rangeSegments)")
+            }
+            let isDiscard = type == RequestType.discard.rawValue
+            let maximumSectors = isDiscard ? limits.discardSectors : limits.writeZeroesSectors
             var ranges: [Range] = []
-            for _ in 0..<(readableData.totalLength / 16) {
-                guard let start = try? reader.read(UInt64.self), let count = try? reader.read(UInt32.self),
+            ranges.reserveCapacity(Int(count))
+            for _ in 0..<count {
+                guard let start = try? reader.read(UInt64.self), let sectors = try? reader.read(UInt32.self),
                     let flags = try? reader.read(UInt32.self)
                 else { return malformed("truncated range") }
-                ranges.append(Range(sector: start, sectorCount: count, unmap: flags & 1 != 0))
+                let allowedFlags = isDiscard ? 0 : writeZeroesUnmapFlag
+                guard flags & ~allowedFlags == 0 else {
+                    return BlockRequest(operation: .unsupported(type: type), status: status, writableDataLength: 0)
+                }
+                guard sectors <= maximumSectors else {
+                    return malformed("range of \(sectors) sectors, more than the advertised \(maximumSectors)")
+                }
+                ranges.append(Range(sector: start, sectorCount: sectors, unmap: flags & writeZeroesUnmapFlag != 0))
             }
-            let operation: Operation = type == RequestType.discard.rawValue ? .discard(ranges) : .writeZeroes(ranges)
+            let operation: Operation = isDiscard ? .discard(ranges) : .writeZeroes(ranges)
             return BlockRequest(operation: operation, status: status, writableDataLength: 0)
         case nil:
             return BlockRequest(operation: .unsupported(type: type), status: status, writableDataLength: 0)

@@ -1,3 +1,4 @@
+import EventLoop
 import CHostIO
 import GuestMemory
 import Virtio
@@ -160,13 +161,11 @@ public final class FileBlockBackend: BlockBackend {
         var done: UInt64 = 0
         while done < length {
             let count = Int(min(UInt64(chunk.count), length - done))
-            // SAFETY: pwrite reads at most `count` (≤ chunk.count) bytes of the array during the call.
-            let written = chunk.withUnsafeBytes {
-                pwrite(buffered ?? primary, $0.baseAddress, count, off_t(offset + done))
+            let piece = count == chunk.count ? chunk : Array(chunk.prefix(count))
+            guard case .success = DescriptorIO.writeAll(buffered ?? primary, piece, offset: offset + done) else {
+                return .ioError
             }
-            if written < 0, errno == EINTR { continue }
-            guard written > 0 else { return .ioError }
-            done += UInt64(written)
+            done += UInt64(count)
         }
         return .ok
     }

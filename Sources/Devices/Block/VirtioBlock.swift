@@ -19,8 +19,11 @@ public final class VirtioBlock: VirtioDevice, Sendable {
         static let writeZeroes: UInt64 = 1 << 14
     }
 
-    /// Largest DISCARD / WRITE_ZEROES request, in sectors (1 GiB).
-    static let maximumDiscardSectors: UInt32 = 1 << 21
+    /// What every request is checked against (and what the configuration space advertises).
+    public let limits = BlockRequest.Limits.standard
+    /// Data bytes one notification moves at most before yielding the I/O thread (with
+    /// `QueueWork.budget` requests, this bounds the time one wake-up can take).
+    static let byteBudget: UInt64 = 64 << 20
 
     public let backend: any BlockBackend
     /// The GET_ID answer (at most 20 bytes).
@@ -54,14 +57,14 @@ public final class VirtioBlock: VirtioDevice, Sendable {
             }
         }
         put(backend.capacityBytes / BlockRequest.sectorSize, at: 0)  // capacity
-        put(UInt32(Self.queueSize - 2), at: 12)  // seg_max
+        put(UInt32(limits.dataSegments), at: 12)  // seg_max
         put(UInt32(BlockRequest.sectorSize), at: 20)  // blk_size
         if backend.supportsDiscard {
-            put(Self.maximumDiscardSectors, at: 36)  // max_discard_sectors
-            put(UInt32(1), at: 40)  // max_discard_seg
+            put(limits.discardSectors, at: 36)  // max_discard_sectors
+            put(UInt32(limits.rangeSegments), at: 40)  // max_discard_seg
             put(UInt32(8), at: 44)  // discard_sector_alignment (4 KiB)
-            put(Self.maximumDiscardSectors, at: 48)  // max_write_zeroes_sectors
-            put(UInt32(1), at: 52)  // max_write_zeroes_seg
+            put(limits.writeZeroesSectors, at: 48)  // max_write_zeroes_sectors
+            put(UInt32(limits.rangeSegments), at: 52)  // max_write_zeroes_seg
             bytes[56] = 1  // write_zeroes_may_unmap
         }
         return bytes
@@ -93,30 +96,61 @@ public final class VirtioBlock: VirtioDevice, Sendable {
         let request: BlockRequest
     }
 
-    public func queueNotified(_ index: Int) throws(QueueError) {
-        guard index == 0, let activation = active.withLock({ $0 }), let queue = activation.queues[0] else { return }
-        // Everything available now is taken in one go, so that sequential reads or writes can be
-        // merged into one preadv/pwritev (as QEMU merges them); other requests run in order.
-        // Notifications stay off while the queue is drained, and the queue is checked once more
-        // after turning them back on (virtio 2.7.10), so a busy driver does not notify per request.
+    public func queueNotified(_ index: Int) throws(QueueError) -> QueueWork {
+        guard index == 0, let activation = active.withLock({ $0 }), let queue = activation.queues[0] else {
+            return .done
+        }
+        // Everything available now (up to the budget) is taken in one go, so that sequential
+        // reads or writes can be merged into one preadv/pwritev (as QEMU merges them); other
+        // requests run in order. Notifications stay off while the queue is drained, and the queue
+        // is checked once more after turning them back on (virtio 2.7.10), so a busy driver does
+        // not notify per request. At the budget the device yields with notifications still off.
+        var budget = Budget(requests: QueueWork.budget, bytes: Self.byteBudget)
         repeat {
             try queue.disableNotifications()
-            try drain(queue, activation: activation)
+            try drain(queue, activation: activation, budget: &budget)
+            if budget.exhausted {
+                if try queue.needsInterrupt() { activation.interrupt.raise() }
+                return .pending
+            }
         } while try queue.enableNotifications()
         if try queue.needsInterrupt() { activation.interrupt.raise() }
+        return .done
     }
 
-    private func drain(_ queue: SplitQueue, activation: VirtioActivation) throws(QueueError) {
+    /// What one notification may still do.
+    private struct Budget {
+        var requests: Int
+        var bytes: UInt64
+        var exhausted: Bool { requests <= 0 || bytes == 0 }
+
+        mutating func spend(_ request: BlockRequest) {
+            requests -= 1
+            let work: UInt64
+            switch request.operation {
+            case .discard(let ranges), .writeZeroes(let ranges):
+                work = ranges.reduce(0) { $0 &+ UInt64($1.sectorCount) &* BlockRequest.sectorSize }
+            default:
+                work = request.dataLength
+            }
+            bytes -= min(bytes, work)
+        }
+    }
+
+    private func drain(_ queue: SplitQueue, activation: VirtioActivation, budget: inout Budget) throws(QueueError) {
         var batch: [Pending] = []
-        while let available = try queue.popAvailable() {
-            guard case .valid(let chain) = available, let request = BlockRequest.parse(chain, memory: activation.memory)
+        while !budget.exhausted, let available = try queue.popAvailable() {
+            guard case .valid(let chain) = available,
+                let request = BlockRequest.parse(chain, memory: activation.memory, limits: limits)
             else {
+                budget.requests -= 1
                 try complete(batch, queue: queue, memory: activation.memory)
                 batch = []
                 try queue.addUsed(head: available.head, length: 0)
                 completed.add(1, ordering: .relaxed)
                 continue
             }
+            budget.spend(request)
             batch.append(Pending(head: available.head, request: request))
         }
         try complete(batch, queue: queue, memory: activation.memory)
@@ -139,8 +173,8 @@ public final class VirtioBlock: VirtioDevice, Sendable {
             }
             for (pending, status) in zip(run, statuses) {
                 try? memory.store(status.rawValue, at: pending.request.status)
-                let length = UInt32(clamping: (status == .ok ? pending.request.writableDataLength : 0) + 1)
-                try queue.addUsed(head: pending.head, length: length)
+                let written = status == .ok ? pending.request.writableDataLength : 0
+                try queue.addUsed(head: pending.head, length: UInt32(clamping: written &+ 1))
                 completed.add(1, ordering: .relaxed)
             }
             position += run.count
@@ -148,20 +182,28 @@ public final class VirtioBlock: VirtioDevice, Sendable {
     }
 
     /// The longest run from `start` of reads (or writes) each starting where the previous ended.
-    private static func mergeableRun(_ batch: [Pending], from start: Int) -> ArraySlice<Pending> {
-        var end = start + 1
-        var buffers = batch[start].request.dataBuffers?.count ?? 0
-        guard let first = batch[start].request.transfer else { return batch[start..<end] }
-        var nextSector = first.sector + first.sectors
-        while end < batch.count, let transfer = batch[end].request.transfer, transfer.isWrite == first.isWrite,
-            transfer.sector == nextSector, let count = batch[end].request.dataBuffers?.count,
-            buffers + count <= maximumMergedBuffers
+    /// Sector arithmetic is checked: a run never wraps past the last sector (such a request
+    /// runs alone and fails its own range check).
+    static func mergeableRun<Requests: RandomAccessCollection<BlockRequest>>(
+        _ requests: Requests, from start: Requests.Index
+    ) -> Range<Requests.Index> {
+        var end = requests.index(after: start)
+        guard let first = requests[start].transfer else { return start..<end }
+        var buffers = requests[start].dataBuffers?.count ?? 0
+        var (nextSector, overflow) = first.sector.addingReportingOverflow(first.sectors)
+        while !overflow, end < requests.endIndex, let transfer = requests[end].transfer,
+            transfer.isWrite == first.isWrite, transfer.sector == nextSector,
+            let count = requests[end].dataBuffers?.count, buffers + count <= maximumMergedBuffers
         {
             buffers += count
-            nextSector = transfer.sector + transfer.sectors
-            end += 1
+            (nextSector, overflow) = transfer.sector.addingReportingOverflow(transfer.sectors)
+            end = requests.index(after: end)
         }
-        return batch[start..<end]
+        return start..<end
+    }
+
+    private static func mergeableRun(_ batch: [Pending], from start: Int) -> ArraySlice<Pending> {
+        batch[mergeableRun(batch.lazy.map(\.request), from: start)]
     }
 
     /// One request covering all of `requests` (adjacent reads or writes), or nil.
@@ -201,8 +243,10 @@ public final class VirtioBlock: VirtioDevice, Sendable {
             guard backend.supportsDiscard else { return .unsupported }
             let zeroes: Bool
             if case .writeZeroes = request.operation { zeroes = true } else { zeroes = false }
+            let maximumSectors = zeroes ? limits.writeZeroesSectors : limits.discardSectors
+            guard ranges.count <= limits.rangeSegments else { return .ioError }
             for range in ranges {
-                guard range.sectorCount <= Self.maximumDiscardSectors, let offset = Self.byteOffset(range.sector) else {
+                guard range.sectorCount <= maximumSectors, let offset = Self.byteOffset(range.sector) else {
                     return .ioError
                 }
                 let length = UInt64(range.sectorCount) * BlockRequest.sectorSize

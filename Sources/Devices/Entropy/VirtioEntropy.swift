@@ -39,17 +39,24 @@ public final class VirtioEntropy: VirtioDevice, Sendable {
         active.withLock { $0 = state }
     }
 
-    public func queueNotified(_ index: Int) throws(QueueError) {
-        guard index == 0, let state = active.withLock({ $0 }) else { return }
+    public func queueNotified(_ index: Int) throws(QueueError) -> QueueWork {
+        guard index == 0, let state = active.withLock({ $0 }) else { return .done }
+        var budget = QueueWork.budget
         repeat {
             try state.queue.disableNotifications()
-            try drain(state)
+            try drain(state, budget: &budget)
+            if budget == 0 {
+                if try state.queue.needsInterrupt() { state.interrupt.raise() }
+                return .pending
+            }
         } while try state.queue.enableNotifications()
         if try state.queue.needsInterrupt() { state.interrupt.raise() }
+        return .done
     }
 
-    private func drain(_ state: Active) throws(QueueError) {
-        while let available = try state.queue.popAvailable() {
+    private func drain(_ state: Active, budget: inout Int) throws(QueueError) {
+        while budget > 0, let available = try state.queue.popAvailable() {
+            budget -= 1
             var length: UInt32 = 0
             if case .valid(let chain) = available {
                 var writer = ChainWriter(chain, memory: state.memory)

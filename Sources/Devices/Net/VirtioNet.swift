@@ -6,12 +6,45 @@ import Virtio
     import Glibc
 #endif
 
-/// The host side of a network device: a non-blocking descriptor that carries one frame per
-/// read or write, each with a 12-byte virtio-net header in front (a tap with IFF_VNET_HDR).
+/// The host side of a network device: something that carries one frame per read or write,
+/// each with a 12-byte virtio-net header in front (a tap with IFF_VNET_HDR).
 public protocol NetworkBackend: AnyObject, Sendable {
+    /// A descriptor the I/O thread watches: readable while frames wait.
     var descriptor: Int32 { get }
     /// The guest negotiated these features: accept the matching offloads on received frames.
     func guestAcceptsOffloads(features: UInt64)
+    /// Reads one frame into `buffers`: its whole length (more than the buffers hold when it was
+    /// truncated), or the errno (EAGAIN: no frame waiting).
+    func receive(into buffers: [DescriptorBuffer], memory: GuestMemory) -> Result<Int, FileIOError>
+    /// Writes one frame from `buffers`: the bytes taken, or the errno.
+    func send(from buffers: [DescriptorBuffer], memory: GuestMemory) -> Result<Int, FileIOError>
+}
+
+extension NetworkBackend {
+    /// One readv on `descriptor` straight into the guest's buffers.
+    public func receive(into buffers: [DescriptorBuffer], memory: GuestMemory) -> Result<Int, FileIOError> {
+        do { return try memory.receive(from: descriptor, into: buffers.map { ($0.address, $0.length) }) } catch {
+            return .failure(FileIOError(errno: EFAULT))
+        }
+    }
+
+    /// One writev on `descriptor` straight from the guest's buffers.
+    public func send(from buffers: [DescriptorBuffer], memory: GuestMemory) -> Result<Int, FileIOError> {
+        do { return try memory.send(to: descriptor, from: buffers.map { ($0.address, $0.length) }) } catch {
+            return .failure(FileIOError(errno: EFAULT))
+        }
+    }
+}
+
+/// What the device wants from whoever watches its backend.
+public enum BackendInterest: Sendable, Equatable {
+    /// Watch for frames: the guest has receive buffers.
+    case receive
+    /// Stop watching for now: the guest has no receive buffers (frames wait in the backend).
+    case pause
+    /// Stop watching for good: the backend failed (e.g. its tap was deleted); every event it
+    /// still raises (errors, hang-ups) would only spin the I/O thread.
+    case detach
 }
 
 /// Counters of a virtio-net device.
@@ -20,17 +53,21 @@ public struct VirtioNetCounters: Sendable, Equatable {
     public var transmittedFrames: UInt64 = 0
     /// Transmitted frames refused: bad header or length, or the backend would not take them.
     public var droppedTransmit: UInt64 = 0
-    /// Received frames that did not fit the guest's buffer.
+    /// Received frames that did not fit the guest's buffer, or that the backend lost.
     public var droppedReceive: UInt64 = 0
+    /// Receive chains the device could not use (malformed, or too small for the header).
+    public var unusableReceiveBuffers: UInt64 = 0
     /// Times receiving stopped because the guest had posted no buffers.
     public var receiveStarvations: UInt64 = 0
+    /// Whether the backend failed for good (receiving stopped; transmits count as dropped).
+    public var backendFailed = false
 }
 
 /// virtio-net (device ID 1): a receive and a transmit queue over a `NetworkBackend`. Frames move
 /// with one readv/writev between the backend and the guest's buffers. Receiving runs only while
 /// the guest has posted buffers: when they run out, the device asks its owner to stop watching
-/// the backend (`receiveInterest(false)`) and the backend queues frames until the guest posts
-/// more buffers.
+/// the backend (`.pause`) and the backend queues frames until the guest posts more buffers.
+/// Each call does at most `QueueWork.budget` frames per direction.
 public final class VirtioNet: VirtioDevice, Sendable {
     public static let deviceTypeID: UInt32 = 1
     public static let queueSize: UInt16 = 256
@@ -38,14 +75,17 @@ public final class VirtioNet: VirtioDevice, Sendable {
     static let transmitQueue = 1
     /// Largest frame accepted from the guest (a 64 KiB GSO frame plus its Ethernet header).
     static let maximumFrameBytes = 65_536 + 14
+    /// Where num_buffers sits in the virtio-net header.
+    static let numBuffersOffset: UInt64 = 10
 
     public let backend: any NetworkBackend
     public let mac: [UInt8]
     public let mtu: UInt16?
     private let active = Mutex<VirtioActivation?>(nil)
     private let counters = Mutex(VirtioNetCounters())
-    private let receiveInterest = Mutex<(@Sendable (Bool) -> Void)?>(nil)
+    private let interestHandler = Mutex<(@Sendable (BackendInterest) -> Void)?>(nil)
     private let starved = Atomic<Bool>(false)
+    private let failed = Atomic<Bool>(false)
 
     public init(backend: any NetworkBackend, mac: [UInt8], mtu: UInt16?) {
         self.backend = backend
@@ -53,9 +93,14 @@ public final class VirtioNet: VirtioDevice, Sendable {
         self.mtu = mtu
     }
 
-    /// The owner's way to start (true) or stop (false) watching the backend for frames.
-    public func setReceiveInterestHandler(_ handler: @escaping @Sendable (Bool) -> Void) {
-        receiveInterest.withLock { $0 = handler }
+    /// The owner's way to be told whether to watch the backend for frames.
+    public func setBackendInterestHandler(_ handler: @escaping @Sendable (BackendInterest) -> Void) {
+        interestHandler.withLock { $0 = handler }
+    }
+
+    private func tellOwner(_ interest: BackendInterest) {
+        guard interest == .detach || !failed.load(ordering: .acquiring) else { return }
+        interestHandler.withLock { $0 }?(interest)
     }
 
     public var statistics: VirtioNetCounters { counters.withLock { $0 } }
@@ -88,122 +133,134 @@ public final class VirtioNet: VirtioDevice, Sendable {
         backend.guestAcceptsOffloads(features: activation.features)
         active.withLock { $0 = activation }
         starved.store(false, ordering: .relaxed)
-        receiveInterest.withLock { $0 }?(true)
+        tellOwner(.receive)
     }
 
     public func reset() {
         active.withLock { $0 = nil }
-        receiveInterest.withLock { $0 }?(false)
+        tellOwner(.pause)
     }
 
-    public func queueNotified(_ index: Int) throws(QueueError) {
+    public func queueNotified(_ index: Int) throws(QueueError) -> QueueWork {
         switch index {
         case Self.receiveQueue:
             // New receive buffers: resume watching the backend if it was paused, and take what waits.
-            if starved.exchange(false, ordering: .acquiringAndReleasing) { receiveInterest.withLock { $0 }?(true) }
+            if starved.exchange(false, ordering: .acquiringAndReleasing) { tellOwner(.receive) }
             try backendReadable()
+            return .done  // more frames keep the (level-triggered) backend readable
         case Self.transmitQueue:
-            try transmit()
+            return try transmit()
         default:
-            break
+            return .done
         }
     }
 
-    /// The backend has frames: move them into posted receive buffers.
+    /// How a backend error is handled.
+    enum BackendErrorKind {
+        /// Nothing waiting (EAGAIN).
+        case empty
+        /// One frame was lost (the backend consumed it but could not copy it); go on.
+        case frameLost
+        /// The backend is gone for good (e.g. its tap was deleted: EBADFD).
+        case fatal
+    }
+
+    static func classify(_ error: FileIOError) -> BackendErrorKind {
+        switch error.errno {
+        case EAGAIN, EWOULDBLOCK: return .empty
+        case EFAULT, EINVAL, EMSGSIZE, ENOBUFS, ENOMEM, EIO: return .frameLost
+        default: return .fatal
+        }
+    }
+
+    /// The backend has frames: move up to `QueueWork.budget` of them into posted receive buffers.
     public func backendReadable() throws(QueueError) {
-        guard let activation = active.withLock({ $0 }), let queue = activation.queues[Self.receiveQueue] else { return }
+        guard !failed.load(ordering: .acquiring), let activation = active.withLock({ $0 }),
+            let queue = activation.queues[Self.receiveQueue]
+        else { return }
         var received: UInt64 = 0
         var dropped: UInt64 = 0
+        var unusable: UInt64 = 0
         var starvedNow = false
-        while true {
+        var backendFailed = false
+        frames: for _ in 0..<QueueWork.budget {
             guard let available = try queue.popAvailable() else {
                 starvedNow = true
                 break
             }
             guard case .valid(let chain) = available, chain.writableLength >= UInt64(VirtioNetHeader.size) else {
+                unusable += 1
                 try queue.addUsed(head: available.head, length: 0)
                 continue
             }
-            let buffers = chain.writable.map { (address: $0.address, length: $0.length) }
-            let result: Result<Int, FileIOError>
-            do { result = try activation.memory.receive(from: backend.descriptor, into: buffers) } catch {
-                try queue.addUsed(head: available.head, length: 0)
-                continue
-            }
-            switch result {
-            case .failure(let error) where error.errno == EAGAIN || error.errno == EWOULDBLOCK:
-                queue.undoPop()  // nothing waiting: keep the buffer for the next frame
-            case .failure(let error) where error.errno == EFAULT || error.errno == EMSGSIZE || error.errno == EINVAL:
-                // The tap dropped a frame that did not fit this buffer; the buffer stays posted.
+            switch backend.receive(into: chain.writable, memory: activation.memory) {
+            case .failure(let error):
+                // The buffer stays posted for the next frame.
                 queue.undoPop()
-                dropped += 1
-                continue
-            case .failure:
-                queue.undoPop()
+                switch Self.classify(error) {
+                case .empty: break frames
+                case .frameLost: dropped += 1
+                case .fatal:
+                    backendFailed = true
+                    break frames
+                }
             case .success(let length):
                 guard length >= VirtioNetHeader.size, UInt64(length) <= chain.writableLength else {
-                    dropped += 1  // truncated: the frame did not fit this buffer
-                    try queue.addUsed(head: available.head, length: 0)
+                    // Truncated (the frame was larger than the buffers) or garbage: lost.
+                    queue.undoPop()
+                    dropped += 1
                     continue
                 }
-                // num_buffers is 1: one buffer per frame (no VIRTIO_NET_F_MRG_RXBUF).
-                try? activation.memory.store(UInt16(1), at: GuestAddress(chain.writable[0].address.rawValue + 10))
+                // num_buffers is 1: one buffer chain per frame (no VIRTIO_NET_F_MRG_RXBUF). It
+                // goes at its offset in the chain, whatever the size of the first buffer.
+                var writer = ChainWriter(chain, memory: activation.memory)
+                _ = try? writer.skip(Self.numBuffersOffset)
+                _ = try? writer.write(UInt16(1))
                 try queue.addUsed(head: available.head, length: UInt32(length))
                 received += 1
-                continue
             }
-            break
         }
-        if starvedNow, !starved.exchange(true, ordering: .acquiringAndReleasing) {
-            receiveInterest.withLock { $0 }?(false)
+        if backendFailed {
+            failed.store(true, ordering: .releasing)
+            tellOwner(.detach)
+        } else if starvedNow, !starved.exchange(true, ordering: .acquiringAndReleasing) {
+            tellOwner(.pause)
             counters.withLock { $0.receiveStarvations += 1 }
             // Buffers posted between the pop and the pause would be missed: look once more.
             if try queue.enableNotifications() {
                 starved.store(false, ordering: .releasing)
-                receiveInterest.withLock { $0 }?(true)
+                tellOwner(.receive)
             }
         }
         counters.withLock {
             $0.receivedFrames += received
             $0.droppedReceive += dropped
+            $0.unusableReceiveBuffers += unusable
+            $0.backendFailed = $0.backendFailed || backendFailed
         }
         if try queue.needsInterrupt() { activation.interrupt.raise() }
     }
 
-    /// Sends every frame the guest queued, in order.
-    private func transmit() throws(QueueError) {
+    /// Sends up to `QueueWork.budget` frames the guest queued, in order.
+    private func transmit() throws(QueueError) -> QueueWork {
         guard let activation = active.withLock({ $0 }), let queue = activation.queues[Self.transmitQueue] else {
-            return
+            return .done
         }
         var sent: UInt64 = 0
         var dropped: UInt64 = 0
+        var budget = QueueWork.budget
+        var work = QueueWork.done
         repeat {
             try queue.disableNotifications()
             while let available = try queue.popAvailable() {
                 defer { _ = try? queue.addUsed(head: available.head, length: 0) }
-                guard case .valid(let chain) = available, chain.writable.isEmpty else {
-                    dropped += 1
-                    continue
-                }
-                var reader = ChainReader(chain, memory: activation.memory)
-                let frameLength = Int(chain.readableLength) - VirtioNetHeader.size
-                guard frameLength >= 14, frameLength <= Self.maximumFrameBytes,
-                    let headerBytes = try? reader.read(count: VirtioNetHeader.size),
-                    VirtioNetHeader(bytes: headerBytes).problem(
-                        frameLength: frameLength, negotiated: activation.features)
-                        == nil
-                else {
-                    dropped += 1
-                    continue
-                }
-                let buffers = chain.readable.map { (address: $0.address, length: $0.length) }
-                if case .success(let count)? = try? activation.memory.send(to: backend.descriptor, from: buffers),
-                    count == Int(chain.readableLength)
-                {
-                    sent += 1
-                } else {
-                    dropped += 1
-                }
+                budget -= 1
+                if sendFrame(available, activation: activation) { sent += 1 } else { dropped += 1 }
+                if budget == 0 { break }
+            }
+            if budget == 0 {
+                work = .pending
+                break
             }
         } while try queue.enableNotifications()
         counters.withLock {
@@ -211,5 +268,22 @@ public final class VirtioNet: VirtioDevice, Sendable {
             $0.droppedTransmit += dropped
         }
         if try queue.needsInterrupt() { activation.interrupt.raise() }
+        return work
+    }
+
+    /// Checks and sends one transmit chain; false when it was dropped.
+    private func sendFrame(_ available: AvailableChain, activation: VirtioActivation) -> Bool {
+        guard case .valid(let chain) = available, chain.writable.isEmpty else { return false }
+        var reader = ChainReader(chain, memory: activation.memory)
+        let frameLength = Int(chain.readableLength) - VirtioNetHeader.size
+        guard frameLength >= 14, frameLength <= Self.maximumFrameBytes,
+            let headerBytes = try? reader.read(count: VirtioNetHeader.size),
+            VirtioNetHeader(bytes: headerBytes).problem(frameLength: frameLength, negotiated: activation.features)
+                == nil
+        else { return false }
+        guard case .success(let count) = backend.send(from: chain.readable, memory: activation.memory) else {
+            return false
+        }
+        return count == Int(chain.readableLength)
     }
 }

@@ -1,44 +1,160 @@
+import EventLoop
+import Synchronization
+
 #if canImport(Glibc)
     import Glibc
 #endif
 
 /// Where guest console bytes go: a file descriptor (stdout or a file), or nowhere.
+///
+/// The serial port's transmit path (a vCPU thread) only appends to a bounded buffer and never
+/// blocks: when the buffer is full because the sink is slow or stuck, further bytes are dropped
+/// and counted. A writer (`drain`, run by the machine's console thread) takes the bytes out in
+/// chunks, so a guest printing byte by byte costs one write(2) per chunk, not per byte. A file
+/// sink has a size cap; past it, one notice line is written and the rest is dropped.
 public final class ConsoleOutput: Sendable {
+    /// Bytes buffered between the guest and the sink at most.
+    public static let bufferCapacity = 64 * 1024
+    /// Bytes one write(2) takes at most (a pipe's atomic size, so a writable pipe never blocks it).
+    static let chunkBytes = 4096
+    /// The cap on a console file when none is configured (1 GiB).
+    public static let defaultFileLimitBytes: UInt64 = 1 << 30
+
+    /// What happened to the guest's console bytes so far.
+    public struct Statistics: Sendable, Equatable {
+        /// Bytes the guest wrote.
+        public var guestBytes: UInt64 = 0
+        /// Bytes written to the sink.
+        public var writtenBytes: UInt64 = 0
+        /// Bytes dropped: the buffer was full, the size cap was reached, or the sink failed.
+        public var droppedBytes: UInt64 = 0
+    }
+
+    private struct State {
+        var pending: [UInt8] = []
+        var statistics = Statistics()
+        /// The sink reached its cap or failed: everything from now on is dropped.
+        var closed = false
+    }
+
     private let descriptor: Int32?
     private let ownsDescriptor: Bool
+    /// Most bytes the sink takes (a file's size cap); nil: no cap.
+    public let limitBytes: UInt64?
+    private let state = Mutex(State())
+    /// Signalled when bytes arrive in an empty buffer (the writer waits on it).
+    public let dataAvailable: EventFD?
 
     /// Discards everything.
-    public static let discard = ConsoleOutput(descriptor: nil, owns: false)
+    public static let discard = ConsoleOutput(descriptor: nil, owns: false, limitBytes: nil)
 
-    private init(descriptor: Int32?, owns: Bool) {
+    private init(descriptor: Int32?, owns: Bool, limitBytes: UInt64?) {
         self.descriptor = descriptor
         self.ownsDescriptor = owns
+        self.limitBytes = limitBytes
+        dataAvailable = descriptor == nil ? nil : try? EventFD()
     }
 
     /// Writes to this process's standard output (not closed).
-    public static var standardOutput: ConsoleOutput { ConsoleOutput(descriptor: 1, owns: false) }
+    public static var standardOutput: ConsoleOutput { ConsoleOutput(descriptor: 1, owns: false, limitBytes: nil) }
 
-    /// Writes to `descriptor`, which this object closes when released.
-    public convenience init(taking descriptor: Int32) {
-        self.init(descriptor: descriptor, owns: true)
+    /// Writes to `descriptor`, which this object closes when released, at most `limitBytes`.
+    public convenience init(taking descriptor: Int32, limitBytes: UInt64? = ConsoleOutput.defaultFileLimitBytes) {
+        self.init(descriptor: descriptor, owns: true, limitBytes: limitBytes)
     }
 
     deinit {
         if ownsDescriptor, let descriptor { close(descriptor) }
     }
 
-    /// Writes `bytes` completely (retrying short writes and EINTR); drops them if the sink fails.
+    /// Whether there is a sink that needs a writer.
+    public var needsWriter: Bool { descriptor != nil }
+
+    public var statistics: Statistics { state.withLock { $0.statistics } }
+
+    /// Queues `bytes` for the sink without blocking; what does not fit is dropped and counted.
     public func write(_ bytes: [UInt8]) {
-        guard let descriptor else { return }
-        var offset = 0
-        while offset < bytes.count {
-            // SAFETY: write(2) reads the remaining `count - offset` bytes of the array during the call.
-            let written = bytes.withUnsafeBytes { buffer in
-                Glibc.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+        guard descriptor != nil else { return }
+        let wasEmpty: Bool = state.withLock { state in
+            state.statistics.guestBytes &+= UInt64(bytes.count)
+            let room = state.closed ? 0 : Self.bufferCapacity - state.pending.count
+            let taken = min(room, bytes.count)
+            state.statistics.droppedBytes &+= UInt64(bytes.count - taken)
+            let wasEmpty = state.pending.isEmpty
+            if taken > 0 {
+                if state.pending.capacity == 0 { state.pending.reserveCapacity(Self.bufferCapacity) }
+                state.pending.append(contentsOf: bytes.prefix(taken))
             }
-            if written < 0, errno == EINTR { continue }
-            guard written > 0 else { return }
-            offset += written
+            return wasEmpty && taken > 0
+        }
+        if wasEmpty { dataAvailable?.signal() }
+    }
+
+    /// Writes what is buffered to the sink, in chunks, waiting at most `timeoutMilliseconds`
+    /// for the sink to take each one. Returns false when bytes remain (the sink is slow or
+    /// stuck). Runs on one writer thread at a time.
+    @discardableResult
+    public func drain(timeoutMilliseconds: Int32) -> Bool {
+        guard let descriptor else { return true }
+        while true {
+            let chunk: [UInt8] = state.withLock { state in
+                let count = min(Self.chunkBytes, state.pending.count)
+                return Array(state.pending.prefix(count))
+            }
+            guard !chunk.isEmpty else { return true }
+            switch deliver(chunk, to: descriptor, timeoutMilliseconds: timeoutMilliseconds) {
+            case .written(let count):
+                state.withLock { state in
+                    state.pending.removeFirst(min(count, state.pending.count))
+                    state.statistics.writtenBytes &+= UInt64(count)
+                }
+            case .timedOut:
+                return false
+            case .failed:
+                closeSink(dropping: nil)
+                return true
+            }
+        }
+    }
+
+    private enum Delivery { case written(Int), timedOut, failed }
+
+    /// Writes (part of) `chunk`, honouring the size cap; once the cap is reached a notice
+    /// is written in place of the rest and the sink is closed.
+    private func deliver(_ chunk: [UInt8], to descriptor: Int32, timeoutMilliseconds: Int32) -> Delivery {
+        var bytes = chunk
+        var reachesLimit = false
+        if let limitBytes {
+            let written = state.withLock { $0.statistics.writtenBytes }
+            let room = limitBytes > written ? limitBytes - written : 0
+            if UInt64(bytes.count) > room {
+                bytes = Array(bytes.prefix(Int(room)))
+                reachesLimit = true
+            }
+        }
+        switch DescriptorIO.waitWritable(descriptor, timeoutMilliseconds: timeoutMilliseconds) {
+        case .ready: break
+        case .timedOut: return .timedOut
+        case .failed: return .failed
+        }
+        guard case .success(let count) = DescriptorIO.writeAll(descriptor, bytes) else { return .failed }
+        if reachesLimit {
+            let notice = "\n[swiftvmm: console limit of \(limitBytes ?? 0) bytes reached; further output dropped]\n"
+            _ = DescriptorIO.writeAll(descriptor, Array(notice.utf8))
+            closeSink(dropping: count)
+            return .written(0)
+        }
+        return .written(count)
+    }
+
+    /// Stops taking bytes: what is buffered (after the first `written`) counts as dropped.
+    private func closeSink(dropping written: Int?) {
+        state.withLock { state in
+            let delivered = min(written ?? 0, state.pending.count)
+            state.statistics.writtenBytes &+= UInt64(delivered)
+            state.statistics.droppedBytes &+= UInt64(state.pending.count - delivered)
+            state.pending = []
+            state.closed = true
         }
     }
 }

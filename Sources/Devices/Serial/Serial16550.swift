@@ -40,12 +40,47 @@ public final class Serial16550: Sendable {
         var fifoEnabled = false
         var overrun = false
         var transmitterEmptyPending = false
-        var received: [UInt8] = []
-        var receiveHead = 0
-        var receivedCount: Int { received.count - receiveHead }
+        /// Received bytes not read yet: a ring of fixed size, so nothing the guest does (loopback
+        /// writes, reads in any order) can make it grow.
+        var received = ReceiveRing()
+        var receivedCount: Int { received.count }
+    }
+
+    /// A fixed-capacity FIFO of received bytes.
+    struct ReceiveRing {
+        private(set) var storage = [UInt8](repeating: 0, count: Serial16550.receiveBufferLimit)
+        private var head = 0
+        private(set) var count = 0
+
+        var isFull: Bool { count == storage.count }
+
+        /// Appends `byte`; false (nothing stored) when full.
+        mutating func append(_ byte: UInt8) -> Bool {
+            guard !isFull else { return false }
+            storage[(head + count) % storage.count] = byte
+            count += 1
+            return true
+        }
+
+        /// Takes the oldest byte.
+        mutating func removeFirst() -> UInt8? {
+            guard count > 0 else { return nil }
+            let byte = storage[head]
+            head = (head + 1) % storage.count
+            count -= 1
+            return byte
+        }
+
+        mutating func removeAll() {
+            head = 0
+            count = 0
+        }
     }
 
     private let state = Mutex(State())
+
+    /// Bytes of receive storage (fixed: `receiveBufferLimit`), for tests.
+    var receiveStorageBytes: Int { state.withLock { $0.received.storage.count } }
     private let output: ConsoleOutput
     private let interrupt: EventFD?
 
@@ -79,10 +114,7 @@ public final class Serial16550: Sendable {
                 if enablesTransmitterInterrupt { state.transmitterEmptyPending = true }
             case 2:
                 state.fifoEnabled = byte & Self.fcrEnable != 0
-                if byte & Self.fcrClearReceive != 0 {
-                    state.received.removeAll()
-                    state.receiveHead = 0
-                }
+                if byte & Self.fcrClearReceive != 0 { state.received.removeAll() }
             case 3: state.lineControl = byte
             case 4: state.modemControl = byte & 0x1f
             case 7: state.scratch = byte
@@ -102,14 +134,7 @@ public final class Serial16550: Sendable {
             switch offset {
             case 0 where divisorLatch: return state.divisorLow
             case 0:
-                guard state.receivedCount > 0 else { return 0 }
-                let byte = state.received[state.receiveHead]
-                state.receiveHead += 1
-                if state.receiveHead == state.received.count {
-                    state.received.removeAll(keepingCapacity: true)
-                    state.receiveHead = 0
-                }
-                return byte
+                return state.received.removeFirst() ?? 0
             case 1 where divisorLatch: return state.divisorHigh
             case 1: return state.interruptEnable
             case 2:
@@ -150,9 +175,8 @@ public final class Serial16550: Sendable {
     public func enqueueInput(_ bytes: [UInt8]) -> Int {
         let (accepted, raise): (Int, Bool) = state.withLock { state in
             let before = Self.pendingInterrupt(state)
-            let room = max(0, Self.receiveBufferLimit - state.receivedCount)
-            let accepted = min(room, bytes.count)
-            state.received += bytes.prefix(accepted)
+            var accepted = 0
+            while accepted < bytes.count, state.received.append(bytes[accepted]) { accepted += 1 }
             return (accepted, before == Self.iirNoInterrupt && Self.pendingInterrupt(state) != Self.iirNoInterrupt)
         }
         if raise { interrupt?.signal() }
@@ -163,11 +187,7 @@ public final class Serial16550: Sendable {
     public var receiveBufferHasRoom: Bool { state.withLock { $0.receivedCount < Self.receiveBufferLimit } }
 
     private static func receive(_ byte: UInt8, into state: inout State) {
-        if state.receivedCount >= receiveBufferLimit {
-            state.overrun = true
-        } else {
-            state.received.append(byte)
-        }
+        if !state.received.append(byte) { state.overrun = true }
     }
 
     /// The interrupt identification value (IIR bits 0–3) for the current state.

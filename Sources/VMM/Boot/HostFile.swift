@@ -1,3 +1,5 @@
+import EventLoop
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -15,19 +17,15 @@ enum HostFile {
             let kind = status.st_mode & S_IFMT == S_IFDIR ? "it is a directory" : "it is not a regular file"
             throw .fileUnreadable(field: field, path: path, reason: kind)
         }
-        var bytes = [UInt8](repeating: 0, count: Int(status.st_size))
-        var done = 0
-        while done < bytes.count {
-            let count = bytes.withUnsafeMutableBytes { buffer in
-                // SAFETY: reads at most the remaining bytes into the array's own storage.
-                Glibc.read(fd, buffer.baseAddress! + done, buffer.count - done)
+        let size = Int(status.st_size)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(size)
+        while bytes.count < size {
+            switch DescriptorIO.read(fd, maximumCount: min(size - bytes.count, 1 << 24)) {
+            case .success(let chunk) where !chunk.isEmpty: bytes += chunk
+            case .success: throw .fileUnreadable(field: field, path: path, reason: "the file ended early")
+            case .failure(let error): throw .fileUnreadable(field: field, path: path, reason: errnoText(error.errno))
             }
-            if count < 0, errno == EINTR { continue }
-            guard count > 0 else {
-                let reason = count == 0 ? "the file ended early" : errnoText(errno)
-                throw .fileUnreadable(field: field, path: path, reason: reason)
-            }
-            done += count
         }
         return bytes
     }
@@ -38,13 +36,8 @@ enum HostFile {
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         var result: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            // SAFETY: read(2) writes at most `count` bytes into the chunk's own storage during the call.
-            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, $0.count) }
-            if count < 0, errno == EINTR { continue }
-            guard count > 0 else { break }
-            result += chunk[0..<count]
+        while case .success(let chunk) = DescriptorIO.read(fd, maximumCount: 4096), !chunk.isEmpty {
+            result += chunk
         }
         return String(decoding: result, as: UTF8.self)
     }

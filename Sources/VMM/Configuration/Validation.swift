@@ -37,12 +37,22 @@ extension VirtualMachineConfiguration {
                 throw .invalidValue(field: "initrd", value: initrdPath ?? "", expected: "no initrd with raw_code")
             }
         }
-        if entropyDevice || !disks.isEmpty, !inKernelIRQChip {
+        if entropyDevice || !disks.isEmpty || !networkInterfaces.isEmpty, !inKernelIRQChip {
             throw .invalidValue(
-                field: "irqchip", value: "false", expected: "true when there are virtio devices (rng, disks)")
+                field: "irqchip", value: "false", expected: "true when there are virtio devices (rng, disks, NICs)")
         }
         for (index, disk) in disks.enumerated() { try disk.validate(field: "disks[\(index)]") }
-        if case .file(let path) = console, path.isEmpty {
+        for (index, interface) in networkInterfaces.enumerated() {
+            try interface.validate(field: "network_interfaces[\(index)]")
+        }
+        let virtioCount = disks.count + networkInterfaces.count + (entropyDevice ? 1 : 0)
+        if virtioCount > VirtioLayout.maximumDevices {
+            throw .invalidValue(
+                field: "disks",
+                value: "\(disks.count) disks, \(networkInterfaces.count) NICs and \(entropyDevice ? 1 : 0) rng",
+                expected: "at most \(VirtioLayout.maximumDevices) virtio devices in all (one interrupt line each)")
+        }
+        if case .file(let path, _) = console, path.isEmpty {
             throw .invalidValue(field: "console", value: "file=", expected: "file=PATH with a non-empty PATH")
         }
         for (index, probe) in probes.enumerated() {

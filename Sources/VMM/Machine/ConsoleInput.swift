@@ -43,7 +43,6 @@ final class ConsoleInput: Sendable {
             pollfd(fd: stop.rawValue, events: Int16(POLLIN), revents: 0),
         ]
         var pending: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 1024)
         while true {
             // While the guest has not read what we gave it, poll only the stop event (10 ms ticks).
             let watchInput = pending.isEmpty
@@ -57,11 +56,10 @@ final class ConsoleInput: Sendable {
                 continue
             }
             guard descriptors[0].revents != 0 else { continue }
-            // SAFETY: read(2) writes at most `count` bytes into the array's own storage during the call.
-            let count = buffer.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
-            if count < 0, errno == EINTR || errno == EAGAIN { continue }
-            guard count > 0 else { return }  // end of input or an error: stop feeding
-            pending = Array(buffer[0..<count])
+            let input = DescriptorIO.read(0, maximumCount: 1024)
+            if case .failure(let error) = input, error.errno == EAGAIN { continue }
+            guard case .success(let bytes) = input, !bytes.isEmpty else { return }  // end of input or an error
+            pending = bytes
             pending.removeFirst(serial.enqueueInput(pending))
         }
     }

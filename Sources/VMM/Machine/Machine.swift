@@ -30,6 +30,7 @@ public final class Machine: Sendable {
         var threads: [OSThread] = []
         var monitor: OSThread?
         var consoleInput: ConsoleInput?
+        var consoleWriter: ConsoleWriter?
         var blockedWaiters: [DispatchSemaphore] = []
         var asyncWaiters: [CheckedContinuation<MachineExit, Never>] = []
         var observers: [AsyncStream<MachineState>.Continuation] = []
@@ -110,6 +111,9 @@ public final class Machine: Sendable {
                 let input = try ConsoleInput(serial: resources.serial)
                 lifecycle.withLock { $0.consoleInput = input }
             }
+            if let writer = try ConsoleWriter(output: resources.console) {
+                lifecycle.withLock { $0.consoleWriter = writer }
+            }
             try resources.ioThread.start(resources.handleIOEvent)
             for runner in resources.runners {
                 let thread = try OSThread(name: "vcpu\(runner.vcpu.index)") { [self] in runVCPU(runner) }
@@ -130,6 +134,7 @@ public final class Machine: Sendable {
             for thread in threads { thread.join() }
             lifecycle.withLock { $0.consoleInput }?.stop()
             resources.ioThread.stop()
+            lifecycle.withLock { $0.consoleWriter }?.stop()
             finish()
             throw .setupFailed("could not start the machine's threads: \(error)")
         }
@@ -271,12 +276,17 @@ public final class Machine: Sendable {
     /// (closing vCPU fds, unmapping memory) can happen only after this, never on a vCPU thread.
     private func monitorRun(_ threads: [OSThread]) {
         for thread in threads { thread.join() }
-        let input = lifecycle.withLock { lifecycle in
-            defer { lifecycle.consoleInput = nil }
-            return lifecycle.consoleInput
+        let (input, writer) = lifecycle.withLock { lifecycle in
+            defer {
+                lifecycle.consoleInput = nil
+                lifecycle.consoleWriter = nil
+            }
+            return (lifecycle.consoleInput, lifecycle.consoleWriter)
         }
         input?.stop()
         resources.ioThread.stop()
+        // Last: everything the guest printed until its vCPUs stopped reaches the sink.
+        writer?.stop()
         finish()
     }
 

@@ -19,6 +19,8 @@ final class MachineResources: Sendable {
     let runners: [VCPURunner]
     let probes: [ExitProbe]
     let serial: Serial16550
+    /// The guest console's buffered sink (written out by the console thread).
+    let console: ConsoleOutput
     let powerButton: PowerButton
     let bootTimer: BootTimer
     let virtioSlots: [VirtioSlot]
@@ -28,9 +30,10 @@ final class MachineResources: Sendable {
 
     private init(
         system: KVMSystem, vm: VirtualMachineFD, memory: GuestMemory, bus: DeviceBus, runners: [VCPURunner],
-        probes: [ExitProbe], platform: PlatformDevices, eventFDs: [EventFD], virtioSlots: [VirtioSlot],
-        ioThread: IOThread
+        probes: [ExitProbe], platform: PlatformDevices, console: ConsoleOutput, eventFDs: [EventFD],
+        virtioSlots: [VirtioSlot], ioThread: IOThread
     ) {
+        self.console = console
         self.virtioSlots = virtioSlots
         self.ioThread = ioThread
         self.system = system
@@ -146,7 +149,7 @@ final class MachineResources: Sendable {
             let runners = try makeVCPUs(configuration, vm: vm, bus: bus, system: system, boot: boot)
             return MachineResources(
                 system: system, vm: vm, memory: memory, bus: bus, runners: runners, probes: probes, platform: platform,
-                eventFDs: eventFDs, virtioSlots: virtioSlots, ioThread: ioThread)
+                console: console, eventFDs: eventFDs, virtioSlots: virtioSlots, ioThread: ioThread)
         } catch let error as KVMError {
             throw MachineError.from(error)
         } catch let error as MachineError {
@@ -191,12 +194,17 @@ final class MachineResources: Sendable {
     }
 
     /// Registers a network device's backend with the I/O loop, quiet until the device asks to
-    /// receive (the guest posted buffers) and quiet again when it runs out of them.
+    /// receive (the guest posted buffers) and quiet again when it runs out of them; removed
+    /// from the loop when the backend fails for good (its errors would wake the loop forever).
     private static func watchBackend(of network: VirtioNet, device: Int, loop: EventLoop<IOEvent>) throws {
         let registration = try loop.register(
             descriptor: network.backend.descriptor, interest: [], token: .networkReadable(device: device))
-        network.setReceiveInterestHandler { receiving in
-            try? loop.modify(registration, interest: receiving ? .readable : [])
+        network.setBackendInterestHandler { interest in
+            switch interest {
+            case .receive: try? loop.modify(registration, interest: .readable)
+            case .pause: try? loop.modify(registration, interest: [])
+            case .detach: loop.unregister(registration)
+            }
         }
     }
 

@@ -57,13 +57,13 @@ struct PlatformDevices {
         switch console {
         case .stdio: return .standardOutput
         case .none: return .discard
-        case .file(let path):
+        case .file(let path, _):
             let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
             guard fd >= 0 else {
                 throw .fileUnreadable(
                     field: "console", path: path, reason: "cannot open for writing: \(errnoText(errno))")
             }
-            return ConsoleOutput(taking: fd)
+            return ConsoleOutput(taking: fd, limitBytes: console.fileLimitBytes)
         }
     }
 }

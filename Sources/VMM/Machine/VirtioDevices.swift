@@ -17,6 +17,8 @@ final class VirtioSlot: Sendable {
     let interruptLine: EventFD
     private let watcher: QueueWatcher
     private let eventNotifications = Atomic<UInt64>(0)
+    /// Signals the I/O thread gave itself to continue a queue (not counted as notifications).
+    private let selfSignals = Atomic<UInt64>(0)
 
     /// Creates the transport for `device` at `base` with interrupt `gsi`, wires its irqfd and
     /// ioeventfds, and arranges for the I/O thread to watch the queues once activated.
@@ -52,12 +54,18 @@ final class VirtioSlot: Sendable {
             throughRegister: transport.notificationsThroughRegister)
     }
 
-    /// The I/O thread saw queue `queue`'s eventfd: consume it and let the device work.
+    /// The I/O thread saw queue `queue`'s eventfd: consume it and let the device work. When the
+    /// device stops at its work budget, the eventfd is signalled again so the queue is taken up
+    /// after the other events waiting (each wake-up does bounded work; stop requests get through).
     func queueNotified(_ queue: Int) {
         guard queue < queueEvents.count else { return }
         guard let count = queueEvents[queue].drain() else { return }
-        eventNotifications.add(count, ordering: .relaxed)
-        transport.notify(queue: queue)
+        let own = selfSignals.exchange(0, ordering: .relaxed)
+        eventNotifications.add(count - min(own, count), ordering: .relaxed)
+        if transport.notify(queue: queue) == .pending {
+            selfSignals.add(1, ordering: .relaxed)
+            queueEvents[queue].signal()
+        }
     }
 }
 
@@ -133,7 +141,7 @@ enum VirtioDeviceKind: Sendable {
                 let tap = try TapDevice(name: interface.tap, mtu: interface.mtu)
                 return VirtioNet(
                     backend: TapBackend(tap: tap), mac: interface.macAddress(machineName: machineName, index: index),
-                    mtu: interface.mtu.map { UInt16($0) })
+                    mtu: interface.mtu.flatMap { UInt16(exactly: $0) })
             } catch {
                 throw .networkUnavailable(field: field, reason: error.description)
             }

@@ -109,6 +109,23 @@ public struct ChainWriter {
         }
     }
 
+    /// Moves past `count` bytes without writing them (e.g. to patch a field of a header that
+    /// was written by someone else), or throws `.shortChain` when fewer remain.
+    public mutating func skip(_ count: UInt64) throws(ChainAccessError) {
+        guard count <= remaining else { throw .shortChain(needed: count, available: remaining) }
+        var left = count
+        while left > 0 {
+            let chunk = min(UInt64(buffers[bufferIndex].length - offsetInBuffer), left)
+            offsetInBuffer += UInt32(chunk)
+            remaining -= chunk
+            left -= chunk
+            while bufferIndex < buffers.count, offsetInBuffer == buffers[bufferIndex].length {
+                bufferIndex += 1
+                offsetInBuffer = 0
+            }
+        }
+    }
+
     /// Writes a little-endian integer.
     public mutating func write<Value: FixedWidthInteger>(_ value: Value) throws(ChainAccessError) {
         try write((0..<MemoryLayout<Value>.size).map { UInt8(truncatingIfNeeded: value >> ($0 * 8)) })

@@ -29,6 +29,9 @@ public struct DescriptorChain: Sendable, Equatable {
     static let flagWrite: UInt16 = 2
     static let flagIndirect: UInt16 = 4
     static let descriptorSize: UInt64 = 16
+    /// Most descriptors one chain may have, indirect ones included (QEMU's VIRTQUEUE_MAX_SIZE).
+    /// It bounds the host memory and work one request can cost, however the guest builds it.
+    public static let maximumDescriptors = 1024
 
     /// Reads the chain starting at `head` from the descriptor table at `table` (`queueSize`
     /// entries). Every guest value is read once, checked, and used with checked arithmetic.
@@ -43,18 +46,25 @@ public struct DescriptorChain: Sendable, Equatable {
         var currentSize = UInt32(queueSize)
         var index = UInt32(head)
         var inIndirect = false
+        // Descriptors walked in the current table (a loop shows as more than the table has), and
+        // in the whole chain (at most `maximumDescriptors`).
         var visited = 0
         var limit = Int(queueSize)
+        var walked = 0
         guard head < queueSize else { throw .descriptorIndexOutOfRange(index: head, queueSize: queueSize) }
         while true {
             visited += 1
+            walked += 1
             if visited > limit { throw .chainTooLong(limit: limit) }
+            if walked > maximumDescriptors { throw .chainTooLong(limit: maximumDescriptors) }
             let descriptor = try readDescriptor(table: currentTable, index: index, memory: memory)
             if descriptor.flags & flagIndirect != 0 {
                 guard indirectAllowed else { throw .indirectNotNegotiated }
                 if inIndirect { throw .nestedIndirectTable }
                 if descriptor.flags & flagNext != 0 { throw .indirectWithNext }
-                guard descriptor.length > 0, descriptor.length % 16 == 0 else {
+                guard descriptor.length > 0, descriptor.length % 16 == 0,
+                    descriptor.length / 16 <= UInt32(maximumDescriptors)
+                else {
                     throw .badIndirectTableLength(descriptor.length)
                 }
                 guard memory.contains(GuestAddress(descriptor.address), length: UInt64(descriptor.length)) else {
@@ -65,6 +75,7 @@ public struct DescriptorChain: Sendable, Equatable {
                 index = 0
                 inIndirect = true
                 visited = 0
+                walked -= 1  // the indirect descriptor itself carries no buffer
                 limit = Int(currentSize)
                 continue
             }

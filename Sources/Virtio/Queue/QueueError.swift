@@ -38,7 +38,7 @@ public enum QueueError: Error, Equatable, Sendable, CustomStringConvertible {
         case .indirectNotNegotiated: return "indirect descriptor without VIRTIO_F_RING_INDIRECT_DESC"
         case .indirectWithNext: return "descriptor has both INDIRECT and NEXT flags"
         case .badIndirectTableLength(let length):
-            return "indirect table length \(length) is not a non-zero multiple of 16"
+            return "indirect table length \(length) is not a non-zero multiple of 16 of at most 16384 bytes"
         case .readableAfterWritable: return "device-readable descriptor after a device-writable one"
         case .emptyChain: return "empty descriptor chain"
         case .ringOutsideMemory(let what): return "\(what) is outside guest memory or misaligned"

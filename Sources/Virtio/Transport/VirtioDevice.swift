@@ -87,11 +87,24 @@ public protocol VirtioDevice: AnyObject, Sendable {
     func writeConfiguration(offset: UInt64, size: Int, value: UInt64)
     /// The driver set DRIVER_OK. Throwing marks the device as needing a reset.
     func activate(_ activation: VirtioActivation) throws(VirtioDeviceError)
-    /// The driver notified queue `index` (on the I/O thread). Throwing a queue-breaking error
-    /// marks the device as needing a reset.
-    func queueNotified(_ index: Int) throws(QueueError)
+    /// The driver notified queue `index` (on the I/O thread). The device does a bounded amount
+    /// of work (`QueueWork.budget`) and answers `.pending` when it stopped with more waiting:
+    /// the owner then calls again after other events, so no guest can hold the I/O thread.
+    /// Throwing a queue-breaking error marks the device as needing a reset.
+    func queueNotified(_ index: Int) throws(QueueError) -> QueueWork
     /// The driver reset the device: drop the queues and go back to the initial state.
     func reset()
+}
+
+/// What a device left after handling a queue notification.
+public enum QueueWork: Sendable, Equatable {
+    /// Everything the driver made available was handled.
+    case done
+    /// The device used its budget and more requests wait: call `queueNotified` again.
+    case pending
+
+    /// Chains one notification handles at most before yielding the I/O thread.
+    public static let budget = 64
 }
 
 /// A device could not start with what the driver negotiated.

@@ -56,6 +56,8 @@ public final class VirtioMMIOTransport: Sendable {
         var driverFeatures: UInt64 = 0
         var queueSelect: UInt32 = 0
         var queues: [QueueRegisters]
+        /// QueueNumMax of each queue (what the device advertises).
+        var queueMaximums: [UInt16]
         var configurationGeneration: UInt32 = 0
         var activated = false
     }
@@ -68,7 +70,8 @@ public final class VirtioMMIOTransport: Sendable {
     public let interrupt: VirtioInterrupt
     private let state: Mutex<State>
     private let registerNotifications = Atomic<UInt64>(0)
-    /// Serializes device calls (activation, notifications, reset) between vCPU and I/O threads.
+    /// Serializes device calls (activation, notifications, reset) and Status changes between
+    /// vCPU and I/O threads. Never taken inside `state`'s lock.
     private let deviceLock = Mutex(())
 
     /// Called with true once the device is activated (DRIVER_OK) and with false when it is
@@ -83,7 +86,10 @@ public final class VirtioMMIOTransport: Sendable {
         self.memory = memory
         self.interrupt = interrupt
         self.activationHandler = activationHandler
-        state = Mutex(State(queues: device.queueMaximumSizes.map { QueueRegisters(size: $0) }))
+        state = Mutex(
+            State(
+                queues: device.queueMaximumSizes.map { QueueRegisters(size: $0) },
+                queueMaximums: device.queueMaximumSizes))
     }
 
     /// All features the device offers, transport bits included.
@@ -179,7 +185,12 @@ public final class VirtioMMIOTransport: Sendable {
             let low = UInt64(word)
             let high = UInt64(word) << 32
             switch offset {
-            case Register.queueSize: state.queues[index].size = UInt16(truncatingIfNeeded: word)
+            case Register.queueSize:
+                // A split queue's size is a power of two no larger than QueueNumMax.
+                guard word > 0, word <= UInt32(state.queueMaximums[index]), word & (word - 1) == 0 else {
+                    return true
+                }
+                state.queues[index].size = UInt16(word)
             case Register.queueDescriptorLow: state.queues[index].descriptorTable.replaceLow(low)
             case Register.queueDescriptorHigh: state.queues[index].descriptorTable.replaceHigh(high)
             case Register.queueDriverLow: state.queues[index].availableRing.replaceLow(low)
@@ -199,11 +210,19 @@ public final class VirtioMMIOTransport: Sendable {
 
     // MARK: - Status
 
+    /// A Status write. It runs whole under the device lock, so that two vCPUs writing Status at
+    /// once (DRIVER_OK against a reset) leave the device either active or reset, never between.
     private func writeStatus(_ value: UInt32) {
-        if value == 0 {
-            reset()
-            return
+        deviceLock.withLock { _ in
+            if value == 0 {
+                resetLocked()
+            } else {
+                writeStatusLocked(value)
+            }
         }
+    }
+
+    private func writeStatusLocked(_ value: UInt32) {
         enum Step { case none, activate(UInt64, [QueueRegisters]), invalid }
         let step: Step = state.withLock { state in
             // Bits may only be added (clearing is a reset, handled above).
@@ -216,17 +235,19 @@ public final class VirtioMMIOTransport: Sendable {
             }
             let activating = newStatus & VirtioStatus.driverOK != 0 && state.status & VirtioStatus.driverOK == 0
             if activating, newStatus & VirtioStatus.featuresOK == 0 { return .invalid }
+            // A device that needs a reset does not start until the driver resets it.
+            if activating, state.status & VirtioStatus.deviceNeedsReset != 0 { return .invalid }
             state.status = newStatus
             return activating ? .activate(state.driverFeatures, state.queues) : .none
         }
         switch step {
         case .none: break
-        case .invalid: markNeedsReset()
-        case .activate(let features, let queues): activate(features: features, queues: queues)
+        case .invalid: needsResetLocked()
+        case .activate(let features, let queues): activateLocked(features: features, queues: queues)
         }
     }
 
-    private func activate(features: UInt64, queues: [QueueRegisters]) {
+    private func activateLocked(features: UInt64, queues: [QueueRegisters]) {
         var splitQueues: [SplitQueue?] = []
         do {
             for registers in queues {
@@ -242,25 +263,29 @@ public final class VirtioMMIOTransport: Sendable {
                         memory: memory, eventIndex: features & VirtioFeature.ringEventIndex != 0,
                         indirectDescriptors: features & VirtioFeature.ringIndirectDescriptors != 0))
             }
-            try deviceLock.withLock { _ throws(VirtioDeviceError) in
-                try device.activate(
-                    VirtioActivation(queues: splitQueues, memory: memory, features: features, interrupt: interrupt))
-            }
+            try device.activate(
+                VirtioActivation(queues: splitQueues, memory: memory, features: features, interrupt: interrupt))
             state.withLock { $0.activated = true }
             activationHandler?(true)
         } catch {
-            markNeedsReset()
+            needsResetLocked()
         }
     }
 
     /// Resets the device and every transport register (the driver wrote 0 to Status).
     public func reset() {
+        deviceLock.withLock { _ in resetLocked() }
+    }
+
+    private func resetLocked() {
         let wasActive = state.withLock { $0.activated }
         if wasActive { activationHandler?(false) }
-        deviceLock.withLock { _ in device.reset() }
+        device.reset()
         state.withLock { state in
             let generation = state.configurationGeneration
-            state = State(queues: device.queueMaximumSizes.map { QueueRegisters(size: $0) })
+            state = State(
+                queues: device.queueMaximumSizes.map { QueueRegisters(size: $0) },
+                queueMaximums: device.queueMaximumSizes)
             state.configurationGeneration = generation
         }
         interrupt.clear()
@@ -269,25 +294,32 @@ public final class VirtioMMIOTransport: Sendable {
     // MARK: - Queue notifications (I/O thread)
 
     /// The driver notified queue `index` (through its ioeventfd or the QueueNotify register).
-    public func notify(queue index: Int) {
-        let active = state.withLock { $0.activated && $0.status & VirtioStatus.deviceNeedsReset == 0 }
-        guard active, index >= 0, index < device.queueMaximumSizes.count else { return }
-        do {
-            try deviceLock.withLock { _ throws(QueueError) in try device.queueNotified(index) }
-        } catch {
-            if error.breaksQueue { markNeedsReset() }
+    /// `.pending` means the device stopped at its work budget: notify again after other events.
+    @discardableResult
+    public func notify(queue index: Int) -> QueueWork {
+        deviceLock.withLock { _ in
+            let active = state.withLock { $0.activated && $0.status & VirtioStatus.deviceNeedsReset == 0 }
+            guard active, index >= 0, index < device.queueMaximumSizes.count else { return .done }
+            do throws(QueueError) {
+                return try device.queueNotified(index)
+            } catch {
+                if error.breaksQueue { needsResetLocked() }
+                return .done
+            }
         }
     }
 
     /// Runs device work that does not come from a queue notification (e.g. a network backend
     /// became readable) serialized with notifications and resets, only while active.
     public func deviceEvent(_ body: (any VirtioDevice) throws(QueueError) -> Void) {
-        let active = state.withLock { $0.activated && $0.status & VirtioStatus.deviceNeedsReset == 0 }
-        guard active else { return }
-        do {
-            try deviceLock.withLock { _ throws(QueueError) in try body(device) }
-        } catch {
-            if error.breaksQueue { markNeedsReset() }
+        deviceLock.withLock { _ in
+            let active = state.withLock { $0.activated && $0.status & VirtioStatus.deviceNeedsReset == 0 }
+            guard active else { return }
+            do throws(QueueError) {
+                try body(device)
+            } catch {
+                if error.breaksQueue { needsResetLocked() }
+            }
         }
     }
 
@@ -298,10 +330,23 @@ public final class VirtioMMIOTransport: Sendable {
     }
 
     private func markNeedsReset() {
-        let changed = state.withLock { state in
-            guard state.status & VirtioStatus.deviceNeedsReset == 0 else { return false }
+        deviceLock.withLock { _ in needsResetLocked() }
+    }
+
+    /// Sets DEVICE_NEEDS_RESET and tells the driver. An active device stops at once: the owner
+    /// stops watching its queues and the device drops them (a network device stops watching its
+    /// backend), so nothing the guest does afterwards makes the device work until it resets.
+    private func needsResetLocked() {
+        let (changed, wasActive) = state.withLock { state in
+            let changed = state.status & VirtioStatus.deviceNeedsReset == 0
             state.status |= VirtioStatus.deviceNeedsReset
-            return true
+            let wasActive = state.activated
+            state.activated = false
+            return (changed, wasActive)
+        }
+        if wasActive {
+            activationHandler?(false)
+            device.reset()
         }
         if changed { interrupt.raise(VirtioInterrupt.configurationChange) }
     }

@@ -1,0 +1,73 @@
+import EventLoop
+import GuestMemory
+import Synchronization
+import Testing
+import Virtio
+import VirtioTestSupport
+
+/// What a hostile driver can do to the virtio-mmio transport.
+@Suite struct TransportHostileTests {
+    private func make(handler: (@Sendable (Bool) -> Void)? = nil) throws -> (
+        RecordingDevice, VirtioMMIOTransport, MMIODriver, GuestMemory
+    ) {
+        let memory = try GuestMemory(totalBytes: 1 << 20)
+        let device = RecordingDevice()
+        let transport = VirtioMMIOTransport(
+            device: device, memory: memory, interrupt: VirtioInterrupt(line: nil), activationHandler: handler)
+        return (device, transport, MMIODriver(transport: transport), memory)
+    }
+
+    /// QueueNum above QueueNumMax (8 for queue 0 here), zero or not a power of two is refused
+    /// with DEVICE_NEEDS_RESET and the register keeps its value: chain and batch limits never
+    /// grow with what the guest writes.
+    @Test(arguments: [UInt32(32768), 16, 0, 6, 0x1_0008])
+    func queueSizesBeyondTheMaximumAreRefused(size: UInt32) throws {
+        let (device, _, driver, _) = try make()
+        #expect(driver.negotiate(features: VirtioFeature.version1))
+        driver.write(0x30, 0)
+        driver.write(0x38, size)
+        #expect(driver.read(0x38) == 8, "QueueNum unchanged")
+        #expect(driver.status & VirtioStatus.deviceNeedsReset != 0)
+        driver.write(0x44, 1)
+        driver.driverOK()
+        #expect(device.activation.withLock { $0 } == nil, "a device that needs a reset does not start")
+    }
+
+    /// DEVICE_NEEDS_RESET on an active device stops it: the owner stops watching its queues and
+    /// the device drops them (a network device stops watching its tap), until the driver resets.
+    @Test func needsResetStopsAnActiveDevice() throws {
+        let events = Mutex<[Bool]>([])
+        let (device, transport, driver, memory) = try make { active in events.withLock { $0.append(active) } }
+        #expect(driver.negotiate(features: VirtioFeature.version1))
+        driver.setUpQueue(0, layout: MockDriverQueue(memory: memory, size: 8).layout)
+        driver.driverOK()
+        #expect(device.activation.withLock { $0 } != nil)
+        _ = transport.read(offset: 0x70, size: 2)  // a 2-byte register read: a bad access
+        #expect(driver.status & VirtioStatus.deviceNeedsReset != 0)
+        #expect(events.withLock { $0 } == [true, false], "the owner stops watching the queues")
+        #expect(device.activation.withLock { $0 } == nil, "the device dropped its queues")
+        transport.notify(queue: 0)
+        #expect(!device.calls.withLock { $0 }.contains("notify 0"), "no work while it needs a reset")
+        driver.write(0x70, 0)
+        #expect(driver.status == 0, "a reset clears it")
+    }
+
+    /// Two vCPUs: one writes DRIVER_OK while the other resets. Afterwards the device is active
+    /// exactly when Status says DRIVER_OK, whatever the interleaving.
+    @Test func driverOKRacingAResetLeavesAConsistentDevice() async throws {
+        for _ in 0..<300 {
+            let (device, transport, driver, memory) = try make()
+            #expect(driver.negotiate(features: VirtioFeature.version1))
+            driver.setUpQueue(0, layout: MockDriverQueue(memory: memory, size: 8).layout)
+            let ready = driver.status | VirtioStatus.driverOK
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { transport.write(offset: 0x70, size: 4, value: UInt64(ready)) }
+                group.addTask { transport.write(offset: 0x70, size: 4, value: 0) }
+            }
+            let active = device.activation.withLock { $0 } != nil
+            let statusSaysActive = driver.status & VirtioStatus.driverOK != 0
+            #expect(active == statusSaysActive, "status \(driver.status), device active: \(active)")
+            if active != statusSaysActive { break }
+        }
+    }
+}
