@@ -45,12 +45,16 @@ let package = Package(
         .target(name: "CHostNetwork"),
         // Host networking: tap devices (VMM uses them for virtio-net).
         .target(name: "HostNetwork", dependencies: ["CHostNetwork"]),
+        // C: libseccomp (Debian libseccomp-dev) and capability system calls.
+        .target(name: "CSeccomp", linkerSettings: [.linkedLibrary("seccomp")]),
+        // seccomp allow-lists per thread and capability dropping.
+        .target(name: "Sandbox", dependencies: ["CSeccomp"]),
         // Public configuration, validation, layout, Machine. The only library target importing KVM.
         .target(
             name: "VMM",
             dependencies: [
                 "KVM", "GuestMemory", "Devices", "EventLoop", "Boot", "EmbeddedFirmware", "Virtio", "HostNetwork",
-                "ACPI",
+                "ACPI", "Sandbox",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

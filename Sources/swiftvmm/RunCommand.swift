@@ -75,6 +75,13 @@ struct RunCommand: ParsableCommand {
         help: "When the guest reboots, boot it again in this process instead of exiting with status 3.")
     var rebootInPlace = false
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "seccomp filters: enforce (default: a forbidden system call stops the VMM with status 16), log (the"
+                + " kernel logs forbidden calls), or off (no filters).", valueName: "mode"))
+    var seccomp: String?
+
     func validate() throws {
         guard graceSeconds >= 0, graceSeconds.isFinite else {
             throw ValidationError("--grace-seconds: '\(graceSeconds)' is not valid; expected a number of seconds ≥ 0")
@@ -92,7 +99,7 @@ struct RunCommand: ParsableCommand {
         var bootCount = 0
         while true {
             bootCount += 1
-            let exit = try boot(configuration, signals: signals)
+            let exit = try boot(configuration, signals: signals, firstBoot: bootCount == 1)
             guard exit == .reset, rebootInPlace else {
                 finish(with: exit, signals: signals)
             }
@@ -102,12 +109,23 @@ struct RunCommand: ParsableCommand {
 
     /// Builds a fresh machine, runs it to its end and releases it (memory, vCPUs, disk locks and
     /// taps are closed before the next boot). A signal that came before the boot ends the run.
-    private func boot(_ configuration: VirtualMachineConfiguration, signals: ShutdownSignals) throws -> MachineExit {
+    private func boot(_ configuration: VirtualMachineConfiguration, signals: ShutdownSignals, firstBoot: Bool) throws
+        -> MachineExit
+    {
         let machine: Machine
         do {
             machine = try Machine(configuration: configuration, events: RunLog.event)
         } catch {
             throw CommandFailure(error)
+        }
+        if firstBoot {
+            // Once, after set-up and before the machine's threads exist (they stack their own
+            // filters on this one): every thread under the process filter, capabilities dropped;
+            // then the signal handling starts (its Dispatch threads are born without capabilities).
+            do { try ProcessSandbox.restrict(for: configuration, rebuilds: rebootInPlace) } catch {
+                throw CommandFailure(error)
+            }
+            signals.start()
         }
         guard signals.attach(machine) else {
             RunLog.note("a stop signal came during the reboot: not booting again")
@@ -115,8 +133,11 @@ struct RunCommand: ParsableCommand {
         }
         defer { signals.detach() }
         do {
-            return try machine.run()
+            try machine.start()
+            return machine.waitForExit()
         } catch {
+            machine.stop()
+            _ = machine.waitForExit()
             throw CommandFailure(error)
         }
     }
@@ -153,6 +174,12 @@ struct RunCommand: ParsableCommand {
             }
         }
         if let console { configuration.console = try ConsoleConfiguration(argument: console) }
+        if let seccomp {
+            guard let mode = SeccompMode(rawValue: seccomp) else {
+                throw .invalidValue(field: "--seccomp", value: seccomp, expected: "enforce, log or off")
+            }
+            configuration.seccomp = mode
+        }
         return configuration
     }
 }

@@ -11,12 +11,22 @@ import VMM
 /// period; a second signal forces the stop at once. With reboot in place the signals follow
 /// whichever machine is current (`attach(_:)`), and once a signal came no new boot starts.
 final class ShutdownSignals {
-    private let sources: [any DispatchSourceSignal]
+    private var sources: [any DispatchSourceSignal] = []
     private let control = SignalControl()
+    private let graceSeconds: Double
 
     init(graceSeconds: Double) {
+        self.graceSeconds = graceSeconds
+    }
+
+    /// Starts listening. Called once the process is sandboxed, so that Dispatch's threads are
+    /// born without capabilities (capabilities are per thread); until then the signals keep
+    /// their default action (a SIGTERM during set-up ends the process before any guest runs).
+    func start() {
+        guard sources.isEmpty else { return }
         let queue = DispatchQueue(label: "swiftvmm.signals")
         let control = self.control
+        let graceSeconds = self.graceSeconds
         sources = [SIGTERM, SIGINT].map { number in
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: queue)

@@ -286,7 +286,9 @@ final class ScriptedBackend: NetworkBackend, @unchecked Sendable {
     /// times per wake-up: the I/O thread always gets back to its other events.
     @Test func aFailingBackendCannotHoldTheIOThread() throws {
         let net = try Harness()
-        for _ in 0..<4 { net.receive.addChain([.init(address: net.receive.allocate(1526), length: 1526, writable: true)]) }
+        for _ in 0..<4 {
+            net.receive.addChain([.init(address: net.receive.allocate(1526), length: 1526, writable: true)])
+        }
         net.backend.receiveDefault = .failure(FileIOError(errno: EMSGSIZE))
         try net.device.backendReadable()
         #expect(net.backend.receiveCalls == QueueWork.budget)

@@ -1,3 +1,5 @@
+import Sandbox
+
 /// Everything that describes one virtual machine. A value: build it in code or decode it from
 /// JSON (snake_case keys; unknown keys are rejected), then `validate()` it.
 public struct VirtualMachineConfiguration: Sendable, Equatable, Codable {
@@ -36,6 +38,8 @@ public struct VirtualMachineConfiguration: Sendable, Equatable, Codable {
     public var disks: [DiskConfiguration]
     /// virtio-net interfaces on host taps, in order (eth0, eth1, ...).
     public var networkInterfaces: [NetworkInterfaceConfiguration]
+    /// seccomp filters on the machine's threads: `enforce` (default), `log` or `off` (unsafe).
+    public var seccomp: SeccompMode
 
     public init(
         name: String = "swiftvmm", vcpuCount: Int = 1, memoryMiB: Int = VirtualMachineConfiguration.defaultMemoryMiB,
@@ -43,8 +47,9 @@ public struct VirtualMachineConfiguration: Sendable, Equatable, Codable {
         rawCode: RawCodeBoot? = nil,
         console: ConsoleConfiguration = .stdio, inKernelIRQChip: Bool = true, probes: [ExitProbeConfiguration] = [],
         entropyDevice: Bool = false, disks: [DiskConfiguration] = [],
-        networkInterfaces: [NetworkInterfaceConfiguration] = []
+        networkInterfaces: [NetworkInterfaceConfiguration] = [], seccomp: SeccompMode = .enforce
     ) {
+        self.seccomp = seccomp
         self.name = name
         self.vcpuCount = vcpuCount
         self.memoryMiB = memoryMiB
@@ -76,6 +81,7 @@ public struct VirtualMachineConfiguration: Sendable, Equatable, Codable {
         case entropyDevice = "rng"
         case disks
         case networkInterfaces = "network_interfaces"
+        case seccomp
     }
 
     public init(from decoder: any Decoder) throws {
@@ -96,8 +102,12 @@ public struct VirtualMachineConfiguration: Sendable, Equatable, Codable {
         entropyDevice = try container.optional(Bool.self, .entropyDevice) ?? false
         disks = try container.optional([DiskConfiguration].self, .disks) ?? []
         networkInterfaces = try container.optional([NetworkInterfaceConfiguration].self, .networkInterfaces) ?? []
+        seccomp = try container.optional(SeccompMode.self, .seccomp) ?? .enforce
     }
 
     /// Guest RAM in bytes.
     public var memoryBytes: UInt64 { UInt64(max(0, memoryMiB)) << 20 }
 }
+
+/// How system calls outside a thread's allow-list are treated (see `Sandbox`).
+public typealias SeccompMode = Sandbox.SeccompMode

@@ -1,6 +1,7 @@
 import Devices
 import EventLoop
 import KVM
+import Sandbox
 
 #if canImport(Glibc)
     import Glibc
@@ -25,10 +26,16 @@ final class ConsoleInput: Sendable {
         }
     }
 
-    init(serial: Serial16550) throws {
+    init(serial: Serial16550, seccomp: SeccompMode) throws {
         let stopEvent = try EventFD()
         self.stopEvent = stopEvent
-        thread = try OSThread(name: "console-input") { Self.pump(serial: serial, stop: stopEvent) }
+        thread = try OSThread(name: "console-input") {
+            do { try Sandboxing.restrictCurrentThread(.consoleInput, mode: seccomp) } catch {
+                writeStandardError("swiftvmm: console input thread: \(error)\n")
+                return
+            }
+            Self.pump(serial: serial, stop: stopEvent)
+        }
     }
 
     /// Ends the thread and waits for it.

@@ -1,6 +1,7 @@
 import Devices
 import EventLoop
 import KVM
+import Sandbox
 
 #if canImport(Glibc)
     import Glibc
@@ -20,11 +21,15 @@ final class ConsoleWriter: Sendable {
     private let thread: OSThread
 
     /// Starts the thread for `output`; nil when the output needs none (it discards everything).
-    init?(output: ConsoleOutput) throws {
+    init?(output: ConsoleOutput, seccomp: SeccompMode) throws {
         guard output.needsWriter, let dataAvailable = output.dataAvailable else { return nil }
         let stopEvent = try EventFD()
         self.stopEvent = stopEvent
         thread = try OSThread(name: "vmm-console") {
+            do { try Sandboxing.restrictCurrentThread(.console, mode: seccomp) } catch {
+                writeStandardError("swiftvmm: console thread: \(error)\n")
+                return
+            }
             Self.run(output: output, dataAvailable: dataAvailable, stop: stopEvent)
         }
     }

@@ -1,5 +1,6 @@
 import EventLoop
 import KVM
+import Sandbox
 import Synchronization
 
 /// What the I/O thread waits for.
@@ -21,10 +22,14 @@ final class IOThread: Sendable {
         loop = try EventLoop<IOEvent>()
     }
 
-    /// Starts the thread; `handle` runs on it for every event.
-    func start(_ handle: @escaping @Sendable (IOEvent) -> Void) throws {
+    /// Starts the thread under the `io` seccomp profile; `handle` runs on it for every event.
+    func start(seccomp: SeccompMode, _ handle: @escaping @Sendable (IOEvent) -> Void) throws {
         let loop = self.loop
         let started = try OSThread(name: "vmm-io") { [self] in
+            do { try Sandboxing.restrictCurrentThread(.io, mode: seccomp) } catch {
+                writeStandardError("swiftvmm: I/O thread: \(error)\n")
+                return
+            }
             while !stopping.load(ordering: .acquiring) {
                 do {
                     _ = try loop.wait(handle)

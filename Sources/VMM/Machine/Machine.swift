@@ -2,6 +2,7 @@ import Devices
 import GuestMemory
 import Dispatch
 import KVM
+import Sandbox
 import Synchronization
 
 /// A virtual machine: built from a `VirtualMachineConfiguration`, started, awaited, stopped.
@@ -108,13 +109,13 @@ public final class Machine: Sendable {
         var threads: [OSThread] = []
         do {
             if configuration.console == .stdio, ConsoleInput.standardInputIsInteractive {
-                let input = try ConsoleInput(serial: resources.serial)
+                let input = try ConsoleInput(serial: resources.serial, seccomp: configuration.seccomp)
                 lifecycle.withLock { $0.consoleInput = input }
             }
-            if let writer = try ConsoleWriter(output: resources.console) {
+            if let writer = try ConsoleWriter(output: resources.console, seccomp: configuration.seccomp) {
                 lifecycle.withLock { $0.consoleWriter = writer }
             }
-            try resources.ioThread.start(resources.handleIOEvent)
+            try resources.ioThread.start(seccomp: configuration.seccomp, resources.handleIOEvent)
             for runner in resources.runners {
                 let thread = try OSThread(name: "vcpu\(runner.vcpu.index)") { [self] in runVCPU(runner) }
                 threads.append(thread)
@@ -238,6 +239,13 @@ public final class Machine: Sendable {
 
     /// A vCPU thread's body: run the loop, turn its end into a machine exit, stop the others.
     private func runVCPU(_ runner: VCPURunner) {
+        do {
+            try Sandboxing.restrictCurrentThread(.vcpu, mode: configuration.seccomp)
+        } catch {
+            record(.vmmError("vCPU \(runner.vcpu.index): \(error)"))
+            stopVCPUs()
+            return
+        }
         let stop = runner.run()
         let index = runner.vcpu.index
         let exit: MachineExit?
