@@ -17,6 +17,7 @@
 /// | 13 | more than the host offers (memory, vCPUs) |
 /// | 14 | a disk image is locked by another process |
 /// | 15 | the host refused a network resource (no /dev/net/tun, no CAP_NET_ADMIN) |
+/// | 16 | a thread made a system call its seccomp filter forbids |
 /// | 64–127 | guest debug-exit: 64 + the value written (values ≥ 63 report 127) |
 public enum ExitStatus {
     public static let poweredOff: Int32 = 0
@@ -33,6 +34,8 @@ public enum ExitStatus {
     public static let exceedsHost: Int32 = 13
     public static let resourceBusy: Int32 = 14
     public static let networkUnavailable: Int32 = 15
+    /// A thread made a system call its seccomp filter forbids (`ProcessSandbox.violationExitStatus`).
+    public static let seccompViolation: Int32 = 16
     /// First status of the guest range: debug-exit value 0.
     public static let guestStatusBase: Int32 = 64
     /// Last status of the guest range: debug-exit values of 63 or more.

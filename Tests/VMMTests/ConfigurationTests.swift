@@ -185,7 +185,7 @@ import VMM
         let vmmStatuses =
             outcomes.map(\.exitStatus) + [
                 ExitStatus.hostUnsupported, ExitStatus.invalidArgument, ExitStatus.unreadableFile,
-                ExitStatus.unsupportedBootImage, ExitStatus.exceedsHost,
+                ExitStatus.unsupportedBootImage, ExitStatus.exceedsHost, ExitStatus.seccompViolation,
             ]
         #expect(Set(vmmStatuses).count == vmmStatuses.count, "every VMM outcome has its own status")
         let guestStatuses = (0..<UInt32(300)).map { MachineExit.guestStatus($0).exitStatus }
@@ -196,6 +196,7 @@ import VMM
         #expect(MachineExit.guestStatus(63).exitStatus == 127)
         #expect(MachineExit.guestStatus(0xffff_ffff).exitStatus == 127)
         #expect(vmmStatuses.allSatisfy { $0 < 64 }, "never in the guest range nor the shell's 128+signal range")
+        #expect(ExitStatus.seccompViolation == ProcessSandbox.violationExitStatus)
     }
 
     @Test func configurationErrorsMapToTheirStatuses() {

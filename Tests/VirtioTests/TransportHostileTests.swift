@@ -52,6 +52,17 @@ import VirtioTestSupport
         #expect(driver.status == 0, "a reset clears it")
     }
 
+    /// DEVICE_NEEDS_RESET is the device's bit: a driver that writes it (with DRIVER_OK) does not
+    /// start a device that would then run while Status says it needs a reset.
+    @Test func theDriverCannotWriteTheNeedsResetBit() throws {
+        let (device, _, driver, memory) = try make()
+        #expect(driver.negotiate(features: VirtioFeature.version1))
+        driver.setUpQueue(0, layout: MockDriverQueue(memory: memory, size: 8).layout)
+        driver.write(0x70, driver.status | VirtioStatus.driverOK | VirtioStatus.deviceNeedsReset)
+        #expect(device.activation.withLock { $0 } != nil)
+        #expect(driver.status & VirtioStatus.deviceNeedsReset == 0, "the driver's write of the bit is ignored")
+    }
+
     /// Two vCPUs: one writes DRIVER_OK while the other resets. Afterwards the device is active
     /// exactly when Status says DRIVER_OK, whatever the interleaving.
     @Test func driverOKRacingAResetLeavesAConsistentDevice() async throws {

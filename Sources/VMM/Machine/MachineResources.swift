@@ -203,7 +203,12 @@ final class MachineResources: Sendable {
             switch interest {
             case .receive: try? loop.modify(registration, interest: .readable)
             case .pause: try? loop.modify(registration, interest: [])
-            case .detach: loop.unregister(registration)
+            case .detach:
+                loop.unregister(registration)
+                let name = (network.backend as? TapBackend)?.tap.name ?? "?"
+                writeStandardError(
+                    "swiftvmm: tap \(name) failed (deleted?): the guest's NIC receives nothing more and its frames are dropped\n"
+                )
             }
         }
     }

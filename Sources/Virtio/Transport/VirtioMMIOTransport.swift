@@ -225,10 +225,14 @@ public final class VirtioMMIOTransport: Sendable {
     private func writeStatusLocked(_ value: UInt32) {
         enum Step { case none, activate(UInt64, [QueueRegisters]), invalid }
         let step: Step = state.withLock { state in
-            // Bits may only be added (clearing is a reset, handled above).
-            guard value & state.status == state.status else { return .invalid }
-            var newStatus = value
-            if value & VirtioStatus.featuresOK != 0, state.status & VirtioStatus.featuresOK == 0 {
+            // DEVICE_NEEDS_RESET is the device's bit: the driver neither sets nor clears it. The
+            // driver's bits may only be added (clearing them is a reset, handled above).
+            let deviceBits = state.status & VirtioStatus.deviceNeedsReset
+            let driverStatus = state.status & ~VirtioStatus.deviceNeedsReset
+            let written = value & ~VirtioStatus.deviceNeedsReset
+            guard written & driverStatus == driverStatus else { return .invalid }
+            var newStatus = written | deviceBits
+            if written & VirtioStatus.featuresOK != 0, state.status & VirtioStatus.featuresOK == 0 {
                 let acceptable =
                     state.driverFeatures & ~offeredFeatures == 0 && state.driverFeatures & VirtioFeature.version1 != 0
                 if !acceptable { newStatus &= ~VirtioStatus.featuresOK }  // the driver reads it back and gives up
@@ -236,7 +240,7 @@ public final class VirtioMMIOTransport: Sendable {
             let activating = newStatus & VirtioStatus.driverOK != 0 && state.status & VirtioStatus.driverOK == 0
             if activating, newStatus & VirtioStatus.featuresOK == 0 { return .invalid }
             // A device that needs a reset does not start until the driver resets it.
-            if activating, state.status & VirtioStatus.deviceNeedsReset != 0 { return .invalid }
+            if activating, deviceBits != 0 { return .invalid }
             state.status = newStatus
             return activating ? .activate(state.driverFeatures, state.queues) : .none
         }
