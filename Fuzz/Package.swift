@@ -1,6 +1,7 @@
 // swift-tools-version: 6.1
-// The virtio fuzz target, a separate package so that the main build never compiles it with the
-// fuzzer. Build and run with Fuzz/run-fuzz.sh.
+// SwiftVMM's fuzz targets, a separate package so that the main build never compiles them with
+// the fuzzer. Build and run with Fuzz/run-fuzz.sh (libFuzzer + AddressSanitizer; the main
+// package's modules are compiled with -enable-testing so that the targets reach internal API).
 import PackageDescription
 
 let package = Package(
@@ -9,8 +10,12 @@ let package = Package(
     targets: [
         .target(name: "CFuzzerDriver"),
         .executableTarget(
-            name: "VirtioFuzzer",
-            dependencies: ["CFuzzerDriver", .product(name: "VirtioCore", package: "SwiftVMM")],
+            name: "SwiftVMMFuzzer",
+            dependencies: [
+                "CFuzzerDriver",
+                .product(name: "VirtioCore", package: "SwiftVMM"),
+                .product(name: "VMM", package: "SwiftVMM"),
+            ],
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]
         ),
     ],

@@ -1,20 +1,59 @@
 #!/usr/bin/env bash
-# Builds the virtio fuzz target with libFuzzer (and AddressSanitizer) and runs it.
-# Usage: Fuzz/run-fuzz.sh [SECONDS] [extra libFuzzer flags]   (default 600 s)
-# The corpus lives in ~/.cache/swiftvmm/fuzz-corpus; crashes are written to Fuzz/artifacts/
-# (reproduce one with: Fuzz/run-fuzz.sh 0 Fuzz/artifacts/crash-...). Every crash found becomes
-# a unit test in Tests/VirtioTests.
+# Builds SwiftVMM's fuzz targets with libFuzzer and AddressSanitizer and runs a campaign.
+# Usage: Fuzz/run-fuzz.sh [SECONDS-PER-TARGET] [TARGET...]   (default 600 s, every target)
+#        Fuzz/run-fuzz.sh 0 TARGET CRASH-FILE                  (reproduce one input)
+# Targets: transport blk net rng legacy exits pvh bzimage config threads.
+# Each run is bounded: -rss_limit_mb, -malloc_limit_mb and -timeout make a leak, a memory blow-up
+# or a hang a finding like a crash. Corpora live in ~/.cache/swiftvmm/fuzz/TARGET (the loader
+# targets are seeded with the headers of Debian's cloud kernel when it is cached); findings are
+# written to Fuzz/artifacts/TARGET-*, and every one found becomes a unit test.
+# The summary (executions, coverage, findings per target) goes to Fuzz/artifacts/summary.txt.
 set -euo pipefail
 cd "$(dirname "$0")"
 seconds=${1:-600}
 shift || true
-corpus=${SWIFTVMM_CACHE:-$HOME/.cache/swiftvmm}/fuzz-corpus
-mkdir -p "$corpus" artifacts
-rm -f .build/release.yaml .build/*/release/description.json
-flags=(-c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library)
-flock /tmp/swiftvmm-build.lock swift build "${flags[@]}" --product VirtioFuzzer >&2
-binary="$(swift build "${flags[@]}" --show-bin-path)/VirtioFuzzer"
+all=(transport blk net rng legacy exits pvh bzimage config threads)
+cache=${SWIFTVMM_CACHE:-$HOME/.cache/swiftvmm}
+mkdir -p artifacts
+flags=(-c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -enable-testing)
+flock /tmp/swiftvmm-build.lock swift build "${flags[@]}" --product SwiftVMMFuzzer >&2
+binary="$(swift build "${flags[@]}" --show-bin-path)/SwiftVMMFuzzer"
+limits=(-rss_limit_mb=3072 -malloc_limit_mb=512 -timeout=10)
 if [ "$seconds" = 0 ]; then
-  exec "$binary" "$@"
+  FUZZ_TARGET=$1 exec "$binary" "${limits[@]}" "${@:2}"
 fi
-exec "$binary" -max_total_time="$seconds" -print_final_stats=1 -artifact_prefix=artifacts/ "$corpus" "$@"
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
+seed() {  # Fuzz/seeds/TARGET/*, and the first 64 KiB of Debian's cloud kernel (bzImage) and of its vmlinux (ELF with the PVH note)
+  local corpus=$1 kind=$2 kernels="$cache/kernels"
+  [ -d "seeds/$kind" ] && cp seeds/"$kind"/* "$corpus"/
+  case $kind in
+    bzimage) for f in "$kernels"/vmlinuz-*; do [ -f "$f" ] && head -c 65536 "$f" >"$corpus/seed-$(basename "$f")"; done ;;
+    pvh) for f in "$kernels"/vmlinux-*; do [ -f "$f" ] && head -c 65536 "$f" >"$corpus/seed-$(basename "$f")"; done ;;
+  esac
+  return 0
+}
+summary=artifacts/summary.txt
+: >"$summary"
+status=0
+for target in "${targets[@]}"; do
+  corpus="$cache/fuzz/$target"
+  mkdir -p "$corpus"
+  seed "$corpus" "$target"
+  log="artifacts/$target.log"
+  echo "fuzz: $target for $seconds s" >&2
+  if FUZZ_TARGET=$target "$binary" "${limits[@]}" -max_total_time="$seconds" -print_final_stats=1 \
+    -artifact_prefix="artifacts/$target-" "$corpus" >"$log" 2>&1; then
+    result=ok
+  else
+    result=FINDING
+    status=1
+  fi
+  runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
+  edges=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
+  line="$target: $result, ${runs:-?} executions (${rate:-?}/s), ${edges:-?} coverage edges, corpus $(ls "$corpus" | wc -l)"
+  echo "$line" | tee -a "$summary" >&2
+  [ "$result" = ok ] || grep -m5 -E 'ERROR|Fatal error|precondition|SUMMARY' "$log" >&2 || true
+done
+exit "$status"
