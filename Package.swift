@@ -58,10 +58,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // C: the executable's SIGTERM/SIGINT waiter thread (sigwait).
+        .target(name: "CSignalWaiter"),
         .executableTarget(
             name: "swiftvmm",
             dependencies: [
-                "VMM",
+                "VMM", "CSignalWaiter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -33,7 +33,7 @@ seed() {  # Fuzz/seeds/TARGET/*, and the first 64 KiB of Debian's cloud kernel (
   esac
   return 0
 }
-summary=artifacts/summary.txt
+summary=${FUZZ_SUMMARY:-artifacts/summary.txt}
 : >"$summary"
 status=0
 for target in "${targets[@]}"; do

@@ -1,3 +1,4 @@
+import CSignalWaiter
 import Dispatch
 import Synchronization
 import VMM
@@ -11,49 +12,49 @@ import VMM
 /// period; a second signal forces the stop at once. With reboot in place the signals follow
 /// whichever machine is current (`attach(_:)`), and once a signal came no new boot starts.
 final class ShutdownSignals {
-    private var sources: [any DispatchSourceSignal] = []
-    private let control = SignalControl()
-    private let graceSeconds: Double
+    private let control = shutdownControl
+    private var started = false
 
+    /// Blocks SIGTERM and SIGINT in the calling (main) thread, before any other thread exists:
+    /// every thread inherits the mask, so the signals stay pending — never lost, never fatal —
+    /// until `start()` takes them with sigwait.
     init(graceSeconds: Double) {
-        self.graceSeconds = graceSeconds
+        shutdownControl.withLock { $0.graceSeconds = graceSeconds }
+        _ = csignalwaiter_block()
     }
 
-    /// Starts listening. Called once the process is sandboxed, so that Dispatch's threads are
-    /// born without capabilities (capabilities are per thread); until then the signals keep
-    /// their default action (a SIGTERM during set-up ends the process before any guest runs).
+    /// Starts taking the signals on their own thread (one that came earlier is taken at once).
+    /// Called once the process is sandboxed, so that the thread is born without capabilities.
     func start() {
-        guard sources.isEmpty else { return }
-        let queue = DispatchQueue(label: "swiftvmm.signals")
-        let control = self.control
-        let graceSeconds = self.graceSeconds
-        sources = [SIGTERM, SIGINT].map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
-            source.setEventHandler {
-                let (first, machine) = control.withLock { control in
-                    defer { control.signalled = true }
-                    return (!control.signalled, control.machine)
-                }
-                if first {
-                    RunLog.note("signal \(number): pressing the power button; forced stop in \(graceSeconds) s")
-                    machine?.pressPowerButton()
-                    queue.asyncAfter(deadline: .now() + graceSeconds) {
-                        let current = control.withLock { $0.machine }
-                        guard let current else { return }
-                        if case .stopped = current.state { return }
-                        RunLog.note("the guest did not power off within \(graceSeconds) s: forcing a stop")
-                        current.stop()
-                    }
-                } else {
-                    RunLog.note("signal \(number) again: forcing a stop")
-                    machine?.stop()
-                }
+        guard !started else { return }
+        started = true
+        _ = csignalwaiter_start { number in ShutdownSignals.handle(Int32(number)) }
+    }
+
+    /// Runs on the waiter thread for each signal.
+    private static func handle(_ number: Int32) {
+        let control = shutdownControl
+        let (first, machine, graceSeconds) = control.withLock { control in
+            defer { control.signalled = true }
+            return (!control.signalled, control.machine, control.graceSeconds)
+        }
+        if first {
+            RunLog.note("signal \(number): pressing the power button; forced stop in \(graceSeconds) s")
+            machine?.pressPowerButton()
+            timers.asyncAfter(deadline: .now() + graceSeconds) {
+                let current = control.withLock { $0.machine }
+                guard let current else { return }
+                if case .stopped = current.state { return }
+                RunLog.note("the guest did not power off within \(graceSeconds) s: forcing a stop")
+                current.stop()
             }
-            source.resume()
-            return source
+        } else {
+            RunLog.note("signal \(number) again: forcing a stop")
+            machine?.stop()
         }
     }
+
+    private static let timers = DispatchQueue(label: "swiftvmm.signals")
 
     /// Makes `machine` the one the signals act on; false (and nothing changes) if SIGTERM or
     /// SIGINT already came, when the run should end rather than boot again.
@@ -70,11 +71,14 @@ final class ShutdownSignals {
         control.withLock { $0.machine = nil }
     }
 
-    /// Stops listening (the default dispositions are not restored: the process is exiting).
+    /// Stops acting on signals (they stay blocked: the process is exiting).
     func cancel() {
-        for source in sources { source.cancel() }
+        control.withLock { $0.machine = nil }
     }
 }
+
+/// What the signal waiter acts on (one per process: the waiter is a C thread with no context).
+private let shutdownControl = SignalControl()
 
 /// What the signal handlers act on: the current machine and whether a signal came.
 private final class SignalControl: Sendable {
@@ -83,6 +87,7 @@ private final class SignalControl: Sendable {
     struct State {
         var machine: Machine?
         var signalled = false
+        var graceSeconds: Double = 30
     }
 
     func withLock<Result>(_ body: (inout State) -> Result) -> Result {

@@ -42,6 +42,7 @@ struct RebootTests {
             #expect(early.threads > 0 && early.fileDescriptors > 0 && late.threads > 0, "read /proc")
             #expect(late.threads <= early.threads + 2, "threads: \(early.threads) → \(late.threads)")
             #expect(late.fileDescriptors <= early.fileDescriptors + 8, "fds: \(early) → \(late)")
+            #expect(late.residentKiB <= early.residentKiB + 4096, "resident memory: \(early) → \(late)")
         }
     }
 
@@ -55,14 +56,15 @@ struct RebootTests {
         return false
     }
 
-    /// The process's thread and open-file counts from /proc.
-    private func resourceCounts(of process: RunningProcess) -> (threads: Int, fileDescriptors: Int) {
+    /// The process's thread and open-file counts and resident memory (KiB) from /proc.
+    private func resourceCounts(of process: RunningProcess) -> (threads: Int, fileDescriptors: Int, residentKiB: Int) {
         let pid = process.processIdentifier
         let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
-        let threads =
-            status.split(separator: "\n").first { $0.hasPrefix("Threads:") }
-            .flatMap { Int($0.dropFirst("Threads:".count).trimmingCharacters(in: .whitespaces)) } ?? -1
+        func field(_ name: String) -> Int {
+            status.split(separator: "\n").first { $0.hasPrefix(name + ":") }
+                .flatMap { Int($0.dropFirst(name.count + 1).split(whereSeparator: \.isWhitespace).first ?? "") } ?? -1
+        }
         let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1
-        return (threads, fds)
+        return (field("Threads"), fds, field("VmRSS"))
     }
 }

@@ -304,3 +304,25 @@ enum MalformedChain: String, CaseIterable, CustomTestStringConvertible {
         #expect(try driver.memory.load(UInt16.self, at: GuestAddress(driver.layout.usedRing)) == 0)
     }
 }
+
+@Suite struct RingOverlapTests {
+    /// Rings that overlap are refused: with the used ring's flags on top of the available index
+    /// (found by the net fuzzer), the device's own NO_NOTIFY writes changed the index it then
+    /// re-checked, and a transmit notification never ended.
+    @Test func overlappingRingsAreRefused() throws {
+        let memory = try GuestMemory(totalBytes: 1 << 20)
+        let good = MockDriverQueue(memory: memory, size: 16).layout
+        var usedOnAvailable = good
+        usedOnAvailable.usedRing = good.availableRing + 2
+        var availableInTable = good
+        availableInTable.availableRing = good.descriptorTable + 64
+        var usedInTable = good
+        usedInTable.usedRing = good.descriptorTable + 16 * 15
+        for layout in [usedOnAvailable, availableInTable, usedInTable] {
+            #expect(throws: QueueError.self, "\(layout)") {
+                try SplitQueue(layout: layout, memory: memory, eventIndex: false, indirectDescriptors: false)
+            }
+        }
+        _ = try SplitQueue(layout: good, memory: memory, eventIndex: false, indirectDescriptors: false)
+    }
+}

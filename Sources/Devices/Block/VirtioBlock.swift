@@ -106,13 +106,19 @@ public final class VirtioBlock: VirtioDevice, Sendable {
         // is checked once more after turning them back on (virtio 2.7.10), so a busy driver does
         // not notify per request. At the budget the device yields with notifications still off.
         var budget = Budget(requests: QueueWork.budget, bytes: Self.byteBudget)
+        var emptyRounds = 0
         repeat {
             try queue.disableNotifications()
+            let before = budget.requests
             try drain(queue, activation: activation, budget: &budget)
             if budget.exhausted {
                 if try queue.needsInterrupt() { activation.interrupt.raise() }
                 return .pending
             }
+            // A re-check that keeps finding nothing to take is a driver changing its ring under
+            // the device: stop (the next notification starts again), never loop on it.
+            emptyRounds = budget.requests == before ? emptyRounds + 1 : 0
+            if emptyRounds >= 2 { break }
         } while try queue.enableNotifications()
         if try queue.needsInterrupt() { activation.interrupt.raise() }
         return .done

@@ -42,13 +42,18 @@ public final class VirtioEntropy: VirtioDevice, Sendable {
     public func queueNotified(_ index: Int) throws(QueueError) -> QueueWork {
         guard index == 0, let state = active.withLock({ $0 }) else { return .done }
         var budget = QueueWork.budget
+        var emptyRounds = 0
         repeat {
             try state.queue.disableNotifications()
+            let before = budget
             try drain(state, budget: &budget)
             if budget == 0 {
                 if try state.queue.needsInterrupt() { state.interrupt.raise() }
                 return .pending
             }
+            // Nothing taken again and again: a driver changing its ring under the device.
+            emptyRounds = budget == before ? emptyRounds + 1 : 0
+            if emptyRounds >= 2 { break }
         } while try state.queue.enableNotifications()
         if try state.queue.needsInterrupt() { state.interrupt.raise() }
         return .done

@@ -250,8 +250,10 @@ public final class VirtioNet: VirtioDevice, Sendable {
         var dropped: UInt64 = 0
         var budget = QueueWork.budget
         var work = QueueWork.done
+        var emptyRounds = 0
         repeat {
             try queue.disableNotifications()
+            let before = budget
             while let available = try queue.popAvailable() {
                 defer { _ = try? queue.addUsed(head: available.head, length: 0) }
                 budget -= 1
@@ -262,6 +264,9 @@ public final class VirtioNet: VirtioDevice, Sendable {
                 work = .pending
                 break
             }
+            // Nothing taken again and again: a driver changing its ring under the device.
+            emptyRounds = budget == before ? emptyRounds + 1 : 0
+            if emptyRounds >= 2 { break }
         } while try queue.enableNotifications()
         counters.withLock {
             $0.transmittedFrames += sent

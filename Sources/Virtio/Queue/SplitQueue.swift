@@ -74,6 +74,15 @@ public final class SplitQueue: @unchecked Sendable {
                 throw .ringOutsideMemory("\(name) at 0x\(String(address, radix: 16)) (\(length) bytes)")
             }
         }
+        // The three areas must not overlap: otherwise the device's own writes (used ring,
+        // avail_event, NO_NOTIFY) would change the available ring under it — e.g. make the
+        // re-check after enabling notifications see new buffers that never come.
+        for (first, second) in [(0, 1), (0, 2), (1, 2)] {
+            let (a, b) = (areas[first], areas[second])
+            if a.1 < b.1 + b.2, b.1 < a.1 + a.2 {  // in memory, so the sums cannot overflow
+                throw .ringOutsideMemory("\(a.0) at 0x\(String(a.1, radix: 16)) overlaps the \(b.0)")
+            }
+        }
         self.layout = layout
         self.memory = memory
         self.eventIndex = eventIndex

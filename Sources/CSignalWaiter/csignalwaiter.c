@@ -1,0 +1,68 @@
+#define _GNU_SOURCE
+#include "CSignalWaiter.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+
+static void (*signal_handler)(int);
+static pthread_t waiter;
+static int waiter_ready;   // set (atomically) once the waiter thread exists
+static int early_signal;   // a signal that came before the waiter existed
+
+static void shutdown_signals(sigset_t *set) {
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+}
+
+// Threads that do not block the signals (Dispatch's workers manage their own masks) may receive
+// them: hand each one to the waiter (where it is blocked, so sigwait takes it), or keep it for
+// the waiter when it does not exist yet. Async-signal-safe: atomics and pthread_kill only.
+static void forward(int number) {
+    if (__atomic_load_n(&waiter_ready, __ATOMIC_ACQUIRE)) {
+        pthread_kill(waiter, number);
+    } else {
+        __atomic_store_n(&early_signal, number, __ATOMIC_RELEASE);
+    }
+}
+
+int csignalwaiter_block(void) {
+    struct sigaction action;
+    memset(&action, 0, sizeof(action));
+    action.sa_handler = forward;
+    action.sa_flags = SA_RESTART;
+    sigfillset(&action.sa_mask);
+    if (sigaction(SIGTERM, &action, NULL) != 0 || sigaction(SIGINT, &action, NULL) != 0) return -1;
+    sigset_t set;
+    shutdown_signals(&set);
+    return pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+static void *wait_for_signals(void *unused) {
+    (void)unused;
+    sigset_t set;
+    shutdown_signals(&set);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    waiter = pthread_self();
+    __atomic_store_n(&waiter_ready, 1, __ATOMIC_RELEASE);
+    int early = __atomic_exchange_n(&early_signal, 0, __ATOMIC_ACQ_REL);
+    if (early != 0) signal_handler(early);
+    for (;;) {
+        int number = 0;
+        if (sigwait(&set, &number) == 0) signal_handler(number);
+    }
+    return NULL;
+}
+
+int csignalwaiter_start(void (*handler)(int)) {
+    signal_handler = handler;
+    pthread_t thread;
+    pthread_attr_t attributes;
+    pthread_attr_init(&attributes);
+    pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
+    int result = pthread_create(&thread, &attributes, wait_for_signals, NULL);
+    pthread_attr_destroy(&attributes);
+    if (result == 0) pthread_setname_np(thread, "vmm-signals");
+    return result;
+}
