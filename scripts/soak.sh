@@ -43,6 +43,7 @@ status=0
 # 2. Process runs: the firmware with a disk and an entropy device, waiting for the power button.
 first="" last=""
 for run in $(seq 1 "$runs"); do
+  rm -f "$work/run.out"  # so that the wait below cannot see the previous run's line
   "$binary" run --cpus 2 --disk "path=$work/disk.img" --rng --cmdline "fw.wait=button" \
     >"$work/run.out" 2>"$work/run.err" &
   pid=$!
