@@ -15,7 +15,9 @@ shift || true
 all=(transport blk net rng legacy exits pvh bzimage config threads)
 cache=${SWIFTVMM_CACHE:-$HOME/.cache/swiftvmm}
 mkdir -p artifacts
-flags=(-c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -enable-testing)
+# The build lives in the cache (like the nested harness's), so a fresh clone does not rebuild it.
+flags=(-c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -enable-testing
+  --scratch-path "${SWIFTVMM_CACHE:-$HOME/.cache/swiftvmm}/fuzz-build")
 flock /tmp/swiftvmm-build.lock swift build "${flags[@]}" --product SwiftVMMFuzzer >&2
 binary="$(swift build "${flags[@]}" --show-bin-path)/SwiftVMMFuzzer"
 limits=(-rss_limit_mb=3072 -malloc_limit_mb=512 -timeout=10)
