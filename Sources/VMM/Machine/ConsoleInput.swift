@@ -29,11 +29,7 @@ final class ConsoleInput: Sendable {
     init(serial: Serial16550, seccomp: SeccompMode) throws {
         let stopEvent = try EventFD()
         self.stopEvent = stopEvent
-        thread = try OSThread(name: "console-input") {
-            do { try Sandboxing.restrictCurrentThread(.consoleInput, mode: seccomp) } catch {
-                writeStandardError("swiftvmm: console input thread: \(error)\n")
-                return
-            }
+        thread = try sandboxedThread(name: "console-input", profile: .consoleInput, seccomp: seccomp) {
             Self.pump(serial: serial, stop: stopEvent)
         }
     }

@@ -25,11 +25,7 @@ final class ConsoleWriter: Sendable {
         guard output.needsWriter, let dataAvailable = output.dataAvailable else { return nil }
         let stopEvent = try EventFD()
         self.stopEvent = stopEvent
-        thread = try OSThread(name: "vmm-console") {
-            do { try Sandboxing.restrictCurrentThread(.console, mode: seccomp) } catch {
-                writeStandardError("swiftvmm: console thread: \(error)\n")
-                return
-            }
+        thread = try sandboxedThread(name: "vmm-console", profile: .console, seccomp: seccomp) {
             Self.run(output: output, dataAvailable: dataAvailable, stop: stopEvent)
         }
     }

@@ -25,11 +25,7 @@ final class IOThread: Sendable {
     /// Starts the thread under the `io` seccomp profile; `handle` runs on it for every event.
     func start(seccomp: SeccompMode, _ handle: @escaping @Sendable (IOEvent) -> Void) throws {
         let loop = self.loop
-        let started = try OSThread(name: "vmm-io") { [self] in
-            do { try Sandboxing.restrictCurrentThread(.io, mode: seccomp) } catch {
-                writeStandardError("swiftvmm: I/O thread: \(error)\n")
-                return
-            }
+        let started = try sandboxedThread(name: "vmm-io", profile: .io, seccomp: seccomp) { [self] in
             while !stopping.load(ordering: .acquiring) {
                 do {
                     _ = try loop.wait(handle)

@@ -1,7 +1,23 @@
 import EventLoop
+import KVM
+import Sandbox
 
 /// Writes `text` to standard error at once (for failures on the machine's own threads, which
 /// have no caller to throw to).
 func writeStandardError(_ text: String) {
     _ = DescriptorIO.writeAll(2, Array(text.utf8))
+}
+
+/// An OS thread named `name` that restricts itself to `profile` before running `body`; when the
+/// filter cannot be installed it says so on stderr and ends without running `body`.
+func sandboxedThread(
+    name: String, profile: ThreadProfile, seccomp: SeccompMode, _ body: @escaping @Sendable () -> Void
+) throws -> OSThread {
+    try OSThread(name: name) {
+        do { try Sandboxing.restrictCurrentThread(profile, mode: seccomp) } catch {
+            writeStandardError("swiftvmm: thread \(name): \(error)\n")
+            return
+        }
+        body()
+    }
 }
