@@ -303,6 +303,14 @@ static bool parse_switch(const char *token, uint32_t n, struct fw_options *optio
 		options->wait_button = true;
 		return true;
 	}
+	if (equals(token, n, "fw.wait=echo")) {
+		options->wait_echo = true;
+		return true;
+	}
+	if (equals(token, n, "fw.wait=ticks")) {
+		options->wait_ticks = true;
+		return true;
+	}
 	if (equals(token, n, "fw.ignore-button")) {
 		options->ignore_button = true;
 		return true;

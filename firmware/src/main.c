@@ -21,6 +21,7 @@
 #include "trap.h"
 #include "virtio.h"
 #include "virtio_rng.h"
+#include "wait_modes.h"
 
 __attribute__((noreturn)) void fw_main(uint64_t start_info_paddr);
 
@@ -35,12 +36,18 @@ __attribute__((noreturn)) static void finish(const struct fw_options *options)
 	platform_power_off();
 }
 
-__attribute__((noreturn)) static void wait_for_power_button(const struct fw_options *options)
+/* The waits end with the power button: without one (QEMU microvm) they would never end. */
+static void require_power_button(void)
 {
 	if (!power_button_present()) {
 		fw_printf("fw: FAIL no power button device\n");
 		platform_debug_exit(FW_STATUS_NO_POWER_BUTTON);
 	}
+}
+
+__attribute__((noreturn)) static void wait_for_power_button(const struct fw_options *options)
+{
+	require_power_button();
 	fw_printf("fw: waiting for the power button\n");
 	for (;;) {
 		power_button_wait_press();
@@ -105,6 +112,14 @@ void fw_main(uint64_t start_info_paddr)
 		finish(&options);
 	}
 
+	if (options.wait_echo || options.wait_ticks) {
+		require_power_button();
+		if (options.wait_echo)
+			wait_echo();
+		else
+			wait_ticks();
+		finish(&options);
+	}
 	if (options.wait_button)
 		wait_for_power_button(&options);
 	finish(&options);

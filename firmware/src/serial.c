@@ -1,5 +1,5 @@
 /*
- * serial.c — COM1 (16550A at port 0x3f8), transmit only, no interrupts.
+ * serial.c — COM1 (16550A at port 0x3f8), polled transmit and receive, no interrupts.
  *
  * Every port access is a VM exit (about 25 µs to user space from CPL 3 on PVM), so output
  * uses the transmit FIFO: once LSR.THRE (bit 5) says the transmitter holding register / FIFO
@@ -30,6 +30,8 @@
 #define IIR_FIFOS_ENABLED 0xc0
 #define MCR_DTR_RTS 0x03
 #define LSR_THRE 0x20
+#define LSR_DATA_READY 0x01
+#define UART_RBR (PORT_COM1 + 0) /* receive buffer register (DLAB = 0, read) */
 #define DIVISOR_115200 1
 
 #define FIFO_DEPTH 16
@@ -75,4 +77,11 @@ void serial_putc(char c)
 		wait_transmitter_empty();
 	outb(UART_THR, (uint8_t)c);
 	tx_room--;
+}
+
+int serial_getc(void)
+{
+	if ((inb(UART_LSR) & LSR_DATA_READY) == 0)
+		return -1;
+	return inb(UART_RBR);
 }

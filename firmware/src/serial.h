@@ -6,5 +6,7 @@
 
 void serial_init(void);
 void serial_putc(char c);
+/* The next received byte, or -1 when none is waiting (polled, no interrupts). */
+int serial_getc(void);
 
 #endif
