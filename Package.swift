@@ -14,12 +14,18 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
+        // `swift package generate-documentation --target VMM` (the DocC catalog in Sources/VMM).
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         // C: <linux/kvm.h> constants, ioctl shims and kvm_run accessors. Nothing else.
         .target(name: "CKVM"),
         // Owning Swift wrappers around /dev/kvm, VM and vCPU file descriptors.
         .target(name: "KVM", dependencies: ["CKVM"]),
+        // C: the kick signal's handler, SIGRTMIN, thread names.
+        .target(name: "CThreads"),
+        // OS threads for vCPU loops and other blocking work, and the kick signal.
+        .target(name: "Threads", dependencies: ["CThreads"]),
         // Guest physical memory: regions, bounds-checked access.
         .target(name: "GuestMemory", dependencies: [.product(name: "Atomics", package: "swift-atomics")]),
         // C: eventfd / epoll / timerfd headers Swift's Glibc module lacks.
@@ -54,7 +60,7 @@ let package = Package(
             name: "VMM",
             dependencies: [
                 "KVM", "GuestMemory", "Devices", "EventLoop", "Boot", "EmbeddedFirmware", "Virtio", "HostNetwork",
-                "ACPI", "Sandbox",
+                "ACPI", "Sandbox", "Threads",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -70,6 +76,7 @@ let package = Package(
         ),
         .testTarget(name: "CKVMTests", dependencies: ["CKVM"]),
         .testTarget(name: "KVMTests", dependencies: ["KVM", "CKVM"]),
+        .testTarget(name: "ThreadsTests", dependencies: ["Threads"]),
         .testTarget(name: "GuestMemoryTests", dependencies: ["GuestMemory"]),
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop"]),
         .testTarget(name: "ACPITests", dependencies: ["ACPI"]),
@@ -80,6 +87,10 @@ let package = Package(
             name: "DevicesTests", dependencies: ["Devices", "GuestMemory", "EventLoop", "Virtio", "VirtioTestSupport"]),
         .testTarget(name: "VMMTests", dependencies: ["VMM", "KVM", "Devices", "GuestMemory"]),
         .testTarget(name: "SwiftVMMEndToEndTests", dependencies: ["VMM", "EmbeddedFirmware"]),
+        // The library as embedders see it: only `import VMM` (and swift-log), no @testable.
+        .testTarget(
+            name: "SwiftVMMLibraryTests",
+            dependencies: ["VMM", .product(name: "Logging", package: "swift-log")]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -4,22 +4,22 @@
 /// Linux scans; PVH and bzImage boot also pass its address explicitly). The XSDT, FADT, MADT and
 /// DSDT follow it, each 16-byte aligned — in the same area unless `tableAddress` says otherwise.
 /// This type knows nothing of guest memory: the VMM writes each placement's bytes at its address.
-public struct ACPITables: Sendable, Equatable {
+package struct ACPITables: Sendable, Equatable {
     /// One table and its guest-physical address.
-    public struct Placement: Sendable, Equatable {
+    package struct Placement: Sendable, Equatable {
         /// "RSDP", "XSDT", "FACP", "APIC" or "DSDT".
-        public var signature: String
-        public var address: UInt64
-        public var bytes: [UInt8]
+        package var signature: String
+        package var address: UInt64
+        package var bytes: [UInt8]
     }
 
     /// The BIOS read-only area where the RSDP (and by default every table) goes.
-    public static let biosArea: Range<UInt64> = 0xE_0000..<0x10_0000
+    package static let biosArea: Range<UInt64> = 0xE_0000..<0x10_0000
 
     /// The tables in address order, RSDP first.
-    public let placements: [Placement]
+    package let placements: [Placement]
     /// Where the RSDP is (what boot protocols hand to the guest).
-    public let rsdpAddress: UInt64
+    package let rsdpAddress: UInt64
 
     /// Builds the tables.
     /// - Parameters:
@@ -29,7 +29,7 @@ public struct ACPITables: Sendable, Equatable {
     ///   - rsdpAddress: 16-byte aligned, within ``biosArea``.
     ///   - tableAddress: where the other tables start; nil puts them right after the RSDP, and then
     ///     they must all fit below 0x100000.
-    public init(
+    package init(
         vcpuCount: Int, virtioDevices: [VirtioMMIODeviceDescription], platform: ACPIPlatform = ACPIPlatform(),
         rsdpAddress: UInt64 = 0xE_0000, tableAddress: UInt64? = nil
     ) throws(ACPIError) {

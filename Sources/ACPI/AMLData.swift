@@ -2,17 +2,17 @@
 /// of one AML term, and terms nest by passing those bytes (or arrays of them) to the enclosing one.
 ///
 /// Functions that take names or lengths validate them and throw ``ACPIError/invalid(_:)``.
-public enum AML {
+package enum AML {
     /// ZeroOp: the integer 0.
-    public static let zero: [UInt8] = [0x00]
+    package static let zero: [UInt8] = [0x00]
     /// OneOp: the integer 1.
-    public static let one: [UInt8] = [0x01]
+    package static let one: [UInt8] = [0x01]
     /// OnesOp: all bits set (64 bits in a revision-2 table such as ours).
-    public static let ones: [UInt8] = [0xFF]
+    package static let ones: [UInt8] = [0xFF]
 
     /// Encodes an integer in its shortest form: Zero, One, Ones (only for `UInt64.max`), else
     /// BytePrefix (0x0A), WordPrefix (0x0B), DWordPrefix (0x0C) or QWordPrefix (0x0E) and the value.
-    public static func integer(_ value: UInt64) -> [UInt8] {
+    package static func integer(_ value: UInt64) -> [UInt8] {
         switch value {
         case 0: return zero
         case 1: return one
@@ -34,7 +34,7 @@ public enum AML {
     }
 
     /// Encodes a String (0x0D, ASCII 0x01–0x7F, NUL terminator).
-    public static func string(_ text: String) throws(ACPIError) -> [UInt8] {
+    package static func string(_ text: String) throws(ACPIError) -> [UInt8] {
         let bytes = Array(text.utf8)
         guard bytes.allSatisfy({ $0 >= 0x01 && $0 <= 0x7F }) else {
             throw .invalid("AML string \"\(text)\" must be ASCII without NUL")
@@ -43,13 +43,13 @@ public enum AML {
     }
 
     /// Encodes a Buffer (0x11) holding `bytes`, its size given as an integer.
-    public static func buffer(_ bytes: [UInt8]) throws(ACPIError) -> [UInt8] {
+    package static func buffer(_ bytes: [UInt8]) throws(ACPIError) -> [UInt8] {
         [0x11] + (try withPackageLength(integer(UInt64(bytes.count)) + bytes))
     }
 
     /// Encodes a Package (0x12) of already-encoded elements (integers, strings, buffers, names,
     /// packages); more than 255 elements use VarPackage (0x13) with an integer count.
-    public static func package(_ elements: [[UInt8]]) throws(ACPIError) -> [UInt8] {
+    package static func package(_ elements: [[UInt8]]) throws(ACPIError) -> [UInt8] {
         let body = elements.flatMap { $0 }
         if elements.count <= 0xFF {
             return [0x12] + (try withPackageLength([UInt8(elements.count)] + body))
@@ -58,7 +58,7 @@ public enum AML {
     }
 
     /// Encodes the integer form of an EISA ID such as "PNP0501" (see ``eisaID(_:)``).
-    public static func eisaIDInteger(_ id: String) throws(ACPIError) -> [UInt8] {
+    package static func eisaIDInteger(_ id: String) throws(ACPIError) -> [UInt8] {
         integer(UInt64(try eisaID(id)))
     }
 }

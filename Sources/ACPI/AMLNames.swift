@@ -1,7 +1,7 @@
 extension AML {
     /// Encodes one NameSeg: 1–4 characters, a leading `A`–`Z` or `_`, then `A`–`Z`, `0`–`9` or `_`,
     /// padded with `_` to four bytes (so "COM1" stays "COM1" and "_S5" becomes "_S5_").
-    public static func nameSegment(_ segment: String) throws(ACPIError) -> [UInt8] {
+    package static func nameSegment(_ segment: String) throws(ACPIError) -> [UInt8] {
         let bytes = Array(segment.utf8)
         guard (1...4).contains(bytes.count) else {
             throw .invalid("AML name segment \"\(segment)\" must have 1 to 4 characters")
@@ -22,7 +22,7 @@ extension AML {
     /// DualNamePrefix (0x2E) and more MultiNamePrefix (0x2F) with a segment count.
     ///
     /// Examples: `"COM1"`, `"\\_SB.PWRB"`, `"^^PBST"`, `"\\"` (the root itself).
-    public static func nameString(_ path: String) throws(ACPIError) -> [UInt8] {
+    package static func nameString(_ path: String) throws(ACPIError) -> [UInt8] {
         var rest = Substring(path)
         var prefix: [UInt8] = []
         if rest.first == "\\" {

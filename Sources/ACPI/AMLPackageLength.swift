@@ -1,13 +1,13 @@
 extension AML {
     /// The largest value a PkgLength can encode (28 bits, four bytes).
-    public static let maximumPackageLength = 0x0FFF_FFFF
+    package static let maximumPackageLength = 0x0FFF_FFFF
 
     /// Encodes `value` as a PkgLength: one byte up to 63, else a lead byte holding the count of
     /// following bytes (bits 7–6) and the low nibble, then the remaining bits 8 at a time.
     ///
     /// This is the raw encoding: `value` is written as given. Field widths in a FieldList use it
     /// directly; package-like terms use ``withPackageLength(_:)``, whose length counts itself.
-    public static func packageLength(_ value: Int) throws(ACPIError) -> [UInt8] {
+    package static func packageLength(_ value: Int) throws(ACPIError) -> [UInt8] {
         guard value >= 0, value <= maximumPackageLength else {
             throw .invalid("AML PkgLength \(value) is out of range 0...\(maximumPackageLength)")
         }
@@ -22,7 +22,7 @@ extension AML {
 
     /// Prefixes `body` with the PkgLength of the whole (the length bytes count themselves),
     /// choosing the shortest encoding that holds it.
-    public static func withPackageLength(_ body: [UInt8]) throws(ACPIError) -> [UInt8] {
+    package static func withPackageLength(_ body: [UInt8]) throws(ACPIError) -> [UInt8] {
         for size in 1...4 {
             let total = body.count + size
             let encoded = try packageLength(total)

@@ -1,21 +1,21 @@
 /// The address space of an `OperationRegion`.
-public enum AMLRegionSpace: UInt8, Sendable {
+package enum AMLRegionSpace: UInt8, Sendable {
     case systemMemory = 0x00
     case systemIO = 0x01
 }
 
 /// A field's access width (FieldFlags bits 0–3).
-public enum AMLFieldAccess: UInt8, Sendable {
+package enum AMLFieldAccess: UInt8, Sendable {
     case any = 0, byte = 1, word = 2, dword = 3, qword = 4, buffer = 5
 }
 
 /// What a write does to the bits of the access unit a field does not cover (FieldFlags bits 5–6).
-public enum AMLFieldUpdate: UInt8, Sendable {
+package enum AMLFieldUpdate: UInt8, Sendable {
     case preserve = 0, writeAsOnes = 1, writeAsZeros = 2
 }
 
 /// One element of a `Field` list.
-public enum AMLFieldElement: Sendable, Equatable {
+package enum AMLFieldElement: Sendable, Equatable {
     /// A named field of `bits` bits, following the previous element.
     case named(String, bits: Int)
     /// `Offset()`-style skip: `bits` unnamed bits.
@@ -24,7 +24,7 @@ public enum AMLFieldElement: Sendable, Equatable {
 
 extension AML {
     /// `OperationRegion(name, space, offset, length)` (ExtOpPrefix 0x5B, 0x80).
-    public static func operationRegion(
+    package static func operationRegion(
         _ name: String, space: AMLRegionSpace, offset: UInt64, length: UInt64
     ) throws(ACPIError) -> [UInt8] {
         [0x5B, 0x80] + (try nameString(name)) + [space.rawValue] + integer(offset) + integer(length)
@@ -33,7 +33,7 @@ extension AML {
     /// `Field(region, access, NoLock|Lock, update) { elements }` (ExtOpPrefix 0x5B, 0x81).
     ///
     /// Each named field is a NameSeg followed by its width in bits, encoded as a raw PkgLength.
-    public static func field(
+    package static func field(
         _ region: String, access: AMLFieldAccess, lock: Bool = false, update: AMLFieldUpdate = .preserve,
         _ elements: [AMLFieldElement]
     ) throws(ACPIError) -> [UInt8] {

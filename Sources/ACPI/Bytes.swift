@@ -25,6 +25,6 @@ extension Array where Element == UInt8 {
 /// The ACPI checksum byte: the value that makes the sum of `bytes` plus it equal 0 modulo 256.
 ///
 /// Store it in a byte that was 0 while summing (tables) or append it (resource template end tags).
-public func acpiChecksum<Bytes: Sequence>(_ bytes: Bytes) -> UInt8 where Bytes.Element == UInt8 {
+package func acpiChecksum<Bytes: Sequence>(_ bytes: Bytes) -> UInt8 where Bytes.Element == UInt8 {
     0 &- bytes.reduce(UInt8(0), &+)
 }

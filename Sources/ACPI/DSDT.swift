@@ -17,21 +17,21 @@
 /// }
 /// Name (_S5, Package () { 5, 5, 0, 0 })
 /// ```
-public struct DSDT: Sendable, Equatable {
-    public var platform: ACPIPlatform
+package struct DSDT: Sendable, Equatable {
+    package var platform: ACPIPlatform
     /// Described as VR00, VR01, … (two hex digits), `_UID` the index.
-    public var virtioDevices: [VirtioMMIODeviceDescription]
+    package var virtioDevices: [VirtioMMIODeviceDescription]
 
     /// At most 256 virtio-mmio devices (VR00…VRFF).
-    public static let maximumVirtioDeviceCount = 256
+    package static let maximumVirtioDeviceCount = 256
 
-    public init(platform: ACPIPlatform = ACPIPlatform(), virtioDevices: [VirtioMMIODeviceDescription]) {
+    package init(platform: ACPIPlatform = ACPIPlatform(), virtioDevices: [VirtioMMIODeviceDescription]) {
         self.platform = platform
         self.virtioDevices = virtioDevices
     }
 
     /// The table; throws when a device does not fit the 32-bit descriptors or there are too many.
-    public func bytes() throws(ACPIError) -> [UInt8] {
+    package func bytes() throws(ACPIError) -> [UInt8] {
         var devices: [[UInt8]] = []
         if let port = platform.serialPort {
             devices.append(

@@ -3,7 +3,7 @@ extension AML {
     /// the 32-bit value ASL's `EISAID()` produces: the letters 5 bits each (`letter - 0x40`), then
     /// the 16-bit product number, stored big-endian — so "PNP0501" is 0x0105D041 read as a
     /// little-endian integer, bytes 41 D0 05 01.
-    public static func eisaID(_ id: String) throws(ACPIError) -> UInt32 {
+    package static func eisaID(_ id: String) throws(ACPIError) -> UInt32 {
         let bytes = Array(id.utf8)
         guard bytes.count == 7, bytes[0..<3].allSatisfy({ $0 >= 0x41 && $0 <= 0x5A }) else {
             throw .invalid("EISA ID \"\(id)\" must be three letters A-Z and four hex digits")

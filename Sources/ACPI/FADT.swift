@@ -1,49 +1,49 @@
 /// The Fixed ACPI Description Table, revision 6.5 (ACPI 6.5, section 5.2.9), 276 bytes, for a
 /// hardware-reduced platform: no PM1/GPE blocks, no PM timer, no FACS, no fixed buttons; sleep
 /// (power-off) through the sleep control/status registers and reset through the reset register.
-public struct FADT: Sendable, Equatable {
+package struct FADT: Sendable, Equatable {
     /// IAPC_BOOT_ARCH flags (offset 109). Linux on x86 reads them even on hardware-reduced systems.
-    public struct BootArchitectureFlags: OptionSet, Sendable, Hashable {
-        public let rawValue: UInt16
-        public init(rawValue: UInt16) { self.rawValue = rawValue }
-        public static let legacyDevices = BootArchitectureFlags(rawValue: 1 << 0)
+    package struct BootArchitectureFlags: OptionSet, Sendable, Hashable {
+        package let rawValue: UInt16
+        package init(rawValue: UInt16) { self.rawValue = rawValue }
+        package static let legacyDevices = BootArchitectureFlags(rawValue: 1 << 0)
         /// An 8042 keyboard controller is present.
-        public static let i8042 = BootArchitectureFlags(rawValue: 1 << 1)
-        public static let vgaNotPresent = BootArchitectureFlags(rawValue: 1 << 2)
-        public static let msiNotSupported = BootArchitectureFlags(rawValue: 1 << 3)
-        public static let pcieASPMControls = BootArchitectureFlags(rawValue: 1 << 4)
+        package static let i8042 = BootArchitectureFlags(rawValue: 1 << 1)
+        package static let vgaNotPresent = BootArchitectureFlags(rawValue: 1 << 2)
+        package static let msiNotSupported = BootArchitectureFlags(rawValue: 1 << 3)
+        package static let pcieASPMControls = BootArchitectureFlags(rawValue: 1 << 4)
         /// No CMOS RTC: Linux then does not probe one (SwiftVMM has none).
-        public static let cmosRTCNotPresent = BootArchitectureFlags(rawValue: 1 << 5)
+        package static let cmosRTCNotPresent = BootArchitectureFlags(rawValue: 1 << 5)
     }
 
     /// Flags (offset 112) bit numbers used here.
-    public static let powerButtonFlag: UInt32 = 1 << 4
-    public static let sleepButtonFlag: UInt32 = 1 << 5
-    public static let resetRegisterSupportedFlag: UInt32 = 1 << 10
-    public static let hardwareReducedFlag: UInt32 = 1 << 20
+    package static let powerButtonFlag: UInt32 = 1 << 4
+    package static let sleepButtonFlag: UInt32 = 1 << 5
+    package static let resetRegisterSupportedFlag: UInt32 = 1 << 10
+    package static let hardwareReducedFlag: UInt32 = 1 << 20
 
     /// The DSDT's address, written to X_DSDT (and to the 32-bit DSDT field when it fits).
-    public var dsdtAddress: UInt64
+    package var dsdtAddress: UInt64
     /// SLEEP_CONTROL_REG: writing `SLP_EN | SLP_TYP << 2` enters that sleep state.
-    public var sleepControl: GenericAddress
+    package var sleepControl: GenericAddress
     /// SLEEP_STATUS_REG.
-    public var sleepStatus: GenericAddress
+    package var sleepStatus: GenericAddress
     /// RESET_REG and the RESET_VALUE written to it.
-    public var reset: GenericAddress
-    public var resetValue: UInt8
+    package var reset: GenericAddress
+    package var resetValue: UInt8
     /// SCI_INT. Hardware-reduced platforms have no SCI; 0 says so. (Linux on x86 treats a MADT
     /// interrupt source override whose source equals SCI_INT as the SCI's, and defaults its
     /// trigger/polarity to level/low when the override leaves them conforming — so the IRQ 0
     /// override in ``MADT`` carries explicit edge/high flags.)
-    public var sciInterrupt: UInt16
-    public var bootArchitecture: BootArchitectureFlags
+    package var sciInterrupt: UInt16
+    package var bootArchitecture: BootArchitectureFlags
     /// Hypervisor Vendor Identity (offset 268): "SVMM" as ASCII, zero-padded to 8 bytes.
-    public var hypervisorVendor: UInt64
+    package var hypervisorVendor: UInt64
 
     /// "SVMM" in the low four bytes, little-endian.
-    public static let swiftVMMVendor: UInt64 = 0x4D4D_5653
+    package static let swiftVMMVendor: UInt64 = 0x4D4D_5653
 
-    public init(
+    package init(
         dsdtAddress: UInt64, sleepControl: GenericAddress = .ioPort8(0x600),
         sleepStatus: GenericAddress = .ioPort8(0x601), reset: GenericAddress = .ioPort8(0x602), resetValue: UInt8 = 1,
         sciInterrupt: UInt16 = 0, bootArchitecture: BootArchitectureFlags = [.vgaNotPresent, .cmosRTCNotPresent],
@@ -60,10 +60,10 @@ public struct FADT: Sendable, Equatable {
     }
 
     /// The table length, 276 bytes.
-    public static let length = 276
+    package static let length = 276
 
     /// The table: header revision 6, FADT minor version 5.
-    public func bytes() -> [UInt8] {
+    package func bytes() -> [UInt8] {
         var body = [UInt8](repeating: 0, count: FADT.length - 36)
         func put<Value: FixedWidthInteger>(_ value: Value, at offset: Int) {
             body.storeLittleEndian(value, at: offset - 36)

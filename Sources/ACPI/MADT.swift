@@ -7,19 +7,19 @@
 /// PCAT_COMPAT defaults to 1: KVM's in-kernel irqchip does emulate the dual 8259 PICs (their
 /// ports are reserved on the bus), and that is what the flag states; Linux then masks them and
 /// routes through the I/O APIC. Set ``pcatCompatible`` to false for a VM without a PIC.
-public struct MADT: Sendable, Equatable {
-    public var vcpuCount: Int
-    public var localAPICAddress: UInt32
-    public var ioAPICAddress: UInt32
+package struct MADT: Sendable, Equatable {
+    package var vcpuCount: Int
+    package var localAPICAddress: UInt32
+    package var ioAPICAddress: UInt32
     /// The I/O APIC's ID; by default the vCPU count (the first ID after the local APICs).
-    public var ioAPICID: UInt8?
-    public var pcatCompatible: Bool
+    package var ioAPICID: UInt8?
+    package var pcatCompatible: Bool
 
     /// The largest vCPU count with xAPIC entries (APIC IDs 0...253; 0xFF is broadcast and the
     /// I/O APIC takes the next ID).
-    public static let maximumVCPUCount = 254
+    package static let maximumVCPUCount = 254
 
-    public init(
+    package init(
         vcpuCount: Int, localAPICAddress: UInt32 = 0xFEE0_0000, ioAPICAddress: UInt32 = 0xFEC0_0000,
         ioAPICID: UInt8? = nil, pcatCompatible: Bool = true
     ) {
@@ -31,7 +31,7 @@ public struct MADT: Sendable, Equatable {
     }
 
     /// The table; throws when the vCPU count is outside 1...``maximumVCPUCount``.
-    public func bytes() throws(ACPIError) -> [UInt8] {
+    package func bytes() throws(ACPIError) -> [UInt8] {
         guard (1...MADT.maximumVCPUCount).contains(vcpuCount) else {
             throw .invalid("MADT: vCPU count \(vcpuCount) is outside 1...\(MADT.maximumVCPUCount)")
         }

@@ -1,13 +1,13 @@
 /// A virtio-mmio device as the DSDT describes it (Linux's virtio_mmio driver matches "LNRO0005").
-public struct VirtioMMIODeviceDescription: Sendable, Equatable {
+package struct VirtioMMIODeviceDescription: Sendable, Equatable {
     /// Guest-physical base of the register window; must lie below 4 GiB (Memory32Fixed).
-    public var base: UInt64
+    package var base: UInt64
     /// Window size in bytes.
-    public var size: UInt64
+    package var size: UInt64
     /// The GSI its edge-triggered, active-high interrupt arrives on.
-    public var gsi: UInt32
+    package var gsi: UInt32
 
-    public init(base: UInt64, size: UInt64 = 0x1000, gsi: UInt32) {
+    package init(base: UInt64, size: UInt64 = 0x1000, gsi: UInt32) {
         self.base = base
         self.size = size
         self.gsi = gsi
@@ -15,25 +15,25 @@ public struct VirtioMMIODeviceDescription: Sendable, Equatable {
 }
 
 /// The fixed platform devices the tables describe; the defaults are SwiftVMM's (README, "Platform").
-public struct ACPIPlatform: Sendable, Equatable {
+package struct ACPIPlatform: Sendable, Equatable {
     /// COM1's I/O base (8 ports) and ISA IRQ; nil leaves the UART out of the DSDT.
-    public var serialPort: UInt16?
-    public var serialIRQ: UInt32
+    package var serialPort: UInt16?
+    package var serialIRQ: UInt32
     /// Sleep control register (8-bit): `SLP_EN | SLP_TYP << 2` with SLP_TYP ``s5SleepType`` powers off.
-    public var sleepControlPort: UInt16
+    package var sleepControlPort: UInt16
     /// Sleep status register (8-bit).
-    public var sleepStatusPort: UInt16
+    package var sleepStatusPort: UInt16
     /// Reset register (8-bit) and the value that resets.
-    public var resetPort: UInt16
-    public var resetValue: UInt8
+    package var resetPort: UInt16
+    package var resetValue: UInt8
     /// The power-button event block: 32-bit status at +0 (bit 0 pressed, write 1 to clear),
     /// 32-bit identification at +4; and the GSI of its edge interrupt.
-    public var powerButtonPort: UInt16
-    public var powerButtonGSI: UInt32
+    package var powerButtonPort: UInt16
+    package var powerButtonGSI: UInt32
     /// SLP_TYP for S5 (soft off), in `\_S5`.
-    public var s5SleepType: UInt8
+    package var s5SleepType: UInt8
 
-    public init(
+    package init(
         serialPort: UInt16? = 0x3F8, serialIRQ: UInt32 = 4, sleepControlPort: UInt16 = 0x600,
         sleepStatusPort: UInt16 = 0x601, resetPort: UInt16 = 0x602, resetValue: UInt8 = 1,
         powerButtonPort: UInt16 = 0x610, powerButtonGSI: UInt32 = 23, s5SleepType: UInt8 = 5

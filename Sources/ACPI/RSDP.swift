@@ -1,15 +1,15 @@
 /// The Root System Description Pointer, revision 2 (ACPI 6.5, section 5.2.5): 36 bytes.
-public struct RSDP: Sendable, Equatable {
+package struct RSDP: Sendable, Equatable {
     /// Where the XSDT is. The 32-bit RSDT address is left 0: there is no RSDT.
-    public var xsdtAddress: UInt64
+    package var xsdtAddress: UInt64
 
-    public init(xsdtAddress: UInt64) {
+    package init(xsdtAddress: UInt64) {
         self.xsdtAddress = xsdtAddress
     }
 
     /// The RSDP's bytes: "RSD PTR ", the checksum over the first 20 bytes, OEM ID, revision 2,
     /// RSDT address 0, length 36, the XSDT address, the extended checksum over all 36 bytes.
-    public func bytes() -> [UInt8] {
+    package func bytes() -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.appendFixedASCII("RSD PTR ", count: 8)
         bytes.append(0)  // checksum of bytes 0..<20

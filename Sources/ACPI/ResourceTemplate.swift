@@ -1,12 +1,12 @@
 /// Trigger mode of an interrupt.
-public enum InterruptTrigger: Sendable, Equatable { case edge, level }
+package enum InterruptTrigger: Sendable, Equatable { case edge, level }
 /// Polarity of an interrupt.
-public enum InterruptPolarity: Sendable, Equatable { case activeHigh, activeLow }
+package enum InterruptPolarity: Sendable, Equatable { case activeHigh, activeLow }
 /// Whether an interrupt may be shared with other devices.
-public enum InterruptSharing: Sendable, Equatable { case exclusive, shared }
+package enum InterruptSharing: Sendable, Equatable { case exclusive, shared }
 
 /// One resource descriptor of a `ResourceTemplate` (ACPI 6.5, section 6.4), as `_CRS` returns them.
-public enum ResourceDescriptor: Sendable, Equatable {
+package enum ResourceDescriptor: Sendable, Equatable {
     /// Memory32Fixed (large item 0x86): `length` bytes at `base`, read-write unless `writable` is false.
     case memory32Fixed(base: UInt32, length: UInt32, writable: Bool = true)
     /// `IO(Decode16, base, base, 1, length)`: the I/O port descriptor (small item 0x47) for a fixed
@@ -21,7 +21,7 @@ public enum ResourceDescriptor: Sendable, Equatable {
         sharing: InterruptSharing = .exclusive, consumer: Bool = true, wakeCapable: Bool = false)
 
     /// The descriptor's bytes.
-    public func bytes() throws(ACPIError) -> [UInt8] {
+    package func bytes() throws(ACPIError) -> [UInt8] {
         var bytes: [UInt8] = []
         switch self {
         case .memory32Fixed(let base, let length, let writable):
@@ -61,12 +61,12 @@ public enum ResourceDescriptor: Sendable, Equatable {
 extension AML {
     /// The End Tag (small item 0x79) closing a resource template whose other bytes are
     /// `precedingBytes`; its checksum byte makes the whole template sum to 0 modulo 256.
-    public static func endTag(after precedingBytes: [UInt8]) -> [UInt8] {
+    package static func endTag(after precedingBytes: [UInt8]) -> [UInt8] {
         [0x79, acpiChecksum(precedingBytes + [0x79])]
     }
 
     /// `ResourceTemplate() { descriptors }`: a Buffer of the descriptors and a checksummed End Tag.
-    public static func resourceTemplate(_ descriptors: [ResourceDescriptor]) throws(ACPIError) -> [UInt8] {
+    package static func resourceTemplate(_ descriptors: [ResourceDescriptor]) throws(ACPIError) -> [UInt8] {
         var body: [UInt8] = []
         for descriptor in descriptors { body += try descriptor.bytes() }
         return try buffer(body + endTag(after: body))

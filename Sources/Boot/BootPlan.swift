@@ -2,17 +2,17 @@ import GuestMemory
 
 /// Everything a boot loader decided, as values: bytes to place in guest memory and the state
 /// the boot vCPU starts in. `write(to:)` then applies it.
-public struct BootPlan: Sendable, Equatable {
+package struct BootPlan: Sendable, Equatable {
     /// Bytes to copy to a guest address.
-    public struct Placement: Sendable, Equatable {
-        public var address: UInt64
-        public var bytes: [UInt8]
+    package struct Placement: Sendable, Equatable {
+        package var address: UInt64
+        package var bytes: [UInt8]
         /// Zero bytes to add after `bytes` (a segment's .bss).
-        public var zeroFill: UInt64
+        package var zeroFill: UInt64
     }
 
     /// The CPU state the boot vCPU starts in.
-    public enum EntryState: Sendable, Equatable {
+    package enum EntryState: Sendable, Equatable {
         /// 32-bit protected mode, paging off, flat segments from the boot GDT (PVH).
         /// `ebx` carries the start-info address.
         case protected32(entryPoint: UInt32, ebx: UInt32)
@@ -21,11 +21,11 @@ public struct BootPlan: Sendable, Equatable {
         case long64(entryPoint: UInt64, rsi: UInt64, pageTableRoot: UInt64)
     }
 
-    public var placements: [Placement]
-    public var entry: EntryState
+    package var placements: [Placement]
+    package var entry: EntryState
 
     /// Copies every placement into `memory`.
-    public func write(to memory: GuestMemory) throws(GuestMemoryError) {
+    package func write(to memory: GuestMemory) throws(GuestMemoryError) {
         for placement in placements {
             try memory.write(placement.bytes, at: GuestAddress(placement.address))
             if placement.zeroFill > 0 {
@@ -36,7 +36,7 @@ public struct BootPlan: Sendable, Equatable {
     }
 
     /// The flat boot GDT: null, 32-bit code (0x08), 32-bit data (0x10), 32-bit TSS (0x18).
-    public static let bootGDT: [UInt64] = [
+    package static let bootGDT: [UInt64] = [
         0,
         0x00cf_9b00_0000_ffff,
         0x00cf_9300_0000_ffff,

@@ -4,7 +4,7 @@ import GuestMemory
 /// the protected-mode kernel at its preferred address, a zero page (`struct boot_params`) with
 /// the setup header, command line, E820 map, initrd and RSDP address, identity-mapped page
 /// tables and a GDT with CS = 0x10 and DS = 0x18, entered in long mode with RSI = zero page.
-public struct BzImageLoader: Sendable {
+package struct BzImageLoader: Sendable {
     /// Offsets in the setup header (and in `boot_params`, where the header sits at the same place).
     enum Header {
         static let setupSectors = 0x1f1
@@ -36,30 +36,30 @@ public struct BzImageLoader: Sendable {
     }
 
     /// Where SwiftVMM puts the zero page, the page tables and the GDT.
-    public enum Layout {
-        public static let zeroPage: UInt64 = 0x7000
-        public static let pml4: UInt64 = 0x9000
-        public static let pdpt: UInt64 = 0xa000
-        public static let firstPageDirectory: UInt64 = 0xb000  // four: 0xb000–0xefff
+    package enum Layout {
+        package static let zeroPage: UInt64 = 0x7000
+        package static let pml4: UInt64 = 0x9000
+        package static let pdpt: UInt64 = 0xa000
+        package static let firstPageDirectory: UInt64 = 0xb000  // four: 0xb000–0xefff
     }
 
     static let loadedHigh: UInt8 = 1
     static let extendedLoadFlagKernel64: UInt16 = 1
 
     /// The protocol version (e.g. 0x020f for 2.15).
-    public let protocolVersion: UInt16
+    package let protocolVersion: UInt16
     /// The protected-mode kernel (after the setup sectors).
     let kernel: ArraySlice<UInt8>
     /// The setup header bytes, to copy into the zero page.
     let setupHeader: ArraySlice<UInt8>
-    public let preferredAddress: UInt64
-    public let initSize: UInt64
+    package let preferredAddress: UInt64
+    package let initSize: UInt64
     let initrdAddressMaximum: UInt64
     let commandLineMaximum: Int
     let kernelAlignment: UInt64
 
     /// Parses the setup header of `bytes`; refuses kernels without the 64-bit entry.
-    public init(bzImage bytes: [UInt8]) throws(BootError) {
+    package init(bzImage bytes: [UInt8]) throws(BootError) {
         let file = ByteReader(bytes)
         guard bytes.count >= 0x264 + 4 else {
             throw .malformed("is truncated: \(bytes.count) bytes, shorter than a bzImage setup header")
@@ -106,7 +106,7 @@ public struct BzImageLoader: Sendable {
     }
 
     /// Plans the boot into RAM `layout`.
-    public func plan(
+    package func plan(
         layout: GuestMemoryLayout, commandLine: String, initrd: [UInt8]? = nil, rsdpAddress: UInt64 = 0
     ) throws(BootError) -> BootPlan {
         guard let loadable = BootLayout.loadableRange(for: layout) else {
@@ -172,7 +172,7 @@ public struct BzImageLoader: Sendable {
     }
 
     /// The GDT boot.rst asks for: null, null, __BOOT_CS (0x10, 64-bit code), __BOOT_DS (0x18).
-    public static let gdt: [UInt64] = [0, 0, 0x00af_9a00_0000_ffff, 0x00cf_9200_0000_ffff]
+    package static let gdt: [UInt64] = [0, 0, 0x00af_9a00_0000_ffff, 0x00cf_9200_0000_ffff]
 
     /// PML4 → PDPT → four page directories of 2 MiB pages: the first 4 GiB identity-mapped.
     static func pageTables() -> [BootPlan.Placement] {

@@ -1,35 +1,35 @@
 /// The parts of an ELF64 x86-64 executable a loader needs: loadable segments and notes.
-public struct ELFImage: Sendable, Equatable {
+package struct ELFImage: Sendable, Equatable {
     /// A PT_LOAD segment.
-    public struct Segment: Sendable, Equatable {
+    package struct Segment: Sendable, Equatable {
         /// Physical load address (p_paddr).
-        public var physicalAddress: UInt64
+        package var physicalAddress: UInt64
         /// File offset of the initialised bytes.
-        public var fileOffset: UInt64
+        package var fileOffset: UInt64
         /// Bytes present in the file.
-        public var fileSize: UInt64
+        package var fileSize: UInt64
         /// Bytes in memory; the rest past fileSize is zero.
-        public var memorySize: UInt64
+        package var memorySize: UInt64
         /// End of the segment in memory (exclusive).
-        public var physicalEnd: UInt64 { physicalAddress + memorySize }
+        package var physicalEnd: UInt64 { physicalAddress + memorySize }
     }
 
     /// An ELF note (from a PT_NOTE segment).
-    public struct Note: Sendable, Equatable {
-        public var name: String
-        public var type: UInt32
-        public var descriptor: [UInt8]
+    package struct Note: Sendable, Equatable {
+        package var name: String
+        package var type: UInt32
+        package var descriptor: [UInt8]
     }
 
-    public var entry: UInt64
-    public var segments: [Segment]
-    public var notes: [Note]
+    package var entry: UInt64
+    package var segments: [Segment]
+    package var notes: [Note]
 
     static let programHeaderTypeLoad: UInt32 = 1
     static let programHeaderTypeNote: UInt32 = 4
 
     /// Parses `bytes` as an ELF64 little-endian x86-64 executable.
-    public init(parsing bytes: [UInt8]) throws(BootError) {
+    package init(parsing bytes: [UInt8]) throws(BootError) {
         let file = ByteReader(bytes)
         guard bytes.count >= 4, bytes[0] == 0x7f, bytes[1] == 0x45, bytes[2] == 0x4c, bytes[3] == 0x46 else {
             throw .notBootable("is not an ELF file (bad magic)")

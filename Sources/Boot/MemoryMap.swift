@@ -1,53 +1,53 @@
 import GuestMemory
 
 /// One entry of the guest's physical memory map (E820 types), as given to PVH and Linux.
-public struct MemoryMapEntry: Sendable, Equatable {
-    public enum Kind: UInt32, Sendable {
+package struct MemoryMapEntry: Sendable, Equatable {
+    package enum Kind: UInt32, Sendable {
         case ram = 1
         case reserved = 2
         case acpi = 3
         case nvs = 4
     }
 
-    public var start: UInt64
-    public var size: UInt64
-    public var kind: Kind
+    package var start: UInt64
+    package var size: UInt64
+    package var kind: Kind
 
-    public init(start: UInt64, size: UInt64, kind: Kind) {
+    package init(start: UInt64, size: UInt64, kind: Kind) {
         self.start = start
         self.size = size
         self.kind = kind
     }
 
-    public var end: UInt64 { start + size }
+    package var end: UInt64 { start + size }
 }
 
 /// The fixed low-memory layout SwiftVMM's boot paths use.
-public enum BootLayout {
+package enum BootLayout {
     /// The boot GDT (PVH and 64-bit Linux entry).
-    public static let gdtAddress: UInt64 = 0x500
+    package static let gdtAddress: UInt64 = 0x500
     /// `struct hvm_start_info`.
-    public static let startInfoAddress: UInt64 = 0x6000
+    package static let startInfoAddress: UInt64 = 0x6000
     /// The PVH module list (initrd), right after the start info.
-    public static let moduleListAddress: UInt64 = 0x6040
+    package static let moduleListAddress: UInt64 = 0x6040
     /// The memory map handed to the guest.
-    public static let memoryMapAddress: UInt64 = 0x7000
+    package static let memoryMapAddress: UInt64 = 0x7000
     /// Most memory-map entries that fit before the next structure.
-    public static let maximumMemoryMapEntries = 128
+    package static let maximumMemoryMapEntries = 128
     /// The kernel command line.
-    public static let commandLineAddress: UInt64 = 0x20000
+    package static let commandLineAddress: UInt64 = 0x20000
     /// Longest command line accepted, in bytes (without the terminating NUL).
-    public static let maximumCommandLineBytes = 4095
+    package static let maximumCommandLineBytes = 4095
     /// Start of the extended BIOS data area, reserved up to 640 KiB.
-    public static let ebdaStart: UInt64 = 0x9_fc00
+    package static let ebdaStart: UInt64 = 0x9_fc00
     /// The BIOS area 0xE0000–0xFFFFF, reserved (the ACPI RSDP lives there).
-    public static let biosAreaStart: UInt64 = 0xe_0000
+    package static let biosAreaStart: UInt64 = 0xe_0000
     /// First address a kernel or firmware may be loaded at.
-    public static let highMemoryStart: UInt64 = 0x10_0000
+    package static let highMemoryStart: UInt64 = 0x10_0000
 
     /// The memory map for guest RAM `layout`: low RAM up to the EBDA, the reserved EBDA and
     /// BIOS areas, then RAM from 1 MiB (and above 4 GiB when the layout has it).
-    public static func memoryMap(for layout: GuestMemoryLayout) -> [MemoryMapEntry] {
+    package static func memoryMap(for layout: GuestMemoryLayout) -> [MemoryMapEntry] {
         var entries: [MemoryMapEntry] = []
         for range in layout.ranges {
             let start = range.start.rawValue

@@ -4,21 +4,21 @@ import GuestMemory
 /// `vmlinux` define: segments loaded at their physical addresses, `struct hvm_start_info`
 /// (version 1) with the command line, memory map, RSDP address and an optional initrd module,
 /// and a 32-bit protected-mode entry with EBX pointing at the start info.
-public struct PVHLoader: Sendable {
+package struct PVHLoader: Sendable {
     /// XEN_ELFNOTE_PHYS32_ENTRY.
-    public static let entryNoteType: UInt32 = 18
+    package static let entryNoteType: UInt32 = 18
     /// `hvm_start_info.magic`.
-    public static let startInfoMagic: UInt32 = 0x336e_c578
+    package static let startInfoMagic: UInt32 = 0x336e_c578
 
     /// The parsed ELF.
-    public let image: ELFImage
+    package let image: ELFImage
     /// The 32-bit physical entry point from the PVH note.
-    public let entryPoint: UInt32
+    package let entryPoint: UInt32
     /// The file's bytes, the source of the segment copies.
     private let fileBytes: [UInt8]
 
     /// Parses `bytes` and finds the PVH entry note.
-    public init(elf bytes: [UInt8]) throws(BootError) {
+    package init(elf bytes: [UInt8]) throws(BootError) {
         fileBytes = bytes
         image = try ELFImage(parsing: bytes)
         guard let note = image.notes.first(where: { $0.name == "Xen" && $0.type == Self.entryNoteType }) else {
@@ -39,7 +39,7 @@ public struct PVHLoader: Sendable {
     }
 
     /// Plans the boot into RAM `layout`: segments, start info, memory map, command line, initrd.
-    public func plan(
+    package func plan(
         layout: GuestMemoryLayout, commandLine: String, initrd: [UInt8]? = nil, rsdpAddress: UInt64 = 0
     ) throws(BootError) -> BootPlan {
         guard let loadable = BootLayout.loadableRange(for: layout) else {

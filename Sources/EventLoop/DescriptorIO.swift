@@ -1,12 +1,14 @@
+import CEventLoop
+
 #if canImport(Glibc)
     import Glibc
 #endif
 
 /// Plain descriptor I/O for device code that must not touch pointers: waiting until a
 /// descriptor is writable or readable, and writing bytes.
-public enum DescriptorIO {
+package enum DescriptorIO {
     /// What a wait for a descriptor found.
-    public enum Readiness: Sendable, Equatable {
+    package enum Readiness: Sendable, Equatable {
         case ready
         case timedOut
         /// The descriptor reports an error or is invalid (POLLERR, POLLNVAL) or poll failed.
@@ -14,13 +16,13 @@ public enum DescriptorIO {
     }
 
     /// Waits up to `timeoutMilliseconds` (-1: forever) until `descriptor` can take a write.
-    public static func waitWritable(_ descriptor: Int32, timeoutMilliseconds: Int32) -> Readiness {
+    package static func waitWritable(_ descriptor: Int32, timeoutMilliseconds: Int32) -> Readiness {
         wait(descriptor, events: Int16(POLLOUT), timeoutMilliseconds: timeoutMilliseconds)
     }
 
     /// Waits up to `timeoutMilliseconds` (-1: forever) until either descriptor is readable;
     /// true when one is.
-    public static func waitReadable(_ first: Int32, _ second: Int32, timeoutMilliseconds: Int32) -> Bool {
+    package static func waitReadable(_ first: Int32, _ second: Int32, timeoutMilliseconds: Int32) -> Bool {
         var descriptors = [
             pollfd(fd: first, events: Int16(POLLIN), revents: 0),
             pollfd(fd: second, events: Int16(POLLIN), revents: 0),
@@ -43,9 +45,17 @@ public enum DescriptorIO {
         }
     }
 
+    /// One write(2) of (a prefix of) `bytes`: the count written, or the errno (EAGAIN on a full
+    /// non-blocking descriptor).
+    package static func writeSome(_ descriptor: Int32, _ bytes: ArraySlice<UInt8>) -> Result<Int, DescriptorIOError> {
+        // SAFETY: write(2) reads at most `buffer.count` bytes of the slice's storage during the call.
+        let written = bytes.withUnsafeBytes { buffer in write(descriptor, buffer.baseAddress, buffer.count) }
+        return written >= 0 ? .success(written) : .failure(DescriptorIOError(errno: errno))
+    }
+
     /// Writes all of `bytes` to `descriptor` (retrying short writes and EINTR). Returns the
     /// bytes written, or the errno of the write that failed.
-    public static func writeAll(_ descriptor: Int32, _ bytes: [UInt8]) -> Result<Int, DescriptorIOError> {
+    package static func writeAll(_ descriptor: Int32, _ bytes: [UInt8]) -> Result<Int, DescriptorIOError> {
         var count = 0
         while count < bytes.count {
             // SAFETY: write(2) reads at most the remaining bytes of the array's storage during the call.
@@ -63,8 +73,9 @@ public enum DescriptorIO {
 extension DescriptorIO {
     /// Writes all of `bytes` to `descriptor` at file `offset` (pwrite, retrying short writes
     /// and EINTR). Returns the bytes written, or the errno of the write that failed.
-    public static func writeAll(_ descriptor: Int32, _ bytes: [UInt8], offset: UInt64) -> Result<Int, DescriptorIOError>
-    {
+    package static func writeAll(_ descriptor: Int32, _ bytes: [UInt8], offset: UInt64) -> Result<
+        Int, DescriptorIOError
+    > {
         var count = 0
         while count < bytes.count {
             guard let position = off_t(exactly: offset &+ UInt64(count)) else {
@@ -83,21 +94,27 @@ extension DescriptorIO {
 
     /// One read(2) of at most `maximumCount` bytes (EINTR retried): the bytes (empty at end of
     /// file), or the errno.
-    public static func read(_ descriptor: Int32, maximumCount: Int) -> Result<[UInt8], DescriptorIOError> {
+    package static func read(_ descriptor: Int32, maximumCount: Int) -> Result<[UInt8], DescriptorIOError> {
         var bytes = [UInt8](repeating: 0, count: max(0, maximumCount))
         while true {
             // SAFETY: read(2) writes at most `bytes.count` bytes into the array's own storage.
             let count = bytes.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
             if count < 0, errno == EINTR { continue }
-            guard count >= 0 else { return .failure(DescriptorIOError(errno: errno)) }
+            guard count >= 0 else { return .failure(DescriptorIOError(errno: Glibc.errno)) }
             bytes.removeLast(bytes.count - count)
             return .success(bytes)
         }
     }
+    /// A pipe with both ends non-blocking and close-on-exec: (read end, write end), or the errno.
+    package static func makePipe() -> Result<(read: Int32, write: Int32), DescriptorIOError> {
+        var ends: [Int32] = [-1, -1]
+        guard ceventloop_nonblocking_pipe(&ends) == 0 else { return .failure(DescriptorIOError(errno: Glibc.errno)) }
+        return .success((ends[0], ends[1]))
+    }
 }
 
 /// A failed descriptor write, with its errno.
-public struct DescriptorIOError: Error, Equatable, Sendable {
-    public let errno: Int32
-    public init(errno: Int32) { self.errno = errno }
+package struct DescriptorIOError: Error, Equatable, Sendable {
+    package let errno: Int32
+    package init(errno: Int32) { self.errno = errno }
 }

@@ -6,20 +6,20 @@ import Synchronization
 #endif
 
 /// What a registration waits for.
-public struct EventInterest: OptionSet, Sendable {
-    public let rawValue: UInt32
-    public init(rawValue: UInt32) { self.rawValue = rawValue }
+package struct EventInterest: OptionSet, Sendable {
+    package let rawValue: UInt32
+    package init(rawValue: UInt32) { self.rawValue = rawValue }
 
-    public static let readable = EventInterest(rawValue: CEVENTLOOP_EPOLLIN)
-    public static let writable = EventInterest(rawValue: CEVENTLOOP_EPOLLOUT)
+    package static let readable = EventInterest(rawValue: CEVENTLOOP_EPOLLIN)
+    package static let writable = EventInterest(rawValue: CEVENTLOOP_EPOLLOUT)
 }
 
 /// An epoll set whose registrations carry typed tokens. `wait` runs on one I/O thread and hands
 /// each ready registration's token to a handler; `register`/`unregister` may be called from any
 /// thread, also while the loop waits.
-public final class EventLoop<Token: Sendable>: Sendable {
+package final class EventLoop<Token: Sendable>: Sendable {
     /// Identifies one registration (its slot in the token table and a generation).
-    public struct Registration: Sendable, Hashable {
+    package struct Registration: Sendable, Hashable {
         let slot: UInt32
         let generation: UInt32
         let descriptor: Int32
@@ -36,7 +36,7 @@ public final class EventLoop<Token: Sendable>: Sendable {
     private let wakeEvent: EventFD
     private static var wakeData: UInt64 { UInt64.max }
 
-    public init() throws(EventLoopError) {
+    package init() throws(EventLoopError) {
         let fd = epoll_create1(CEVENTLOOP_EPOLL_CLOEXEC)
         guard fd >= 0 else { throw .systemCallFailed(name: "epoll_create1", errno: errno) }
         epollDescriptor = fd
@@ -59,7 +59,7 @@ public final class EventLoop<Token: Sendable>: Sendable {
 
     /// Watches `descriptor` for `interest`; `token` comes back from `wait` when it is ready.
     /// The caller keeps the descriptor open until it unregisters it.
-    public func register(descriptor: Int32, interest: EventInterest = .readable, token: Token) throws(EventLoopError)
+    package func register(descriptor: Int32, interest: EventInterest = .readable, token: Token) throws(EventLoopError)
         -> Registration
     {
         let registration: Registration = slots.withLock { slots in
@@ -78,13 +78,13 @@ public final class EventLoop<Token: Sendable>: Sendable {
     }
 
     /// Changes what `registration` waits for (e.g. stop reading a tap while the guest has no buffers).
-    public func modify(_ registration: Registration, interest: EventInterest) throws(EventLoopError) {
+    package func modify(_ registration: Registration, interest: EventInterest) throws(EventLoopError) {
         guard ceventloop_modify(epollDescriptor, registration.descriptor, interest.rawValue, registration.data) == 0
         else { throw .systemCallFailed(name: "epoll_ctl(MOD fd \(registration.descriptor))", errno: errno) }
     }
 
     /// Stops watching; a pending event of this registration is dropped.
-    public func unregister(_ registration: Registration) {
+    package func unregister(_ registration: Registration) {
         _ = ceventloop_delete(epollDescriptor, registration.descriptor)
         slots.withLock { slots in
             let index = Int(registration.slot)
@@ -93,16 +93,16 @@ public final class EventLoop<Token: Sendable>: Sendable {
     }
 
     /// The number of live registrations.
-    public var registrationCount: Int { slots.withLock { $0.filter { $0.token != nil }.count } }
+    package var registrationCount: Int { slots.withLock { $0.filter { $0.token != nil }.count } }
 
     /// Wakes a `wait` in progress (it returns `false` from its handler loop once, see `run`).
-    public func wake() {
+    package func wake() {
         wakeEvent.signal()
     }
 
     /// Waits up to `timeoutMilliseconds` (-1: forever) and calls `handler` with the token of each
     /// ready registration. Returns whether `wake()` was called.
-    public func wait(timeoutMilliseconds: Int32 = -1, _ handler: (Token) -> Void) throws(EventLoopError) -> Bool {
+    package func wait(timeoutMilliseconds: Int32 = -1, _ handler: (Token) -> Void) throws(EventLoopError) -> Bool {
         var data = [UInt64](repeating: 0, count: 64)
         var events = [UInt32](repeating: 0, count: 64)
         let count = ceventloop_wait(epollDescriptor, &data, &events, 64, timeoutMilliseconds)

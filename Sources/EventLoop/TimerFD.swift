@@ -5,11 +5,11 @@ import CEventLoop
 #endif
 
 /// An owned CLOCK_MONOTONIC timerfd (non-blocking, close-on-exec).
-public final class TimerFD: Sendable {
+package final class TimerFD: Sendable {
     /// The descriptor number, for registering with an event loop.
-    public let rawValue: Int32
+    package let rawValue: Int32
 
-    public init() throws(EventLoopError) {
+    package init() throws(EventLoopError) {
         let fd = timerfd_create(CLOCK_MONOTONIC, CEVENTLOOP_TFD_CLOEXEC | CEVENTLOOP_TFD_NONBLOCK)
         guard fd >= 0 else { throw .systemCallFailed(name: "timerfd_create", errno: errno) }
         rawValue = fd
@@ -20,19 +20,19 @@ public final class TimerFD: Sendable {
     }
 
     /// Fires once after `nanoseconds`, then every `intervalNanoseconds` (0: once). 0 disarms.
-    public func arm(afterNanoseconds nanoseconds: UInt64, intervalNanoseconds: UInt64 = 0) throws(EventLoopError) {
+    package func arm(afterNanoseconds nanoseconds: UInt64, intervalNanoseconds: UInt64 = 0) throws(EventLoopError) {
         guard ceventloop_timer_arm(rawValue, nanoseconds, intervalNanoseconds) == 0 else {
             throw .systemCallFailed(name: "timerfd_settime", errno: errno)
         }
     }
 
     /// Stops the timer.
-    public func disarm() throws(EventLoopError) {
+    package func disarm() throws(EventLoopError) {
         try arm(afterNanoseconds: 0)
     }
 
     /// Reads and resets the expiry count; nil when it has not fired since the last read.
-    public func acknowledge() -> UInt64? {
+    package func acknowledge() -> UInt64? {
         var count: UInt64 = 0
         // SAFETY: reads 8 bytes into a local UInt64, as timerfd requires.
         let result = withUnsafeMutableBytes(of: &count) { read(rawValue, $0.baseAddress, 8) }

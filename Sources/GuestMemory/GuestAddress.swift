@@ -1,25 +1,25 @@
 /// A guest-physical address.
-public struct GuestAddress: Sendable, Hashable, Comparable, CustomStringConvertible {
+package struct GuestAddress: Sendable, Hashable, Comparable, CustomStringConvertible {
     /// The address as a number.
-    public var rawValue: UInt64
+    package var rawValue: UInt64
 
-    public init(_ rawValue: UInt64) {
+    package init(_ rawValue: UInt64) {
         self.rawValue = rawValue
     }
 
-    public static func < (lhs: GuestAddress, rhs: GuestAddress) -> Bool { lhs.rawValue < rhs.rawValue }
+    package static func < (lhs: GuestAddress, rhs: GuestAddress) -> Bool { lhs.rawValue < rhs.rawValue }
 
     /// The address `offset` bytes further on, or nil on overflow.
-    public func advanced(by offset: UInt64) -> GuestAddress? {
+    package func advanced(by offset: UInt64) -> GuestAddress? {
         let (sum, overflow) = rawValue.addingReportingOverflow(offset)
         return overflow ? nil : GuestAddress(sum)
     }
 
-    public var description: String { "0x" + String(rawValue, radix: 16) }
+    package var description: String { "0x" + String(rawValue, radix: 16) }
 }
 
 /// Errors of guest-memory access and set-up.
-public enum GuestMemoryError: Error, Equatable, Sendable, CustomStringConvertible {
+package enum GuestMemoryError: Error, Equatable, Sendable, CustomStringConvertible {
     /// `length` bytes at `address` are not all backed by guest RAM.
     case outOfBounds(address: GuestAddress, length: UInt64)
     /// The host refused the memory (`mmap` failed with `errno`).
@@ -29,7 +29,7 @@ public enum GuestMemoryError: Error, Equatable, Sendable, CustomStringConvertibl
     /// The requested layout is impossible (zero size, regions overlap, misaligned).
     case invalidLayout(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .outOfBounds(let address, let length):
             return "guest memory access of \(length) bytes at \(address) is outside guest RAM"

@@ -5,7 +5,7 @@ import Atomics
 /// between publishing the used index and reading `used_event`.
 extension GuestMemory {
     /// Reads the 16-bit value at `address` (2-byte aligned) with acquire ordering.
-    public func loadAcquire(_ type: UInt16.Type, at address: GuestAddress) throws(GuestMemoryError) -> UInt16 {
+    package func loadAcquire(_ type: UInt16.Type, at address: GuestAddress) throws(GuestMemoryError) -> UInt16 {
         let pointer = try alignedPointer(address, size: 2)
         // SAFETY: alignedPointer checked bounds and 2-byte alignment; the memory stays mapped
         // while `self` lives, and UnsafeAtomic only reads it atomically.
@@ -14,7 +14,7 @@ extension GuestMemory {
     }
 
     /// Writes the 16-bit `value` at `address` (2-byte aligned) with release ordering.
-    public func storeRelease(_ value: UInt16, at address: GuestAddress) throws(GuestMemoryError) {
+    package func storeRelease(_ value: UInt16, at address: GuestAddress) throws(GuestMemoryError) {
         let pointer = try alignedPointer(address, size: 2)
         // SAFETY: as in loadAcquire.
         let atomic = UnsafeAtomic<UInt16>(at: pointer.assumingMemoryBound(to: UInt16.AtomicRepresentation.self))
@@ -22,7 +22,7 @@ extension GuestMemory {
     }
 
     /// A full (sequentially consistent) memory fence.
-    public static func fullFence() {
+    package static func fullFence() {
         atomicMemoryFence(ordering: .sequentiallyConsistent)
     }
 }

@@ -3,27 +3,29 @@
 #endif
 
 /// A file I/O error, with the errno.
-public struct FileIOError: Error, Equatable, Sendable {
-    public let errno: Int32
-    public init(errno: Int32) { self.errno = errno }
+package struct FileIOError: Error, Equatable, Sendable {
+    package let errno: Int32
+    package init(errno: Int32) { self.errno = errno }
 }
 
 /// File I/O straight between a file descriptor and guest buffers (preadv/pwritev on the guest's
 /// own pages): no bounce copies, and still no host pointers in device code.
 extension GuestMemory {
     /// One guest buffer: an address and a length.
-    public typealias Buffer = (address: GuestAddress, length: UInt32)
+    package typealias Buffer = (address: GuestAddress, length: UInt32)
 
     /// Reads `buffers` (in order) from `descriptor` at file `offset`, until they are full or the
     /// file ends. Returns the bytes read.
-    public func read(from descriptor: Int32, offset: UInt64, into buffers: [Buffer]) throws(GuestMemoryError) -> Result<
-        Int, FileIOError
-    > {
+    package func read(from descriptor: Int32, offset: UInt64, into buffers: [Buffer]) throws(GuestMemoryError)
+        -> Result<
+            Int, FileIOError
+        >
+    {
         try transfer(descriptor: descriptor, offset: offset, buffers: buffers, writing: false)
     }
 
     /// Writes `buffers` (in order) to `descriptor` at file `offset`. Returns the bytes written.
-    public func write(to descriptor: Int32, offset: UInt64, from buffers: [Buffer]) throws(GuestMemoryError) -> Result<
+    package func write(to descriptor: Int32, offset: UInt64, from buffers: [Buffer]) throws(GuestMemoryError) -> Result<
         Int, FileIOError
     > {
         try transfer(descriptor: descriptor, offset: offset, buffers: buffers, writing: true)
@@ -84,14 +86,14 @@ extension GuestMemory {
 /// Packet I/O (a tap): one readv/writev per frame, straight between the descriptor and guest buffers.
 extension GuestMemory {
     /// One readv of a frame into `buffers`. Returns the bytes read (EAGAIN: no frame waiting).
-    public func receive(from descriptor: Int32, into buffers: [Buffer]) throws(GuestMemoryError) -> Result<
+    package func receive(from descriptor: Int32, into buffers: [Buffer]) throws(GuestMemoryError) -> Result<
         Int, FileIOError
     > {
         try vectorCall(buffers) { vectors, count in readv(descriptor, vectors, count) }
     }
 
     /// One writev of a frame from `buffers`. Returns the bytes written.
-    public func send(to descriptor: Int32, from buffers: [Buffer]) throws(GuestMemoryError) -> Result<Int, FileIOError>
+    package func send(to descriptor: Int32, from buffers: [Buffer]) throws(GuestMemoryError) -> Result<Int, FileIOError>
     {
         try vectorCall(buffers) { vectors, count in writev(descriptor, vectors, count) }
     }

@@ -4,7 +4,7 @@
 
 /// Guest RAM: host mappings for each range of a `GuestMemoryLayout`, with bounds-checked
 /// reads and writes. Device code sees addresses and byte copies, never host pointers.
-public final class GuestMemory: @unchecked Sendable {
+package final class GuestMemory: @unchecked Sendable {
     // SAFETY (@unchecked Sendable): the mapping table is immutable after init. The bytes behind
     // it are shared with the running guest by design; every access here is a bounds-checked
     // copy, and concurrent guest writes can only change the copied values, not memory safety.
@@ -20,13 +20,13 @@ public final class GuestMemory: @unchecked Sendable {
     }
 
     /// The layout this memory was built from.
-    public let layout: GuestMemoryLayout
+    package let layout: GuestMemoryLayout
     /// Host mappings in ascending guest-address order; for registering memory slots with KVM.
     package let mappings: [Mapping]
 
     /// Reserves anonymous host memory for every range of `layout`. Pages are allocated on
     /// first touch (MAP_NORESERVE), so an idle guest costs little.
-    public init(layout: GuestMemoryLayout) throws(GuestMemoryError) {
+    package init(layout: GuestMemoryLayout) throws(GuestMemoryError) {
         self.layout = layout
         var mappings: [Mapping] = []
         for range in layout.ranges {
@@ -48,7 +48,7 @@ public final class GuestMemory: @unchecked Sendable {
     }
 
     /// Lays out and reserves `bytes` of RAM (see `GuestMemoryLayout.init(totalBytes:)`).
-    public convenience init(totalBytes bytes: UInt64) throws(GuestMemoryError) {
+    package convenience init(totalBytes bytes: UInt64) throws(GuestMemoryError) {
         try self.init(layout: GuestMemoryLayout(totalBytes: bytes))
     }
 
@@ -59,7 +59,7 @@ public final class GuestMemory: @unchecked Sendable {
     }
 
     /// Whether `length` bytes from `address` are all guest RAM (within one range).
-    public func contains(_ address: GuestAddress, length: UInt64) -> Bool {
+    package func contains(_ address: GuestAddress, length: UInt64) -> Bool {
         hostPointer(address, length: length) != nil
     }
 
@@ -91,14 +91,14 @@ public final class GuestMemory: @unchecked Sendable {
     }
 
     /// Copies `count` bytes starting at `address` out of guest memory.
-    public func readBytes(at address: GuestAddress, count: Int) throws(GuestMemoryError) -> [UInt8] {
+    package func readBytes(at address: GuestAddress, count: Int) throws(GuestMemoryError) -> [UInt8] {
         let source = try checkedPointer(address, length: UInt64(max(0, count)))
         // SAFETY: checkedPointer verified that [address, address+count) lies in one mapping.
         return [UInt8](UnsafeRawBufferPointer(start: source, count: max(0, count)))
     }
 
     /// Copies `bytes` into guest memory at `address`.
-    public func write(_ bytes: some Collection<UInt8>, at address: GuestAddress) throws(GuestMemoryError) {
+    package func write(_ bytes: some Collection<UInt8>, at address: GuestAddress) throws(GuestMemoryError) {
         let destination = try checkedPointer(address, length: UInt64(bytes.count))
         // SAFETY: checkedPointer verified that the destination range lies in one mapping.
         let buffer = UnsafeMutableRawBufferPointer(start: destination, count: bytes.count)
@@ -106,14 +106,14 @@ public final class GuestMemory: @unchecked Sendable {
     }
 
     /// Fills `count` bytes at `address` with `value`.
-    public func fill(_ value: UInt8, count: Int, at address: GuestAddress) throws(GuestMemoryError) {
+    package func fill(_ value: UInt8, count: Int, at address: GuestAddress) throws(GuestMemoryError) {
         let destination = try checkedPointer(address, length: UInt64(max(0, count)))
         // SAFETY: checkedPointer verified that the destination range lies in one mapping.
         destination.initializeMemory(as: UInt8.self, repeating: value, count: max(0, count))
     }
 
     /// Reads a little-endian integer at `address`.
-    public func load<Value: FixedWidthInteger>(_ type: Value.Type, at address: GuestAddress) throws(GuestMemoryError)
+    package func load<Value: FixedWidthInteger>(_ type: Value.Type, at address: GuestAddress) throws(GuestMemoryError)
         -> Value
     {
         let source = try checkedPointer(address, length: UInt64(MemoryLayout<Value>.size))
@@ -122,7 +122,7 @@ public final class GuestMemory: @unchecked Sendable {
     }
 
     /// Writes `value` little-endian at `address`.
-    public func store<Value: FixedWidthInteger>(_ value: Value, at address: GuestAddress) throws(GuestMemoryError) {
+    package func store<Value: FixedWidthInteger>(_ value: Value, at address: GuestAddress) throws(GuestMemoryError) {
         let destination = try checkedPointer(address, length: UInt64(MemoryLayout<Value>.size))
         // SAFETY: bounds checked above; storeBytes has no alignment requirement.
         destination.storeBytes(of: value.littleEndian, as: Value.self)

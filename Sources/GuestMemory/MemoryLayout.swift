@@ -1,31 +1,31 @@
 /// Where guest RAM lives in the guest-physical address space: below the 32-bit MMIO hole,
 /// and the rest above 4 GiB. Pure arithmetic.
-public struct GuestMemoryLayout: Sendable, Equatable {
+package struct GuestMemoryLayout: Sendable, Equatable {
     /// One contiguous piece of guest RAM.
-    public struct Range: Sendable, Equatable {
-        public var start: GuestAddress
-        public var size: UInt64
-        public var end: UInt64 { start.rawValue + size }
+    package struct Range: Sendable, Equatable {
+        package var start: GuestAddress
+        package var size: UInt64
+        package var end: UInt64 { start.rawValue + size }
 
-        public init(start: GuestAddress, size: UInt64) {
+        package init(start: GuestAddress, size: UInt64) {
             self.start = start
             self.size = size
         }
     }
 
     /// Start of the 32-bit MMIO hole (3 GiB): devices, the IOAPIC and local APIC live above it.
-    public static let mmioHoleStart: UInt64 = 0xC000_0000
+    package static let mmioHoleStart: UInt64 = 0xC000_0000
     /// First address above 4 GiB.
-    public static let highMemoryStart: UInt64 = 0x1_0000_0000
+    package static let highMemoryStart: UInt64 = 0x1_0000_0000
 
     /// The RAM ranges, in ascending address order.
-    public let ranges: [Range]
+    package let ranges: [Range]
 
     /// Total RAM in bytes.
-    public var totalBytes: UInt64 { ranges.reduce(0) { $0 + $1.size } }
+    package var totalBytes: UInt64 { ranges.reduce(0) { $0 + $1.size } }
 
     /// Lays out `bytes` of RAM from address 0, split around the MMIO hole when it does not fit below it.
-    public init(totalBytes bytes: UInt64) throws(GuestMemoryError) {
+    package init(totalBytes bytes: UInt64) throws(GuestMemoryError) {
         guard bytes > 0 else { throw .invalidLayout("guest memory size is 0") }
         guard bytes % 4096 == 0 else { throw .invalidLayout("guest memory size \(bytes) is not a multiple of 4 KiB") }
         let low = min(bytes, Self.mmioHoleStart)
@@ -37,7 +37,7 @@ public struct GuestMemoryLayout: Sendable, Equatable {
     }
 
     /// Explicit ranges (sorted, non-overlapping, page-aligned); for tests and special layouts.
-    public init(ranges: [Range]) throws(GuestMemoryError) {
+    package init(ranges: [Range]) throws(GuestMemoryError) {
         guard !ranges.isEmpty else { throw .invalidLayout("no memory ranges") }
         var previousEnd: UInt64 = 0
         for (offset, range) in ranges.enumerated() {

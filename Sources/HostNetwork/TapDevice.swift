@@ -5,14 +5,14 @@ import CHostNetwork
 #endif
 
 /// Why a tap device cannot be used.
-public enum TapError: Error, Equatable, Sendable, CustomStringConvertible {
+package enum TapError: Error, Equatable, Sendable, CustomStringConvertible {
     /// /dev/net/tun is missing or cannot be opened.
     case noTunDevice(errno: Int32)
     /// The kernel refused to create or attach the tap (usually: no CAP_NET_ADMIN).
     case permissionDenied(name: String, errno: Int32)
     case failed(name: String, step: String, errno: Int32)
 
-    public var description: String {
+    package var description: String {
         func text(_ code: Int32) -> String { "\(String(cString: strerror(code))) (errno \(code))" }
         switch self {
         case .noTunDevice(let code):
@@ -28,19 +28,19 @@ public enum TapError: Error, Equatable, Sendable, CustomStringConvertible {
 /// A tap interface opened with IFF_TAP | IFF_NO_PI | IFF_VNET_HDR (non-blocking). A tap that
 /// did not exist is created for this VM and disappears when the descriptor closes (it is not
 /// made persistent); an existing one (e.g. made with `ip tuntap add`) is attached to and left.
-public final class TapDevice: Sendable {
-    public let name: String
+package final class TapDevice: Sendable {
+    package let name: String
     /// The descriptor: frames are read and written with a virtio-net header in front.
-    public let descriptor: Int32
+    package let descriptor: Int32
     /// Whether this process created the interface.
-    public let created: Bool
+    package let created: Bool
 
     /// Size of the virtio_net_hdr_v1 SwiftVMM uses on the tap.
-    public static let virtioHeaderSize: Int32 = 12
+    package static let virtioHeaderSize: Int32 = 12
 
     /// Opens (or creates) tap `name`, sets the virtio header size, no offloads yet, brings it up
     /// with `mtu` (when given).
-    public init(name: String, mtu: Int? = nil) throws(TapError) {
+    package init(name: String, mtu: Int? = nil) throws(TapError) {
         // IFNAMSIZ is 16 with the terminating zero: a longer name would be cut short silently.
         guard !name.isEmpty, name.utf8.count < 16, !name.utf8.contains(0) else {
             throw .failed(name: name, step: "checking the name (1 to 15 bytes)", errno: EINVAL)
@@ -84,7 +84,7 @@ public final class TapDevice: Sendable {
     }
 
     /// Tells the kernel which offloads the guest accepts (TUNSETOFFLOAD).
-    public func setOffloads(_ offloads: TapOffloads) throws(TapError) {
+    package func setOffloads(_ offloads: TapOffloads) throws(TapError) {
         guard chostnetwork_tap_set_offload(descriptor, offloads.tunFlags) == 0 else {
             throw .failed(name: name, step: "TUNSETOFFLOAD", errno: errno)
         }
@@ -92,15 +92,16 @@ public final class TapDevice: Sendable {
 }
 
 /// Offloads the guest can take on received frames (mirrored onto the tap).
-public struct TapOffloads: Sendable, Equatable {
-    public var checksum = false
-    public var tso4 = false
-    public var tso6 = false
-    public var tsoECN = false
-    public var ufo = false
+package struct TapOffloads: Sendable, Equatable {
+    package var checksum = false
+    package var tso4 = false
+    package var tso6 = false
+    package var tsoECN = false
+    package var ufo = false
 
-    public init(checksum: Bool = false, tso4: Bool = false, tso6: Bool = false, tsoECN: Bool = false, ufo: Bool = false)
-    {
+    package init(
+        checksum: Bool = false, tso4: Bool = false, tso6: Bool = false, tsoECN: Bool = false, ufo: Bool = false
+    ) {
         self.checksum = checksum
         self.tso4 = tso4
         self.tso6 = tso6
@@ -109,7 +110,7 @@ public struct TapOffloads: Sendable, Equatable {
     }
 
     /// TUN_F_* bits; segmentation offloads only together with checksum offload, as the kernel requires.
-    public var tunFlags: UInt32 {
+    package var tunFlags: UInt32 {
         guard checksum else { return 0 }
         var flags = CHOSTNETWORK_TUN_F_CSUM
         if tso4 { flags |= CHOSTNETWORK_TUN_F_TSO4 }

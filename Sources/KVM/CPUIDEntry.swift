@@ -1,16 +1,16 @@
 import CKVM
 
 /// One CPUID leaf/subleaf as KVM exchanges it (`struct kvm_cpuid_entry2`).
-public struct CPUIDEntry: Sendable, Equatable, CustomStringConvertible {
-    public var function: UInt32
-    public var index: UInt32
-    public var flags: UInt32
-    public var eax: UInt32
-    public var ebx: UInt32
-    public var ecx: UInt32
-    public var edx: UInt32
+package struct CPUIDEntry: Sendable, Equatable, CustomStringConvertible {
+    package var function: UInt32
+    package var index: UInt32
+    package var flags: UInt32
+    package var eax: UInt32
+    package var ebx: UInt32
+    package var ecx: UInt32
+    package var edx: UInt32
 
-    public init(
+    package init(
         function: UInt32, index: UInt32 = 0, flags: UInt32 = 0,
         eax: UInt32 = 0, ebx: UInt32 = 0, ecx: UInt32 = 0, edx: UInt32 = 0
     ) {
@@ -24,9 +24,9 @@ public struct CPUIDEntry: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Whether the subleaf index selects this entry (KVM_CPUID_FLAG_SIGNIFCANT_INDEX).
-    public var indexIsSignificant: Bool { flags & CKVM_CPUID_FLAG_SIGNIFCANT_INDEX != 0 }
+    package var indexIsSignificant: Bool { flags & CKVM_CPUID_FLAG_SIGNIFCANT_INDEX != 0 }
 
-    public var description: String {
+    package var description: String {
         func hex(_ value: UInt32) -> String {
             let digits = String(value, radix: 16)
             return String(repeating: "0", count: max(0, 8 - digits.count)) + digits

@@ -3,18 +3,18 @@ import CKVM
 /// Turns the host's supported CPUID list into the table one vCPU sees: a single package with
 /// `vcpuCount` cores, one thread each, APIC id = vCPU index; the hypervisor bit and the KVM
 /// signature; TSC-deadline; the TSC frequency leaf 0x40000010. Pure, so it is tested without KVM.
-public struct CPUIDTopology: Sendable, Equatable {
+package struct CPUIDTopology: Sendable, Equatable {
     /// Number of vCPUs in the VM (cores in the one package).
-    public var vcpuCount: Int
+    package var vcpuCount: Int
     /// Whether KVM emulates the TSC-deadline timer (KVM_CAP_TSC_DEADLINE_TIMER).
-    public var tscDeadlineTimer: Bool
+    package var tscDeadlineTimer: Bool
     /// The guest TSC frequency in kHz (KVM_GET_TSC_KHZ), or nil when unknown.
-    public var tscFrequencyKHz: UInt32?
+    package var tscFrequencyKHz: UInt32?
 
     /// The APIC bus frequency KVM's local APIC timer emulates: 1 GHz.
-    public static let apicBusFrequencyKHz: UInt32 = 1_000_000
+    package static let apicBusFrequencyKHz: UInt32 = 1_000_000
 
-    public init(vcpuCount: Int, tscDeadlineTimer: Bool, tscFrequencyKHz: UInt32?) {
+    package init(vcpuCount: Int, tscDeadlineTimer: Bool, tscFrequencyKHz: UInt32?) {
         self.vcpuCount = vcpuCount
         self.tscDeadlineTimer = tscDeadlineTimer
         self.tscFrequencyKHz = tscFrequencyKHz
@@ -28,7 +28,7 @@ public struct CPUIDTopology: Sendable, Equatable {
     }
 
     /// The CPUID entries for the vCPU with index `vcpuIndex` (also its APIC id).
-    public func entries(from supported: [CPUIDEntry], vcpuIndex: Int) -> [CPUIDEntry] {
+    package func entries(from supported: [CPUIDEntry], vcpuIndex: Int) -> [CPUIDEntry] {
         let apicID = UInt32(vcpuIndex)
         let count = UInt32(max(1, vcpuCount))
         let addressableIDs = UInt32(1) << coreIDBits

@@ -4,7 +4,7 @@
 
 /// An error from the KVM layer. Every case names what failed; ioctl failures carry the ioctl
 /// name and the errno.
-public enum KVMError: Error, Equatable, Sendable, CustomStringConvertible {
+package enum KVMError: Error, Equatable, Sendable, CustomStringConvertible {
     /// `/dev/kvm` could not be opened.
     case deviceUnavailable(path: String, errno: Int32)
     /// The kernel's KVM API version is not the one this VMM speaks (12).
@@ -18,7 +18,7 @@ public enum KVMError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A value the caller passed is outside what KVM accepts.
     case invalidArgument(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .deviceUnavailable(let path, let errno):
             return "cannot open \(path): \(errnoDescription(errno)); check that the kvm module is loaded"

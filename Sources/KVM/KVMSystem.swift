@@ -5,13 +5,13 @@ import CKVM
 #endif
 
 /// A KVM capability SwiftVMM may check for, with the name it has in `<linux/kvm.h>`.
-public struct KVMCapability: Sendable, Hashable, CustomStringConvertible {
+package struct KVMCapability: Sendable, Hashable, CustomStringConvertible {
     /// The `KVM_CAP_*` number.
-    public let number: Int32
+    package let number: Int32
     /// The `KVM_CAP_*` name, used in error messages.
-    public let name: String
+    package let name: String
 
-    public var description: String { name }
+    package var description: String { name }
 
     package static let userMemory = KVMCapability(number: CKVM_CAP_USER_MEMORY, name: "KVM_CAP_USER_MEMORY")
     package static let setTSSAddress = KVMCapability(number: CKVM_CAP_SET_TSS_ADDR, name: "KVM_CAP_SET_TSS_ADDR")
@@ -34,20 +34,20 @@ public struct KVMCapability: Sendable, Hashable, CustomStringConvertible {
         .userMemory, .setTSSAddress, .setIdentityMapAddress, .extendedCPUID, .immediateExit, .ioeventfd,
     ]
     /// Capabilities needed when the in-kernel interrupt controller is used.
-    static let requiredForIRQChip: [KVMCapability] = [.irqchip, .irqfd, .pit2]
+    package static let requiredForIRQChip: [KVMCapability] = [.irqchip, .irqfd, .pit2]
 }
 
 /// The host's `/dev/kvm`: version and capability checks, and the system-wide queries.
-public final class KVMSystem: Sendable {
+package final class KVMSystem: Sendable {
     /// The path of the KVM device.
-    public static let defaultPath = "/dev/kvm"
+    package static let defaultPath = "/dev/kvm"
 
     let descriptor: OwnedFileDescriptor
     /// Size of each vCPU's shared `kvm_run` mapping.
     package let vcpuMappingSize: Int
 
     /// Opens `path`, checks the API version (12) and the capabilities every VM needs.
-    public init(path: String = KVMSystem.defaultPath) throws(KVMError) {
+    package init(path: String = KVMSystem.defaultPath) throws(KVMError) {
         let fd = open(path, O_RDWR | O_CLOEXEC)
         guard fd >= 0 else { throw .deviceUnavailable(path: path, errno: errno) }
         descriptor = OwnedFileDescriptor(taking: fd)
@@ -60,7 +60,7 @@ public final class KVMSystem: Sendable {
     }
 
     /// Whether `/dev/kvm` exists and can be opened for reading and writing by this process.
-    public static func isUsable(path: String = KVMSystem.defaultPath) -> Bool {
+    package static func isUsable(path: String = KVMSystem.defaultPath) -> Bool {
         access(path, R_OK | W_OK) == 0
     }
 
@@ -77,7 +77,7 @@ public final class KVMSystem: Sendable {
     }
 
     /// The largest vCPU count one VM may have on this host.
-    public var maximumVCPUCount: Int {
+    package var maximumVCPUCount: Int {
         let maximum = capabilityValue(.maxVCPUs)
         if maximum > 0 { return Int(maximum) }
         // KVM's documentation: without KVM_CAP_MAX_VCPUS, use KVM_CAP_NR_VCPUS, else 4.
@@ -96,7 +96,7 @@ public final class KVMSystem: Sendable {
     }
 
     /// Creates an empty virtual machine.
-    public func makeVirtualMachine() throws(KVMError) -> VirtualMachineFD {
+    package func makeVirtualMachine() throws(KVMError) -> VirtualMachineFD {
         let fd = try retryingOnInterrupt("KVM_CREATE_VM") {
             ckvm_ioctl_value(descriptor.rawValue, CKVM_CREATE_VM, 0)
         }

@@ -1,16 +1,16 @@
 import CKVM
 
 /// General-purpose registers of a vCPU (`struct kvm_regs`).
-public struct GeneralRegisters: Sendable, Equatable {
-    public var rax: UInt64 = 0, rbx: UInt64 = 0, rcx: UInt64 = 0, rdx: UInt64 = 0
-    public var rsi: UInt64 = 0, rdi: UInt64 = 0, rsp: UInt64 = 0, rbp: UInt64 = 0
-    public var r8: UInt64 = 0, r9: UInt64 = 0, r10: UInt64 = 0, r11: UInt64 = 0
-    public var r12: UInt64 = 0, r13: UInt64 = 0, r14: UInt64 = 0, r15: UInt64 = 0
-    public var rip: UInt64 = 0
+package struct GeneralRegisters: Sendable, Equatable {
+    package var rax: UInt64 = 0, rbx: UInt64 = 0, rcx: UInt64 = 0, rdx: UInt64 = 0
+    package var rsi: UInt64 = 0, rdi: UInt64 = 0, rsp: UInt64 = 0, rbp: UInt64 = 0
+    package var r8: UInt64 = 0, r9: UInt64 = 0, r10: UInt64 = 0, r11: UInt64 = 0
+    package var r12: UInt64 = 0, r13: UInt64 = 0, r14: UInt64 = 0, r15: UInt64 = 0
+    package var rip: UInt64 = 0
     /// RFLAGS; bit 1 is reserved and always set.
-    public var rflags: UInt64 = 0x2
+    package var rflags: UInt64 = 0x2
 
-    public init() {}
+    package init() {}
 
     init(_ raw: kvm_regs) {
         rax = raw.rax; rbx = raw.rbx; rcx = raw.rcx; rdx = raw.rdx
@@ -29,25 +29,25 @@ public struct GeneralRegisters: Sendable, Equatable {
 }
 
 /// A segment register as KVM holds it: the selector plus its cached descriptor.
-public struct SegmentRegister: Sendable, Equatable {
-    public var base: UInt64 = 0
-    public var limit: UInt32 = 0xffff
-    public var selector: UInt16 = 0
+package struct SegmentRegister: Sendable, Equatable {
+    package var base: UInt64 = 0
+    package var limit: UInt32 = 0xffff
+    package var selector: UInt16 = 0
     /// Descriptor type field (e.g. 11 = execute/read accessed code, 3 = read/write accessed data).
-    public var type: UInt8 = 3
-    public var present: Bool = true
-    public var dpl: UInt8 = 0
+    package var type: UInt8 = 3
+    package var present: Bool = true
+    package var dpl: UInt8 = 0
     /// Default operation size (1 = 32-bit).
-    public var db: Bool = false
+    package var db: Bool = false
     /// Code or data segment (as opposed to a system segment).
-    public var s: Bool = true
+    package var s: Bool = true
     /// 64-bit code segment.
-    public var l: Bool = false
+    package var l: Bool = false
     /// Granularity: limit in 4 KiB units.
-    public var g: Bool = false
-    public var unusable: Bool = false
+    package var g: Bool = false
+    package var unusable: Bool = false
 
-    public init(
+    package init(
         base: UInt64 = 0, limit: UInt32 = 0xffff, selector: UInt16 = 0, type: UInt8 = 3, present: Bool = true,
         dpl: UInt8 = 0, db: Bool = false, s: Bool = true, l: Bool = false, g: Bool = false
     ) {
@@ -78,24 +78,24 @@ public struct SegmentRegister: Sendable, Equatable {
 }
 
 /// A descriptor-table register (GDTR or IDTR).
-public struct DescriptorTableRegister: Sendable, Equatable {
-    public var base: UInt64 = 0
-    public var limit: UInt16 = 0
-    public init(base: UInt64 = 0, limit: UInt16 = 0) {
+package struct DescriptorTableRegister: Sendable, Equatable {
+    package var base: UInt64 = 0
+    package var limit: UInt16 = 0
+    package init(base: UInt64 = 0, limit: UInt16 = 0) {
         self.base = base
         self.limit = limit
     }
 }
 
 /// Special registers of a vCPU (`struct kvm_sregs`): segments, control registers, EFER.
-public struct SpecialRegisters: Sendable, Equatable {
-    public var cs = SegmentRegister(), ds = SegmentRegister(), es = SegmentRegister()
-    public var fs = SegmentRegister(), gs = SegmentRegister(), ss = SegmentRegister()
-    public var tr = SegmentRegister(), ldt = SegmentRegister()
-    public var gdt = DescriptorTableRegister(), idt = DescriptorTableRegister()
-    public var cr0: UInt64 = 0, cr2: UInt64 = 0, cr3: UInt64 = 0, cr4: UInt64 = 0, cr8: UInt64 = 0
-    public var efer: UInt64 = 0
-    public var apicBase: UInt64 = 0
+package struct SpecialRegisters: Sendable, Equatable {
+    package var cs = SegmentRegister(), ds = SegmentRegister(), es = SegmentRegister()
+    package var fs = SegmentRegister(), gs = SegmentRegister(), ss = SegmentRegister()
+    package var tr = SegmentRegister(), ldt = SegmentRegister()
+    package var gdt = DescriptorTableRegister(), idt = DescriptorTableRegister()
+    package var cr0: UInt64 = 0, cr2: UInt64 = 0, cr3: UInt64 = 0, cr4: UInt64 = 0, cr8: UInt64 = 0
+    package var efer: UInt64 = 0
+    package var apicBase: UInt64 = 0
     /// The pending-interrupt bitmap; kept as KVM returned it.
     var interruptBitmap: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
 
@@ -121,7 +121,7 @@ public struct SpecialRegisters: Sendable, Equatable {
         return result
     }
 
-    public static func == (lhs: SpecialRegisters, rhs: SpecialRegisters) -> Bool {
+    package static func == (lhs: SpecialRegisters, rhs: SpecialRegisters) -> Bool {
         lhs.cs == rhs.cs && lhs.ds == rhs.ds && lhs.es == rhs.es && lhs.fs == rhs.fs && lhs.gs == rhs.gs
             && lhs.ss == rhs.ss && lhs.tr == rhs.tr && lhs.ldt == rhs.ldt && lhs.gdt == rhs.gdt
             && lhs.idt == rhs.idt && lhs.cr0 == rhs.cr0 && lhs.cr2 == rhs.cr2 && lhs.cr3 == rhs.cr3
@@ -130,16 +130,16 @@ public struct SpecialRegisters: Sendable, Equatable {
 }
 
 /// A snapshot of a vCPU's registers for error reports (triple fault, internal error).
-public struct RegisterDump: Sendable, Equatable, CustomStringConvertible {
-    public var general: GeneralRegisters
-    public var special: SpecialRegisters
+package struct RegisterDump: Sendable, Equatable, CustomStringConvertible {
+    package var general: GeneralRegisters
+    package var special: SpecialRegisters
 
-    public init(general: GeneralRegisters, special: SpecialRegisters) {
+    package init(general: GeneralRegisters, special: SpecialRegisters) {
         self.general = general
         self.special = special
     }
 
-    public var description: String {
+    package var description: String {
         func hex(_ value: UInt64) -> String {
             let digits = String(value, radix: 16)
             return "0x" + String(repeating: "0", count: max(0, 16 - digits.count)) + digits

@@ -4,7 +4,7 @@ import CKVM
 ///
 /// Port and MMIO data stay in the shared `kvm_run` page: a write carries its value (read
 /// once, here); a read is answered with `VCPUFD.completePortIn` / `completeMMIORead`.
-public enum VCPUExit: Sendable, Equatable {
+package enum VCPUExit: Sendable, Equatable {
     /// `in` from `port`: `size` bytes (1, 2 or 4) `count` times (count > 1 for `rep ins`).
     /// Answer it with `VCPUFD.completePortIn(dataOffset:size:element:value:)`; `dataOffset` is
     /// where in `kvm_run` the answer goes (validated against the mapping).
@@ -36,7 +36,7 @@ public enum VCPUExit: Sendable, Equatable {
     case malformed(reason: UInt32)
 
     /// A `KVM_EXIT_SYSTEM_EVENT` type.
-    public enum SystemEvent: Sendable, Equatable {
+    package enum SystemEvent: Sendable, Equatable {
         case shutdown
         case reset
         case crash

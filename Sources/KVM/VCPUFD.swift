@@ -8,13 +8,13 @@ import CKVM
 ///
 /// `run()` and the register calls belong to the one thread that runs this vCPU;
 /// `requestImmediateExit()` may be called from any thread.
-public final class VCPUFD: @unchecked Sendable {
+package final class VCPUFD: @unchecked Sendable {
     // SAFETY (@unchecked Sendable): the only state touched from other threads is
     // kvm_run.immediate_exit, which is written and read with atomic C accessors; everything
     // else is used by the vCPU's own thread (documented above).
 
     /// The vCPU index, which is also its APIC id.
-    public let index: Int
+    package let index: Int
     let descriptor: OwnedFileDescriptor
     /// The descriptor number, kept as a plain integer for the exit path (`descriptor` owns it).
     @usableFromInline let rawDescriptor: Int32
@@ -43,18 +43,18 @@ public final class VCPUFD: @unchecked Sendable {
     /// Enters the guest. Returns 0 when KVM reported an exit (read it with `exit`), or the
     /// errno of a failed KVM_RUN (EINTR when kicked by a signal or `immediate_exit`).
     @inlinable @inline(__always)
-    public func run() -> Int32 {
+    package func run() -> Int32 {
         ckvm_run(rawDescriptor)
     }
 
     /// The exit KVM_RUN reported last.
     @inlinable @inline(__always)
-    public var exit: VCPUExit {
+    package var exit: VCPUExit {
         VCPUExit.decode(run: runPointer, mappingSize: mappingSize)
     }
 
     /// Element `element` (0-based) of a `rep outs` exit's data, or nil past its end.
-    public func portOutValue(element: Int) -> UInt32? {
+    package func portOutValue(element: Int) -> UInt32? {
         let size = Int(ckvm_run_io_size(runPointer))
         let count = Int(ckvm_run_io_count(runPointer))
         let offset = Int(truncatingIfNeeded: ckvm_run_io_data_offset(runPointer))
@@ -69,7 +69,7 @@ public final class VCPUFD: @unchecked Sendable {
     /// Answers element `element` of a port-in exit (`VCPUExit.portIn`) with `value`, truncated to
     /// `size` bytes at `dataOffset`; an answer that would not fit the mapping is dropped.
     @inlinable @inline(__always)
-    public func completePortIn(dataOffset: Int, size: Int, element: Int = 0, value: UInt32) {
+    package func completePortIn(dataOffset: Int, size: Int, element: Int = 0, value: UInt32) {
         let position = dataOffset &+ element &* size
         guard dataOffset >= 0, element >= 0, size > 0, size <= 4, position <= mappingSize &- size else { return }
         // SAFETY: position + size ≤ mappingSize was checked above.
@@ -78,24 +78,24 @@ public final class VCPUFD: @unchecked Sendable {
 
     /// Answers an MMIO read exit (`VCPUExit.mmioRead`) with the low `size` bytes of `value`.
     @inlinable @inline(__always)
-    public func completeMMIORead(size: Int, value: UInt64) {
+    package func completeMMIORead(size: Int, value: UInt64) {
         // SAFETY: kvm_run.mmio.data is 8 bytes inside the mapping; size is clamped to 8.
         storeLittleEndian(
             value, UnsafeMutableRawPointer(runPointer) + Int(ckvm_run_mmio_data_offset()), size: min(8, max(0, size)))
     }
 
     /// Makes the current or next KVM_RUN return EINTR at once. Safe from any thread.
-    public func requestImmediateExit() {
+    package func requestImmediateExit() {
         ckvm_run_set_immediate_exit(runPointer, 1)
     }
 
     /// Clears the request made by `requestImmediateExit`.
-    public func clearImmediateExit() {
+    package func clearImmediateExit() {
         ckvm_run_set_immediate_exit(runPointer, 0)
     }
 
     /// Whether an immediate exit is pending.
-    public var immediateExitRequested: Bool { ckvm_run_immediate_exit(runPointer) != 0 }
+    package var immediateExitRequested: Bool { ckvm_run_immediate_exit(runPointer) != 0 }
 
     // MARK: - State
 
@@ -108,38 +108,38 @@ public final class VCPUFD: @unchecked Sendable {
     }
 
     /// Reads the general-purpose registers.
-    public func generalRegisters() throws(KVMError) -> GeneralRegisters {
+    package func generalRegisters() throws(KVMError) -> GeneralRegisters {
         var raw = kvm_regs()
         try ioctlPointer("KVM_GET_REGS", CKVM_GET_REGS, &raw)
         return GeneralRegisters(raw)
     }
 
     /// Writes the general-purpose registers.
-    public func setGeneralRegisters(_ registers: GeneralRegisters) throws(KVMError) {
+    package func setGeneralRegisters(_ registers: GeneralRegisters) throws(KVMError) {
         var raw = registers.raw
         try ioctlPointer("KVM_SET_REGS", CKVM_SET_REGS, &raw)
     }
 
     /// Reads segments, control registers and EFER.
-    public func specialRegisters() throws(KVMError) -> SpecialRegisters {
+    package func specialRegisters() throws(KVMError) -> SpecialRegisters {
         var raw = kvm_sregs()
         try ioctlPointer("KVM_GET_SREGS", CKVM_GET_SREGS, &raw)
         return SpecialRegisters(raw)
     }
 
     /// Writes segments, control registers and EFER.
-    public func setSpecialRegisters(_ registers: SpecialRegisters) throws(KVMError) {
+    package func setSpecialRegisters(_ registers: SpecialRegisters) throws(KVMError) {
         var raw = registers.raw
         try ioctlPointer("KVM_SET_SREGS", CKVM_SET_SREGS, &raw)
     }
 
     /// Both register sets, for error reports.
-    public func registerDump() throws(KVMError) -> RegisterDump {
+    package func registerDump() throws(KVMError) -> RegisterDump {
         RegisterDump(general: try generalRegisters(), special: try specialRegisters())
     }
 
     /// Sets the CPUID table this vCPU reports.
-    public func setCPUID(_ entries: [CPUIDEntry]) throws(KVMError) {
+    package func setCPUID(_ entries: [CPUIDEntry]) throws(KVMError) {
         var buffer = CPUIDBuffer(entries: entries)
         let fd = descriptor.rawValue
         let result = buffer.withHeader { ckvm_ioctl_pointer(fd, CKVM_SET_CPUID2, $0) }
@@ -147,14 +147,14 @@ public final class VCPUFD: @unchecked Sendable {
     }
 
     /// The guest TSC frequency in kHz, or nil when KVM cannot tell.
-    public func tscFrequencyKHz() -> UInt32? {
+    package func tscFrequencyKHz() -> UInt32? {
         let result = ckvm_ioctl_value(descriptor.rawValue, CKVM_GET_TSC_KHZ, 0)
         return result > 0 ? UInt32(result) : nil
     }
 
     /// Programs the local APIC's LINT0 as ExtINT (the PIC's output) and LINT1 as NMI, as a
     /// PC's firmware does. Needs the in-kernel irqchip.
-    public func configureLocalInterruptPins() throws(KVMError) {
+    package func configureLocalInterruptPins() throws(KVMError) {
         var state = kvm_lapic_state()
         try ioctlPointer("KVM_GET_LAPIC", CKVM_GET_LAPIC, &state)
         withUnsafeMutableBytes(of: &state.regs) { registers in

@@ -5,15 +5,15 @@ import CKVM
 #endif
 
 /// Where an ioeventfd listens: an I/O port or a guest-physical MMIO address.
-public enum IOEventAddressSpace: Sendable, Equatable {
+package enum IOEventAddressSpace: Sendable, Equatable {
     case port
     case mmio
 }
 
 /// A KVM virtual machine file descriptor and the VM-wide ioctls.
-public final class VirtualMachineFD: Sendable {
+package final class VirtualMachineFD: Sendable {
     /// The `/dev/kvm` this VM was created from.
-    public let system: KVMSystem
+    package let system: KVMSystem
     let descriptor: OwnedFileDescriptor
 
     init(system: KVMSystem, descriptor: OwnedFileDescriptor) {
@@ -35,14 +35,14 @@ public final class VirtualMachineFD: Sendable {
 
     /// Sets the three-page region KVM uses for the real-mode TSS (Intel), and the identity-map
     /// page just below it. Both must lie in a hole that no memory slot covers.
-    public func setSystemAreas(tssAddress: UInt64, identityMapAddress: UInt64) throws(KVMError) {
+    package func setSystemAreas(tssAddress: UInt64, identityMapAddress: UInt64) throws(KVMError) {
         try ioctlValue("KVM_SET_TSS_ADDR", CKVM_SET_TSS_ADDR, UInt(tssAddress))
         var address = identityMapAddress
         try ioctlPointer("KVM_SET_IDENTITY_MAP_ADDR", CKVM_SET_IDENTITY_MAP_ADDR, &address)
     }
 
     /// Creates the in-kernel PIC, IOAPIC and local APICs, and the i8254 PIT.
-    public func createInterruptControllerAndTimer() throws(KVMError) {
+    package func createInterruptControllerAndTimer() throws(KVMError) {
         try system.requireCapabilities(KVMCapability.requiredForIRQChip)
         try ioctlValue("KVM_CREATE_IRQCHIP", CKVM_CREATE_IRQCHIP, 0)
         var pit = kvm_pit_config()
@@ -52,7 +52,7 @@ public final class VirtualMachineFD: Sendable {
 
     /// Maps `size` bytes of this process at `hostAddress` into the guest at `guestAddress`.
     /// - Important: the host memory must stay mapped as long as the VM exists.
-    public func setUserMemoryRegion(
+    package func setUserMemoryRegion(
         slot: UInt32, guestAddress: UInt64, size: UInt64, hostAddress: UInt, readOnly: Bool = false
     ) throws(KVMError) {
         var region = kvm_userspace_memory_region(
@@ -63,7 +63,7 @@ public final class VirtualMachineFD: Sendable {
 
     /// Makes guest writes of `length` bytes to `address` signal `eventFD` inside the kernel
     /// instead of exiting to user space. With `dataMatch`, only writes of that value do.
-    public func registerIOEvent(
+    package func registerIOEvent(
         eventFD: Int32, space: IOEventAddressSpace, address: UInt64, length: UInt32, dataMatch: UInt64? = nil
     ) throws(KVMError) {
         try ioevent(
@@ -71,7 +71,7 @@ public final class VirtualMachineFD: Sendable {
     }
 
     /// Removes a registration made by `registerIOEvent` with the same arguments.
-    public func unregisterIOEvent(
+    package func unregisterIOEvent(
         eventFD: Int32, space: IOEventAddressSpace, address: UInt64, length: UInt32, dataMatch: UInt64? = nil
     ) throws(KVMError) {
         try ioevent(
@@ -95,7 +95,7 @@ public final class VirtualMachineFD: Sendable {
     }
 
     /// Makes a write to `eventFD` raise interrupt line `gsi` of the in-kernel irqchip.
-    public func registerIRQEvent(eventFD: Int32, gsi: UInt32) throws(KVMError) {
+    package func registerIRQEvent(eventFD: Int32, gsi: UInt32) throws(KVMError) {
         var request = kvm_irqfd()
         request.fd = UInt32(bitPattern: eventFD)
         request.gsi = gsi
@@ -103,7 +103,7 @@ public final class VirtualMachineFD: Sendable {
     }
 
     /// Creates vCPU `index` (also its APIC id) and maps its `kvm_run` structure.
-    public func makeVCPU(index: Int) throws(KVMError) -> VCPUFD {
+    package func makeVCPU(index: Int) throws(KVMError) -> VCPUFD {
         let fd = try retryingOnInterrupt("KVM_CREATE_VCPU") {
             ckvm_ioctl_value(descriptor.rawValue, CKVM_CREATE_VCPU, UInt(index))
         }

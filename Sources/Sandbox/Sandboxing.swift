@@ -6,20 +6,20 @@ import CSeccomp
 
 /// SwiftVMM's sandbox: seccomp allow-lists per thread (libseccomp) and capabilities dropped
 /// once they are no longer needed.
-public enum Sandboxing {
+package enum Sandboxing {
     /// The exit status of a process stopped by a forbidden system call.
-    public static let violationExitStatus: Int32 = 16
+    package static let violationExitStatus: Int32 = 16
 
     /// Installs the SIGSYS handler that reports a forbidden call and ends the process with
     /// `violationExitStatus`. Idempotent.
-    public static func installViolationHandler() throws(SandboxError) {
+    package static func installViolationHandler() throws(SandboxError) {
         let result = cseccomp_install_violation_handler(violationExitStatus)
         guard result == 0 else { throw SandboxError("seccomp: cannot install the SIGSYS handler (errno \(-result))") }
     }
 
     /// Restricts the calling thread to `profile` (and drops every capability it holds: no
     /// thread but the main one needs any once the machine runs).
-    public static func restrictCurrentThread(_ profile: ThreadProfile, mode: SeccompMode) throws(SandboxError) {
+    package static func restrictCurrentThread(_ profile: ThreadProfile, mode: FilterMode) throws(SandboxError) {
         guard mode != .off else { return }
         try installViolationHandler()
         let limited = cseccomp_limit_capabilities(0)
@@ -29,7 +29,7 @@ public enum Sandboxing {
 
     /// Restricts every thread of the process to the `process` profile (seccomp TSYNC), and the
     /// calling thread's capabilities to `keeping`.
-    public static func restrictProcess(mode: SeccompMode, keeping capabilities: Set<Capability>)
+    package static func restrictProcess(mode: FilterMode, keeping capabilities: Set<Capability>)
         throws(SandboxError)
     {
         let mask = capabilities.reduce(UInt64(0)) { $0 | 1 << $1.rawValue }
@@ -41,7 +41,7 @@ public enum Sandboxing {
     }
 
     /// The effective capabilities of the calling thread.
-    public static var effectiveCapabilities: Set<Capability> {
+    package static var effectiveCapabilities: Set<Capability> {
         let mask = cseccomp_effective_capabilities()
         return Set(Capability.allCases.filter { mask & (1 << $0.rawValue) != 0 })
     }
@@ -54,7 +54,7 @@ public enum Sandboxing {
 }
 
 /// The capabilities SwiftVMM may keep (linux/capability.h numbers).
-public enum Capability: UInt64, Sendable, CaseIterable {
+package enum Capability: UInt64, Sendable, CaseIterable {
     case dacOverride = 1
     case dacReadSearch = 2
     case netAdmin = 12
@@ -64,7 +64,7 @@ public enum Capability: UInt64, Sendable, CaseIterable {
 
 extension Sandboxing {
     /// A system call no thread profile but `process` allows (socket(2)), for tests of the filters.
-    public static func forbiddenCallForTests() -> Int32 {
+    package static func forbiddenCallForTests() -> Int32 {
         let descriptor = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
         if descriptor >= 0 { close(descriptor) }
         return descriptor

@@ -5,7 +5,7 @@ import CSeccomp
 #endif
 
 /// How system calls outside a thread's allow-list are treated.
-public enum SeccompMode: String, Sendable, Codable, CaseIterable {
+package enum FilterMode: String, Sendable, CaseIterable {
     /// The process stops at the first forbidden call (SIGSYS; one line on stderr naming the
     /// call and the thread; exit status 16). The default.
     case enforce
@@ -17,8 +17,8 @@ public enum SeccompMode: String, Sendable, Codable, CaseIterable {
 }
 
 /// Why a filter could not be installed.
-public struct SandboxError: Error, Equatable, Sendable, CustomStringConvertible {
-    public let description: String
+package struct SandboxError: Error, Equatable, Sendable, CustomStringConvertible {
+    package let description: String
     init(_ description: String) { self.description = description }
 }
 
@@ -32,7 +32,7 @@ struct SeccompFilter {
     var refused: [String] = []
 
     /// Loads the filter. `mode` .off does nothing.
-    func load(mode: SeccompMode, allThreads: Bool) throws(SandboxError) {
+    func load(mode: FilterMode, allThreads: Bool) throws(SandboxError) {
         guard mode != .off else { return }
         guard let context = cseccomp_new(Int32(mode == .log ? CSECCOMP_LOG.rawValue : CSECCOMP_TRAP.rawValue)) else {
             throw SandboxError("seccomp: cannot create a filter (libseccomp)")

@@ -3,17 +3,15 @@ import CSeccomp
 /// The kinds of thread SwiftVMM runs, each with its own system-call allow-list. Filters stack:
 /// a thread's own filter applies on top of the process filter (`process`), which the
 /// executable installs on every thread once the machine runs.
-public enum ThreadProfile: String, Sendable, CaseIterable {
+package enum ThreadProfile: String, Sendable, CaseIterable {
     /// vCPU threads: KVM_RUN and the register reads of a failure report, device register
     /// accesses (eventfd signals, epoll changes when a virtio device starts, TUNSETOFFLOAD).
     case vcpu
     /// The I/O thread: epoll, eventfds, disk I/O (preadv/pwritev, fdatasync, fallocate), tap
-    /// readv/writev, getrandom for the entropy device.
+    /// readv/writev, getrandom for the entropy device, console input (read).
     case io
     /// The console thread: poll and write to the console sink.
     case console
-    /// The console input thread: poll and read of standard input.
-    case consoleInput
     /// Every thread of the process (the main thread, the monitor, Dispatch's workers): what
     /// building, running, rebooting and tearing down machines needs — no exec, no new
     /// processes, no ptrace, mounts, module loading, namespaces, BPF or privilege changes.
@@ -40,8 +38,6 @@ public enum ThreadProfile: String, Sendable, CaseIterable {
             ]
         case .console:
             return ["poll", "ppoll"]
-        case .consoleInput:
-            return ["poll", "ppoll", "fstat", "newfstatat"]
         case .process:
             return Self.processCalls
         }
@@ -63,7 +59,7 @@ public enum ThreadProfile: String, Sendable, CaseIterable {
                 CSECCOMP_KVM_RUN, CSECCOMP_KVM_GET_REGS, CSECCOMP_KVM_GET_SREGS, CSECCOMP_KVM_GET_MP_STATE,
                 CSECCOMP_KVM_GET_LAPIC, CSECCOMP_TUNSETOFFLOAD,
             ].map { UInt($0) }
-        case .io, .console, .consoleInput:
+        case .io, .console:
             return []
         case .process:
             return nil

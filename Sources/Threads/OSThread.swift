@@ -1,4 +1,4 @@
-import CKVM
+import CThreads
 import Synchronization
 
 #if canImport(Glibc)
@@ -9,27 +9,27 @@ import Synchronization
 /// signal, `SIGRTMIN` (34 with glibc). The library installs a no-op handler for it (without
 /// SA_RESTART) the first time a vCPU thread starts, and never touches any other signal —
 /// SIGTERM and SIGINT belong to the executable.
-public enum VCPUKickSignal {
+package enum VCPUKickSignal {
     /// The signal number (SIGRTMIN).
-    public static var number: Int32 { ckvm_sigrtmin() }
+    package static var number: Int32 { cthreads_sigrtmin() }
 
     private static let installation = Mutex<Int32?>(nil)
 
     /// Installs the no-op handler once per process. Returns the errno on failure.
-    static func installHandler() throws(KVMError) {
+    static func installHandler() throws(ThreadError) {
         let failure: Int32? = installation.withLock { state in
             if let result = state { return result == 0 ? nil : result }
-            let result: Int32 = ckvm_install_kick_handler(number) == 0 ? 0 : errno
+            let result: Int32 = cthreads_install_kick_handler(number) == 0 ? 0 : errno
             state = result
             return result == 0 ? nil : result
         }
-        if let failure { throw .systemCallFailed(name: "sigaction(SIGRTMIN)", errno: failure) }
+        if let failure { throw ThreadError(operation: "sigaction(SIGRTMIN)", errno: failure) }
     }
 }
 
 /// An OS thread that runs one closure, for vCPU loops and other blocking work that must never
 /// run on the Swift concurrency pool. The kick signal is unblocked in the new thread.
-public final class OSThread: Sendable {
+package final class OSThread: Sendable {
     /// The pthread, and whether its body has returned (after which it is never signalled).
     private let state: Mutex<(thread: pthread_t?, finished: Bool, joinClaimed: Bool)>
 
@@ -46,7 +46,7 @@ public final class OSThread: Sendable {
     }
 
     /// Starts a thread named `name` (truncated to 15 bytes, as Linux allows) that runs `body`.
-    public init(name: String, body: @escaping @Sendable () -> Void) throws(KVMError) {
+    package init(name: String, body: @escaping @Sendable () -> Void) throws(ThreadError) {
         try VCPUKickSignal.installHandler()
         state = Mutex((thread: nil, finished: false, joinClaimed: false))
         let startObject = Start(name: name, body: body)
@@ -63,25 +63,25 @@ public final class OSThread: Sendable {
         }
         guard result == 0 else {
             start.release()
-            throw .systemCallFailed(name: "pthread_create for \(name)", errno: result)
+            throw ThreadError(operation: "pthread_create for \(name)", errno: result)
         }
     }
 
     /// Sends the vCPU kick signal to the thread, unless its body has already returned.
-    public func kick() {
+    package func kick() {
         state.withLock { state in
             if let thread = state.thread, !state.finished { pthread_kill(thread, VCPUKickSignal.number) }
         }
     }
 
     /// Waits for the thread to finish. Only the first call waits; later calls return at once.
-    public func join() {
+    package func join() {
         if let thread = claimJoin() { pthread_join(thread, nil) }
     }
 
     /// Releases the thread's resources without leaving it joinable: joins it, or detaches it
     /// when called on the thread itself (which cannot join itself). Later calls do nothing.
-    public func joinOrDetach() {
+    package func joinOrDetach() {
         guard let thread = claimJoin() else { return }
         if pthread_equal(thread, pthread_self()) != 0 {
             pthread_detach(thread)
@@ -110,7 +110,7 @@ public final class OSThread: Sendable {
         sigaddset(&signals, VCPUKickSignal.number)
         pthread_sigmask(SIG_UNBLOCK, &signals, nil)
         _ = String(decoding: start.name.utf8.prefix(15), as: UTF8.self).withCString {
-            ckvm_set_thread_name($0)
+            cthreads_set_name($0)
         }
         start.body()
         start.owner?.markFinished()
@@ -123,4 +123,19 @@ public final class OSThread: Sendable {
 private func osThreadEntry(_ context: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
     if let context { OSThread.run(context: context) }
     return nil
+}
+
+/// A thread could not be created or set up: the system call and its errno.
+package struct ThreadError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The failed operation, such as `pthread_create for vcpu0`.
+    package let operation: String
+    /// The errno it returned.
+    package let errno: Int32
+
+    package init(operation: String, errno: Int32) {
+        self.operation = operation
+        self.errno = errno
+    }
+
+    package var description: String { "\(operation) failed: \(String(cString: strerror(errno))) (errno \(errno))" }
 }

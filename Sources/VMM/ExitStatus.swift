@@ -20,19 +20,33 @@
 /// | 16 | a thread made a system call its seccomp filter forbids |
 /// | 64–127 | guest debug-exit: 64 + the value written (values ≥ 63 report 127) |
 public enum ExitStatus {
+    /// The guest powered off.
     public static let poweredOff: Int32 = 0
+    /// The VMM failed while running.
     public static let vmmError: Int32 = 1
+    /// The host cannot run machines.
     public static let hostUnsupported: Int32 = 2
+    /// The guest reset (rebooted).
     public static let reset: Int32 = 3
+    /// A vCPU triple-faulted.
     public static let tripleFault: Int32 = 4
+    /// A vCPU halted with no interrupt controller.
     public static let halted: Int32 = 5
+    /// A vCPU failed (KVM internal error, failed entry, unhandled exit).
     public static let vcpuFailure: Int32 = 6
+    /// A forced stop (stop request, or the grace period ran out).
     public static let forcedStop: Int32 = 7
+    /// An invalid argument or configuration value.
     public static let invalidArgument: Int32 = 10
+    /// A file cannot be read.
     public static let unreadableFile: Int32 = 11
+    /// An unsupported or malformed boot image.
     public static let unsupportedBootImage: Int32 = 12
+    /// More than the host offers (memory, vCPUs).
     public static let exceedsHost: Int32 = 13
+    /// A disk image is locked by another process.
     public static let resourceBusy: Int32 = 14
+    /// The host refused a network resource.
     public static let networkUnavailable: Int32 = 15
     /// A thread made a system call its seccomp filter forbids (`ProcessSandbox.violationExitStatus`).
     public static let seccompViolation: Int32 = 16
@@ -59,20 +73,6 @@ extension MachineExit {
         case .vcpuFailure: return ExitStatus.vcpuFailure
         case .stopped: return ExitStatus.forcedStop
         case .vmmError: return ExitStatus.vmmError
-        }
-    }
-}
-
-extension ConfigurationError {
-    /// The process exit status for this error.
-    public var exitStatus: Int32 {
-        switch self {
-        case .invalidValue, .malformedConfigurationFile: return ExitStatus.invalidArgument
-        case .fileUnreadable: return ExitStatus.unreadableFile
-        case .unsupportedBootImage: return ExitStatus.unsupportedBootImage
-        case .exceedsHost: return ExitStatus.exceedsHost
-        case .fileLocked: return ExitStatus.resourceBusy
-        case .networkUnavailable: return ExitStatus.networkUnavailable
         }
     }
 }

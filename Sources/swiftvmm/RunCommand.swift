@@ -1,4 +1,5 @@
 import ArgumentParser
+import Logging
 import VMM
 
 #if canImport(Glibc)
@@ -40,7 +41,11 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Guest memory in MiB (default 128).", valueName: "MiB"))
     var memory: Int?
 
-    @Option(name: .long, help: ArgumentHelp("Console: stdio, none or file=PATH (default stdio).", valueName: "target"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Console: stdio (stdout, and stdin when it is a terminal, pipe or socket), none, fd=READ,WRITE or"
+                + " file=PATH[,limit_mib=N] (default stdio).", valueName: "target"))
     var console: String?
 
     @Option(
@@ -82,13 +87,31 @@ struct RunCommand: ParsableCommand {
                 + " kernel logs forbidden calls), or off (no filters).", valueName: "mode"))
     var seccomp: String?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Log level of the VMM's own messages on stderr: trace, debug, info, notice, warning, error or critical"
+                + " (default notice: state changes are info).", valueName: "level"))
+    var logLevel: String = "notice"
+
     func validate() throws {
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError(
+                "--log-level: '\(logLevel)' is not valid; expected trace, debug, info, notice, warning, error or critical"
+            )
+        }
         guard graceSeconds >= 0, graceSeconds.isFinite else {
             throw ValidationError("--grace-seconds: '\(graceSeconds)' is not valid; expected a number of seconds ≥ 0")
         }
     }
 
     func run() throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .notice
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
         let configuration: VirtualMachineConfiguration
         do {
             configuration = try resolvedConfiguration()
@@ -114,7 +137,7 @@ struct RunCommand: ParsableCommand {
     {
         let machine: Machine
         do {
-            machine = try Machine(configuration: configuration, events: RunLog.event)
+            machine = try Machine(configuration: Self.interactive(configuration), events: RunLog.event)
         } catch {
             throw CommandFailure(error)
         }
@@ -136,10 +159,19 @@ struct RunCommand: ParsableCommand {
             try machine.start()
             return machine.waitForExit()
         } catch {
-            machine.stop()
+            try? machine.stop()
             _ = machine.waitForExit()
             throw CommandFailure(error)
         }
+    }
+
+    /// `stdio` in the command's sense: the guest's console on stdout, and stdin typed into it
+    /// when stdin is a terminal, pipe or socket (the library reads stdin only when asked).
+    static func interactive(_ configuration: VirtualMachineConfiguration) -> VirtualMachineConfiguration {
+        guard configuration.console == .stdio else { return configuration }
+        var configuration = configuration
+        configuration.console = .fileDescriptor(read: ConsoleInputPump.isInteractive(0) ? 0 : nil, write: 1)
+        return configuration
     }
 
     private func finish(with exit: MachineExit, signals: ShutdownSignals) -> Never {
@@ -151,7 +183,7 @@ struct RunCommand: ParsableCommand {
     }
 
     /// The configuration file (if any) with the flags applied on top.
-    func resolvedConfiguration() throws(ConfigurationError) -> VirtualMachineConfiguration {
+    func resolvedConfiguration() throws(MachineError) -> VirtualMachineConfiguration {
         var configuration = VirtualMachineConfiguration()
         if let config {
             configuration = try VirtualMachineConfiguration(contentsOfJSONFile: config)
@@ -164,12 +196,12 @@ struct RunCommand: ParsableCommand {
         if let memory { configuration.memoryMiB = memory }
         if rng { configuration.entropyDevice = true }
         if !net.isEmpty {
-            configuration.networkInterfaces = try net.map { argument throws(ConfigurationError) in
+            configuration.networkInterfaces = try net.map { argument throws(MachineError) in
                 try NetworkInterfaceConfiguration(argument: argument, field: "--net")
             }
         }
         if !disk.isEmpty {
-            configuration.disks = try disk.map { argument throws(ConfigurationError) in
+            configuration.disks = try disk.map { argument throws(MachineError) in
                 try DiskConfiguration(argument: argument, field: "--disk")
             }
         }

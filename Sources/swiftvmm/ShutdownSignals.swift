@@ -40,17 +40,17 @@ final class ShutdownSignals {
         }
         if first {
             RunLog.note("signal \(number): pressing the power button; forced stop in \(graceSeconds) s")
-            machine?.pressPowerButton()
+            try? machine?.pressPowerButton()
             timers.asyncAfter(deadline: .now() + graceSeconds) {
                 let current = control.withLock { $0.machine }
                 guard let current else { return }
                 if case .stopped = current.state { return }
                 RunLog.note("the guest did not power off within \(graceSeconds) s: forcing a stop")
-                current.stop()
+                try? current.stop()
             }
         } else {
             RunLog.note("signal \(number) again: forcing a stop")
-            machine?.stop()
+            try? machine?.stop()
         }
     }
 
@@ -106,6 +106,8 @@ enum RunLog {
         case .guestReady(let nanoseconds):
             let milliseconds = Double(nanoseconds / 1000) / 1000
             note("guest ready (boot timer) \(milliseconds) ms after start")
+        case .stateChanged, .powerButtonPressed:
+            break
         }
     }
 }

@@ -46,11 +46,6 @@ struct CommandFailure: Error {
     let message: String
     let status: Int32
 
-    init(_ error: ConfigurationError) {
-        message = error.description
-        status = error.exitStatus
-    }
-
     init(_ error: MachineError) {
         message = error.description
         status = error.exitStatus

@@ -24,8 +24,4 @@ import Testing
         #expect(CKVM_EXIT_INTERNAL_ERROR == 17)
         #expect(CKVM_EXIT_SYSTEM_EVENT == 24)
     }
-
-    @Test func kickSignalIsARealTimeSignal() {
-        #expect(ckvm_sigrtmin() >= 32)
-    }
 }

@@ -2,7 +2,7 @@ import Testing
 import VMM
 
 @Suite struct ConfigurationDecodingTests {
-    private func decode(_ json: String) throws(ConfigurationError) -> VirtualMachineConfiguration {
+    private func decode(_ json: String) throws(MachineError) -> VirtualMachineConfiguration {
         try VirtualMachineConfiguration(json: Array(json.utf8), source: "test.json")
     }
 
@@ -49,10 +49,8 @@ import VMM
         #expect {
             try decode(json)
         } throws: { error in
-            guard case .malformedConfigurationFile(let path, let reason) = error as? ConfigurationError else {
-                return false
-            }
-            return path == "test.json" && reason.contains(expected)
+            guard let error = error as? MachineError, error.code == .malformedConfigurationFile else { return false }
+            return error.message.contains("'test.json'") && error.message.contains(expected)
         }
     }
 
@@ -70,8 +68,8 @@ import VMM
         #expect {
             try decode(json)
         } throws: { error in
-            guard case .malformedConfigurationFile(_, let reason) = error as? ConfigurationError else { return false }
-            return reason.contains(expected)
+            guard let error = error as? MachineError, error.code == .malformedConfigurationFile else { return false }
+            return error.message.contains(expected)
         }
     }
 }
@@ -88,7 +86,7 @@ import VMM
     @Test func zeroVCPUsIsRejected() {
         var configuration = valid
         configuration.vcpuCount = 0
-        #expect(throws: ConfigurationError.invalidValue(field: "vcpus", value: "0", expected: "1 to 254")) {
+        #expect(throws: MachineError.invalidValue(field: "vcpus", value: "0", expected: "1 to 254")) {
             try configuration.validate()
         }
     }
@@ -96,7 +94,7 @@ import VMM
     @Test func zeroMemoryIsRejected() {
         var configuration = valid
         configuration.memoryMiB = 0
-        #expect(throws: ConfigurationError.self) { try configuration.validate() }
+        #expect(throws: MachineError.self) { try configuration.validate() }
     }
 
     @Test func atMostOneBootSource() throws {
@@ -105,11 +103,11 @@ import VMM
         try configuration.validate()  // no source: the built-in firmware boots
         configuration.kernelPath = "/k"
         configuration.rawCode = RawCodeBoot(code: [0xf4], mode: .real16)
-        #expect(throws: ConfigurationError.self) { try configuration.validate() }
+        #expect(throws: MachineError.self) { try configuration.validate() }
         configuration.rawCode = nil
         configuration.firmwarePath = "/fw.elf"
         #expect(
-            throws: ConfigurationError.invalidValue(
+            throws: MachineError.invalidValue(
                 field: "firmware", value: "(set together with kernel)",
                 expected: "only one boot source: kernel, firmware or raw_code")
         ) { try configuration.validate() }
@@ -119,17 +117,17 @@ import VMM
         var configuration = valid
         configuration.memoryMiB = 8192
         #expect(
-            throws: ConfigurationError.exceedsHost(field: "memory_mib", value: "8192 MiB", limit: "4096 MiB (MemTotal)")
+            throws: MachineError.exceedsHost(field: "memory_mib", value: "8192 MiB", limit: "4096 MiB (MemTotal)")
         ) {
             try configuration.validate(against: host)
         }
         configuration.memoryMiB = 128
         configuration.vcpuCount = 17
-        #expect(throws: ConfigurationError.exceedsHost(field: "vcpus", value: "17", limit: "16 (KVM_CAP_MAX_VCPUS)")) {
+        #expect(throws: MachineError.exceedsHost(field: "vcpus", value: "17", limit: "16 (KVM_CAP_MAX_VCPUS)")) {
             try configuration.validate(against: host)
         }
         configuration.vcpuCount = 300
-        #expect(throws: ConfigurationError.self) {
+        #expect(throws: MachineError.self) {
             try configuration.validate(against: HostLimits(memoryBytes: 4 << 30, maximumVCPUCount: 1024))
         }
     }
@@ -137,28 +135,28 @@ import VMM
     @Test func rawCodeMustFitAndStayClearOfThePageTables() {
         var configuration = VirtualMachineConfiguration(memoryMiB: 1, inKernelIRQChip: false)
         configuration.rawCode = RawCodeBoot(code: [0xf4], loadAddress: 0x1000, mode: .long64User)
-        #expect(throws: ConfigurationError.self) { try configuration.validate() }
+        #expect(throws: MachineError.self) { try configuration.validate() }
         configuration.rawCode = RawCodeBoot(code: [0xf4, 0xf4], loadAddress: 0xfffff, mode: .long64User)
-        #expect(throws: ConfigurationError.self) { try configuration.validate() }
+        #expect(throws: MachineError.self) { try configuration.validate() }
         configuration.rawCode = RawCodeBoot(code: [UInt8](repeating: 0x90, count: 0x9000), mode: .real16)
-        #expect(throws: ConfigurationError.self, "real-mode code must end below 64 KiB") {
+        #expect(throws: MachineError.self, "real-mode code must end below 64 KiB") {
             try configuration.validate()
         }
         configuration.rawCode = RawCodeBoot(code: [], mode: .real16)
-        #expect(throws: ConfigurationError.self) { try configuration.validate() }
+        #expect(throws: MachineError.self) { try configuration.validate() }
         configuration.rawCode = RawCodeBoot(code: [0xf4], mode: .real16)
         configuration.vcpuCount = 2
-        #expect(throws: ConfigurationError.self, "several vCPUs need the irqchip") { try configuration.validate() }
+        #expect(throws: MachineError.self, "several vCPUs need the irqchip") { try configuration.validate() }
     }
 
     @Test func probeRangesAreChecked() {
         var configuration = valid
         configuration.probes = [ExitProbeConfiguration(space: .port, address: 0xffff, length: 2)]
-        #expect(throws: ConfigurationError.self) { try configuration.validate() }
+        #expect(throws: MachineError.self) { try configuration.validate() }
         configuration.probes = [ExitProbeConfiguration(space: .mmio, address: 0x1000, length: 3, inKernel: true)]
-        #expect(throws: ConfigurationError.self) { try configuration.validate() }
+        #expect(throws: MachineError.self) { try configuration.validate() }
         configuration.probes = [ExitProbeConfiguration(space: .mmio, address: 0x1000, length: 0)]
-        #expect(throws: ConfigurationError.self) { try configuration.validate() }
+        #expect(throws: MachineError.self) { try configuration.validate() }
     }
 
     @Test func consoleArgumentForms() throws {
@@ -169,10 +167,10 @@ import VMM
         #expect(try ConsoleConfiguration(argument: "file=/x,limit_mib=5").fileLimitBytes == 5 << 20)
         #expect(try ConsoleConfiguration(argument: "file=/x").fileLimitBytes == 1 << 30)
         #expect(try ConsoleConfiguration(argument: "file=/x,limit_mib=5").description == "file=/x,limit_mib=5")
-        #expect(throws: ConfigurationError.self) { try ConsoleConfiguration(argument: "file=") }
-        #expect(throws: ConfigurationError.self) { try ConsoleConfiguration(argument: "file=/x,limit_mib=0") }
-        #expect(throws: ConfigurationError.self) { try ConsoleConfiguration(argument: "file=/x,limit_mib=-1") }
-        #expect(throws: ConfigurationError.self) { try ConsoleConfiguration(argument: "serial") }
+        #expect(throws: MachineError.self) { try ConsoleConfiguration(argument: "file=") }
+        #expect(throws: MachineError.self) { try ConsoleConfiguration(argument: "file=/x,limit_mib=0") }
+        #expect(throws: MachineError.self) { try ConsoleConfiguration(argument: "file=/x,limit_mib=-1") }
+        #expect(throws: MachineError.self) { try ConsoleConfiguration(argument: "serial") }
     }
 }
 
@@ -200,11 +198,11 @@ import VMM
     }
 
     @Test func configurationErrorsMapToTheirStatuses() {
-        #expect(ConfigurationError.invalidValue(field: "", value: "", expected: "").exitStatus == 10)
-        #expect(ConfigurationError.malformedConfigurationFile(path: "", reason: "").exitStatus == 10)
-        #expect(ConfigurationError.fileUnreadable(field: "", path: "", reason: "").exitStatus == 11)
-        #expect(ConfigurationError.unsupportedBootImage(field: "", path: "", reason: "").exitStatus == 12)
-        #expect(ConfigurationError.exceedsHost(field: "", value: "", limit: "").exitStatus == 13)
+        #expect(MachineError.invalidValue(field: "", value: "", expected: "").exitStatus == 10)
+        #expect(MachineError.malformedConfigurationFile(path: "", reason: "").exitStatus == 10)
+        #expect(MachineError.fileUnreadable(field: "", path: "", reason: "").exitStatus == 11)
+        #expect(MachineError.unsupportedBootImage(field: "", path: "", reason: "").exitStatus == 12)
+        #expect(MachineError.exceedsHost(field: "", value: "", limit: "").exitStatus == 13)
         #expect(MachineError.hostUnsupported("").exitStatus == 2)
     }
 }
@@ -214,7 +212,7 @@ import VMM
         let interface = try NetworkInterfaceConfiguration(argument: "tap=tap0,mac=02:aa:bb:cc:dd:ee,mtu=9000")
         #expect(interface == NetworkInterfaceConfiguration(tap: "tap0", mac: "02:aa:bb:cc:dd:ee", mtu: 9000))
         for bad in ["tap=tap0,mac=02:aa", "tap=tap0,mac=zz:00:00:00:00:00", "tap=tap0,mtu=67", "tap=x/y", "mtu=1500"] {
-            #expect(throws: ConfigurationError.self, "\(bad)") { try NetworkInterfaceConfiguration(argument: bad) }
+            #expect(throws: MachineError.self, "\(bad)") { try NetworkInterfaceConfiguration(argument: bad) }
         }
     }
 
@@ -235,8 +233,8 @@ import VMM
         #expect {
             try configuration.validate()
         } throws: { error in
-            guard case .invalidValue(let reported, _, _) = error as? ConfigurationError else { return false }
-            return reported == field
+            guard let error = error as? MachineError, error.code == .invalidValue else { return false }
+            return error.field == field
         }
     }
 
@@ -252,8 +250,8 @@ import VMM
         #expect {
             try configuration.validate()
         } throws: { error in
-            guard case .invalidValue(_, _, let expected) = error as? ConfigurationError else { return false }
-            return expected.contains("at most 18 virtio devices")
+            guard let error = error as? MachineError, error.code == .invalidValue else { return false }
+            return error.message.contains("at most 18 virtio devices")
         }
     }
 
@@ -261,7 +259,7 @@ import VMM
         let configuration = try VirtualMachineConfiguration(
             json: Array(#"{"network_interfaces": [{"tap": "tap1", "mtu": 1400}]}"#.utf8))
         #expect(configuration.networkInterfaces == [NetworkInterfaceConfiguration(tap: "tap1", mtu: 1400)])
-        #expect(throws: ConfigurationError.self) {
+        #expect(throws: MachineError.self) {
             try VirtualMachineConfiguration(
                 json: Array(#"{"network_interfaces": [{"tap": "t", "ip": "1.2.3.4"}]}"#.utf8))
         }
@@ -281,7 +279,7 @@ import VMM
         var tooLong = VirtualMachineConfiguration(disks: [
             DiskConfiguration(path: "/a", serial: String(repeating: "s", count: 21))
         ])
-        #expect(throws: ConfigurationError.self) { try tooLong.validate() }
+        #expect(throws: MachineError.self) { try tooLong.validate() }
         tooLong.disks = []
         try tooLong.validate()
     }

@@ -20,10 +20,10 @@ struct MachineTeardownTests {
                 configuration: VirtualMachineConfiguration(
                     vcpuCount: 2, commandLine: "fw.test=rng fw.exit=0", console: .none, entropyDevice: true))
             #expect(try machine.run() == .guestStatus(0))
-            resources = machine.resources
-            vm = machine.resources.vm
-            vcpu = machine.resources.runners.first?.vcpu
-            ioThread = machine.resources.ioThread
+            resources = machine.runtime.resources
+            vm = machine.runtime.resources.vm
+            vcpu = machine.runtime.resources.runners.first?.vcpu
+            ioThread = machine.runtime.resources.ioThread
             machineReference = machine
             #expect(resources != nil && vm != nil && vcpu != nil && ioThread != nil)
         }

@@ -127,8 +127,8 @@ struct TinyGuestTests {
         try await Task.sleep(for: .milliseconds(200))
         #expect(machine.state == .running, "a spinning guest keeps running")
         let requested = DispatchTime.now()
-        machine.stop()
-        let exit = await machine.waitUntilStopped()
+        try machine.stop()
+        let exit = try await machine.waitUntilStopped()
         let elapsedMilliseconds = (DispatchTime.now().uptimeNanoseconds - requested.uptimeNanoseconds) / 1_000_000
         #expect(exit == .stopped)
         #expect(machine.state == .stopped(.stopped))
@@ -139,8 +139,8 @@ struct TinyGuestTests {
     @Test func stopBeforeTheVCPUEntersTheGuestStillEndsIt() throws {
         let machine = try Machine(configuration: Guest.configuration([0xeb, 0xfe], probes: []))
         try machine.start()
-        machine.stop()
-        machine.stop()
+        try machine.stop()
+        try machine.stop()
         #expect(machine.waitForExit() == .stopped)
     }
 
@@ -161,7 +161,7 @@ struct TinyGuestTests {
         func runOne() async throws {
             let machine = try Machine(configuration: Guest.configuration([0xb0, 0x03, 0xe6, 0xf4], probes: []))
             try machine.start()
-            _ = await machine.waitUntilStopped()
+            _ = try await machine.waitUntilStopped()
         }
         for _ in 0..<5 { try await runOne() }
         try await Task.sleep(for: .milliseconds(100))

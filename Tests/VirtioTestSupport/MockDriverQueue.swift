@@ -4,35 +4,35 @@ import Virtio
 /// The driver side of a split virtqueue, for device and queue tests: writes descriptor tables,
 /// available-ring entries and indices into guest memory the way a guest driver does, and reads
 /// the used ring back. It can also write anything a buggy or hostile driver might.
-public final class MockDriverQueue {
+package final class MockDriverQueue {
     /// One buffer of a chain the mock builds.
-    public struct Buffer: Sendable {
-        public var address: UInt64
-        public var length: UInt32
-        public var writable: Bool
+    package struct Buffer: Sendable {
+        package var address: UInt64
+        package var length: UInt32
+        package var writable: Bool
 
-        public init(address: UInt64, length: UInt32, writable: Bool) {
+        package init(address: UInt64, length: UInt32, writable: Bool) {
             self.address = address
             self.length = length
             self.writable = writable
         }
     }
 
-    public static let flagNext: UInt16 = 1
-    public static let flagWrite: UInt16 = 2
-    public static let flagIndirect: UInt16 = 4
+    package static let flagNext: UInt16 = 1
+    package static let flagWrite: UInt16 = 2
+    package static let flagIndirect: UInt16 = 4
 
-    public let memory: GuestMemory
-    public let layout: QueueLayout
+    package let memory: GuestMemory
+    package let layout: QueueLayout
     private var nextDescriptor: UInt16 = 0
     /// The driver's available index.
-    public private(set) var availableIndex: UInt16 = 0
+    package private(set) var availableIndex: UInt16 = 0
     private var lastSeenUsed: UInt16 = 0
     private var nextData: UInt64
 
     /// Lays out a queue of `size` entries at `base` (descriptor table, available ring, used
     /// ring), with a data area for buffers after it.
-    public init(memory: GuestMemory, base: UInt64 = 0x10000, size: UInt16 = 16) {
+    package init(memory: GuestMemory, base: UInt64 = 0x10000, size: UInt16 = 16) {
         self.memory = memory
         let table = base
         let available = table + 16 * UInt64(size)
@@ -42,7 +42,7 @@ public final class MockDriverQueue {
     }
 
     /// Reserves `length` bytes of data area (16-byte aligned) and returns its address.
-    public func allocate(_ length: UInt32, filledWith byte: UInt8 = 0) -> UInt64 {
+    package func allocate(_ length: UInt32, filledWith byte: UInt8 = 0) -> UInt64 {
         let address = nextData
         nextData = (nextData + UInt64(length) + 15) & ~15
         try? memory.fill(byte, count: Int(length), at: GuestAddress(address))
@@ -50,7 +50,7 @@ public final class MockDriverQueue {
     }
 
     /// Writes descriptor `index` as given.
-    public func writeDescriptor(index: UInt16, address: UInt64, length: UInt32, flags: UInt16, next: UInt16) {
+    package func writeDescriptor(index: UInt16, address: UInt64, length: UInt32, flags: UInt16, next: UInt16) {
         writeDescriptor(
             table: layout.descriptorTable, index: index, address: address, length: length, flags: flags, next: next)
     }
@@ -65,7 +65,7 @@ public final class MockDriverQueue {
 
     /// Writes `buffers` as a chain of consecutive descriptors, makes it available, returns its head.
     @discardableResult
-    public func addChain(_ buffers: [Buffer], publish: Bool = true) -> UInt16 {
+    package func addChain(_ buffers: [Buffer], publish: Bool = true) -> UInt16 {
         let head = nextDescriptor
         for (offset, buffer) in buffers.enumerated() {
             let index = (head &+ UInt16(offset)) % layout.size
@@ -82,7 +82,7 @@ public final class MockDriverQueue {
 
     /// Writes `buffers` into an indirect table and makes one descriptor pointing at it available.
     @discardableResult
-    public func addIndirectChain(_ buffers: [Buffer]) -> UInt16 {
+    package func addIndirectChain(_ buffers: [Buffer]) -> UInt16 {
         let table = allocate(UInt32(16 * buffers.count))
         for (offset, buffer) in buffers.enumerated() {
             let last = offset == buffers.count - 1
@@ -100,7 +100,7 @@ public final class MockDriverQueue {
     }
 
     /// Puts `head` in the next available-ring slot and (optionally) publishes the new index.
-    public func makeAvailable(head: UInt16, publish: Bool = true) {
+    package func makeAvailable(head: UInt16, publish: Bool = true) {
         let slot = GuestAddress(layout.availableRing + 4 + 2 * UInt64(availableIndex % layout.size))
         try? memory.store(head, at: slot)
         availableIndex &+= 1
@@ -108,36 +108,36 @@ public final class MockDriverQueue {
     }
 
     /// Writes the driver's available index to the ring.
-    public func publishAvailableIndex() {
+    package func publishAvailableIndex() {
         try? memory.store(availableIndex, at: GuestAddress(layout.availableRing + 2))
     }
 
     /// Writes an arbitrary available index (for malformed-driver tests).
-    public func setAvailableIndex(_ value: UInt16) {
+    package func setAvailableIndex(_ value: UInt16) {
         availableIndex = value
         publishAvailableIndex()
     }
 
     /// Sets or clears VIRTQ_AVAIL_F_NO_INTERRUPT.
-    public func setNoInterrupt(_ on: Bool) {
+    package func setNoInterrupt(_ on: Bool) {
         try? memory.store(UInt16(on ? 1 : 0), at: GuestAddress(layout.availableRing))
     }
 
     /// EVENT_IDX: asks for an interrupt only once the used index passes `value`.
-    public func setUsedEvent(_ value: UInt16) {
+    package func setUsedEvent(_ value: UInt16) {
         try? memory.store(value, at: GuestAddress(layout.availableRing + 4 + 2 * UInt64(layout.size)))
     }
 
     /// EVENT_IDX: the available index after which the device wants a notification.
-    public var availableEvent: UInt16 {
+    package var availableEvent: UInt16 {
         (try? memory.load(UInt16.self, at: GuestAddress(layout.usedRing + 4 + 8 * UInt64(layout.size)))) ?? 0
     }
 
     /// The device's used index.
-    public var usedIndex: UInt16 { (try? memory.load(UInt16.self, at: GuestAddress(layout.usedRing + 2))) ?? 0 }
+    package var usedIndex: UInt16 { (try? memory.load(UInt16.self, at: GuestAddress(layout.usedRing + 2))) ?? 0 }
 
     /// Used elements (chain head, bytes written) added since the last call.
-    public func takeUsed() -> [(head: UInt32, length: UInt32)] {
+    package func takeUsed() -> [(head: UInt32, length: UInt32)] {
         var result: [(head: UInt32, length: UInt32)] = []
         let used = usedIndex
         while lastSeenUsed != used {

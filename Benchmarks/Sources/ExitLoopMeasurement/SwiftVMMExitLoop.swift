@@ -1,6 +1,10 @@
 import ExitLoopGuests
 import VMM
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Runs an `ExitLoopGuest` through SwiftVMM's public API: a fresh `Machine` per run, its own
 /// vCPU thread, exit loop and bus, with an exit probe on each port and MMIO range.
 public enum SwiftVMMExitLoop {
@@ -20,6 +24,13 @@ public enum SwiftVMMExitLoop {
             inKernel: true),
     ]
 
+    /// The vCPU thread's seccomp filter: on, as in production, unless `EXIT_LOOP_SECCOMP=off`
+    /// (valgrind cannot install filters: the callgrind runs count user-space instructions,
+    /// which the kernel-side filter does not change).
+    static var seccomp: SeccompMode {
+        getenv("EXIT_LOOP_SECCOMP").flatMap { SeccompMode(rawValue: String(cString: $0)) } ?? .enforce
+    }
+
     /// The machine configuration for `guest`: 1 MiB, one vCPU, no irqchip, the four probes.
     public static func configuration(for guest: ExitLoopGuest) -> VirtualMachineConfiguration {
         VirtualMachineConfiguration(
@@ -27,7 +38,7 @@ public enum SwiftVMMExitLoop {
             rawCode: RawCodeBoot(
                 code: guest.code, loadAddress: ExitLoopLayout.loadAddress, mode: guest.mode.rawCodeMode,
                 registers: .init(rbx: guest.rbx, rcx: guest.rcx, rdx: guest.rdx)),
-            console: .none, inKernelIRQChip: false, probes: probes)
+            console: .none, inKernelIRQChip: false, probes: probes, seccomp: seccomp)
     }
 
     /// Builds a machine for `guest` (not timed).

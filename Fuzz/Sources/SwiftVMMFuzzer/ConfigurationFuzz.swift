@@ -1,7 +1,7 @@
-import VMM
+@testable import VMM
 
 /// The JSON configuration: decoding and validation of arbitrary bytes end in a configuration
-/// or a ConfigurationError, never a trap; a valid configuration encodes and decodes to itself.
+/// or a MachineError, never a trap; a valid configuration encodes and decodes to itself.
 enum ConfigurationFuzz {
     static func run(_ bytes: [UInt8]) {
         guard let configuration = try? VirtualMachineConfiguration(json: bytes, source: "fuzz.json") else { return }

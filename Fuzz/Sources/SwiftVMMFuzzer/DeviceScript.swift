@@ -1,6 +1,6 @@
-import Devices
-import GuestMemory
-import Virtio
+@testable import Devices
+@testable import GuestMemory
+@testable import Virtio
 
 #if canImport(Glibc)
     import Glibc

@@ -1,4 +1,4 @@
-import GuestMemory
+@testable import GuestMemory
 
 /// Fuzzer bytes read as a stream of little-endian integers; reads past the end give nil.
 struct FuzzInput {

@@ -1,5 +1,5 @@
 @testable import Devices
-import GuestMemory
+@testable import GuestMemory
 
 @testable import VMM
 
@@ -12,7 +12,7 @@ enum LegacyPortsFuzz {
         var builder = DeviceBusBuilder()
         do {
             try builder.mapPorts(
-                base: PlatformLayout.debugExitPort, length: DebugExitPort.length,
+                base: DebugExitPort.defaultPort, length: DebugExitPort.length,
                 slot: builder.add(.debugExit(DebugExitPort())), name: "debug-exit")
             try builder.mapPorts(
                 base: Serial16550.com1Port, length: Serial16550.portCount, slot: builder.add(.serial(serial)),
@@ -58,7 +58,7 @@ enum LegacyPortsFuzz {
     /// Mostly the ports the platform devices answer, sometimes any port.
     static func nearPlatformPort(_ value: UInt16) -> UInt16 {
         let ports: [UInt16] = [
-            0x3f8, PlatformLayout.debugExitPort, PowerControl.defaultPort, PowerButton.defaultPort, 0x60,
+            0x3f8, DebugExitPort.defaultPort, PowerControl.defaultPort, PowerButton.defaultPort, 0x60,
         ]
         return value & 0x8000 != 0 ? value : ports[Int(value % UInt16(ports.count))] &+ (value >> 8) % 8
     }

@@ -1,5 +1,5 @@
-import Boot
-import GuestMemory
+@testable import Boot
+@testable import GuestMemory
 
 /// The ELF/PVH and bzImage loaders on arbitrary images (seeded with the headers of Debian's
 /// cloud kernel by run-fuzz.sh): a plan or a BootError, never a trap; a plan's placements lie

@@ -54,4 +54,7 @@ static inline int ceventloop_timer_arm(int fd, uint64_t initial_ns, uint64_t int
   return timerfd_settime(fd, 0, &spec, 0);
 }
 
+/// pipe2(2) with O_CLOEXEC | O_NONBLOCK on both ends (Glibc's module lacks pipe2). Returns 0 or -1.
+int ceventloop_nonblocking_pipe(int ends[2]);
+
 #endif

@@ -101,15 +101,6 @@ static inline int ckvm_run(int vcpu_fd) {
   return ioctl(vcpu_fd, KVM_RUN, 0) == 0 ? 0 : errno;
 }
 
-/// The first real-time signal number (SIGRTMIN is a function call in glibc, not a constant).
-static inline int ckvm_sigrtmin(void) { return SIGRTMIN; }
-
-/// Installs a no-op handler (without SA_RESTART) for the vCPU kick signal. Returns 0 or -1.
-int ckvm_install_kick_handler(int signal_number);
-
-/// Names the calling thread (PR_SET_NAME; at most 15 bytes are kept). Returns 0 or -1.
-int ckvm_set_thread_name(const char *name);
-
 // MARK: - struct kvm_run accessors (its exit data is an anonymous union)
 
 static inline uint32_t ckvm_run_exit_reason(const struct kvm_run *run) { return run->exit_reason; }

@@ -3,7 +3,7 @@ import Virtio
 
 /// Where a virtio-blk device's sectors live. Implementations move data straight between the
 /// store and guest buffers; every call returns the virtio status for the request.
-public protocol BlockBackend: AnyObject, Sendable {
+package protocol BlockBackend: AnyObject, Sendable {
     /// Size in bytes (a multiple of 512; the rest of a file is not exposed).
     var capacityBytes: UInt64 { get }
     /// The guest may not write.

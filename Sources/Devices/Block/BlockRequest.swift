@@ -3,13 +3,13 @@ import Virtio
 
 /// A virtio-blk request parsed from a descriptor chain (virtio 1.x, 5.2.6), before anything is
 /// executed: header, data buffers and where the status byte goes, all validated.
-public struct BlockRequest: Sendable, Equatable {
-    public static let sectorSize: UInt64 = 512
-    public static let headerSize: UInt64 = 16
-    public static let identifierSize: UInt32 = 20
+package struct BlockRequest: Sendable, Equatable {
+    package static let sectorSize: UInt64 = 512
+    package static let headerSize: UInt64 = 16
+    package static let identifierSize: UInt32 = 20
 
     /// Request types (VIRTIO_BLK_T_*).
-    public enum RequestType: UInt32, Sendable {
+    package enum RequestType: UInt32, Sendable {
         case read = 0
         case write = 1
         case flush = 4
@@ -19,7 +19,7 @@ public struct BlockRequest: Sendable, Equatable {
     }
 
     /// Status values (VIRTIO_BLK_S_*).
-    public enum Status: UInt8, Sendable {
+    package enum Status: UInt8, Sendable {
         case ok = 0
         case ioError = 1
         case unsupported = 2
@@ -27,18 +27,18 @@ public struct BlockRequest: Sendable, Equatable {
 
     /// The limits the device advertises in its configuration space and enforces on every
     /// request: a request beyond them completes with IOERR.
-    public struct Limits: Sendable, Equatable {
+    package struct Limits: Sendable, Equatable {
         /// Data descriptors of one read or write (seg_max).
-        public var dataSegments: Int
+        package var dataSegments: Int
         /// Ranges of one DISCARD or WRITE_ZEROES (max_discard_seg, max_write_zeroes_seg).
-        public var rangeSegments: Int
+        package var rangeSegments: Int
         /// Sectors of one DISCARD range (max_discard_sectors).
-        public var discardSectors: UInt32
+        package var discardSectors: UInt32
         /// Sectors of one WRITE_ZEROES range (max_write_zeroes_sectors): the fallback that writes
         /// zeros runs on the I/O thread, so this bounds the work one request can ask for.
-        public var writeZeroesSectors: UInt32
+        package var writeZeroesSectors: UInt32
 
-        public init(dataSegments: Int, rangeSegments: Int, discardSectors: UInt32, writeZeroesSectors: UInt32) {
+        package init(dataSegments: Int, rangeSegments: Int, discardSectors: UInt32, writeZeroesSectors: UInt32) {
             self.dataSegments = dataSegments
             self.rangeSegments = rangeSegments
             self.discardSectors = discardSectors
@@ -47,20 +47,20 @@ public struct BlockRequest: Sendable, Equatable {
 
         /// SwiftVMM's limits: 254 data segments (queue size − 2), one range per request, 1 GiB
         /// per discard, 16 MiB per write-zeroes.
-        public static let standard = Limits(
+        package static let standard = Limits(
             dataSegments: 254, rangeSegments: 1, discardSectors: 1 << 21, writeZeroesSectors: 1 << 15)
     }
 
     /// One DISCARD / WRITE_ZEROES range.
-    public struct Range: Sendable, Equatable {
-        public var sector: UInt64
-        public var sectorCount: UInt32
+    package struct Range: Sendable, Equatable {
+        package var sector: UInt64
+        package var sectorCount: UInt32
         /// VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP.
-        public var unmap: Bool
+        package var unmap: Bool
     }
 
     /// What the request asks for.
-    public enum Operation: Sendable, Equatable {
+    package enum Operation: Sendable, Equatable {
         case read(sector: UInt64, into: [DescriptorBuffer])
         case write(sector: UInt64, from: [DescriptorBuffer])
         case flush
@@ -73,20 +73,20 @@ public struct BlockRequest: Sendable, Equatable {
         case malformed(String)
     }
 
-    public let operation: Operation
+    package let operation: Operation
     /// Where the status byte goes.
-    public let status: GuestAddress
+    package let status: GuestAddress
     /// Bytes of data the device may write before the status (for the used-ring length).
-    public let writableDataLength: UInt64
+    package let writableDataLength: UInt64
 
-    public init(operation: Operation, status: GuestAddress, writableDataLength: UInt64) {
+    package init(operation: Operation, status: GuestAddress, writableDataLength: UInt64) {
         self.operation = operation
         self.status = status
         self.writableDataLength = writableDataLength
     }
 
     /// For reads and writes: the first sector, the sector count and the direction.
-    public var transfer: (sector: UInt64, sectors: UInt64, isWrite: Bool)? {
+    package var transfer: (sector: UInt64, sectors: UInt64, isWrite: Bool)? {
         switch operation {
         case .read(let sector, let buffers): return (sector, buffers.totalLength / Self.sectorSize, false)
         case .write(let sector, let buffers): return (sector, buffers.totalLength / Self.sectorSize, true)
@@ -95,7 +95,7 @@ public struct BlockRequest: Sendable, Equatable {
     }
 
     /// For reads and writes: the data buffers.
-    public var dataBuffers: [DescriptorBuffer]? {
+    package var dataBuffers: [DescriptorBuffer]? {
         switch operation {
         case .read(_, let buffers), .write(_, let buffers): return buffers
         default: return nil
@@ -103,14 +103,14 @@ public struct BlockRequest: Sendable, Equatable {
     }
 
     /// For reads and writes: the bytes moved.
-    public var dataLength: UInt64 { dataBuffers?.totalLength ?? 0 }
+    package var dataLength: UInt64 { dataBuffers?.totalLength ?? 0 }
 
     /// Flags a WRITE_ZEROES range may carry (VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP); DISCARD takes none.
     static let writeZeroesUnmapFlag: UInt32 = 1
 
     /// Parses `chain` under `limits`. Returns nil when the chain has no device-writable status
     /// byte (then not even an error status can be written; complete it with length 0).
-    public static func parse(_ chain: DescriptorChain, memory: GuestMemory, limits: Limits = .standard)
+    package static func parse(_ chain: DescriptorChain, memory: GuestMemory, limits: Limits = .standard)
         -> BlockRequest?
     {
         guard let status = chain.writable.address(ofLastBytes: 1),

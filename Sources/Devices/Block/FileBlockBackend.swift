@@ -8,14 +8,14 @@ import Virtio
 #endif
 
 /// Why a disk image cannot be used.
-public enum BlockBackendError: Error, Equatable, Sendable, CustomStringConvertible {
+package enum BlockBackendError: Error, Equatable, Sendable, CustomStringConvertible {
     case cannotOpen(path: String, errno: Int32)
     case notADisk(path: String)
     /// Another open file holds a conflicting OFD lock (`readOnly`: we asked for a shared lock).
     case locked(path: String, readOnly: Bool)
     case tooSmall(path: String, bytes: UInt64)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .cannotOpen(let path, let code):
             return "cannot open '\(path)': \(String(cString: strerror(code))) (errno \(code))"
@@ -35,18 +35,18 @@ public enum BlockBackendError: Error, Equatable, Sendable, CustomStringConvertib
 /// read-only disks and exclusive for writable ones (as QEMU takes them), held while open.
 /// `cache=none` opens with O_DIRECT; requests whose buffers are not 512-byte aligned fall back
 /// to a second, buffered descriptor of the same file.
-public final class FileBlockBackend: BlockBackend {
-    public let path: String
-    public let capacityBytes: UInt64
-    public let isReadOnly: Bool
-    public let supportsDiscard: Bool
+package final class FileBlockBackend: BlockBackend {
+    package let path: String
+    package let capacityBytes: UInt64
+    package let isReadOnly: Bool
+    package let supportsDiscard: Bool
     /// The descriptor used for aligned requests (O_DIRECT with cache=none); it holds the lock.
     private let primary: Int32
     /// With cache=none: a buffered descriptor for requests O_DIRECT cannot take.
     private let buffered: Int32?
 
     /// Opens `path` (read-only or read-write), takes the lock, and reads the size.
-    public init(path: String, readOnly: Bool, directIO: Bool) throws(BlockBackendError) {
+    package init(path: String, readOnly: Bool, directIO: Bool) throws(BlockBackendError) {
         self.path = path
         isReadOnly = readOnly
         let access = readOnly ? O_RDONLY : O_RDWR
@@ -114,7 +114,7 @@ public final class FileBlockBackend: BlockBackend {
         offset <= capacityBytes && length <= capacityBytes - offset
     }
 
-    public func read(at offset: UInt64, into buffers: [DescriptorBuffer], memory: GuestMemory) -> BlockRequest.Status {
+    package func read(at offset: UInt64, into buffers: [DescriptorBuffer], memory: GuestMemory) -> BlockRequest.Status {
         let length = buffers.totalLength
         guard inRange(offset, length) else { return .ioError }
         let fd = descriptor(offset: offset, buffers: buffers)
@@ -125,7 +125,8 @@ public final class FileBlockBackend: BlockBackend {
         return .ok
     }
 
-    public func write(at offset: UInt64, from buffers: [DescriptorBuffer], memory: GuestMemory) -> BlockRequest.Status {
+    package func write(at offset: UInt64, from buffers: [DescriptorBuffer], memory: GuestMemory) -> BlockRequest.Status
+    {
         guard !isReadOnly else { return .ioError }
         let length = buffers.totalLength
         guard inRange(offset, length) else { return .ioError }
@@ -137,7 +138,7 @@ public final class FileBlockBackend: BlockBackend {
         return .ok
     }
 
-    public func flush() -> BlockRequest.Status {
+    package func flush() -> BlockRequest.Status {
         guard !isReadOnly else { return .ok }
         while fdatasync(primary) != 0 {
             if errno != EINTR { return .ioError }
@@ -145,13 +146,13 @@ public final class FileBlockBackend: BlockBackend {
         return .ok
     }
 
-    public func discard(at offset: UInt64, length: UInt64) -> BlockRequest.Status {
+    package func discard(at offset: UInt64, length: UInt64) -> BlockRequest.Status {
         guard supportsDiscard else { return .unsupported }
         guard inRange(offset, length) else { return .ioError }
         return chostio_punch_hole(primary, offset, length) == 0 ? .ok : .ioError
     }
 
-    public func writeZeroes(at offset: UInt64, length: UInt64, unmap: Bool) -> BlockRequest.Status {
+    package func writeZeroes(at offset: UInt64, length: UInt64, unmap: Bool) -> BlockRequest.Status {
         guard supportsDiscard else { return .unsupported }
         guard inRange(offset, length) else { return .ioError }
         if unmap, chostio_punch_hole(primary, offset, length) == 0 { return .ok }

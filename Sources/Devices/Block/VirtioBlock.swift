@@ -5,9 +5,9 @@ import Virtio
 /// virtio-blk (device ID 2): one request queue over a `BlockBackend`. Requests are parsed
 /// (`BlockRequest.parse`), then executed; FLUSH completes only after the backend's fdatasync
 /// returned. Malformed requests get IOERR (or length 0 when not even a status byte exists).
-public final class VirtioBlock: VirtioDevice, Sendable {
-    public static let deviceTypeID: UInt32 = 2
-    public static let queueSize: UInt16 = 256
+package final class VirtioBlock: VirtioDevice, Sendable {
+    package static let deviceTypeID: UInt32 = 2
+    package static let queueSize: UInt16 = 256
 
     enum Feature {
         static let sizeMaximum: UInt64 = 1 << 1
@@ -20,25 +20,25 @@ public final class VirtioBlock: VirtioDevice, Sendable {
     }
 
     /// What every request is checked against (and what the configuration space advertises).
-    public let limits = BlockRequest.Limits.standard
+    package let limits = BlockRequest.Limits.standard
     /// Data bytes one notification moves at most before yielding the I/O thread (with
     /// `QueueWork.budget` requests, this bounds the time one wake-up can take).
     static let byteBudget: UInt64 = 64 << 20
 
-    public let backend: any BlockBackend
+    package let backend: any BlockBackend
     /// The GET_ID answer (at most 20 bytes).
-    public let identifier: [UInt8]
+    package let identifier: [UInt8]
     private let active = Mutex<VirtioActivation?>(nil)
     private let completed = Atomic<UInt64>(0)
 
-    public init(backend: any BlockBackend, serial: String?) {
+    package init(backend: any BlockBackend, serial: String?) {
         self.backend = backend
         identifier = Array((serial ?? "").utf8.prefix(Int(BlockRequest.identifierSize)))
     }
 
-    public var deviceID: UInt32 { Self.deviceTypeID }
-    public var queueMaximumSizes: [UInt16] { [Self.queueSize] }
-    public var deviceFeatures: UInt64 {
+    package var deviceID: UInt32 { Self.deviceTypeID }
+    package var queueMaximumSizes: [UInt16] { [Self.queueSize] }
+    package var deviceFeatures: UInt64 {
         var features = Feature.segmentMaximum | Feature.blockSize | Feature.flush
         if backend.isReadOnly { features |= Feature.readOnly }
         if backend.supportsDiscard { features |= Feature.discard | Feature.writeZeroes }
@@ -46,7 +46,7 @@ public final class VirtioBlock: VirtioDevice, Sendable {
     }
 
     /// Requests completed so far.
-    public var requestsCompleted: UInt64 { completed.load(ordering: .relaxed) }
+    package var requestsCompleted: UInt64 { completed.load(ordering: .relaxed) }
 
     /// The configuration space (virtio 1.x, 5.2.4), little-endian.
     var configuration: [UInt8] {
@@ -70,20 +70,20 @@ public final class VirtioBlock: VirtioDevice, Sendable {
         return bytes
     }
 
-    public func readConfiguration(offset: UInt64, size: Int) -> UInt64 {
+    package func readConfiguration(offset: UInt64, size: Int) -> UInt64 {
         VirtioConfigurationSpace.read(configuration, offset: offset, size: size)
     }
 
-    public func writeConfiguration(offset: UInt64, size: Int, value: UInt64) {}  // nothing writable
+    package func writeConfiguration(offset: UInt64, size: Int, value: UInt64) {}  // nothing writable
 
-    public func activate(_ activation: VirtioActivation) throws(VirtioDeviceError) {
+    package func activate(_ activation: VirtioActivation) throws(VirtioDeviceError) {
         guard activation.queues.first.flatMap({ $0 }) != nil else {
             throw VirtioDeviceError("virtio-blk: the driver did not enable the request queue")
         }
         active.withLock { $0 = activation }
     }
 
-    public func reset() {
+    package func reset() {
         active.withLock { $0 = nil }
     }
 
@@ -96,7 +96,7 @@ public final class VirtioBlock: VirtioDevice, Sendable {
         let request: BlockRequest
     }
 
-    public func queueNotified(_ index: Int) throws(QueueError) -> QueueWork {
+    package func queueNotified(_ index: Int) throws(QueueError) -> QueueWork {
         guard index == 0, let activation = active.withLock({ $0 }), let queue = activation.queues[0] else {
             return .done
         }

@@ -1,11 +1,11 @@
 /// An error registering a device on a bus.
-public enum BusError: Error, Equatable, Sendable, CustomStringConvertible {
+package enum BusError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The new range overlaps one already registered.
     case overlap(name: String, base: UInt64, length: UInt64, existing: String)
     /// The range is empty or wraps around the address space.
     case invalidRange(name: String, base: UInt64, length: UInt64)
 
-    public var description: String {
+    package var description: String {
         func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
         switch self {
         case .overlap(let name, let base, let length, let existing):
@@ -20,22 +20,22 @@ public enum BusError: Error, Equatable, Sendable, CustomStringConvertible {
 ///
 /// Registration rejects overlaps; lookup is a scan of a small sorted contiguous array with no
 /// allocation, made `@inlinable` so the vCPU exit path inlines it across modules.
-public struct AddressRangeMap: Sendable {
+package struct AddressRangeMap: Sendable {
     /// One registered range.
-    public struct Entry: Sendable, Equatable {
-        public let base: UInt64
+    package struct Entry: Sendable, Equatable {
+        package let base: UInt64
         /// One past the last address.
-        public let end: UInt64
+        package let end: UInt64
         /// The slot the owner gave this range (an index into its device table).
-        public let slot: UInt16
-        public let name: String
+        package let slot: UInt16
+        package let name: String
     }
 
     /// The result of a lookup: which slot, and the offset of the address inside its range.
-    public struct Hit: Sendable, Equatable {
-        public let slot: UInt16
-        public let offset: UInt64
-        @inlinable public init(slot: UInt16, offset: UInt64) {
+    package struct Hit: Sendable, Equatable {
+        package let slot: UInt16
+        package let offset: UInt64
+        @inlinable package init(slot: UInt16, offset: UInt64) {
             self.slot = slot
             self.offset = offset
         }
@@ -48,15 +48,15 @@ public struct AddressRangeMap: Sendable {
     @usableFromInline var slots: ContiguousArray<UInt16> = []
     private var names: [String] = []
 
-    public init() {}
+    package init() {}
 
     /// The registered ranges in ascending order.
-    public var entries: [Entry] {
+    package var entries: [Entry] {
         bases.indices.map { Entry(base: bases[$0], end: ends[$0], slot: slots[$0], name: names[$0]) }
     }
 
     /// Registers `[base, base + length)` for `slot`; `name` appears in error messages.
-    public mutating func insert(base: UInt64, length: UInt64, slot: UInt16, name: String) throws(BusError) {
+    package mutating func insert(base: UInt64, length: UInt64, slot: UInt16, name: String) throws(BusError) {
         let (end, overflow) = base.addingReportingOverflow(length)
         guard length > 0, !overflow else { throw .invalidRange(name: name, base: base, length: length) }
         var position = 0
@@ -75,7 +75,7 @@ public struct AddressRangeMap: Sendable {
 
     /// The range containing `address`, if any.
     @inlinable @inline(__always)
-    public func lookup(_ address: UInt64) -> Hit? {
+    package func lookup(_ address: UInt64) -> Hit? {
         // SAFETY: indices stay below `bases.count`, and `ends` has the same count (kept in step by insert).
         bases.withUnsafeBufferPointer { bases in
             ends.withUnsafeBufferPointer { ends in

@@ -1,5 +1,5 @@
 /// What a device asks of the machine after a guest access, besides completing it.
-public enum MachineRequest: Sendable, Equatable {
+package enum MachineRequest: Sendable, Equatable {
     /// The guest reported `status` through the debug-exit port and wants the run to end.
     case guestExit(status: UInt32)
     /// The guest asked to power off.

@@ -1,7 +1,7 @@
 /// The 16-bit I/O port space as a flat table: one byte per port naming its range, so a lookup
 /// on the exit path is one load (64 KiB per machine). Ranges and overlap checks come from an
 /// `AddressRangeMap`.
-public struct PortMap: Sendable {
+package struct PortMap: Sendable {
     /// Range number + 1 for every port (0: no device), as raw bytes.
     @usableFromInline let rangeOfPort: [UInt8]
     /// Per range number + 1: its slot and first port (index 0 unused).
@@ -9,10 +9,10 @@ public struct PortMap: Sendable {
     @usableFromInline let bases: [UInt16]
 
     /// Most ranges a port map holds.
-    public static let maximumRanges = 254
+    package static let maximumRanges = 254
 
     /// Builds the table from `ranges` (port ranges; at most `maximumRanges`).
-    public init(_ ranges: AddressRangeMap) throws(BusError) {
+    package init(_ ranges: AddressRangeMap) throws(BusError) {
         let entries = ranges.entries
         guard entries.count <= Self.maximumRanges else {
             throw .invalidRange(name: "port ranges", base: 0, length: UInt64(entries.count))
@@ -35,7 +35,7 @@ public struct PortMap: Sendable {
 
     /// The range holding `port`, if any.
     @inlinable @inline(__always)
-    public func lookup(_ port: UInt16) -> AddressRangeMap.Hit? {
+    package func lookup(_ port: UInt16) -> AddressRangeMap.Hit? {
         rangeOfPort.withUnsafeBufferPointer { table in
             // SAFETY: the table has 65536 entries, one per UInt16 value.
             let range = Int(table[Int(port)])

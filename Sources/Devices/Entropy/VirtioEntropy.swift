@@ -4,11 +4,11 @@ import Virtio
 
 /// virtio-rng (entropy device, ID 4): one request queue; each request's device-writable buffers
 /// are filled with bytes from the host's system generator (getrandom(2)). Malformed requests complete with length 0.
-public final class VirtioEntropy: VirtioDevice, Sendable {
-    public static let deviceTypeID: UInt32 = 4
-    public static let queueSize: UInt16 = 256
+package final class VirtioEntropy: VirtioDevice, Sendable {
+    package static let deviceTypeID: UInt32 = 4
+    package static let queueSize: UInt16 = 256
     /// Largest request filled (bytes); longer buffers get this many.
-    public static let maximumRequestBytes: UInt64 = 64 * 1024
+    package static let maximumRequestBytes: UInt64 = 64 * 1024
 
     private struct Active: Sendable {
         let queue: SplitQueue
@@ -19,19 +19,19 @@ public final class VirtioEntropy: VirtioDevice, Sendable {
     private let active = Mutex<Active?>(nil)
     private let served = Atomic<UInt64>(0)
 
-    public init() {}
+    package init() {}
 
-    public var deviceID: UInt32 { Self.deviceTypeID }
-    public var queueMaximumSizes: [UInt16] { [Self.queueSize] }
-    public var deviceFeatures: UInt64 { 0 }
+    package var deviceID: UInt32 { Self.deviceTypeID }
+    package var queueMaximumSizes: [UInt16] { [Self.queueSize] }
+    package var deviceFeatures: UInt64 { 0 }
 
     /// Requests completed so far (valid or not).
-    public var requestsCompleted: UInt64 { served.load(ordering: .relaxed) }
+    package var requestsCompleted: UInt64 { served.load(ordering: .relaxed) }
 
-    public func readConfiguration(offset: UInt64, size: Int) -> UInt64 { 0 }  // no configuration space
-    public func writeConfiguration(offset: UInt64, size: Int, value: UInt64) {}
+    package func readConfiguration(offset: UInt64, size: Int) -> UInt64 { 0 }  // no configuration space
+    package func writeConfiguration(offset: UInt64, size: Int, value: UInt64) {}
 
-    public func activate(_ activation: VirtioActivation) throws(VirtioDeviceError) {
+    package func activate(_ activation: VirtioActivation) throws(VirtioDeviceError) {
         guard let queue = activation.queues.first ?? nil else {
             throw VirtioDeviceError("virtio-rng: the driver did not enable the request queue")
         }
@@ -39,7 +39,7 @@ public final class VirtioEntropy: VirtioDevice, Sendable {
         active.withLock { $0 = state }
     }
 
-    public func queueNotified(_ index: Int) throws(QueueError) -> QueueWork {
+    package func queueNotified(_ index: Int) throws(QueueError) -> QueueWork {
         guard index == 0, let state = active.withLock({ $0 }) else { return .done }
         var budget = QueueWork.budget
         var emptyRounds = 0
@@ -75,7 +75,7 @@ public final class VirtioEntropy: VirtioDevice, Sendable {
         }
     }
 
-    public func reset() {
+    package func reset() {
         active.withLock { $0 = nil }
     }
 

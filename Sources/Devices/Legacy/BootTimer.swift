@@ -6,26 +6,26 @@ import Synchronization
 
 /// Firecracker-compatible boot timer: a guest write of the byte 123 at offset 0 of its MMIO
 /// page (0xd0000000) records "guest ready" with a CLOCK_MONOTONIC timestamp.
-public final class BootTimer: Sendable {
-    public static let defaultAddress: UInt64 = 0xd000_0000
-    public static let length: UInt64 = 0x1000
-    public static let readyMagic: UInt8 = 123
+package final class BootTimer: Sendable {
+    package static let defaultAddress: UInt64 = 0xd000_0000
+    package static let length: UInt64 = 0x1000
+    package static let readyMagic: UInt8 = 123
 
     private let readyTimestamp = Atomic<UInt64>(0)
     private let onReady: (@Sendable (UInt64) -> Void)?
 
     /// A boot timer that calls `onReady` with the timestamp, once, on the first ready signal.
-    public init(onReady: (@Sendable (UInt64) -> Void)? = nil) {
+    package init(onReady: (@Sendable (UInt64) -> Void)? = nil) {
         self.onReady = onReady
     }
 
     /// Nanoseconds (CLOCK_MONOTONIC) of the first ready signal, or nil before it.
-    public var readyNanoseconds: UInt64? {
+    package var readyNanoseconds: UInt64? {
         let value = readyTimestamp.load(ordering: .acquiring)
         return value == 0 ? nil : value
     }
 
-    public func write(offset: UInt64, size: Int, value: UInt64) -> MachineRequest? {
+    package func write(offset: UInt64, size: Int, value: UInt64) -> MachineRequest? {
         guard offset == 0, size == 1, UInt8(truncatingIfNeeded: value) == Self.readyMagic else { return nil }
         var time = timespec()
         clock_gettime(CLOCK_MONOTONIC, &time)
@@ -36,5 +36,5 @@ public final class BootTimer: Sendable {
         return nil
     }
 
-    public func read(offset: UInt64, size: Int) -> UInt64 { 0 }
+    package func read(offset: UInt64, size: Int) -> UInt64 { 0 }
 }

@@ -2,17 +2,17 @@
 /// read, ready for commands" and the CPU-reset command (0xFE to port 0x64), which Linux uses with
 /// `reboot=k` and as a fallback, resets the machine. Only the command/status port 0x64 is
 /// modelled (0x61, between it and the data port 0x60, is the in-kernel PIT's speaker port).
-public final class I8042: Sendable {
-    public static let commandPort: UInt16 = 0x64
-    public static let length: UInt64 = 1
+package final class I8042: Sendable {
+    package static let commandPort: UInt16 = 0x64
+    package static let length: UInt64 = 1
     static let resetCommand: UInt8 = 0xfe
 
-    public init() {}
+    package init() {}
 
-    public func write(offset: UInt64, size: Int, value: UInt64) -> MachineRequest? {
+    package func write(offset: UInt64, size: Int, value: UInt64) -> MachineRequest? {
         UInt8(truncatingIfNeeded: value) == Self.resetCommand ? .reset : nil
     }
 
     /// Status reads 0: output and input buffers empty.
-    public func read(offset: UInt64, size: Int) -> UInt64 { 0 }
+    package func read(offset: UInt64, size: Int) -> UInt64 { 0 }
 }

@@ -8,38 +8,38 @@ import Synchronization
 ///
 /// Ports (base 0x610): +0 status (32-bit, write-one-to-clear), +4 identification (reads
 /// 0x42505653, "SVPB"; an absent device reads all ones).
-public final class PowerButton: Sendable {
-    public static let defaultPort: UInt16 = 0x610
-    public static let length: UInt64 = 8
-    public static let identification: UInt32 = 0x4250_5653
-    public static let pressedBit: UInt32 = 1
+package final class PowerButton: Sendable {
+    package static let defaultPort: UInt16 = 0x610
+    package static let length: UInt64 = 8
+    package static let identification: UInt32 = 0x4250_5653
+    package static let pressedBit: UInt32 = 1
     /// The interrupt line (GSI) of the event.
-    public static let defaultGSI: UInt32 = 23
+    package static let defaultGSI: UInt32 = 23
 
     private let status = Atomic<UInt32>(0)
     private let interrupt: EventFD?
 
-    public init(interrupt: EventFD?) {
+    package init(interrupt: EventFD?) {
         self.interrupt = interrupt
     }
 
     /// Presses the button: sets the status bit and raises the interrupt edge.
-    public func press() {
+    package func press() {
         status.bitwiseOr(Self.pressedBit, ordering: .sequentiallyConsistent)
         interrupt?.signal()
     }
 
     /// Whether a press has not been acknowledged by the guest.
-    public var isPressed: Bool { status.load(ordering: .sequentiallyConsistent) & Self.pressedBit != 0 }
+    package var isPressed: Bool { status.load(ordering: .sequentiallyConsistent) & Self.pressedBit != 0 }
 
-    public func write(offset: UInt64, size: Int, value: UInt64) -> MachineRequest? {
+    package func write(offset: UInt64, size: Int, value: UInt64) -> MachineRequest? {
         if offset == 0 {
             status.bitwiseAnd(~UInt32(truncatingIfNeeded: value), ordering: .sequentiallyConsistent)
         }
         return nil
     }
 
-    public func read(offset: UInt64, size: Int) -> UInt64 {
+    package func read(offset: UInt64, size: Int) -> UInt64 {
         switch offset {
         case 0: return UInt64(status.load(ordering: .sequentiallyConsistent))
         case 4: return UInt64(Self.identification)

@@ -2,16 +2,16 @@
 ///
 /// Ports (base 0x600): +0 sleep control — writing SLP_EN (bit 5) with SLP_TYP (bits 2–4) = 5
 /// (the \_S5 value) powers off; +1 sleep status (reads 0); +2 reset — writing 1 resets.
-public final class PowerControl: Sendable {
-    public static let defaultPort: UInt16 = 0x600
-    public static let length: UInt64 = 3
-    public static let sleepEnable: UInt8 = 1 << 5
-    public static let softOffSleepType: UInt8 = 5
-    public static let resetValue: UInt8 = 1
+package final class PowerControl: Sendable {
+    package static let defaultPort: UInt16 = 0x600
+    package static let length: UInt64 = 3
+    package static let sleepEnable: UInt8 = 1 << 5
+    package static let softOffSleepType: UInt8 = 5
+    package static let resetValue: UInt8 = 1
 
-    public init() {}
+    package init() {}
 
-    public func write(offset: UInt64, size: Int, value: UInt64) -> MachineRequest? {
+    package func write(offset: UInt64, size: Int, value: UInt64) -> MachineRequest? {
         let byte = UInt8(truncatingIfNeeded: value)
         switch offset {
         case 0:
@@ -24,5 +24,5 @@ public final class PowerControl: Sendable {
         }
     }
 
-    public func read(offset: UInt64, size: Int) -> UInt64 { 0 }
+    package func read(offset: UInt64, size: Int) -> UInt64 { 0 }
 }

@@ -8,7 +8,7 @@ import Virtio
 
 /// The host side of a network device: something that carries one frame per read or write,
 /// each with a 12-byte virtio-net header in front (a tap with IFF_VNET_HDR).
-public protocol NetworkBackend: AnyObject, Sendable {
+package protocol NetworkBackend: AnyObject, Sendable {
     /// A descriptor the I/O thread watches: readable while frames wait.
     var descriptor: Int32 { get }
     /// The guest negotiated these features: accept the matching offloads on received frames.
@@ -18,49 +18,42 @@ public protocol NetworkBackend: AnyObject, Sendable {
     func receive(into buffers: [DescriptorBuffer], memory: GuestMemory) -> Result<Int, FileIOError>
     /// Writes one frame from `buffers`: the bytes taken, or the errno.
     func send(from buffers: [DescriptorBuffer], memory: GuestMemory) -> Result<Int, FileIOError>
+    /// What it is, for messages (such as `tap tap0`).
+    var name: String { get }
 }
 
 extension NetworkBackend {
+    package var name: String { "network backend" }
+
     /// One readv on `descriptor` straight into the guest's buffers.
-    public func receive(into buffers: [DescriptorBuffer], memory: GuestMemory) -> Result<Int, FileIOError> {
+    package func receive(into buffers: [DescriptorBuffer], memory: GuestMemory) -> Result<Int, FileIOError> {
         do { return try memory.receive(from: descriptor, into: buffers.map { ($0.address, $0.length) }) } catch {
             return .failure(FileIOError(errno: EFAULT))
         }
     }
 
     /// One writev on `descriptor` straight from the guest's buffers.
-    public func send(from buffers: [DescriptorBuffer], memory: GuestMemory) -> Result<Int, FileIOError> {
+    package func send(from buffers: [DescriptorBuffer], memory: GuestMemory) -> Result<Int, FileIOError> {
         do { return try memory.send(to: descriptor, from: buffers.map { ($0.address, $0.length) }) } catch {
             return .failure(FileIOError(errno: EFAULT))
         }
     }
 }
 
-/// What the device wants from whoever watches its backend.
-public enum BackendInterest: Sendable, Equatable {
-    /// Watch for frames: the guest has receive buffers.
-    case receive
-    /// Stop watching for now: the guest has no receive buffers (frames wait in the backend).
-    case pause
-    /// Stop watching for good: the backend failed (e.g. its tap was deleted); every event it
-    /// still raises (errors, hang-ups) would only spin the I/O thread.
-    case detach
-}
-
 /// Counters of a virtio-net device.
-public struct VirtioNetCounters: Sendable, Equatable {
-    public var receivedFrames: UInt64 = 0
-    public var transmittedFrames: UInt64 = 0
+package struct VirtioNetCounters: Sendable, Equatable {
+    package var receivedFrames: UInt64 = 0
+    package var transmittedFrames: UInt64 = 0
     /// Transmitted frames refused: bad header or length, or the backend would not take them.
-    public var droppedTransmit: UInt64 = 0
+    package var droppedTransmit: UInt64 = 0
     /// Received frames that did not fit the guest's buffer, or that the backend lost.
-    public var droppedReceive: UInt64 = 0
+    package var droppedReceive: UInt64 = 0
     /// Receive chains the device could not use (malformed, or too small for the header).
-    public var unusableReceiveBuffers: UInt64 = 0
+    package var unusableReceiveBuffers: UInt64 = 0
     /// Times receiving stopped because the guest had posted no buffers.
-    public var receiveStarvations: UInt64 = 0
+    package var receiveStarvations: UInt64 = 0
     /// Whether the backend failed for good (receiving stopped; transmits count as dropped).
-    public var backendFailed = false
+    package var backendFailed = false
 }
 
 /// virtio-net (device ID 1): a receive and a transmit queue over a `NetworkBackend`. Frames move
@@ -68,9 +61,9 @@ public struct VirtioNetCounters: Sendable, Equatable {
 /// the guest has posted buffers: when they run out, the device asks its owner to stop watching
 /// the backend (`.pause`) and the backend queues frames until the guest posts more buffers.
 /// Each call does at most `QueueWork.budget` frames per direction.
-public final class VirtioNet: VirtioDevice, Sendable {
-    public static let deviceTypeID: UInt32 = 1
-    public static let queueSize: UInt16 = 256
+package final class VirtioNet: VirtioDevice, Sendable {
+    package static let deviceTypeID: UInt32 = 1
+    package static let queueSize: UInt16 = 256
     static let receiveQueue = 0
     static let transmitQueue = 1
     /// Largest frame accepted from the guest (a 64 KiB GSO frame plus its Ethernet header).
@@ -78,23 +71,23 @@ public final class VirtioNet: VirtioDevice, Sendable {
     /// Where num_buffers sits in the virtio-net header.
     static let numBuffersOffset: UInt64 = 10
 
-    public let backend: any NetworkBackend
-    public let mac: [UInt8]
-    public let mtu: UInt16?
+    package let backend: any NetworkBackend
+    package let mac: [UInt8]
+    package let mtu: UInt16?
     private let active = Mutex<VirtioActivation?>(nil)
     private let counters = Mutex(VirtioNetCounters())
     private let interestHandler = Mutex<(@Sendable (BackendInterest) -> Void)?>(nil)
     private let starved = Atomic<Bool>(false)
     private let failed = Atomic<Bool>(false)
 
-    public init(backend: any NetworkBackend, mac: [UInt8], mtu: UInt16?) {
+    package init(backend: any NetworkBackend, mac: [UInt8], mtu: UInt16?) {
         self.backend = backend
         self.mac = mac
         self.mtu = mtu
     }
 
     /// The owner's way to be told whether to watch the backend for frames.
-    public func setBackendInterestHandler(_ handler: @escaping @Sendable (BackendInterest) -> Void) {
+    package func setBackendInterestHandler(_ handler: @escaping @Sendable (BackendInterest) -> Void) {
         interestHandler.withLock { $0 = handler }
     }
 
@@ -103,11 +96,14 @@ public final class VirtioNet: VirtioDevice, Sendable {
         interestHandler.withLock { $0 }?(interest)
     }
 
-    public var statistics: VirtioNetCounters { counters.withLock { $0 } }
+    package var statistics: VirtioNetCounters { counters.withLock { $0 } }
 
-    public var deviceID: UInt32 { Self.deviceTypeID }
-    public var queueMaximumSizes: [UInt16] { [Self.queueSize, Self.queueSize] }
-    public var deviceFeatures: UInt64 {
+    package var backendDescriptor: Int32? { backend.descriptor }
+    package var backendName: String { backend.name }
+
+    package var deviceID: UInt32 { Self.deviceTypeID }
+    package var queueMaximumSizes: [UInt16] { [Self.queueSize, Self.queueSize] }
+    package var deviceFeatures: UInt64 {
         var features =
             VirtioNetFeature.mac | VirtioNetFeature.status | VirtioNetFeature.checksum | VirtioNetFeature.guestChecksum
             | VirtioNetFeature.guestTSO4 | VirtioNetFeature.guestTSO6 | VirtioNetFeature.guestECN
@@ -117,16 +113,16 @@ public final class VirtioNet: VirtioDevice, Sendable {
     }
 
     /// Configuration space: mac[6], status (LINK_UP), max_virtqueue_pairs (1), mtu.
-    public func readConfiguration(offset: UInt64, size: Int) -> UInt64 {
+    package func readConfiguration(offset: UInt64, size: Int) -> UInt64 {
         let mtuValue = mtu ?? 1500
         let bytes =
             mac + [1, 0, 1, 0] + [UInt8(truncatingIfNeeded: mtuValue), UInt8(truncatingIfNeeded: mtuValue >> 8)]
         return VirtioConfigurationSpace.read(bytes, offset: offset, size: size)
     }
 
-    public func writeConfiguration(offset: UInt64, size: Int, value: UInt64) {}  // the MAC is ours
+    package func writeConfiguration(offset: UInt64, size: Int, value: UInt64) {}  // the MAC is ours
 
-    public func activate(_ activation: VirtioActivation) throws(VirtioDeviceError) {
+    package func activate(_ activation: VirtioActivation) throws(VirtioDeviceError) {
         guard activation.queues.count == 2, activation.queues[0] != nil, activation.queues[1] != nil else {
             throw VirtioDeviceError("virtio-net: the driver did not enable both queues")
         }
@@ -136,12 +132,12 @@ public final class VirtioNet: VirtioDevice, Sendable {
         tellOwner(.receive)
     }
 
-    public func reset() {
+    package func reset() {
         active.withLock { $0 = nil }
         tellOwner(.pause)
     }
 
-    public func queueNotified(_ index: Int) throws(QueueError) -> QueueWork {
+    package func queueNotified(_ index: Int) throws(QueueError) -> QueueWork {
         switch index {
         case Self.receiveQueue:
             // New receive buffers: resume watching the backend if it was paused, and take what waits.
@@ -174,7 +170,7 @@ public final class VirtioNet: VirtioDevice, Sendable {
     }
 
     /// The backend has frames: move up to `QueueWork.budget` of them into posted receive buffers.
-    public func backendReadable() throws(QueueError) {
+    package func backendReadable() throws(QueueError) {
         guard !failed.load(ordering: .acquiring), let activation = active.withLock({ $0 }),
             let queue = activation.queues[Self.receiveQueue]
         else { return }

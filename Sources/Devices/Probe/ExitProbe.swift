@@ -3,21 +3,21 @@ import Synchronization
 /// A device for measuring and testing exits: it counts guest reads and writes, keeps the last
 /// value written, and answers reads with a fixed value. Benchmarks place one where a tiny guest
 /// loops on `in`/`out` or MMIO accesses; tests use it to see exactly what the guest wrote.
-public final class ExitProbe: Sendable {
+package final class ExitProbe: Sendable {
     /// The value every read returns (truncated to the access size).
-    public let readValue: UInt64
+    package let readValue: UInt64
     @usableFromInline let writeCounter = Atomic<UInt64>(0)
     @usableFromInline let readCounter = Atomic<UInt64>(0)
     @usableFromInline let lastWrite = Atomic<UInt64>(0)
     @usableFromInline let lastWriteDetail = Atomic<UInt64>(0)
 
-    public init(readValue: UInt64) {
+    package init(readValue: UInt64) {
         self.readValue = readValue
     }
 
     /// Counts the write and keeps its value, offset and size.
     @inlinable @inline(__always)
-    public func write(offset: UInt64, size: Int, value: UInt64) -> MachineRequest? {
+    package func write(offset: UInt64, size: Int, value: UInt64) -> MachineRequest? {
         writeCounter.wrappingAdd(1, ordering: .relaxed)
         lastWrite.store(value, ordering: .relaxed)
         lastWriteDetail.store(offset << 8 | UInt64(truncatingIfNeeded: size), ordering: .relaxed)
@@ -26,19 +26,19 @@ public final class ExitProbe: Sendable {
 
     /// Counts the read and returns `readValue`.
     @inlinable @inline(__always)
-    public func read(offset: UInt64, size: Int) -> UInt64 {
+    package func read(offset: UInt64, size: Int) -> UInt64 {
         readCounter.wrappingAdd(1, ordering: .relaxed)
         return readValue
     }
 
     /// Guest writes so far.
-    public var writes: UInt64 { writeCounter.load(ordering: .relaxed) }
+    package var writes: UInt64 { writeCounter.load(ordering: .relaxed) }
     /// Guest reads so far.
-    public var reads: UInt64 { readCounter.load(ordering: .relaxed) }
+    package var reads: UInt64 { readCounter.load(ordering: .relaxed) }
     /// The last value written.
-    public var lastWrittenValue: UInt64 { lastWrite.load(ordering: .relaxed) }
+    package var lastWrittenValue: UInt64 { lastWrite.load(ordering: .relaxed) }
     /// Offset inside the range and size in bytes of the last write.
-    public var lastWriteLocation: (offset: UInt64, size: Int) {
+    package var lastWriteLocation: (offset: UInt64, size: Int) {
         let detail = lastWriteDetail.load(ordering: .relaxed)
         return (detail >> 8, Int(detail & 0xff))
     }

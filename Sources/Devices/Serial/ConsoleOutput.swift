@@ -5,29 +5,30 @@ import Synchronization
     import Glibc
 #endif
 
-/// Where guest console bytes go: a file descriptor (stdout or a file), or nowhere.
+/// Where guest console bytes go: a file descriptor (stdout or a file), a handler (an
+/// embedder's stream), or nowhere.
 ///
 /// The serial port's transmit path (a vCPU thread) only appends to a bounded buffer and never
 /// blocks: when the buffer is full because the sink is slow or stuck, further bytes are dropped
 /// and counted. A writer (`drain`, run by the machine's console thread) takes the bytes out in
 /// chunks, so a guest printing byte by byte costs one write(2) per chunk, not per byte. A file
 /// sink has a size cap; past it, one notice line is written and the rest is dropped.
-public final class ConsoleOutput: Sendable {
+package final class ConsoleOutput: Sendable {
     /// Bytes buffered between the guest and the sink at most.
-    public static let bufferCapacity = 64 * 1024
+    package static let bufferCapacity = 64 * 1024
     /// Bytes one write(2) takes at most (a pipe's atomic size, so a writable pipe never blocks it).
     static let chunkBytes = 4096
     /// The cap on a console file when none is configured (1 GiB).
-    public static let defaultFileLimitBytes: UInt64 = 1 << 30
+    package static let defaultFileLimitBytes: UInt64 = 1 << 30
 
     /// What happened to the guest's console bytes so far.
-    public struct Statistics: Sendable, Equatable {
+    package struct Statistics: Sendable, Equatable {
         /// Bytes the guest wrote.
-        public var guestBytes: UInt64 = 0
+        package var guestBytes: UInt64 = 0
         /// Bytes written to the sink.
-        public var writtenBytes: UInt64 = 0
+        package var writtenBytes: UInt64 = 0
         /// Bytes dropped: the buffer was full, the size cap was reached, or the sink failed.
-        public var droppedBytes: UInt64 = 0
+        package var droppedBytes: UInt64 = 0
     }
 
     private struct State {
@@ -39,27 +40,42 @@ public final class ConsoleOutput: Sendable {
 
     private let descriptor: Int32?
     private let ownsDescriptor: Bool
+    /// Takes each chunk instead of a descriptor (never blocks).
+    private let handler: (@Sendable ([UInt8]) -> Void)?
     /// Most bytes the sink takes (a file's size cap); nil: no cap.
-    public let limitBytes: UInt64?
+    package let limitBytes: UInt64?
     private let state = Mutex(State())
     /// Signalled when bytes arrive in an empty buffer (the writer waits on it).
-    public let dataAvailable: EventFD?
+    package let dataAvailable: EventFD?
 
     /// Discards everything.
-    public static let discard = ConsoleOutput(descriptor: nil, owns: false, limitBytes: nil)
+    package static let discard = ConsoleOutput(descriptor: nil, owns: false, limitBytes: nil)
 
-    private init(descriptor: Int32?, owns: Bool, limitBytes: UInt64?) {
+    private init(
+        descriptor: Int32?, owns: Bool, limitBytes: UInt64?, handler: (@Sendable ([UInt8]) -> Void)? = nil
+    ) {
         self.descriptor = descriptor
         self.ownsDescriptor = owns
         self.limitBytes = limitBytes
-        dataAvailable = descriptor == nil ? nil : try? EventFD()
+        self.handler = handler
+        dataAvailable = descriptor == nil && handler == nil ? nil : try? EventFD()
+    }
+
+    /// Hands the bytes to `handler`, in chunks, on the writer thread.
+    package convenience init(handler: @escaping @Sendable ([UInt8]) -> Void) {
+        self.init(descriptor: nil, owns: false, limitBytes: nil, handler: handler)
+    }
+
+    /// Writes to `descriptor`, which stays the caller's (not closed).
+    package convenience init(borrowing descriptor: Int32) {
+        self.init(descriptor: descriptor, owns: false, limitBytes: nil)
     }
 
     /// Writes to this process's standard output (not closed).
-    public static var standardOutput: ConsoleOutput { ConsoleOutput(descriptor: 1, owns: false, limitBytes: nil) }
+    package static var standardOutput: ConsoleOutput { ConsoleOutput(descriptor: 1, owns: false, limitBytes: nil) }
 
     /// Writes to `descriptor`, which this object closes when released, at most `limitBytes`.
-    public convenience init(taking descriptor: Int32, limitBytes: UInt64? = ConsoleOutput.defaultFileLimitBytes) {
+    package convenience init(taking descriptor: Int32, limitBytes: UInt64? = ConsoleOutput.defaultFileLimitBytes) {
         self.init(descriptor: descriptor, owns: true, limitBytes: limitBytes)
     }
 
@@ -68,13 +84,13 @@ public final class ConsoleOutput: Sendable {
     }
 
     /// Whether there is a sink that needs a writer.
-    public var needsWriter: Bool { descriptor != nil }
+    package var needsWriter: Bool { descriptor != nil || handler != nil }
 
-    public var statistics: Statistics { state.withLock { $0.statistics } }
+    package var statistics: Statistics { state.withLock { $0.statistics } }
 
     /// Queues `bytes` for the sink without blocking; what does not fit is dropped and counted.
-    public func write(_ bytes: [UInt8]) {
-        guard descriptor != nil else { return }
+    package func write(_ bytes: [UInt8]) {
+        guard needsWriter else { return }
         let wasEmpty: Bool = state.withLock { state in
             state.statistics.guestBytes &+= UInt64(bytes.count)
             let room = state.closed ? 0 : Self.bufferCapacity - state.pending.count
@@ -94,15 +110,15 @@ public final class ConsoleOutput: Sendable {
     /// for the sink to take each one. Returns false when bytes remain (the sink is slow or
     /// stuck). Runs on one writer thread at a time.
     @discardableResult
-    public func drain(timeoutMilliseconds: Int32) -> Bool {
-        guard let descriptor else { return true }
+    package func drain(timeoutMilliseconds: Int32) -> Bool {
+        guard needsWriter else { return true }
         while true {
             let chunk: [UInt8] = state.withLock { state in
                 let count = min(Self.chunkBytes, state.pending.count)
                 return Array(state.pending.prefix(count))
             }
             guard !chunk.isEmpty else { return true }
-            switch deliver(chunk, to: descriptor, timeoutMilliseconds: timeoutMilliseconds) {
+            switch deliver(chunk, timeoutMilliseconds: timeoutMilliseconds) {
             case .written(let count):
                 state.withLock { state in
                     state.pending.removeFirst(min(count, state.pending.count))
@@ -121,7 +137,11 @@ public final class ConsoleOutput: Sendable {
 
     /// Writes (part of) `chunk`, honouring the size cap; once the cap is reached a notice
     /// is written in place of the rest and the sink is closed.
-    private func deliver(_ chunk: [UInt8], to descriptor: Int32, timeoutMilliseconds: Int32) -> Delivery {
+    private func deliver(_ chunk: [UInt8], timeoutMilliseconds: Int32) -> Delivery {
+        guard let descriptor else {
+            handler?(chunk)
+            return .written(chunk.count)
+        }
         var bytes = chunk
         var reachesLimit = false
         if let limitBytes {

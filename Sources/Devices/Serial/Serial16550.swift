@@ -4,14 +4,14 @@ import Synchronization
 /// A 16550A UART (as at COM1, 0x3f8): transmit to a `ConsoleOutput`, receive from host input,
 /// the divisor latch, FIFO control, modem control with loopback, and interrupt identification.
 /// Interrupts go out as edges on an `EventFD` registered as a KVM irqfd.
-public final class Serial16550: Sendable {
+package final class Serial16550: Sendable {
     /// COM1's port base and its ISA interrupt.
-    public static let com1Port: UInt16 = 0x3f8
-    public static let com1IRQ: UInt32 = 4
-    public static let portCount: UInt64 = 8
+    package static let com1Port: UInt16 = 0x3f8
+    package static let com1IRQ: UInt32 = 4
+    package static let portCount: UInt64 = 8
 
     /// Largest number of received bytes buffered before more host input is refused.
-    public static let receiveBufferLimit = 4096
+    package static let receiveBufferLimit = 4096
 
     // Register bits.
     static let ierReceivedData: UInt8 = 0x01
@@ -40,6 +40,8 @@ public final class Serial16550: Sendable {
         var fifoEnabled = false
         var overrun = false
         var transmitterEmptyPending = false
+        /// Host input was refused for lack of room: signal `roomForInput` when the guest reads.
+        var inputWaitsForRoom = false
         /// Received bytes not read yet: a ring of fixed size, so nothing the guest does (loopback
         /// writes, reads in any order) can make it grow.
         var received = ReceiveRing()
@@ -83,15 +85,19 @@ public final class Serial16550: Sendable {
     var receiveStorageBytes: Int { state.withLock { $0.received.storage.count } }
     private let output: ConsoleOutput
     private let interrupt: EventFD?
+    /// Signalled when the guest reads a byte after `enqueueInput` refused some for lack of room
+    /// (the host's input pump waits on it instead of polling).
+    package let roomForInput: EventFD?
 
     /// A UART that writes to `output` and signals `interrupt` (nil: no interrupts).
-    public init(output: ConsoleOutput, interrupt: EventFD?) {
+    package init(output: ConsoleOutput, interrupt: EventFD?) {
         self.output = output
         self.interrupt = interrupt
+        self.roomForInput = try? EventFD()
     }
 
     /// A guest write of `value` to register `offset`.
-    public func write(offset: UInt64, size: Int, value: UInt64) -> MachineRequest? {
+    package func write(offset: UInt64, size: Int, value: UInt64) -> MachineRequest? {
         let byte = UInt8(truncatingIfNeeded: value)
         var transmit: UInt8?
         let raise: Bool = state.withLock { state in
@@ -128,13 +134,19 @@ public final class Serial16550: Sendable {
     }
 
     /// A guest read of register `offset`.
-    public func read(offset: UInt64, size: Int) -> UInt64 {
+    package func read(offset: UInt64, size: Int) -> UInt64 {
+        var madeRoom = false
         let value: UInt8 = state.withLock { state in
             let divisorLatch = state.lineControl & Self.lcrDivisorLatch != 0
             switch offset {
             case 0 where divisorLatch: return state.divisorLow
             case 0:
-                return state.received.removeFirst() ?? 0
+                guard let byte = state.received.removeFirst() else { return 0 }
+                if state.inputWaitsForRoom {
+                    state.inputWaitsForRoom = false
+                    madeRoom = true
+                }
+                return byte
             case 1 where divisorLatch: return state.divisorHigh
             case 1: return state.interruptEnable
             case 2:
@@ -166,17 +178,22 @@ public final class Serial16550: Sendable {
             default: return 0xff
             }
         }
+        if madeRoom { roomForInput?.signal() }
         return UInt64(value)
     }
 
-    /// Host input for the guest (from stdin). Returns how many bytes were accepted; the rest
-    /// should be offered again later (the guest has not read its buffer yet).
+    /// Host input for the guest. Returns how many bytes were accepted; the rest should be
+    /// offered again once `roomForInput` is signalled (the guest has read from its buffer).
     @discardableResult
-    public func enqueueInput(_ bytes: [UInt8]) -> Int {
+    package func enqueueInput(_ bytes: some Collection<UInt8>) -> Int {
         let (accepted, raise): (Int, Bool) = state.withLock { state in
             let before = Self.pendingInterrupt(state)
             var accepted = 0
-            while accepted < bytes.count, state.received.append(bytes[accepted]) { accepted += 1 }
+            for byte in bytes {
+                guard state.received.append(byte) else { break }
+                accepted += 1
+            }
+            if accepted < bytes.count { state.inputWaitsForRoom = true }
             return (accepted, before == Self.iirNoInterrupt && Self.pendingInterrupt(state) != Self.iirNoInterrupt)
         }
         if raise { interrupt?.signal() }
@@ -184,7 +201,7 @@ public final class Serial16550: Sendable {
     }
 
     /// Whether the guest has consumed all input (so more can be offered).
-    public var receiveBufferHasRoom: Bool { state.withLock { $0.receivedCount < Self.receiveBufferLimit } }
+    package var receiveBufferHasRoom: Bool { state.withLock { $0.receivedCount < Self.receiveBufferLimit } }
 
     private static func receive(_ byte: UInt8, into state: inout State) {
         if !state.received.append(byte) { state.overrun = true }

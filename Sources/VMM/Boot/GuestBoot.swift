@@ -13,7 +13,7 @@ enum GuestBoot {
     static func prepare(
         _ configuration: VirtualMachineConfiguration, layout: GuestMemoryLayout, commandLine: String,
         rsdpAddress: UInt64 = 0
-    ) throws(ConfigurationError) -> GuestBoot {
+    ) throws(MachineError) -> GuestBoot {
         if let raw = configuration.rawCode { return .raw(raw) }
         let field: String
         let path: String
@@ -28,7 +28,7 @@ enum GuestBoot {
             (field, path) = ("firmware", "(built-in test firmware)")
             image = EmbeddedFirmware.elf
         }
-        let initrd = try configuration.initrdPath.map { path throws(ConfigurationError) in
+        let initrd = try configuration.initrdPath.map { path throws(MachineError) in
             try HostFile.read(path: path, field: "initrd")
         }
         switch BootImageFormat(of: image) {

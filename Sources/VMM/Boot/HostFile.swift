@@ -7,7 +7,7 @@ import EventLoop
 /// Reading the files a configuration names, with errors that name the field and the file.
 enum HostFile {
     /// Reads the whole regular file at `path`.
-    static func read(path: String, field: String) throws(ConfigurationError) -> [UInt8] {
+    static func read(path: String, field: String) throws(MachineError) -> [UInt8] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw .fileUnreadable(field: field, path: path, reason: errnoText(errno)) }
         defer { close(fd) }

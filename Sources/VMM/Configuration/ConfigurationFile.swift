@@ -2,7 +2,7 @@ import FoundationEssentials
 
 extension VirtualMachineConfiguration {
     /// Decodes a configuration from JSON (snake_case keys; unknown keys are rejected).
-    public init(json: [UInt8], source: String = "JSON") throws(ConfigurationError) {
+    public init(json: [UInt8], source: String = "JSON") throws(MachineError) {
         do {
             self = try JSONDecoder().decode(VirtualMachineConfiguration.self, from: Data(json))
         } catch let error as DecodingError {
@@ -13,7 +13,7 @@ extension VirtualMachineConfiguration {
     }
 
     /// Reads and decodes the JSON configuration file at `path`.
-    public init(contentsOfJSONFile path: String) throws(ConfigurationError) {
+    public init(contentsOfJSONFile path: String) throws(MachineError) {
         let bytes = try HostFile.read(path: path, field: "config")
         try self.init(json: bytes, source: path)
     }

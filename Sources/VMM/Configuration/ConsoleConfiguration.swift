@@ -1,18 +1,41 @@
-/// Where the guest's console (the serial port) goes.
+/// Where the guest's console (the serial port) goes, and where its input comes from.
 public enum ConsoleConfiguration: Sendable, Equatable, Codable, CustomStringConvertible {
-    /// This process's standard output (and input from standard input).
+    /// This process's standard output. Standard input is not read (use
+    /// `.fileDescriptor(read: 0, write: 1)` for an interactive console, as `swiftvmm run` does).
     case stdio
+    /// Output and input as Swift streams: `Machine.console` (a `MachineConsole`).
+    case stream
+    /// Output written to `write` and input read from `read` (a terminal, pipe or socket); either
+    /// may be nil. The descriptors stay the caller's: the machine neither closes them nor
+    /// changes their flags, and it reads and writes them only while it runs.
+    case fileDescriptor(read: Int32?, write: Int32?)
     /// Appended to a file, at most `limitMiB` MiB per run (nil: 1024); past that one notice
     /// line is written and the rest of the guest's output is dropped.
     case file(path: String, limitMiB: UInt64? = nil)
     /// Discarded.
     case none
 
-    /// Parses the command-line form: `stdio`, `none` or `file=PATH[,limit_mib=N]`.
-    public init(argument: String) throws(ConfigurationError) {
+    /// Parses the command-line form: `stdio`, `none`, `stream`, `fd=READ,WRITE` (either may be
+    /// `-`) or `file=PATH[,limit_mib=N]`.
+    public init(argument: String) throws(MachineError) {
         switch argument {
         case "stdio": self = .stdio
         case "none": self = .none
+        case "stream": self = .stream
+        case let text where text.hasPrefix("fd="):
+            let parts = text.dropFirst("fd=".count).split(separator: ",", omittingEmptySubsequences: false)
+            func descriptor(_ part: Substring) throws(MachineError) -> Int32? {
+                if part == "-" { return nil }
+                guard let value = Int32(part), value >= 0 else {
+                    throw .invalidValue(
+                        field: "console", value: argument, expected: "fd=READ,WRITE with descriptor numbers ≥ 0 or -")
+                }
+                return value
+            }
+            guard parts.count == 2 else {
+                throw .invalidValue(field: "console", value: argument, expected: "fd=READ,WRITE (e.g. fd=0,1)")
+            }
+            self = .fileDescriptor(read: try descriptor(parts[0]), write: try descriptor(parts[1]))
         case let text where text.hasPrefix("file="):
             var path = String(text.dropFirst("file=".count))
             var limitMiB: UInt64?
@@ -31,7 +54,9 @@ public enum ConsoleConfiguration: Sendable, Equatable, Codable, CustomStringConv
             }
             self = .file(path: path, limitMiB: limitMiB)
         default:
-            throw .invalidValue(field: "console", value: argument, expected: "stdio, none or file=PATH[,limit_mib=N]")
+            throw .invalidValue(
+                field: "console", value: argument,
+                expected: "stdio, none, stream, fd=READ,WRITE or file=PATH[,limit_mib=N]")
         }
     }
 
@@ -49,6 +74,9 @@ public enum ConsoleConfiguration: Sendable, Equatable, Codable, CustomStringConv
         switch self {
         case .stdio: return "stdio"
         case .none: return "none"
+        case .stream: return "stream"
+        case .fileDescriptor(let read, let write):
+            return "fd=\(read.map(String.init) ?? "-"),\(write.map(String.init) ?? "-")"
         case .file(let path, let limitMiB): return "file=\(path)" + (limitMiB.map { ",limit_mib=\($0)" } ?? "")
         }
     }

@@ -8,12 +8,16 @@ public struct DiskConfiguration: Sendable, Equatable, Codable {
         case none
     }
 
+    /// The image file or block device.
     public var path: String
+    /// Offer the disk read-only (VIRTIO_BLK_F_RO); the image is opened read-only.
     public var readOnly: Bool
     /// GET_ID answer (at most 20 bytes).
     public var serial: String?
+    /// Host page cache use.
     public var cache: Cache
 
+    /// A disk backed by `path`.
     public init(path: String, readOnly: Bool = false, serial: String? = nil, cache: Cache = .writeback) {
         self.path = path
         self.readOnly = readOnly
@@ -39,7 +43,7 @@ public struct DiskConfiguration: Sendable, Equatable, Codable {
 
     /// Parses the command-line form `path=PATH[,readonly=on|off][,serial=S][,cache=none|writeback]`
     /// (`field` names the flag in errors, e.g. "--disk").
-    public init(argument: String, field: String = "disk") throws(ConfigurationError) {
+    public init(argument: String, field: String = "disk") throws(MachineError) {
         var path: String?
         var readOnly = false
         var serial: String?
@@ -75,7 +79,7 @@ public struct DiskConfiguration: Sendable, Equatable, Codable {
         self.init(path: path, readOnly: readOnly, serial: serial, cache: cache)
     }
 
-    func validate(field: String) throws(ConfigurationError) {
+    func validate(field: String) throws(MachineError) {
         guard !path.isEmpty else {
             throw .invalidValue(field: "\(field).path", value: "", expected: "a disk image path")
         }

@@ -6,6 +6,7 @@ public struct ExitProbeConfiguration: Sendable, Equatable, Codable {
         case mmio
     }
 
+    /// Port or MMIO.
     public var space: Space
     /// First port or guest-physical address.
     public var address: UInt64
@@ -17,6 +18,7 @@ public struct ExitProbeConfiguration: Sendable, Equatable, Codable {
     /// of exactly `length` bytes at `address` are absorbed).
     public var inKernel: Bool
 
+    /// A probe of `length` bytes at `address` in `space`.
     public init(space: Space, address: UInt64, length: UInt64 = 1, readValue: UInt64 = 0, inKernel: Bool = false) {
         self.space = space
         self.address = address

@@ -7,6 +7,7 @@ public struct NetworkInterfaceConfiguration: Sendable, Equatable, Codable {
     /// The interface MTU (68–65535); nil: 1500.
     public var mtu: Int?
 
+    /// A NIC on tap device `tap` (created if missing), with `mac` (generated when nil) and `mtu`.
     public init(tap: String, mac: String? = nil, mtu: Int? = nil) {
         self.tap = tap
         self.mac = mac
@@ -24,7 +25,7 @@ public struct NetworkInterfaceConfiguration: Sendable, Equatable, Codable {
     }
 
     /// Parses `tap=NAME[,mac=MAC][,mtu=N]`.
-    public init(argument: String, field: String = "net") throws(ConfigurationError) {
+    public init(argument: String, field: String = "net") throws(MachineError) {
         var tap: String?
         var mac: String?
         var mtu: Int?
@@ -50,7 +51,7 @@ public struct NetworkInterfaceConfiguration: Sendable, Equatable, Codable {
         try validate(field: field)
     }
 
-    func validate(field: String) throws(ConfigurationError) {
+    func validate(field: String) throws(MachineError) {
         guard !tap.isEmpty, tap.utf8.count < 16, !tap.contains("/"), !tap.contains(" ") else {
             throw .invalidValue(field: "\(field) tap", value: tap, expected: "an interface name of 1 to 15 characters")
         }

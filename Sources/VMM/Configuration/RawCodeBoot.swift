@@ -13,9 +13,12 @@ public struct RawCodeBoot: Sendable, Equatable, Codable {
 
     /// Initial register values (the rest are 0).
     public struct Registers: Sendable, Equatable, Codable {
+        /// General-purpose registers at entry.
         public var rax: UInt64 = 0, rbx: UInt64 = 0, rcx: UInt64 = 0, rdx: UInt64 = 0
+        /// Index registers at entry.
         public var rsi: UInt64 = 0, rdi: UInt64 = 0
 
+        /// Registers with these values (the rest 0).
         public init(
             rax: UInt64 = 0, rbx: UInt64 = 0, rcx: UInt64 = 0, rdx: UInt64 = 0, rsi: UInt64 = 0, rdi: UInt64 = 0
         ) {
@@ -46,11 +49,16 @@ public struct RawCodeBoot: Sendable, Equatable, Codable {
     /// Default load address.
     public static let defaultLoadAddress: UInt64 = 0x8000
 
+    /// The guest's code bytes.
     public var code: [UInt8]
+    /// Where the code is loaded and starts.
     public var loadAddress: UInt64
+    /// The CPU mode at entry.
     public var mode: Mode
+    /// Register values at entry.
     public var registers: Registers
 
+    /// Raw code of `code` at `loadAddress` in `mode`.
     public init(
         code: [UInt8], loadAddress: UInt64 = RawCodeBoot.defaultLoadAddress, mode: Mode, registers: Registers = .init()
     ) {

@@ -1,7 +1,7 @@
 extension VirtualMachineConfiguration {
     /// Checks every field on its own terms (no host facts, no file access). The first problem
     /// found is thrown, naming the field and its value.
-    public func validate() throws(ConfigurationError) {
+    public func validate() throws(MachineError) {
         guard vcpuCount >= 1 else {
             throw .invalidValue(field: "vcpus", value: "\(vcpuCount)", expected: "1 to \(Self.maximumVCPUCount)")
         }
@@ -45,13 +45,7 @@ extension VirtualMachineConfiguration {
         for (index, interface) in networkInterfaces.enumerated() {
             try interface.validate(field: "network_interfaces[\(index)]")
         }
-        let virtioCount = disks.count + networkInterfaces.count + (entropyDevice ? 1 : 0)
-        if virtioCount > VirtioLayout.maximumDevices {
-            throw .invalidValue(
-                field: "disks",
-                value: "\(disks.count) disks, \(networkInterfaces.count) NICs and \(entropyDevice ? 1 : 0) rng",
-                expected: "at most \(VirtioLayout.maximumDevices) virtio devices in all (one interrupt line each)")
-        }
+        try MachineLayout.checkDeviceLimit(self)
         if case .file(let path, _) = console, path.isEmpty {
             throw .invalidValue(field: "console", value: "file=", expected: "file=PATH with a non-empty PATH")
         }
@@ -61,7 +55,7 @@ extension VirtualMachineConfiguration {
     }
 
     /// Checks the fields that depend on the host: memory and vCPU count.
-    public func validate(against host: HostLimits) throws(ConfigurationError) {
+    public func validate(against host: HostLimits) throws(MachineError) {
         if memoryBytes > host.memoryBytes {
             throw .exceedsHost(
                 field: "memory_mib", value: "\(memoryMiB) MiB", limit: "\(host.memoryBytes >> 20) MiB (MemTotal)")
@@ -79,7 +73,7 @@ extension VirtualMachineConfiguration {
 }
 
 extension RawCodeBoot {
-    func validate(memoryBytes: UInt64) throws(ConfigurationError) {
+    func validate(memoryBytes: UInt64) throws(MachineError) {
         guard !code.isEmpty else {
             throw .invalidValue(field: "raw_code.code", value: "[]", expected: "at least one byte of machine code")
         }
@@ -98,7 +92,7 @@ extension RawCodeBoot {
 }
 
 extension ExitProbeConfiguration {
-    func validate(field: String) throws(ConfigurationError) {
+    func validate(field: String) throws(MachineError) {
         let limit: UInt64 = space == .port ? 0x1_0000 : 1 << 52
         let (end, overflow) = address.addingReportingOverflow(length)
         guard length >= 1, !overflow, end <= limit else {

@@ -41,6 +41,7 @@ public struct VirtualMachineConfiguration: Sendable, Equatable, Codable {
     /// seccomp filters on the machine's threads: `enforce` (default), `log` or `off` (unsafe).
     public var seccomp: SeccompMode
 
+    /// A configuration; every parameter has a default (the built-in firmware, 1 vCPU, 128 MiB).
     public init(
         name: String = "swiftvmm", vcpuCount: Int = 1, memoryMiB: Int = VirtualMachineConfiguration.defaultMemoryMiB,
         kernelPath: String? = nil, firmwarePath: String? = nil, initrdPath: String? = nil, commandLine: String = "",
@@ -110,4 +111,23 @@ public struct VirtualMachineConfiguration: Sendable, Equatable, Codable {
 }
 
 /// How system calls outside a thread's allow-list are treated (see `Sandbox`).
-public typealias SeccompMode = Sandbox.SeccompMode
+/// How the machine's threads are filtered with seccomp.
+public enum SeccompMode: String, Sendable, Codable, CaseIterable {
+    /// The process stops at the first forbidden call (SIGSYS; one line on stderr naming the
+    /// call and the thread; exit status 16). The default.
+    case enforce
+    /// Forbidden calls are allowed and logged by the kernel (audit log / dmesg): for finding
+    /// what an allow-list lacks.
+    case log
+    /// No filters. Unsafe: a guest that takes over the VMM has every system call of the host.
+    case off
+
+    /// The sandbox's mode.
+    var filterMode: FilterMode {
+        switch self {
+        case .enforce: return .enforce
+        case .log: return .log
+        case .off: return .off
+        }
+    }
+}

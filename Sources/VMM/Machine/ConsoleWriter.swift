@@ -1,6 +1,6 @@
 import Devices
 import EventLoop
-import KVM
+import Threads
 import Sandbox
 
 #if canImport(Glibc)

@@ -1,14 +1,18 @@
 import EventLoop
-import KVM
 import Sandbox
 import Synchronization
+import Threads
 
 /// What the I/O thread waits for.
 enum IOEvent: Sendable {
     /// The driver notified queue `queue` of virtio device `device` (its ioeventfd fired).
     case queueNotify(device: Int, queue: Int)
-    /// The network backend (tap) of virtio device `device` has frames.
-    case networkReadable(device: Int)
+    /// The backend (a tap) of virtio device `device` is readable.
+    case backendReadable(device: Int)
+    /// Console input is readable.
+    case consoleInput
+    /// The guest read from its UART after console input was refused for lack of room.
+    case consoleInputRoom
 }
 
 /// The one I/O thread: waits on the event loop and runs device work (queue processing), so
@@ -17,6 +21,8 @@ final class IOThread: Sendable {
     let loop: EventLoop<IOEvent>
     private let stopping = Atomic<Bool>(false)
     private let thread = Mutex<OSThread?>(nil)
+    /// Parks the thread between two event batches while the machine is paused.
+    private let pauseGate = PauseGate()
 
     init() throws {
         loop = try EventLoop<IOEvent>()
@@ -32,14 +38,32 @@ final class IOThread: Sendable {
                 } catch {
                     return  // epoll itself failed: nothing more can be waited for
                 }
+                if pauseGate.isRequested.load(ordering: .acquiring) { pauseGate.parkIfRequested() }
             }
         }
         thread.withLock { $0 = started }
     }
 
-    /// Stops the thread and waits for it.
+    /// Parks the thread after the event batch it is handling (device queues are then quiet:
+    /// notifications and frames wait in their eventfds and the tap). Returns false when it did
+    /// not park within `timeoutMilliseconds`.
+    func pause(timeoutMilliseconds: Int) -> Bool {
+        pauseGate.request()
+        loop.wake()
+        return PauseGate.waitUntil(timeoutMilliseconds: timeoutMilliseconds) {
+            pauseGate.parkedCount == 1 || stopping.load(ordering: .acquiring)
+        } && !stopping.load(ordering: .acquiring)
+    }
+
+    /// Lets a paused thread go on.
+    func resume() {
+        pauseGate.release()
+    }
+
+    /// Stops the thread (paused or not) and waits for it.
     func stop() {
         stopping.store(true, ordering: .releasing)
+        pauseGate.release()
         loop.wake()
         thread.withLock { $0 }?.join()
     }

@@ -1,224 +1,134 @@
 import Devices
-import GuestMemory
-import Dispatch
 import KVM
-import Sandbox
-import Synchronization
+import Logging
+import Threads
 
-/// A virtual machine: built from a `VirtualMachineConfiguration`, started, awaited, stopped.
+/// A virtual machine: built from a `VirtualMachineConfiguration`, started, paused, stopped.
 ///
 /// ```swift
-/// let machine = try Machine(configuration: configuration)
+/// let machine = try Machine(configuration: configuration, logger: logger)
 /// try machine.start()
-/// let exit = await machine.waitUntilStopped()
+/// let exit = try await machine.requestStop(grace: .seconds(30))
 /// ```
 ///
-/// Each vCPU runs on its own OS thread. `stop()` may be called from any thread; it kicks the
-/// vCPUs out of KVM_RUN with `VCPUKickSignal` (SIGRTMIN). The library never handles SIGTERM or
-/// SIGINT: an executable that wants a graceful stop on them installs its own handlers.
+/// Each vCPU runs on its own OS thread, and one I/O thread serves the devices. Every method may
+/// be called from any thread. A call in a state that does not allow it throws a `MachineError`
+/// with code `invalidState`. Releasing the last reference to a running machine stops it (as
+/// `stop()` does) and waits for its threads; its memory, descriptors, disk locks and taps are
+/// released with it.
+///
+/// The library never touches this process's standard input unless the configuration's
+/// console asks for it (`.fileDescriptor(read: 0, …)`), and never handles SIGTERM or SIGINT.
+/// It kicks vCPU threads out of KVM_RUN with the signal `Machine.kickSignal` (SIGRTMIN), for
+/// which it installs a no-op handler.
 public final class Machine: Sendable {
-    /// The configuration this machine was built from.
-    public let configuration: VirtualMachineConfiguration
-    let resources: MachineResources
-    private let lifecycle = Mutex(Lifecycle())
-    /// CLOCK_MONOTONIC nanoseconds when `start()` ran (0 before).
-    private let startTime = MonotonicTimestamp()
-
-    private struct Lifecycle {
-        var state: MachineState = .created
-        /// The first reason any vCPU or `stop()` gave for ending the run.
-        var pendingExit: MachineExit?
-        var threads: [OSThread] = []
-        var monitor: OSThread?
-        var consoleInput: ConsoleInput?
-        var consoleWriter: ConsoleWriter?
-        var blockedWaiters: [DispatchSemaphore] = []
-        var asyncWaiters: [CheckedContinuation<MachineExit, Never>] = []
-        var observers: [AsyncStream<MachineState>.Continuation] = []
-    }
+    let runtime: MachineRuntime
 
     /// Validates `configuration`, checks the host (KVM, memory, vCPU limit) and builds the
     /// machine: memory, devices, vCPUs and their initial state. Nothing runs yet.
-    /// `events` receives notable moments of the run (such as the guest's ready signal) on the
-    /// thread where they happen; keep it short.
+    ///
+    /// - Parameters:
+    ///   - logger: where the machine logs set-up, state changes, device errors (rate-limited)
+    ///     and teardown; the machine adds its name as the `vm` metadata. Log handlers run on
+    ///     the machine's monitor thread or the caller's, never on a vCPU or I/O thread.
+    ///   - events: notable moments of the run (state changes, the guest's ready signal), on
+    ///     the thread where they happen; keep it short and do not block in it.
     public init(
-        configuration: VirtualMachineConfiguration, kvmPath: String = KVMSystem.defaultPath,
-        events: (@Sendable (MachineEvent) -> Void)? = nil
+        configuration: VirtualMachineConfiguration, logger: Logger = Logger(label: "swiftvmm"),
+        kvmPath: String = "/dev/kvm", events: (@Sendable (MachineEvent) -> Void)? = nil
     ) throws(MachineError) {
-        do { try configuration.validate() } catch { throw .configuration(error) }
-        let boot: GuestBoot
-        let virtioCount = VirtioDeviceKind.devices(for: configuration).count
-        let commandLine = VirtioLayout.commandLine(configuration.commandLine, deviceCount: virtioCount)
-        let tables = try PlatformTables.build(configuration, virtioCount: virtioCount)
-        do {
-            boot = try GuestBoot.prepare(
-                configuration, layout: try GuestMemoryLayout(totalBytes: configuration.memoryBytes),
-                commandLine: commandLine, rsdpAddress: tables?.rsdpAddress ?? 0)
-        } catch let error as ConfigurationError {
-            throw .configuration(error)
-        } catch {
-            throw .configuration(
-                .invalidValue(field: "memory_mib", value: "\(configuration.memoryMiB)", expected: "\(error)"))
-        }
-        let system: KVMSystem
-        do { system = try KVMSystem(path: kvmPath) } catch { throw MachineError.from(error) }
-        let limits = HostLimits(memoryBytes: HostLimits.hostMemoryBytes(), maximumVCPUCount: system.maximumVCPUCount)
-        do { try configuration.validate(against: limits) } catch { throw .configuration(error) }
-        self.configuration = configuration
-        let startTime = self.startTime
-        let onGuestReady: @Sendable (UInt64) -> Void = { timestamp in
-            let started = startTime.nanoseconds
-            events?(.guestReady(nanosecondsAfterStart: timestamp &- started))
-        }
-        self.resources = try MachineResources.build(
-            configuration, system: system, boot: boot, tables: tables, onGuestReady: onGuestReady)
+        var logger = logger
+        logger[metadataKey: "vm"] = "\(configuration.name)"
+        runtime = try MachineBuilder.build(configuration, kvmPath: kvmPath, logger: logger, events: events)
     }
 
     deinit {
-        // A machine awaited only with `waitUntilStopped()` still has a joinable monitor thread;
-        // its body has returned (it held a reference to this machine), so this does not wait long.
-        // deinit may run on the monitor thread itself, which then detaches instead.
-        lifecycle.withLock { $0.monitor }?.joinOrDetach()
+        runtime.releaseFromHandle()
     }
+
+    /// The configuration this machine was built from.
+    public var configuration: VirtualMachineConfiguration { runtime.configuration }
 
     /// The current lifecycle state.
-    public var state: MachineState { lifecycle.withLock { $0.state } }
+    public var state: MachineState { runtime.state }
 
     /// A stream of state changes, starting with the current state; it finishes once stopped.
-    public func stateUpdates() -> AsyncStream<MachineState> {
-        AsyncStream { continuation in
-            let current: MachineState = lifecycle.withLock { lifecycle in
-                if case .stopped = lifecycle.state {} else { lifecycle.observers.append(continuation) }
-                return lifecycle.state
-            }
-            continuation.yield(current)
-            if case .stopped = current { continuation.finish() }
+    /// Every call makes an independent stream.
+    public func stateUpdates() -> AsyncStream<MachineState> { runtime.stateUpdates() }
+
+    /// The guest's console as streams, when the configuration's console is `.stream`.
+    public var console: MachineConsole? { runtime.console }
+
+    /// The signal that kicks vCPU threads out of KVM_RUN (SIGRTMIN). An embedder that blocks
+    /// signals in its threads must leave this one deliverable to the machine's threads (they
+    /// unblock it themselves) and must not install its own handler for it.
+    public static var kickSignal: Int32 { VCPUKickSignal.number }
+
+    // MARK: - Lifecycle
+
+    /// Starts the vCPU, I/O and console threads. A machine starts once.
+    public func start() throws(MachineError) { try runtime.start() }
+
+    /// Ends the run now, from outside the guest: every vCPU leaves KVM_RUN and the machine stops
+    /// with `MachineExit.stopped` (unless the guest ended it first). Returns at once; await
+    /// `waitUntilStopped()` for the end. Calling it again while stopping or stopped does
+    /// nothing; before `start()` it throws `invalidState`.
+    public func stop() throws(MachineError) { try runtime.stop() }
+
+    /// Asks the guest to power off with the power button and waits up to `grace` for it; then
+    /// stops the machine by force. Returns how the machine ended. A paused machine is resumed
+    /// first (a paused guest cannot react). Cancelling the waiting task cuts the grace period
+    /// short: the machine is stopped by force at once and its exit returned.
+    public func requestStop(grace: Duration) async throws(MachineError) -> MachineExit {
+        switch state {
+        case .stopped(let exit): return exit
+        case .created: throw .invalidState("requestStop(grace:)", .created, "start() it first, or just release it")
+        case .paused: try? runtime.resume()
+        case .running, .stopping: break
         }
+        try? runtime.pressPowerButton()
+        let runtime = self.runtime
+        let exit: MachineExit? = await withTaskGroup(of: MachineExit?.self) { group in
+            group.addTask { try? await runtime.waitUntilStopped() }
+            group.addTask {
+                try? await Task.sleep(for: grace)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+        if let exit { return exit }
+        // The grace period ran out, or the caller cancelled: force it.
+        logger.info("the guest did not power off within \(grace): stopping it")
+        try? runtime.stop()
+        return await runtime.waitUntilStoppedIgnoringCancellation()
     }
 
-    /// Starts one OS thread per vCPU. A machine starts once.
-    public func start() throws(MachineError) {
-        let alreadyStarted = lifecycle.withLock { lifecycle -> Bool in
-            guard case .created = lifecycle.state else { return true }
-            lifecycle.state = .running
-            return false
-        }
-        if alreadyStarted { throw .setupFailed("the machine was already started; build a new Machine to run again") }
-        publish(.running)
-        startTime.nanoseconds = monotonicNanoseconds()
-        var threads: [OSThread] = []
-        do {
-            if configuration.console == .stdio, ConsoleInput.standardInputIsInteractive {
-                let input = try ConsoleInput(serial: resources.serial, seccomp: configuration.seccomp)
-                lifecycle.withLock { $0.consoleInput = input }
-            }
-            if let writer = try ConsoleWriter(output: resources.console, seccomp: configuration.seccomp) {
-                lifecycle.withLock { $0.consoleWriter = writer }
-            }
-            try resources.ioThread.start(seccomp: configuration.seccomp, resources.handleIOEvent)
-            for runner in resources.runners {
-                let thread = try OSThread(name: "vcpu\(runner.vcpu.index)") { [self] in runVCPU(runner) }
-                threads.append(thread)
-                // Published at once, so that a vCPU that ends the run early kicks this one too.
-                lifecycle.withLock { $0.threads.append(thread) }
-            }
-            let vcpuThreads = threads
-            let monitor = try OSThread(name: "vmm-monitor") { [self] in monitorRun(vcpuThreads) }
-            let stopPending = lifecycle.withLock { lifecycle in
-                lifecycle.monitor = monitor
-                return lifecycle.pendingExit != nil
-            }
-            if stopPending { stopVCPUs() }
-        } catch {
-            record(.vmmError("\(error)"))
-            stopVCPUs()
-            for thread in threads { thread.join() }
-            lifecycle.withLock { $0.consoleInput }?.stop()
-            resources.ioThread.stop()
-            lifecycle.withLock { $0.consoleWriter }?.stop()
-            finish()
-            throw .setupFailed("could not start the machine's threads: \(error)")
-        }
-    }
+    /// Presses the power button: the guest sees an ACPI Generic Event Device interrupt (Linux)
+    /// or the event register bit (the test firmware) and should power off by itself. Throws
+    /// `invalidState` unless the machine is running or paused (a paused guest sees it on
+    /// resume). The event `.powerButtonPressed` follows.
+    public func pressPowerButton() throws(MachineError) { try runtime.pressPowerButton() }
 
-    /// Ends the run from outside the guest: every vCPU leaves KVM_RUN and the machine stops
-    /// with `.stopped` (unless the guest ended it first). Safe from any thread, any number of times.
-    public func stop() {
-        let changed = lifecycle.withLock { lifecycle -> Bool in
-            if lifecycle.pendingExit == nil { lifecycle.pendingExit = .stopped }
-            guard case .running = lifecycle.state else { return false }
-            lifecycle.state = .stopping
-            return true
-        }
-        if changed { publish(.stopping) }
-        stopVCPUs()
-    }
+    /// Pauses the guest: every vCPU parks outside KVM_RUN and the I/O thread stops serving the
+    /// device queues (notifications and received frames wait). Returns once everything is
+    /// parked; the state is then `.paused`. Throws `invalidState` unless running.
+    public func pause() throws(MachineError) { try runtime.pause() }
 
-    /// Presses the power button: the guest sees an ACPI Generic Event Device interrupt (Linux) or
-    /// the event register bit (the test firmware) and should power off by itself.
-    public func pressPowerButton() {
-        resources.powerButton.press()
-    }
+    /// Lets a paused guest go on. Throws `invalidState` unless paused.
+    public func resume() throws(MachineError) { try runtime.resume() }
 
-    /// Asks the guest to power off with the power button, waits up to `graceSeconds` for it,
-    /// then forces a stop. Blocks; returns how the machine ended.
-    public func shutdown(graceSeconds: Double) -> MachineExit {
-        pressPowerButton()
-        let waiter = DispatchSemaphore(value: 0)
-        let exit = Mutex<MachineExit?>(nil)
-        DispatchQueue.global().async {
-            exit.withLock { $0 = self.waitForExit() }
-            waiter.signal()
-        }
-        if waiter.wait(timeout: .now() + max(0, graceSeconds)) == .timedOut {
-            stop()
-            waiter.wait()
-        }
-        return exit.withLock { $0 } ?? waitForExit()
-    }
-
-    /// CLOCK_MONOTONIC nanoseconds of the guest's ready signal (boot timer), if it came.
-    public var guestReadyNanoseconds: UInt64? { resources.bootTimer.readyNanoseconds }
-
-    /// Nanoseconds from `start()` to the guest's ready signal, if it came.
-    public var guestReadyAfterStartNanoseconds: UInt64? {
-        guestReadyNanoseconds.map { $0 &- startTime.nanoseconds }
+    /// Waits until the machine has stopped and returns how it ended. Throws `CancellationError`
+    /// when the waiting task is cancelled; the machine goes on running.
+    public func waitUntilStopped() async throws(CancellationError) -> MachineExit {
+        do { return try await runtime.waitUntilStopped() } catch { throw CancellationError() }
     }
 
     /// Blocks the calling thread until the machine has stopped. Do not call it from Swift
     /// concurrency's cooperative pool; use `waitUntilStopped()` there. On return the machine's
-    /// own threads have ended too, so dropping the last reference releases its memory, file
-    /// descriptors, disk locks and taps at once (a restart can reuse them).
-    public func waitForExit() -> MachineExit {
-        let semaphore = DispatchSemaphore(value: 0)
-        let stoppedAlready: MachineExit? = lifecycle.withLock { lifecycle in
-            if case .stopped(let exit) = lifecycle.state { return exit }
-            lifecycle.blockedWaiters.append(semaphore)
-            return nil
-        }
-        if stoppedAlready == nil { semaphore.wait() }
-        let (exit, monitor) = lifecycle.withLock { lifecycle -> (MachineExit, OSThread?) in
-            guard case .stopped(let exit) = lifecycle.state else {
-                return (.vmmError("woken before the machine stopped"), nil)
-            }
-            return (exit, lifecycle.monitor)
-        }
-        // The monitor thread holds a reference to this machine until its body returns.
-        monitor?.join()
-        return exit
-    }
-
-    /// Waits until the machine has stopped and returns how it ended.
-    public func waitUntilStopped() async -> MachineExit {
-        await withCheckedContinuation { continuation in
-            let exit: MachineExit? = lifecycle.withLock { lifecycle in
-                if case .stopped(let exit) = lifecycle.state { return exit }
-                lifecycle.asyncWaiters.append(continuation)
-                return nil
-            }
-            if let exit { continuation.resume(returning: exit) }
-        }
-    }
+    /// own threads have ended too.
+    public func waitForExit() -> MachineExit { runtime.waitForExit() }
 
     /// Starts the machine and blocks until it stops.
     public func run() throws(MachineError) -> MachineExit {
@@ -226,110 +136,45 @@ public final class Machine: Sendable {
         return waitForExit()
     }
 
+    // MARK: - Observations
+
+    /// CLOCK_MONOTONIC nanoseconds of the guest's ready signal (boot timer), if it came.
+    public var guestReadyNanoseconds: UInt64? { runtime.resources.bootTimer.readyNanoseconds }
+
+    /// Nanoseconds from `start()` to the guest's ready signal, if it came.
+    public var guestReadyAfterStartNanoseconds: UInt64? {
+        guestReadyNanoseconds.map { $0 &- runtime.startTime.nanoseconds }
+    }
+
     /// Per-vCPU exit counts of the finished run (zeros before a vCPU has finished).
-    public var exitCounts: [VCPUExitCounts] { resources.runners.map(\.exitCounts) }
+    public var exitCounts: [VCPUExitCounts] { runtime.resources.runners.map(\.exitCounts) }
 
     /// Queue-notification counts of each virtio device, in window order.
-    public var virtioNotificationCounts: [VirtioNotificationCounts] { resources.virtioSlots.map(\.notificationCounts) }
+    public var virtioNotificationCounts: [VirtioNotificationCounts] {
+        runtime.resources.virtioSlots.map(\.notificationCounts)
+    }
 
     /// What each configured exit probe has seen, in configuration order.
-    public var probeStatistics: [ExitProbeStatistics] { resources.probes.map { ExitProbeStatistics($0) } }
+    public var probeStatistics: [ExitProbeStatistics] { runtime.resources.probes.map { ExitProbeStatistics($0) } }
 
-    // MARK: - Threads
+    /// What happened to the guest's console output so far (written, dropped).
+    public var consoleStatistics: ConsoleStatistics { ConsoleStatistics(runtime.resources.console.statistics) }
 
-    /// A vCPU thread's body: run the loop, turn its end into a machine exit, stop the others.
-    private func runVCPU(_ runner: VCPURunner) {
-        do {
-            try Sandboxing.restrictCurrentThread(.vcpu, mode: configuration.seccomp)
-        } catch {
-            record(.vmmError("vCPU \(runner.vcpu.index): \(error)"))
-            stopVCPUs()
-            return
-        }
-        let stop = runner.run()
-        let index = runner.vcpu.index
-        let exit: MachineExit?
-        switch stop {
-        case .request(.guestExit(let status)): exit = .guestStatus(status)
-        case .request(.powerOff): exit = .poweredOff
-        case .request(.reset): exit = .reset
-        case .halted: exit = .halted(vcpu: index)
-        case .tripleFault: exit = .tripleFault(vcpu: index, registers: registerReport(runner.vcpu))
-        case .failure(let reason):
-            exit = .vcpuFailure(vcpu: index, reason: reason, registers: registerReport(runner.vcpu))
-        case .stopRequested: exit = nil
-        }
-        if let exit { record(exit) }
-        stopVCPUs()
-    }
-
-    private func registerReport(_ vcpu: VCPUFD) -> String {
-        do { return try vcpu.registerDump().description } catch { return "(registers unavailable: \(error))" }
-    }
-
-    /// Keeps the first exit reason.
-    private func record(_ exit: MachineExit) {
-        lifecycle.withLock { lifecycle in
-            if lifecycle.pendingExit == nil { lifecycle.pendingExit = exit }
-        }
-    }
-
-    private func stopVCPUs() {
-        for runner in resources.runners { runner.requestStop() }
-        let threads = lifecycle.withLock { $0.threads }
-        for thread in threads { thread.kick() }
-    }
-
-    /// The monitor thread: joins every vCPU thread, then publishes the final state. Teardown
-    /// (closing vCPU fds, unmapping memory) can happen only after this, never on a vCPU thread.
-    private func monitorRun(_ threads: [OSThread]) {
-        for thread in threads { thread.join() }
-        let (input, writer) = lifecycle.withLock { lifecycle in
-            defer {
-                lifecycle.consoleInput = nil
-                lifecycle.consoleWriter = nil
-            }
-            return (lifecycle.consoleInput, lifecycle.consoleWriter)
-        }
-        input?.stop()
-        resources.ioThread.stop()
-        // Last: everything the guest printed until its vCPUs stopped reaches the sink.
-        writer?.stop()
-        finish()
-    }
-
-    private func finish() {
-        let (exit, blocked, waiting, observers) = lifecycle.withLock { lifecycle in
-            let exit = lifecycle.pendingExit ?? .stopped
-            lifecycle.state = .stopped(exit)
-            defer {
-                lifecycle.blockedWaiters = []
-                lifecycle.asyncWaiters = []
-                lifecycle.observers = []
-            }
-            return (exit, lifecycle.blockedWaiters, lifecycle.asyncWaiters, lifecycle.observers)
-        }
-        for observer in observers {
-            observer.yield(.stopped(exit))
-            observer.finish()
-        }
-        for semaphore in blocked { semaphore.signal() }
-        for continuation in waiting { continuation.resume(returning: exit) }
-    }
-
-    private func publish(_ state: MachineState) {
-        let observers = lifecycle.withLock { $0.observers }
-        for observer in observers { observer.yield(state) }
-    }
+    private var logger: Logger { runtime.logger }
 }
 
-/// A timestamp written once and read from other threads.
-final class MonotonicTimestamp: Sendable {
-    private let value = Atomic<UInt64>(0)
+/// What happened to the guest's console output.
+public struct ConsoleStatistics: Sendable, Equatable {
+    /// Bytes the guest wrote to the serial port.
+    public var guestBytes: UInt64
+    /// Bytes delivered to the console's sink.
+    public var writtenBytes: UInt64
+    /// Bytes dropped: the sink was slow or stuck, a file reached its size cap, or the sink failed.
+    public var droppedBytes: UInt64
 
-    /// CLOCK_MONOTONIC nanoseconds, 0 until set.
-    var nanoseconds: UInt64 {
-        get { value.load(ordering: .acquiring) }
-        set { value.store(newValue, ordering: .releasing) }
+    init(_ statistics: ConsoleOutput.Statistics) {
+        guestBytes = statistics.guestBytes
+        writtenBytes = statistics.writtenBytes
+        droppedBytes = statistics.droppedBytes
     }
 }

@@ -25,14 +25,20 @@ final class MachineResources: Sendable {
     let bootTimer: BootTimer
     let virtioSlots: [VirtioSlot]
     let ioThread: IOThread
+    /// Where the vCPU threads park while the machine is paused.
+    let pauseGate: PauseGate
+    /// Signalled by each vCPU thread as it ends (the monitor counts them).
+    let vcpuEnded: EventFD
     /// eventfds registered with KVM (irqfds, in-kernel probes); kept open as long as the VM.
     let eventFDs: [EventFD]
 
     private init(
         system: KVMSystem, vm: VirtualMachineFD, memory: GuestMemory, bus: DeviceBus, runners: [VCPURunner],
         probes: [ExitProbe], platform: PlatformDevices, console: ConsoleOutput, eventFDs: [EventFD],
-        virtioSlots: [VirtioSlot], ioThread: IOThread
+        virtioSlots: [VirtioSlot], ioThread: IOThread, pauseGate: PauseGate, vcpuEnded: EventFD
     ) {
+        self.pauseGate = pauseGate
+        self.vcpuEnded = vcpuEnded
         self.console = console
         self.virtioSlots = virtioSlots
         self.ioThread = ioThread
@@ -48,19 +54,16 @@ final class MachineResources: Sendable {
         self.eventFDs = eventFDs + platform.interruptLines
     }
 
-    /// Builds the machine `configuration` describes (already validated) on `system`.
+    /// Builds the machine `configuration` describes (already validated and planned) on `system`.
     static func build(
-        _ configuration: VirtualMachineConfiguration, system: KVMSystem, boot: GuestBoot, tables: ACPITables?,
+        _ configuration: VirtualMachineConfiguration, layout: MachineLayout, system: KVMSystem, boot: GuestBoot,
+        tables: ACPITables?, console stream: MachineConsole?, logRelay: LogRelay,
         onGuestReady: (@Sendable (UInt64) -> Void)?
     ) throws(MachineError) -> MachineResources {
         do {
-            let console: ConsoleOutput
-            do { console = try PlatformDevices.consoleOutput(configuration.console) } catch {
-                throw MachineError.configuration(error)
-            }
+            let console = try PlatformDevices.consoleOutput(configuration.console, stream: stream)
             let vm = try system.makeVirtualMachine()
-            try vm.setSystemAreas(
-                tssAddress: PlatformLayout.tssAddress, identityMapAddress: PlatformLayout.identityMapAddress)
+            try vm.setSystemAreas(tssAddress: layout.tssAddress, identityMapAddress: layout.identityMapAddress)
             if configuration.inKernelIRQChip { try vm.createInterruptControllerAndTimer() }
 
             let memory: GuestMemory
@@ -78,18 +81,16 @@ final class MachineResources: Sendable {
             var probes: [ExitProbe] = []
             let platform: PlatformDevices
             do {
-                if configuration.inKernelIRQChip {
-                    let kernelOwned = builder.add(.kernelOwned)
-                    for range in PlatformLayout.kernelOwnedPorts {
-                        try builder.mapPorts(
-                            base: range.base, length: range.length, slot: kernelOwned, name: range.name)
-                    }
-                    for range in PlatformLayout.kernelOwnedMMIO {
-                        try builder.mapMMIO(base: range.base, length: range.length, slot: kernelOwned, name: range.name)
-                    }
+                let kernelOwned = builder.add(.kernelOwned)
+                for range in layout.kernelOwnedPorts {
+                    try builder.mapPorts(
+                        base: UInt16(range.base), length: range.length, slot: kernelOwned, name: range.name)
+                }
+                for range in layout.kernelOwnedMMIO {
+                    try builder.mapMMIO(base: range.base, length: range.length, slot: kernelOwned, name: range.name)
                 }
                 platform = try PlatformDevices.attach(
-                    to: &builder, vm: vm, console: console, irqchip: configuration.inKernelIRQChip,
+                    to: &builder, layout: layout, vm: vm, console: console, irqchip: configuration.inKernelIRQChip,
                     onGuestReady: onGuestReady)
                 for (index, probeConfiguration) in configuration.probes.enumerated() {
                     let probe = ExitProbe(readValue: probeConfiguration.readValue)
@@ -115,24 +116,17 @@ final class MachineResources: Sendable {
 
             let ioThread = try IOThread()
             var virtioSlots: [VirtioSlot] = []
-            for (index, kind) in VirtioDeviceKind.devices(for: configuration).enumerated() {
-                let device: any VirtioDevice
-                do { device = try kind.make(machineName: configuration.name) } catch {
-                    throw MachineError.configuration(error)
-                }
+            for (index, placement) in layout.virtioDevices.enumerated() {
+                let device = try placement.kind.make(machineName: configuration.name)
                 let slot = try VirtioSlot(
-                    device: device, index: index, base: VirtioLayout.base(of: index),
-                    gsi: VirtioLayout.gsi(of: index),
-                    vm: vm, memory: memory, loop: ioThread.loop)
+                    device: device, index: index, placement: placement, vm: vm, memory: memory,
+                    loop: ioThread.loop, logRelay: logRelay)
                 do {
                     try builder.mapMMIO(
                         base: slot.base, length: VirtioMMIOTransport.windowSize,
                         slot: builder.add(.virtioMMIO(slot.transport)), name: "virtio-mmio device \(index)")
                 } catch {
                     throw MachineError.from(error)
-                }
-                if let network = device as? VirtioNet {
-                    try watchBackend(of: network, device: index, loop: ioThread.loop)
                 }
                 virtioSlots.append(slot)
             }
@@ -146,18 +140,23 @@ final class MachineResources: Sendable {
 
             let bus: DeviceBus
             do { bus = try builder.build() } catch { throw MachineError.from(error) }
-            let runners = try makeVCPUs(configuration, vm: vm, bus: bus, system: system, boot: boot)
+            let pauseGate = PauseGate()
+            let runners = try makeVCPUs(
+                configuration, vm: vm, bus: bus, system: system, boot: boot, pauseGate: pauseGate)
             return MachineResources(
                 system: system, vm: vm, memory: memory, bus: bus, runners: runners, probes: probes, platform: platform,
-                console: console, eventFDs: eventFDs, virtioSlots: virtioSlots, ioThread: ioThread)
+                console: console, eventFDs: eventFDs, virtioSlots: virtioSlots, ioThread: ioThread,
+                pauseGate: pauseGate, vcpuEnded: try EventFD())
         } catch let error as KVMError {
             throw MachineError.from(error)
         } catch let error as MachineError {
             throw error
         } catch let error as EventLoopError {
-            throw .setupFailed(error.description)
+            throw MachineError.from(error, resource: "event loop")
+        } catch let error as GuestMemoryError {
+            throw MachineError.from(error)
         } catch {
-            throw .setupFailed("\(error)")
+            throw MachineError.setupFailed("machine", "\(error)")
         }
     }
 
@@ -171,7 +170,7 @@ final class MachineResources: Sendable {
 
     private static func makeVCPUs(
         _ configuration: VirtualMachineConfiguration, vm: VirtualMachineFD, bus: DeviceBus, system: KVMSystem,
-        boot: GuestBoot
+        boot: GuestBoot, pauseGate: PauseGate
     ) throws -> [VCPURunner] {
         let supported = try system.supportedCPUID()
         let vcpus = try (0..<configuration.vcpuCount).map { index throws(KVMError) in try vm.makeVCPU(index: index) }
@@ -188,29 +187,9 @@ final class MachineResources: Sendable {
                 try vcpu.setSpecialRegisters(special)
                 try vcpu.setGeneralRegisters(general)
             }
-            runners.append(VCPURunner(vcpu: vcpu, bus: bus))
+            runners.append(VCPURunner(vcpu: vcpu, bus: bus, pauseGate: pauseGate))
         }
         return runners
-    }
-
-    /// Registers a network device's backend with the I/O loop, quiet until the device asks to
-    /// receive (the guest posted buffers) and quiet again when it runs out of them; removed
-    /// from the loop when the backend fails for good (its errors would wake the loop forever).
-    private static func watchBackend(of network: VirtioNet, device: Int, loop: EventLoop<IOEvent>) throws {
-        let registration = try loop.register(
-            descriptor: network.backend.descriptor, interest: [], token: .networkReadable(device: device))
-        network.setBackendInterestHandler { interest in
-            switch interest {
-            case .receive: try? loop.modify(registration, interest: .readable)
-            case .pause: try? loop.modify(registration, interest: [])
-            case .detach:
-                loop.unregister(registration)
-                let name = (network.backend as? TapBackend)?.tap.name ?? "?"
-                writeStandardError(
-                    "swiftvmm: tap \(name) failed (deleted?): the guest's NIC receives nothing more and its frames are dropped\n"
-                )
-            }
-        }
     }
 
     /// Runs on the I/O thread for each event.
@@ -220,11 +199,11 @@ final class MachineResources: Sendable {
             switch event {
             case .queueNotify(let device, let queue):
                 if device < slots.count { slots[device].queueNotified(queue) }
-            case .networkReadable(let device):
+            case .backendReadable(let device):
                 guard device < slots.count else { return }
-                slots[device].transport.deviceEvent { device throws(QueueError) in
-                    try (device as? VirtioNet)?.backendReadable()
-                }
+                slots[device].transport.deviceEvent { device throws(QueueError) in try device.backendReadable() }
+            case .consoleInput, .consoleInputRoom:
+                break  // the runtime's input pump takes these
             }
         }
     }

@@ -17,8 +17,8 @@ struct PlatformDevices {
 
     /// Creates the devices, wires their interrupts (with the irqchip) and maps them on `bus`.
     static func attach(
-        to bus: inout DeviceBusBuilder, vm: VirtualMachineFD, console: ConsoleOutput, irqchip: Bool,
-        onGuestReady: (@Sendable (UInt64) -> Void)?
+        to bus: inout DeviceBusBuilder, layout: MachineLayout, vm: VirtualMachineFD, console: ConsoleOutput,
+        irqchip: Bool, onGuestReady: (@Sendable (UInt64) -> Void)?
     ) throws -> PlatformDevices {
         var lines: [EventFD] = []
         func interruptLine(gsi: UInt32) throws -> EventFD? {
@@ -28,35 +28,43 @@ struct PlatformDevices {
             lines.append(line)
             return line
         }
-        let serial = Serial16550(output: console, interrupt: try interruptLine(gsi: Serial16550.com1IRQ))
-        let powerButton = PowerButton(interrupt: try interruptLine(gsi: PowerButton.defaultGSI))
+        let serial = Serial16550(output: console, interrupt: try interruptLine(gsi: layout.serialGSI))
+        let powerButton = PowerButton(interrupt: try interruptLine(gsi: layout.powerButtonGSI))
         let bootTimer = BootTimer(onReady: onGuestReady)
 
         try bus.mapPorts(
-            base: PlatformLayout.debugExitPort, length: DebugExitPort.length,
+            base: layout.debugExitPort, length: DebugExitPort.length,
             slot: bus.add(.debugExit(DebugExitPort())),
             name: "debug-exit port")
         try bus.mapPorts(
-            base: Serial16550.com1Port, length: Serial16550.portCount, slot: bus.add(.serial(serial)),
+            base: layout.serialPort, length: Serial16550.portCount, slot: bus.add(.serial(serial)),
             name: "COM1 serial")
         try bus.mapPorts(
-            base: PowerControl.defaultPort, length: PowerControl.length, slot: bus.add(.powerControl(PowerControl())),
+            base: layout.powerControlPort, length: PowerControl.length, slot: bus.add(.powerControl(PowerControl())),
             name: "power control")
         try bus.mapPorts(
-            base: PowerButton.defaultPort, length: PowerButton.length, slot: bus.add(.powerButton(powerButton)),
+            base: layout.powerButtonPort, length: PowerButton.length, slot: bus.add(.powerButton(powerButton)),
             name: "power button")
-        try bus.mapPorts(base: I8042.commandPort, length: I8042.length, slot: bus.add(.i8042(I8042())), name: "i8042")
+        try bus.mapPorts(base: layout.i8042Port, length: I8042.length, slot: bus.add(.i8042(I8042())), name: "i8042")
         try bus.mapMMIO(
-            base: BootTimer.defaultAddress, length: BootTimer.length, slot: bus.add(.bootTimer(bootTimer)),
+            base: layout.bootTimerAddress, length: BootTimer.length, slot: bus.add(.bootTimer(bootTimer)),
             name: "boot timer")
         return PlatformDevices(serial: serial, powerButton: powerButton, bootTimer: bootTimer, interruptLines: lines)
     }
 
     /// Opens the console sink the configuration names.
-    static func consoleOutput(_ console: ConsoleConfiguration) throws(ConfigurationError) -> ConsoleOutput {
+    static func consoleOutput(_ console: ConsoleConfiguration, stream: MachineConsole?) throws(MachineError)
+        -> ConsoleOutput
+    {
         switch console {
         case .stdio: return .standardOutput
         case .none: return .discard
+        case .stream:
+            guard let stream else { return .discard }
+            return ConsoleOutput { stream.deliver($0) }
+        case .fileDescriptor(_, let write):
+            guard let write else { return .discard }
+            return ConsoleOutput(borrowing: write)
         case .file(let path, _):
             let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
             guard fd >= 0 else {

@@ -4,19 +4,18 @@ import GuestMemory
 /// The ACPI tables a machine's guest finds (RSDP at 0xE0000, the rest right after it): the
 /// vCPUs, the IOAPIC, COM1, every virtio-mmio device, the power button behind the GED and \\_S5.
 enum PlatformTables {
-    /// The tables for `configuration` with `virtioCount` devices, or nil when the machine has no
+    /// The tables for `configuration` as `layout` places it, or nil when the machine has no
     /// interrupt controller (tiny raw-code guests) or boots raw code.
-    static func build(_ configuration: VirtualMachineConfiguration, virtioCount: Int) throws(MachineError)
+    static func build(_ configuration: VirtualMachineConfiguration, layout: MachineLayout) throws(MachineError)
         -> ACPITables?
     {
         guard configuration.inKernelIRQChip, configuration.rawCode == nil else { return nil }
-        let devices = (0..<virtioCount).map {
-            VirtioMMIODeviceDescription(base: VirtioLayout.base(of: $0), gsi: VirtioLayout.gsi(of: $0))
-        }
         do {
-            return try ACPITables(vcpuCount: configuration.vcpuCount, virtioDevices: devices)
+            return try ACPITables(
+                vcpuCount: configuration.vcpuCount, virtioDevices: layout.acpiVirtioDevices,
+                platform: layout.acpiPlatform)
         } catch {
-            throw .setupFailed("building the ACPI tables failed: \(error)")
+            throw .setupFailed("ACPI tables", "building them failed: \(error)")
         }
     }
 

@@ -1,19 +1,19 @@
-import KVM
 import Sandbox
+import Threads
 
 /// The process-wide half of the sandbox, for executables: the machine's own threads restrict
 /// themselves (vCPU, I/O, console); this restricts every thread of the process and drops the
 /// capabilities the run no longer needs.
-public enum ProcessSandbox {
+package enum ProcessSandbox {
     /// The exit status of a process stopped by a forbidden system call.
-    public static let violationExitStatus = Sandboxing.violationExitStatus
+    package static let violationExitStatus = Sandboxing.violationExitStatus
 
     /// Call once, after the first machine is built and before it starts (a thread's own filter
     /// must come after the process filter). With `rebuilds` (reboot in place) the process keeps
     /// what building the next machine needs: CAP_NET_ADMIN when there are NICs (taps are opened
     /// again) and CAP_DAC_OVERRIDE / CAP_DAC_READ_SEARCH (disk images and kernels are opened
     /// again); otherwise it keeps no capability at all.
-    public static func restrict(for configuration: VirtualMachineConfiguration, rebuilds: Bool)
+    package static func restrict(for configuration: VirtualMachineConfiguration, rebuilds: Bool)
         throws(MachineError)
     {
         var keep: Set<Capability> = []
@@ -22,9 +22,9 @@ public enum ProcessSandbox {
             if !configuration.networkInterfaces.isEmpty { keep.insert(.netAdmin) }
         }
         do {
-            try Sandboxing.restrictProcess(mode: configuration.seccomp, keeping: keep)
+            try Sandboxing.restrictProcess(mode: configuration.seccomp.filterMode, keeping: keep)
         } catch {
-            throw .setupFailed(error.description)
+            throw .setupFailed("seccomp", error.description)
         }
     }
 
@@ -32,11 +32,11 @@ public enum ProcessSandbox {
     /// `mode` and makes a system call that profile forbids (socket(2)). Under `enforce` the
     /// process ends with `violationExitStatus` and this never returns; under `log` it returns
     /// what socket(2) returned.
-    public static func makeForbiddenCallOnAVCPUThread(mode: SeccompMode) throws(MachineError) -> Int32 {
+    package static func makeForbiddenCallOnAVCPUThread(mode: SeccompMode) throws(MachineError) -> Int32 {
         let result = ResultBox()
         do {
             let thread = try OSThread(name: "vcpu-check") {
-                do { try Sandboxing.restrictCurrentThread(.vcpu, mode: mode) } catch {
+                do { try Sandboxing.restrictCurrentThread(.vcpu, mode: mode.filterMode) } catch {
                     result.value = -2
                     return
                 }
@@ -44,7 +44,7 @@ public enum ProcessSandbox {
             }
             thread.join()
         } catch {
-            throw .setupFailed("\(error)")
+            throw .setupFailed("seccomp", "\(error)")
         }
         return result.value
     }

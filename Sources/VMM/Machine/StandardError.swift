@@ -1,5 +1,5 @@
 import EventLoop
-import KVM
+import Threads
 import Sandbox
 
 /// Writes `text` to standard error at once (for failures on the machine's own threads, which
@@ -14,7 +14,7 @@ func sandboxedThread(
     name: String, profile: ThreadProfile, seccomp: SeccompMode, _ body: @escaping @Sendable () -> Void
 ) throws -> OSThread {
     try OSThread(name: name) {
-        do { try Sandboxing.restrictCurrentThread(profile, mode: seccomp) } catch {
+        do { try Sandboxing.restrictCurrentThread(profile, mode: seccomp.filterMode) } catch {
             writeStandardError("swiftvmm: thread \(name): \(error)\n")
             return
         }

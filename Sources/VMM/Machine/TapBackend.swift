@@ -11,6 +11,7 @@ final class TapBackend: NetworkBackend {
     }
 
     var descriptor: Int32 { tap.descriptor }
+    var name: String { "tap \(tap.name)" }
 
     func guestAcceptsOffloads(features: UInt64) {
         let offloads = TapOffloads(

@@ -21,11 +21,16 @@ final class VCPURunner: Sendable {
     let vcpu: VCPUFD
     let bus: DeviceBus
     let stopRequested: Atomic<Bool>
+    /// Where the loop parks while the machine is paused (shared by the machine's vCPUs).
+    let pauseGate: PauseGate
+    /// Set when `run()` has returned.
+    let hasFinished = Atomic<Bool>(false)
     private let finalCounts = Mutex(VCPUExitCounts())
 
-    init(vcpu: VCPUFD, bus: DeviceBus) {
+    init(vcpu: VCPUFD, bus: DeviceBus, pauseGate: PauseGate) {
         self.vcpu = vcpu
         self.bus = bus
+        self.pauseGate = pauseGate
         self.stopRequested = Atomic(false)
     }
 
@@ -33,6 +38,12 @@ final class VCPURunner: Sendable {
     /// kicks the thread with the signal so that a KVM_RUN in progress returns.
     func requestStop() {
         stopRequested.store(true, ordering: .sequentiallyConsistent)
+        vcpu.requestImmediateExit()
+    }
+
+    /// Makes the next (or current, once the caller kicks the thread) KVM_RUN return, so that the
+    /// loop sees the raised pause gate and parks.
+    func requestPause() {
         vcpu.requestImmediateExit()
     }
 
@@ -46,10 +57,12 @@ final class VCPURunner: Sendable {
         let stop = loop(&counts)
         counts.runNanoseconds = monotonicNanoseconds() &- started
         finalCounts.withLock { $0 = counts }
+        hasFinished.store(true, ordering: .releasing)
         return stop
     }
 
-    /// The exit loop. Per exit: one KVM_RUN, one decode, one bus lookup, one device call.
+    /// The exit loop. Per exit: one KVM_RUN, one decode, one bus lookup, one device call
+    /// (`ExitDispatch.handle`).
     @inline(never)
     private func loop(_ counts: inout VCPUExitCounts) -> VCPUStop {
         let vcpu = self.vcpu
@@ -57,77 +70,43 @@ final class VCPURunner: Sendable {
         if stopRequested.load(ordering: .sequentiallyConsistent) { return .stopRequested }
         while true {
             let error = vcpu.run()
-            if error != 0 {
-                if error == EINTR || error == EAGAIN {
-                    counts.interrupted &+= 1
-                    if stopRequested.load(ordering: .sequentiallyConsistent) { return .stopRequested }
-                    continue
-                }
+            let action: ExitAction
+            if error == 0 {
+                action = ExitDispatch.handle(vcpu.exit, bus: bus, completion: vcpu, counts: &counts)
+            } else if error == EINTR || error == EAGAIN {
+                action = .interrupted  // a kick (signal or immediate_exit)
+            } else {
                 return .failure("KVM_RUN failed: \(errnoText(error))")
             }
-            switch vcpu.exit {
-            case .portOut(let port, let size, let count, let value):
-                counts.portOut &+= 1
-                if count == 1 {
-                    if let request = bus.portWrite(port: port, size: size, value: UInt64(value)) {
-                        return .request(request)
-                    }
-                } else if let request = repeatedPortOut(port: port, size: size, count: count) {
-                    return .request(request)
-                }
-            case .portIn(let port, let size, let count, let dataOffset):
-                counts.portIn &+= 1
-                if count == 1 {
-                    let value = UInt32(truncatingIfNeeded: bus.portRead(port: port, size: size))
-                    vcpu.completePortIn(dataOffset: dataOffset, size: size, value: value)
+            switch action {
+            case .resume:
+                continue
+            case .interrupted:
+                if stopRequested.load(ordering: .sequentiallyConsistent) { return .stopRequested }
+                if pauseGate.isRequested.load(ordering: .sequentiallyConsistent) {
+                    if let stop = park(&counts) { return stop }
                     continue
                 }
-                for element in 0..<count {
-                    let value = UInt32(truncatingIfNeeded: bus.portRead(port: port, size: size))
-                    vcpu.completePortIn(dataOffset: dataOffset, size: size, element: element, value: value)
-                }
-            case .mmioWrite(let address, let size, let value):
-                counts.mmioWrite &+= 1
-                if let request = bus.mmioWrite(address: address, size: size, value: value) { return .request(request) }
-            case .mmioRead(let address, let size):
-                counts.mmioRead &+= 1
-                vcpu.completeMMIORead(size: size, value: bus.mmioRead(address: address, size: size))
-            case .interrupted:
                 counts.interrupted &+= 1
-                if stopRequested.load(ordering: .sequentiallyConsistent) { return .stopRequested }
-            case .halt:
-                return .halted
-            case .shutdown:
-                return .tripleFault
-            case .systemEvent(let event):
-                switch event {
-                case .shutdown: return .request(.powerOff)
-                case .reset: return .request(.reset)
-                case .crash: return .failure("the guest reported a crash (KVM_SYSTEM_EVENT_CRASH)")
-                case .other(let type): return .failure("unhandled KVM system event type \(type)")
-                }
-            case .internalError(let suberror, let data):
-                let detail = data.map { ", data 0x" + String($0, radix: 16) } ?? ""
-                return .failure(
-                    "KVM internal error, suberror \(suberror)\(detail) (KVM could not emulate an instruction)")
-            case .failEntry(let reason, let cpu):
-                return .failure("VM entry failed, hardware reason 0x\(String(reason, radix: 16)) on host CPU \(cpu)")
-            case .exception(let number, let errorCode):
-                return .failure("unhandled guest exception \(number), error code \(errorCode)")
-            case .unhandled(let reason):
-                return .failure("unhandled KVM exit reason \(reason)")
-            case .malformed(let reason):
-                return .failure("KVM exit reason \(reason) with data outside kvm_run")
+            case .stop(let stop):
+                return stop
             }
         }
     }
 
-    /// `rep outs`: each element goes to the bus in order.
-    private func repeatedPortOut(port: UInt16, size: Int, count: Int) -> MachineRequest? {
-        for element in 0..<count {
-            guard let value = vcpu.portOutValue(element: element) else { break }
-            if let request = bus.portWrite(port: port, size: size, value: UInt64(value)) { return request }
-        }
+    /// The safe point of a pause: out of KVM_RUN, between two exits. Parks until resumed, then
+    /// clears the immediate-exit request (a stop made meanwhile is seen by the check after it;
+    /// a new pause made meanwhile parks again). Returns a stop if one came while parked.
+    @inline(never)
+    private func park(_ counts: inout VCPUExitCounts) -> VCPUStop? {
+        repeat {
+            counts.pauses &+= 1
+            let parkedAt = monotonicNanoseconds()
+            pauseGate.parkIfRequested()
+            counts.pausedNanoseconds &+= monotonicNanoseconds() &- parkedAt
+            vcpu.clearImmediateExit()
+            if stopRequested.load(ordering: .sequentiallyConsistent) { return .stopRequested }
+        } while pauseGate.isRequested.load(ordering: .sequentiallyConsistent)
         return nil
     }
 }

@@ -20,14 +20,17 @@ final class VirtioSlot: Sendable {
     /// Signals the I/O thread gave itself to continue a queue (not counted as notifications).
     private let selfSignals = Atomic<UInt64>(0)
 
-    /// Creates the transport for `device` at `base` with interrupt `gsi`, wires its irqfd and
-    /// ioeventfds, and arranges for the I/O thread to watch the queues once activated.
+    /// Creates the transport for `device` at its planned window and GSI, wires its irqfd and
+    /// ioeventfds, arranges for the I/O thread to watch the queues once activated, and watches
+    /// the device's backend (a tap) as the device asks.
     init(
-        device: any VirtioDevice, index: Int, base: UInt64, gsi: UInt32, vm: VirtualMachineFD, memory: GuestMemory,
-        loop: EventLoop<IOEvent>
+        device: any VirtioDevice, index: Int, placement: MachineLayout.VirtioPlacement, vm: VirtualMachineFD,
+        memory: GuestMemory, loop: EventLoop<IOEvent>, logRelay: LogRelay
     ) throws {
+        let base = placement.base
         self.base = base
-        self.gsi = gsi
+        self.gsi = placement.gsi
+        let gsi = placement.gsi
         let line = try EventFD()
         try vm.registerIRQEvent(eventFD: line.rawValue, gsi: gsi)
         interruptLine = line
@@ -45,6 +48,32 @@ final class VirtioSlot: Sendable {
         transport = VirtioMMIOTransport(
             device: device, memory: memory, interrupt: VirtioInterrupt(line: line),
             activationHandler: { active in watcher.watch(active) })
+        if let descriptor = device.backendDescriptor {
+            try Self.watchBackend(of: device, descriptor: descriptor, index: index, loop: loop, logRelay: logRelay)
+        }
+    }
+
+    /// Registers a device's backend with the I/O loop, quiet until the device asks for input
+    /// (e.g. the guest posted receive buffers) and quiet again when it cannot take more; removed
+    /// from the loop when the backend fails for good (its errors would wake the loop forever).
+    private static func watchBackend(
+        of device: any VirtioDevice, descriptor: Int32, index: Int, loop: EventLoop<IOEvent>, logRelay: LogRelay
+    ) throws {
+        let registration = try loop.register(
+            descriptor: descriptor, interest: [], token: .backendReadable(device: index))
+        let name = device.backendName
+        device.setBackendInterestHandler { interest in
+            switch interest {
+            case .receive: try? loop.modify(registration, interest: .readable)
+            case .pause: try? loop.modify(registration, interest: [])
+            case .detach:
+                loop.unregister(registration)
+                logRelay.post(
+                    .error, key: "backend-failed-\(index)",
+                    "\(name) failed (deleted?): virtio device \(index) receives nothing more and its frames are dropped"
+                )
+            }
+        }
     }
 
     /// Notification counts: through the queues' ioeventfds, and through the register.
@@ -99,26 +128,6 @@ final class QueueWatcher: Sendable {
     }
 }
 
-/// Where virtio-mmio devices go: 4 KiB windows from 0xd0001000 (after the boot timer), GSIs from 5.
-enum VirtioLayout {
-    static let firstBase: UInt64 = 0xd000_1000
-    static let firstGSI: UInt32 = 5
-    static let maximumDevices = 18  // GSIs 5–22; 23 is the power button
-
-    static func base(of index: Int) -> UInt64 { firstBase + UInt64(index) * VirtioMMIOTransport.windowSize }
-    static func gsi(of index: Int) -> UInt32 { firstGSI + UInt32(index) }
-
-    /// The `virtio_mmio.device=SIZE@ADDR:IRQ` token Linux (and the test firmware) read for device `index`.
-    static func commandLineToken(of index: Int) -> String {
-        "virtio_mmio.device=4K@0x\(String(base(of: index), radix: 16)):\(gsi(of: index))"
-    }
-
-    /// The command line with one token per virtio device appended.
-    static func commandLine(_ base: String, deviceCount: Int) -> String {
-        ([base] + (0..<deviceCount).map(commandLineToken(of:))).filter { !$0.isEmpty }.joined(separator: " ")
-    }
-}
-
 /// The virtio devices a configuration asks for, in window order: disks first (vda, vdb, …),
 /// then the entropy device.
 enum VirtioDeviceKind: Sendable {
@@ -133,7 +142,7 @@ enum VirtioDeviceKind: Sendable {
     }
 
     /// Creates the device; opening a disk or a tap can fail with a configuration error naming it.
-    func make(machineName: String) throws(ConfigurationError) -> any VirtioDevice {
+    func make(machineName: String) throws(MachineError) -> any VirtioDevice {
         switch self {
         case .network(let index, let interface):
             let field = "network_interfaces[\(index)]"

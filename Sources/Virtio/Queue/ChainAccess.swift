@@ -1,22 +1,22 @@
 import GuestMemory
 
 /// Reads a chain's device-readable buffers as one byte stream.
-public struct ChainReader {
+package struct ChainReader {
     private let memory: GuestMemory
     private let buffers: [DescriptorBuffer]
     private var bufferIndex = 0
     private var offsetInBuffer: UInt32 = 0
     /// Bytes not read yet.
-    public private(set) var remaining: UInt64
+    package private(set) var remaining: UInt64
 
-    public init(_ chain: DescriptorChain, memory: GuestMemory) {
+    package init(_ chain: DescriptorChain, memory: GuestMemory) {
         self.memory = memory
         buffers = chain.readable
         remaining = chain.readableLength
     }
 
     /// Reads exactly `count` bytes, or throws `.shortChain` when fewer remain.
-    public mutating func read(count: Int) throws(ChainAccessError) -> [UInt8] {
+    package mutating func read(count: Int) throws(ChainAccessError) -> [UInt8] {
         guard count >= 0, UInt64(count) <= remaining else {
             throw .shortChain(needed: UInt64(max(0, count)), available: remaining)
         }
@@ -37,7 +37,7 @@ public struct ChainReader {
     }
 
     /// Reads a little-endian integer.
-    public mutating func read<Value: FixedWidthInteger>(_: Value.Type) throws(ChainAccessError) -> Value {
+    package mutating func read<Value: FixedWidthInteger>(_: Value.Type) throws(ChainAccessError) -> Value {
         let size = MemoryLayout<Value>.size
         // Fast path, no allocation: the integer lies inside the current buffer.
         if bufferIndex < buffers.count, UInt64(size) <= remaining,
@@ -67,24 +67,24 @@ public struct ChainReader {
 }
 
 /// Writes a chain's device-writable buffers as one byte stream.
-public struct ChainWriter {
+package struct ChainWriter {
     private let memory: GuestMemory
     private let buffers: [DescriptorBuffer]
     private var bufferIndex = 0
     private var offsetInBuffer: UInt32 = 0
     /// Bytes written so far (the used-ring length).
-    public private(set) var written: UInt32 = 0
+    package private(set) var written: UInt32 = 0
     /// Room left.
-    public private(set) var remaining: UInt64
+    package private(set) var remaining: UInt64
 
-    public init(_ chain: DescriptorChain, memory: GuestMemory) {
+    package init(_ chain: DescriptorChain, memory: GuestMemory) {
         self.memory = memory
         buffers = chain.writable
         remaining = chain.writableLength
     }
 
     /// Writes all of `bytes`, or throws `.shortChain` (writing nothing) when they do not fit.
-    public mutating func write(_ bytes: [UInt8]) throws(ChainAccessError) {
+    package mutating func write(_ bytes: [UInt8]) throws(ChainAccessError) {
         guard UInt64(bytes.count) <= remaining else {
             throw .shortChain(needed: UInt64(bytes.count), available: remaining)
         }
@@ -111,7 +111,7 @@ public struct ChainWriter {
 
     /// Moves past `count` bytes without writing them (e.g. to patch a field of a header that
     /// was written by someone else), or throws `.shortChain` when fewer remain.
-    public mutating func skip(_ count: UInt64) throws(ChainAccessError) {
+    package mutating func skip(_ count: UInt64) throws(ChainAccessError) {
         guard count <= remaining else { throw .shortChain(needed: count, available: remaining) }
         var left = count
         while left > 0 {
@@ -127,13 +127,13 @@ public struct ChainWriter {
     }
 
     /// Writes a little-endian integer.
-    public mutating func write<Value: FixedWidthInteger>(_ value: Value) throws(ChainAccessError) {
+    package mutating func write<Value: FixedWidthInteger>(_ value: Value) throws(ChainAccessError) {
         try write((0..<MemoryLayout<Value>.size).map { UInt8(truncatingIfNeeded: value >> ($0 * 8)) })
     }
 }
 
 /// A chain was too short for what the device needed, or its memory went away.
-public enum ChainAccessError: Error, Equatable, Sendable {
+package enum ChainAccessError: Error, Equatable, Sendable {
     case shortChain(needed: UInt64, available: UInt64)
     case memory(GuestMemoryError)
 }

@@ -1,29 +1,29 @@
 import GuestMemory
 
 /// One guest buffer of a descriptor chain: validated to lie inside guest memory.
-public struct DescriptorBuffer: Sendable, Equatable {
-    public init(address: GuestAddress, length: UInt32) {
+package struct DescriptorBuffer: Sendable, Equatable {
+    package init(address: GuestAddress, length: UInt32) {
         self.address = address
         self.length = length
     }
 
-    public let address: GuestAddress
-    public let length: UInt32
+    package let address: GuestAddress
+    package let length: UInt32
 }
 
 /// A descriptor chain read once from guest memory and validated: device-readable buffers
 /// followed by device-writable ones. Device code reads and writes it through `ChainReader` and
 /// `ChainWriter`, never by address arithmetic.
-public struct DescriptorChain: Sendable, Equatable {
+package struct DescriptorChain: Sendable, Equatable {
     /// The head descriptor's index (what goes into the used ring).
-    public let head: UInt16
-    public let readable: [DescriptorBuffer]
-    public let writable: [DescriptorBuffer]
+    package let head: UInt16
+    package let readable: [DescriptorBuffer]
+    package let writable: [DescriptorBuffer]
 
     /// Total bytes the device may read.
-    public var readableLength: UInt64 { readable.reduce(0) { $0 + UInt64($1.length) } }
+    package var readableLength: UInt64 { readable.reduce(0) { $0 + UInt64($1.length) } }
     /// Total bytes the device may write.
-    public var writableLength: UInt64 { writable.reduce(0) { $0 + UInt64($1.length) } }
+    package var writableLength: UInt64 { writable.reduce(0) { $0 + UInt64($1.length) } }
 
     static let flagNext: UInt16 = 1
     static let flagWrite: UInt16 = 2
@@ -31,7 +31,7 @@ public struct DescriptorChain: Sendable, Equatable {
     static let descriptorSize: UInt64 = 16
     /// Most descriptors one chain may have, indirect ones included (QEMU's VIRTQUEUE_MAX_SIZE).
     /// It bounds the host memory and work one request can cost, however the guest builds it.
-    public static let maximumDescriptors = 1024
+    package static let maximumDescriptors = 1024
 
     /// Reads the chain starting at `head` from the descriptor table at `table` (`queueSize`
     /// entries). Every guest value is read once, checked, and used with checked arithmetic.
@@ -130,10 +130,10 @@ public struct DescriptorChain: Sendable, Equatable {
 
 extension Array where Element == DescriptorBuffer {
     /// Total length in bytes.
-    public var totalLength: UInt64 { reduce(0) { $0 + UInt64($1.length) } }
+    package var totalLength: UInt64 { reduce(0) { $0 + UInt64($1.length) } }
 
     /// The buffers without their first `count` bytes (a header), or nil when they are shorter.
-    public func droppingFirst(bytes count: UInt64) -> [DescriptorBuffer]? {
+    package func droppingFirst(bytes count: UInt64) -> [DescriptorBuffer]? {
         var remaining = count
         var result: [DescriptorBuffer] = []
         for buffer in self {
@@ -152,7 +152,7 @@ extension Array where Element == DescriptorBuffer {
     }
 
     /// The buffers without their last `count` bytes (a trailer), or nil when they are shorter.
-    public func droppingLast(bytes count: UInt64) -> [DescriptorBuffer]? {
+    package func droppingLast(bytes count: UInt64) -> [DescriptorBuffer]? {
         var remaining = count
         var result = self
         while remaining > 0, let last = result.last {
@@ -169,7 +169,7 @@ extension Array where Element == DescriptorBuffer {
     }
 
     /// The address of the byte `count` bytes before the end (e.g. a status byte), if any.
-    public func address(ofLastBytes count: UInt64) -> GuestAddress? {
+    package func address(ofLastBytes count: UInt64) -> GuestAddress? {
         guard count > 0, let trimmed = droppingLast(bytes: count) else { return nil }
         var position = UInt64(0)
         let start = trimmed.totalLength

@@ -2,7 +2,7 @@ import GuestMemory
 
 /// Why a descriptor chain or a whole queue cannot be used. Chain errors end one request; queue
 /// errors make the queue unusable (the transport then sets DEVICE_NEEDS_RESET).
-public enum QueueError: Error, Equatable, Sendable, CustomStringConvertible {
+package enum QueueError: Error, Equatable, Sendable, CustomStringConvertible {
     // Chain errors.
     case descriptorIndexOutOfRange(index: UInt16, queueSize: UInt16)
     case chainTooLong(limit: Int)
@@ -20,14 +20,14 @@ public enum QueueError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidQueueSize(UInt16)
 
     /// Whether the whole queue is unusable (as opposed to one request).
-    public var breaksQueue: Bool {
+    package var breaksQueue: Bool {
         switch self {
         case .ringOutsideMemory, .availableIndexJump, .invalidQueueSize: return true
         default: return false
         }
     }
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .descriptorIndexOutOfRange(let index, let size): return "descriptor index \(index) ≥ queue size \(size)"
         case .chainTooLong(let limit): return "descriptor chain longer than \(limit) (a loop?)"

@@ -1,13 +1,13 @@
 import GuestMemory
 
 /// Where the driver put one queue's three areas, and its size (from the transport registers).
-public struct QueueLayout: Sendable, Equatable {
-    public var size: UInt16
-    public var descriptorTable: UInt64
-    public var availableRing: UInt64
-    public var usedRing: UInt64
+package struct QueueLayout: Sendable, Equatable {
+    package var size: UInt16
+    package var descriptorTable: UInt64
+    package var availableRing: UInt64
+    package var usedRing: UInt64
 
-    public init(size: UInt16, descriptorTable: UInt64, availableRing: UInt64, usedRing: UInt64) {
+    package init(size: UInt16, descriptorTable: UInt64, availableRing: UInt64, usedRing: UInt64) {
         self.size = size
         self.descriptorTable = descriptorTable
         self.availableRing = availableRing
@@ -17,11 +17,11 @@ public struct QueueLayout: Sendable, Equatable {
 
 /// What popping the available ring gave: a valid chain, or a malformed one that the device
 /// must still complete (with an error status where it can, length 0 otherwise).
-public enum AvailableChain: Sendable, Equatable {
+package enum AvailableChain: Sendable, Equatable {
     case valid(DescriptorChain)
     case malformed(head: UInt16, QueueError)
 
-    public var head: UInt16 {
+    package var head: UInt16 {
         switch self {
         case .valid(let chain): return chain.head
         case .malformed(let head, _): return head
@@ -31,20 +31,20 @@ public enum AvailableChain: Sendable, Equatable {
 
 /// The device side of a split virtqueue (virtio 1.x, 2.7). Ring indices are read with acquire
 /// and written with release ordering.
-public final class SplitQueue: @unchecked Sendable {
+package final class SplitQueue: @unchecked Sendable {
     // SAFETY (@unchecked Sendable): its mutable state (indices) is used by one thread at a time:
     // the transport serializes every device call that reaches a queue (activate, notify, reset).
 
-    public let layout: QueueLayout
+    package let layout: QueueLayout
     let memory: GuestMemory
     /// VIRTIO_F_RING_EVENT_IDX negotiated.
-    public let eventIndex: Bool
+    package let eventIndex: Bool
     /// VIRTIO_F_RING_INDIRECT_DESC negotiated.
-    public let indirectDescriptors: Bool
+    package let indirectDescriptors: Bool
     /// The next available-ring position to read (last_avail_idx).
-    public private(set) var nextAvailable: UInt16 = 0
+    package private(set) var nextAvailable: UInt16 = 0
     /// The used index the device has published.
-    public private(set) var usedIndex: UInt16 = 0
+    package private(set) var usedIndex: UInt16 = 0
     /// The used index at the last interrupt decision (for EVENT_IDX suppression).
     private var usedIndexAtLastSignal: UInt16 = 0
 
@@ -58,7 +58,7 @@ public final class SplitQueue: @unchecked Sendable {
 
     /// Validates `layout` against `memory`: size a power of two (≤ 32768), each area inside
     /// guest memory with its required alignment (16, 2, 4).
-    public init(layout: QueueLayout, memory: GuestMemory, eventIndex: Bool, indirectDescriptors: Bool)
+    package init(layout: QueueLayout, memory: GuestMemory, eventIndex: Bool, indirectDescriptors: Bool)
         throws(QueueError)
     {
         let size = layout.size
@@ -91,7 +91,7 @@ public final class SplitQueue: @unchecked Sendable {
 
     /// The next chain the driver made available, or nil when there is none. Throws only when
     /// the queue itself is unusable.
-    public func popAvailable() throws(QueueError) -> AvailableChain? {
+    package func popAvailable() throws(QueueError) -> AvailableChain? {
         let available: UInt16
         do { available = try memory.loadAcquire(UInt16.self, at: availableIndexAddress) } catch {
             throw .from(error, "available index")
@@ -116,7 +116,7 @@ public final class SplitQueue: @unchecked Sendable {
 
     /// Tells the driver not to notify while the device is working through the queue (without
     /// EVENT_IDX: VIRTQ_USED_F_NO_NOTIFY; with it, `avail_event` simply stays behind).
-    public func disableNotifications() throws(QueueError) {
+    package func disableNotifications() throws(QueueError) {
         guard !eventIndex else { return }
         do { try memory.storeRelease(Self.usedFlagNoNotify, at: GuestAddress(layout.usedRing)) } catch {
             throw .from(error, "used flags")
@@ -125,7 +125,7 @@ public final class SplitQueue: @unchecked Sendable {
 
     /// Asks the driver to notify again for anything it adds next, then checks (after a full
     /// fence) whether it added something meanwhile: true means "process the queue again".
-    public func enableNotifications() throws(QueueError) -> Bool {
+    package func enableNotifications() throws(QueueError) -> Bool {
         do {
             if eventIndex {
                 try memory.storeRelease(nextAvailable, at: availableEventAddress)
@@ -141,12 +141,12 @@ public final class SplitQueue: @unchecked Sendable {
 
     /// Gives back the chain `popAvailable` returned last, unused (e.g. a receive buffer when no
     /// frame was waiting after all): the next pop returns it again.
-    public func undoPop() {
+    package func undoPop() {
         nextAvailable &-= 1
     }
 
     /// Puts chain `head` in the used ring with `length` bytes written, and publishes it.
-    public func addUsed(head: UInt16, length: UInt32) throws(QueueError) {
+    package func addUsed(head: UInt16, length: UInt32) throws(QueueError) {
         let element = GuestAddress(layout.usedRing + 4 + 8 * UInt64(usedIndex % layout.size))
         do {
             try memory.store(UInt32(head), at: element)
@@ -160,7 +160,7 @@ public final class SplitQueue: @unchecked Sendable {
 
     /// Whether the driver wants an interrupt for the entries used since the last call
     /// (EVENT_IDX: `used_event`; otherwise the NO_INTERRUPT flag).
-    public func needsInterrupt() throws(QueueError) -> Bool {
+    package func needsInterrupt() throws(QueueError) -> Bool {
         let previous = usedIndexAtLastSignal
         usedIndexAtLastSignal = usedIndex
         guard usedIndex != previous else { return false }

@@ -3,45 +3,45 @@ import GuestMemory
 import Synchronization
 
 /// Virtio feature bits the transport and queues understand (virtio 1.x, 6).
-public enum VirtioFeature {
-    public static let ringIndirectDescriptors: UInt64 = 1 << 28
-    public static let ringEventIndex: UInt64 = 1 << 29
-    public static let version1: UInt64 = 1 << 32
+package enum VirtioFeature {
+    package static let ringIndirectDescriptors: UInt64 = 1 << 28
+    package static let ringEventIndex: UInt64 = 1 << 29
+    package static let version1: UInt64 = 1 << 32
     /// What every SwiftVMM device offers besides its own bits.
-    public static let transportFeatures: UInt64 = version1 | ringEventIndex | ringIndirectDescriptors
+    package static let transportFeatures: UInt64 = version1 | ringEventIndex | ringIndirectDescriptors
 }
 
 /// Device status bits (virtio 1.x, 2.1).
-public enum VirtioStatus {
-    public static let acknowledge: UInt32 = 1
-    public static let driver: UInt32 = 2
-    public static let driverOK: UInt32 = 4
-    public static let featuresOK: UInt32 = 8
-    public static let deviceNeedsReset: UInt32 = 0x40
-    public static let failed: UInt32 = 0x80
+package enum VirtioStatus {
+    package static let acknowledge: UInt32 = 1
+    package static let driver: UInt32 = 2
+    package static let driverOK: UInt32 = 4
+    package static let featuresOK: UInt32 = 8
+    package static let deviceNeedsReset: UInt32 = 0x40
+    package static let failed: UInt32 = 0x80
 }
 
 /// How a device tells its driver that buffers were used (or its configuration changed): sets
 /// the transport's interrupt status and raises the interrupt line (an irqfd).
-public final class VirtioInterrupt: Sendable {
-    public static let usedBuffer: UInt32 = 1
-    public static let configurationChange: UInt32 = 2
+package final class VirtioInterrupt: Sendable {
+    package static let usedBuffer: UInt32 = 1
+    package static let configurationChange: UInt32 = 2
 
     let status = Atomic<UInt32>(0)
     private let line: EventFD?
 
-    public init(line: EventFD?) {
+    package init(line: EventFD?) {
         self.line = line
     }
 
     /// Sets `reason` in the interrupt status and pulses the line.
-    public func raise(_ reason: UInt32 = VirtioInterrupt.usedBuffer) {
+    package func raise(_ reason: UInt32 = VirtioInterrupt.usedBuffer) {
         status.bitwiseOr(reason, ordering: .sequentiallyConsistent)
         line?.signal()
     }
 
     /// The InterruptStatus register.
-    public var pending: UInt32 { status.load(ordering: .sequentiallyConsistent) }
+    package var pending: UInt32 { status.load(ordering: .sequentiallyConsistent) }
 
     func acknowledge(_ bits: UInt32) {
         status.bitwiseAnd(~bits, ordering: .sequentiallyConsistent)
@@ -53,15 +53,15 @@ public final class VirtioInterrupt: Sendable {
 }
 
 /// What a virtio device gets when the driver sets DRIVER_OK.
-public struct VirtioActivation: Sendable {
+package struct VirtioActivation: Sendable {
     /// One queue per `queueMaximumSizes` entry; nil for a queue the driver did not enable.
-    public let queues: [SplitQueue?]
-    public let memory: GuestMemory
+    package let queues: [SplitQueue?]
+    package let memory: GuestMemory
     /// The features both sides agreed on.
-    public let features: UInt64
-    public let interrupt: VirtioInterrupt
+    package let features: UInt64
+    package let interrupt: VirtioInterrupt
 
-    public init(queues: [SplitQueue?], memory: GuestMemory, features: UInt64, interrupt: VirtioInterrupt) {
+    package init(queues: [SplitQueue?], memory: GuestMemory, features: UInt64, interrupt: VirtioInterrupt) {
         self.queues = queues
         self.memory = memory
         self.features = features
@@ -74,7 +74,7 @@ public struct VirtioActivation: Sendable {
 ///
 /// `readConfiguration`/`writeConfiguration` run on vCPU threads; `activate`, `queueNotified`
 /// and `reset` are serialized by the transport.
-public protocol VirtioDevice: AnyObject, Sendable {
+package protocol VirtioDevice: AnyObject, Sendable {
     /// The virtio device ID (e.g. 2 block, 1 network, 4 entropy).
     var deviceID: UInt32 { get }
     /// Maximum size of each queue (their count is the number of queues).
@@ -94,29 +94,57 @@ public protocol VirtioDevice: AnyObject, Sendable {
     func queueNotified(_ index: Int) throws(QueueError) -> QueueWork
     /// The driver reset the device: drop the queues and go back to the initial state.
     func reset()
+    /// A host descriptor whose readiness the device wants to hear about (a tap), or nil. Its
+    /// owner watches it as the device asks through the interest handler.
+    var backendDescriptor: Int32? { get }
+    /// What the backend is, for messages (such as `tap tap0`).
+    var backendName: String { get }
+    /// `backendDescriptor` is readable (on the I/O thread, serialized like `queueNotified`).
+    func backendReadable() throws(QueueError)
+    /// How the device tells its owner whether to watch `backendDescriptor`; set before activation.
+    func setBackendInterestHandler(_ handler: @escaping @Sendable (BackendInterest) -> Void)
+}
+
+extension VirtioDevice {
+    /// No backend to watch.
+    package var backendDescriptor: Int32? { nil }
+    package var backendName: String { "backend" }
+    package func backendReadable() throws(QueueError) {}
+    package func setBackendInterestHandler(_ handler: @escaping @Sendable (BackendInterest) -> Void) {}
+}
+
+/// What a device wants from whoever watches its backend descriptor.
+package enum BackendInterest: Sendable, Equatable {
+    /// Watch for readiness: the device can take input (e.g. the guest has receive buffers).
+    case receive
+    /// Stop watching for now: the device cannot take input (input waits in the backend).
+    case pause
+    /// Stop watching for good: the backend failed (e.g. its tap was deleted); every event it
+    /// still raises (errors, hang-ups) would only spin the I/O thread.
+    case detach
 }
 
 /// What a device left after handling a queue notification.
-public enum QueueWork: Sendable, Equatable {
+package enum QueueWork: Sendable, Equatable {
     /// Everything the driver made available was handled.
     case done
     /// The device used its budget and more requests wait: call `queueNotified` again.
     case pending
 
     /// Chains one notification handles at most before yielding the I/O thread.
-    public static let budget = 64
+    package static let budget = 64
 }
 
 /// A device could not start with what the driver negotiated.
-public struct VirtioDeviceError: Error, Equatable, Sendable, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
+package struct VirtioDeviceError: Error, Equatable, Sendable, CustomStringConvertible {
+    package let description: String
+    package init(_ description: String) { self.description = description }
 }
 
 /// Reading a device's configuration space kept as little-endian bytes.
-public enum VirtioConfigurationSpace {
+package enum VirtioConfigurationSpace {
     /// `size` bytes at `offset` of `bytes`, little-endian; bytes past the end read as zero.
-    public static func read(_ bytes: [UInt8], offset: UInt64, size: Int) -> UInt64 {
+    package static func read(_ bytes: [UInt8], offset: UInt64, size: Int) -> UInt64 {
         var value: UInt64 = 0
         for index in 0..<min(max(size, 0), 8) {
             let position = Int(clamping: offset) &+ index

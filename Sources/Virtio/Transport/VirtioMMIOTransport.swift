@@ -8,37 +8,37 @@ import Synchronization
 /// Registers take 32-bit accesses; the configuration space takes 1, 2 and 4-byte ones. A bad
 /// access or an unusable queue sets DEVICE_NEEDS_RESET (and raises a configuration interrupt);
 /// nothing the guest writes can crash the VMM.
-public final class VirtioMMIOTransport: Sendable {
+package final class VirtioMMIOTransport: Sendable {
     /// Size of the register window each device gets.
-    public static let windowSize: UInt64 = 0x1000
-    public static let magic: UInt32 = 0x7472_6976  // "virt"
-    public static let vendorID: UInt32 = 0x4d4d_5653  // "SVMM"
+    package static let windowSize: UInt64 = 0x1000
+    package static let magic: UInt32 = 0x7472_6976  // "virt"
+    package static let vendorID: UInt32 = 0x4d4d_5653  // "SVMM"
 
-    public enum Register {
-        public static let magic: UInt64 = 0x000
-        public static let version: UInt64 = 0x004
-        public static let deviceID: UInt64 = 0x008
-        public static let vendorID: UInt64 = 0x00c
-        public static let deviceFeatures: UInt64 = 0x010
-        public static let deviceFeaturesSelect: UInt64 = 0x014
-        public static let driverFeatures: UInt64 = 0x020
-        public static let driverFeaturesSelect: UInt64 = 0x024
-        public static let queueSelect: UInt64 = 0x030
-        public static let queueSizeMaximum: UInt64 = 0x034
-        public static let queueSize: UInt64 = 0x038
-        public static let queueReady: UInt64 = 0x044
-        public static let queueNotify: UInt64 = 0x050
-        public static let interruptStatus: UInt64 = 0x060
-        public static let interruptAcknowledge: UInt64 = 0x064
-        public static let status: UInt64 = 0x070
-        public static let queueDescriptorLow: UInt64 = 0x080
-        public static let queueDescriptorHigh: UInt64 = 0x084
-        public static let queueDriverLow: UInt64 = 0x090
-        public static let queueDriverHigh: UInt64 = 0x094
-        public static let queueDeviceLow: UInt64 = 0x0a0
-        public static let queueDeviceHigh: UInt64 = 0x0a4
-        public static let configurationGeneration: UInt64 = 0x0fc
-        public static let configuration: UInt64 = 0x100
+    package enum Register {
+        package static let magic: UInt64 = 0x000
+        package static let version: UInt64 = 0x004
+        package static let deviceID: UInt64 = 0x008
+        package static let vendorID: UInt64 = 0x00c
+        package static let deviceFeatures: UInt64 = 0x010
+        package static let deviceFeaturesSelect: UInt64 = 0x014
+        package static let driverFeatures: UInt64 = 0x020
+        package static let driverFeaturesSelect: UInt64 = 0x024
+        package static let queueSelect: UInt64 = 0x030
+        package static let queueSizeMaximum: UInt64 = 0x034
+        package static let queueSize: UInt64 = 0x038
+        package static let queueReady: UInt64 = 0x044
+        package static let queueNotify: UInt64 = 0x050
+        package static let interruptStatus: UInt64 = 0x060
+        package static let interruptAcknowledge: UInt64 = 0x064
+        package static let status: UInt64 = 0x070
+        package static let queueDescriptorLow: UInt64 = 0x080
+        package static let queueDescriptorHigh: UInt64 = 0x084
+        package static let queueDriverLow: UInt64 = 0x090
+        package static let queueDriverHigh: UInt64 = 0x094
+        package static let queueDeviceLow: UInt64 = 0x0a0
+        package static let queueDeviceHigh: UInt64 = 0x0a4
+        package static let configurationGeneration: UInt64 = 0x0fc
+        package static let configuration: UInt64 = 0x100
     }
 
     struct QueueRegisters {
@@ -63,11 +63,11 @@ public final class VirtioMMIOTransport: Sendable {
     }
 
     /// The device behind this transport.
-    public let device: any VirtioDevice
+    package let device: any VirtioDevice
     /// The memory the device's queues live in.
-    public let memory: GuestMemory
+    package let memory: GuestMemory
     /// The device's interrupt status and line.
-    public let interrupt: VirtioInterrupt
+    package let interrupt: VirtioInterrupt
     private let state: Mutex<State>
     private let registerNotifications = Atomic<UInt64>(0)
     /// Serializes device calls (activation, notifications, reset) and Status changes between
@@ -78,7 +78,7 @@ public final class VirtioMMIOTransport: Sendable {
     /// reset, so that the owner starts or stops watching the queues' notification events.
     private let activationHandler: (@Sendable (Bool) -> Void)?
 
-    public init(
+    package init(
         device: any VirtioDevice, memory: GuestMemory, interrupt: VirtioInterrupt,
         activationHandler: (@Sendable (Bool) -> Void)? = nil
     ) {
@@ -93,18 +93,18 @@ public final class VirtioMMIOTransport: Sendable {
     }
 
     /// All features the device offers, transport bits included.
-    public var offeredFeatures: UInt64 { device.deviceFeatures | VirtioFeature.transportFeatures }
+    package var offeredFeatures: UInt64 { device.deviceFeatures | VirtioFeature.transportFeatures }
 
     /// Queue notifications that arrived as a QueueNotify register write (an exit to user space)
     /// instead of through an ioeventfd.
-    public var notificationsThroughRegister: UInt64 { registerNotifications.load(ordering: .relaxed) }
+    package var notificationsThroughRegister: UInt64 { registerNotifications.load(ordering: .relaxed) }
 
     /// The Status register.
-    public var status: UInt32 { state.withLock { $0.status } }
+    package var status: UInt32 { state.withLock { $0.status } }
 
     // MARK: - Bus access (vCPU threads)
 
-    public func read(offset: UInt64, size: Int) -> UInt64 {
+    package func read(offset: UInt64, size: Int) -> UInt64 {
         if offset >= Register.configuration {
             guard [1, 2, 4].contains(size) else { return needsReset(returning: 0) }
             return device.readConfiguration(offset: offset - Register.configuration, size: size)
@@ -137,7 +137,7 @@ public final class VirtioMMIOTransport: Sendable {
         return UInt64(value)
     }
 
-    public func write(offset: UInt64, size: Int, value: UInt64) {
+    package func write(offset: UInt64, size: Int, value: UInt64) {
         if offset >= Register.configuration {
             guard [1, 2, 4].contains(size) else { return markNeedsReset() }
             device.writeConfiguration(offset: offset - Register.configuration, size: size, value: value)
@@ -277,7 +277,7 @@ public final class VirtioMMIOTransport: Sendable {
     }
 
     /// Resets the device and every transport register (the driver wrote 0 to Status).
-    public func reset() {
+    package func reset() {
         deviceLock.withLock { _ in resetLocked() }
     }
 
@@ -300,7 +300,7 @@ public final class VirtioMMIOTransport: Sendable {
     /// The driver notified queue `index` (through its ioeventfd or the QueueNotify register).
     /// `.pending` means the device stopped at its work budget: notify again after other events.
     @discardableResult
-    public func notify(queue index: Int) -> QueueWork {
+    package func notify(queue index: Int) -> QueueWork {
         deviceLock.withLock { _ in
             let active = state.withLock { $0.activated && $0.status & VirtioStatus.deviceNeedsReset == 0 }
             guard active, index >= 0, index < device.queueMaximumSizes.count else { return .done }
@@ -315,7 +315,7 @@ public final class VirtioMMIOTransport: Sendable {
 
     /// Runs device work that does not come from a queue notification (e.g. a network backend
     /// became readable) serialized with notifications and resets, only while active.
-    public func deviceEvent(_ body: (any VirtioDevice) throws(QueueError) -> Void) {
+    package func deviceEvent(_ body: (any VirtioDevice) throws(QueueError) -> Void) {
         deviceLock.withLock { _ in
             let active = state.withLock { $0.activated && $0.status & VirtioStatus.deviceNeedsReset == 0 }
             guard active else { return }
@@ -328,7 +328,7 @@ public final class VirtioMMIOTransport: Sendable {
     }
 
     /// Tells the driver the configuration space changed.
-    public func configurationChanged() {
+    package func configurationChanged() {
         state.withLock { $0.configurationGeneration &+= 1 }
         interrupt.raise(VirtioInterrupt.configurationChange)
     }
