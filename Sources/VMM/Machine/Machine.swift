@@ -28,11 +28,13 @@ public final class Machine: Sendable {
     /// machine: memory, devices, vCPUs and their initial state. Nothing runs yet.
     ///
     /// - Parameters:
+    ///   - configuration: what to build; validated first (errors name the field).
     ///   - logger: where the machine logs set-up, state changes, device errors (rate-limited)
     ///     and teardown; the machine adds its name as the `vm` metadata. Log handlers run on
     ///     the machine's monitor thread or the caller's, never on a vCPU or I/O thread.
     ///   - events: notable moments of the run (state changes, the guest's ready signal), on
     ///     the thread where they happen; keep it short and do not block in it.
+    ///   - kvmPath: the KVM device (`/dev/kvm`).
     public init(
         configuration: VirtualMachineConfiguration, logger: Logger = Logger(label: "swiftvmm"),
         kvmPath: String = "/dev/kvm", events: (@Sendable (MachineEvent) -> Void)? = nil

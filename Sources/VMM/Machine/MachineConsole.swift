@@ -15,7 +15,7 @@ import Synchronization
 /// chunks of up to 4 KiB it has not consumed; beyond that, output is dropped for that
 /// subscriber and counted in ``droppedBytes`` — a slow reader never slows the guest.
 ///
-/// Input: ``write(_:)`` feeds the guest's UART through a pipe that the machine's I/O thread
+/// Input: ``write(_:)-(Collection<UInt8>)`` feeds the guest's UART through a pipe that the machine's I/O thread
 /// reads while the guest has room for more.
 public final class MachineConsole: Sendable {
     /// Chunks a subscriber may leave unconsumed before output is dropped for it.

@@ -17,7 +17,7 @@ guard host.isUsable else {
 
 // A 16 MiB scratch disk for the guest's virtio-blk self-test.
 let diskPath = NSTemporaryDirectory() + "console-marker-\(getpid()).img"
-FileManager.default.createFile(atPath: diskPath, contents: nil)
+_ = FileManager.default.createFile(atPath: diskPath, contents: nil)
 defer { try? FileManager.default.removeItem(atPath: diskPath) }
 let disk = try FileHandle(forWritingTo: URL(fileURLWithPath: diskPath))
 try disk.truncate(atOffset: 16 << 20)
