@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 scripts/host-packages.sh swift-toolchain
 status=0
 
-swift format lint --strict --recursive --parallel Package.swift Sources Tests Benchmarks Fuzz Plugins || {
+swift format lint --strict --recursive --parallel Package.swift Sources Tests Benchmarks Fuzz Plugins Examples || {
   echo "lint: swift format found the above (fix them with swift format format -i FILE...)" >&2
   status=1
 }
