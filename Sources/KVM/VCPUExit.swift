@@ -4,7 +4,8 @@ import CKVM
 ///
 /// Port and MMIO data stay in the shared `kvm_run` page: a write carries its value (read
 /// once, here); a read is answered with `VCPUFD.completePortIn` / `completeMMIORead`.
-package enum VCPUExit: Sendable, Equatable {
+/// SPI-public for cross-module inlining on the exit path (see `VCPUFD` in KVM).
+@_spi(ExitPath) public enum VCPUExit: Sendable, Equatable {
     /// `in` from `port`: `size` bytes (1, 2 or 4) `count` times (count > 1 for `rep ins`).
     /// Answer it with `VCPUFD.completePortIn(dataOffset:size:element:value:)`; `dataOffset` is
     /// where in `kvm_run` the answer goes (validated against the mapping).
@@ -36,7 +37,7 @@ package enum VCPUExit: Sendable, Equatable {
     case malformed(reason: UInt32)
 
     /// A `KVM_EXIT_SYSTEM_EVENT` type.
-    package enum SystemEvent: Sendable, Equatable {
+    @_spi(ExitPath) public enum SystemEvent: Sendable, Equatable {
         case shutdown
         case reset
         case crash

@@ -1,4 +1,4 @@
-import KVM
+@_spi(ExitPath) import KVM
 
 /// Whether this host can run machines, and if not, what is missing.
 public enum KVMHost {

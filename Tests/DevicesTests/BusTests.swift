@@ -1,4 +1,4 @@
-import Devices
+@_spi(ExitPath) import Devices
 import Testing
 
 @Suite struct AddressRangeMapTests {

@@ -1,7 +1,7 @@
 import EventLoop
 import Testing
 
-@testable import Devices
+@_spi(ExitPath) @testable import Devices
 
 #if canImport(Glibc)
     import Glibc

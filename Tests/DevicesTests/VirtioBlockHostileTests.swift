@@ -1,9 +1,9 @@
 import GuestMemory
 import Testing
-import Virtio
+@_spi(ExitPath) import Virtio
 import VirtioTestSupport
 
-@testable import Devices
+@_spi(ExitPath) @testable import Devices
 
 /// What a hostile driver can send a virtio-blk device: each request completes with an error
 /// status, the device keeps working, and host memory and work stay bounded.

@@ -6,10 +6,10 @@ import EventLoop
 import GuestMemory
 import Synchronization
 import Testing
-import Virtio
+@_spi(ExitPath) import Virtio
 import VirtioTestSupport
 
-@testable import Devices
+@_spi(ExitPath) @testable import Devices
 
 /// A backend double: an in-memory disk that records every call (and what the used ring held
 /// when FLUSH ran, to prove the request completes only after it).

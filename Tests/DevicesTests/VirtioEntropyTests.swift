@@ -1,10 +1,10 @@
 import EventLoop
 import GuestMemory
 import Testing
-import Virtio
+@_spi(ExitPath) import Virtio
 import VirtioTestSupport
 
-@testable import Devices
+@_spi(ExitPath) @testable import Devices
 
 @Suite struct VirtioEntropyTests {
     private func activated(eventIndex: Bool = false) throws -> (VirtioEntropy, MockDriverQueue, EventFD) {

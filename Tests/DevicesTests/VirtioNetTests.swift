@@ -2,10 +2,10 @@ import EventLoop
 import GuestMemory
 import Synchronization
 import Testing
-import Virtio
+@_spi(ExitPath) import Virtio
 import VirtioTestSupport
 
-@testable import Devices
+@_spi(ExitPath) @testable import Devices
 
 #if canImport(Glibc)
     import Glibc

@@ -1,6 +1,6 @@
 import Testing
 
-@testable import KVM
+@_spi(ExitPath) @testable import KVM
 
 /// A supported-CPUID list shaped like the one KVM returns on an AMD EPYC host.
 private let supported: [CPUIDEntry] = [

@@ -1,7 +1,7 @@
 import CKVM
 import Testing
 
-@testable import KVM
+@_spi(ExitPath) @testable import KVM
 
 /// A zeroed, page-aligned buffer shaped like a vCPU's kvm_run mapping, for synthetic exits.
 private final class SyntheticRun {

@@ -1,5 +1,5 @@
-import Devices
-import KVM
+@_spi(ExitPath) import Devices
+@_spi(ExitPath) import KVM
 import Testing
 
 @testable import VMM

@@ -1,4 +1,4 @@
-import KVM
+@_spi(ExitPath) import KVM
 import Testing
 
 /// Tests that boot guests need a usable /dev/kvm; elsewhere they are skipped with this reason.

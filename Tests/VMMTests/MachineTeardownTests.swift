@@ -1,4 +1,4 @@
-import KVM
+@_spi(ExitPath) import KVM
 import Testing
 
 @testable import VMM

@@ -1,5 +1,5 @@
 import GuestMemory
-import Virtio
+@_spi(ExitPath) import Virtio
 
 /// The driver side of a split virtqueue, for device and queue tests: writes descriptor tables,
 /// available-ring entries and indices into guest memory the way a guest driver does, and reads

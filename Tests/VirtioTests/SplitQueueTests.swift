@@ -1,6 +1,6 @@
 import GuestMemory
 import Testing
-import Virtio
+@_spi(ExitPath) import Virtio
 import VirtioTestSupport
 
 private func makeQueue(size: UInt16 = 16, eventIndex: Bool = false, indirect: Bool = true) throws -> (

@@ -2,7 +2,7 @@ import EventLoop
 import GuestMemory
 import Synchronization
 import Testing
-import Virtio
+@_spi(ExitPath) import Virtio
 import VirtioTestSupport
 
 /// What a hostile driver can do to the virtio-mmio transport.

@@ -2,7 +2,7 @@ import EventLoop
 import GuestMemory
 import Synchronization
 import Testing
-import Virtio
+@_spi(ExitPath) import Virtio
 import VirtioTestSupport
 
 /// A device that records what the transport asks of it.

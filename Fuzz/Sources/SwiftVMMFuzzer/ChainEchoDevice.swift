@@ -1,5 +1,5 @@
 @testable import GuestMemory
-@testable import Virtio
+@_spi(ExitPath) @testable import Virtio
 
 /// A device with two queues that reads every readable byte of a chain and fills its writable
 /// part, completing malformed chains with length 0: it drives every queue and chain path.

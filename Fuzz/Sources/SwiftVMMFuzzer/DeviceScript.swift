@@ -1,6 +1,6 @@
-@testable import Devices
+@_spi(ExitPath) @testable import Devices
 @testable import GuestMemory
-@testable import Virtio
+@_spi(ExitPath) @testable import Virtio
 
 #if canImport(Glibc)
     import Glibc

@@ -1,6 +1,6 @@
 import CKVM
 
-@testable import KVM
+@_spi(ExitPath) @testable import KVM
 
 /// `VCPUExit.decode` over arbitrary kvm_run bytes and mapping sizes: whatever KVM (or memory
 /// corruption) leaves there decodes into an exit or `.malformed`, never a read outside the

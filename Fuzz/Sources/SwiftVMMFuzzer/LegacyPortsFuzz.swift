@@ -1,4 +1,4 @@
-@testable import Devices
+@_spi(ExitPath) @testable import Devices
 @testable import GuestMemory
 
 @testable import VMM

@@ -1,7 +1,7 @@
 import Dispatch
 import Foundation
 @testable import GuestMemory
-@testable import Virtio
+@_spi(ExitPath) @testable import Virtio
 
 /// The transport driven from three threads at once — two vCPUs writing registers and Status,
 /// the I/O thread notifying queues — in an order the input decides (each step runs on its

@@ -1,5 +1,5 @@
 import GuestMemory
-import Virtio
+@_spi(ExitPath) import Virtio
 
 /// Where a virtio-blk device's sectors live. Implementations move data straight between the
 /// store and guest buffers; every call returns the virtio status for the request.

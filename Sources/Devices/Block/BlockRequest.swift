@@ -1,5 +1,5 @@
 import GuestMemory
-import Virtio
+@_spi(ExitPath) import Virtio
 
 /// A virtio-blk request parsed from a descriptor chain (virtio 1.x, 5.2.6), before anything is
 /// executed: header, data buffers and where the status byte goes, all validated.

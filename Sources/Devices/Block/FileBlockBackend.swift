@@ -1,7 +1,7 @@
 import EventLoop
 import CHostIO
 import GuestMemory
-import Virtio
+@_spi(ExitPath) import Virtio
 
 #if canImport(Glibc)
     import Glibc

@@ -1,6 +1,6 @@
 import GuestMemory
 import Synchronization
-import Virtio
+@_spi(ExitPath) import Virtio
 
 /// virtio-blk (device ID 2): one request queue over a `BlockBackend`. Requests are parsed
 /// (`BlockRequest.parse`), then executed; FLUSH completes only after the backend's fdatasync

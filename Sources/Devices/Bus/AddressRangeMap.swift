@@ -20,21 +20,22 @@ package enum BusError: Error, Equatable, Sendable, CustomStringConvertible {
 ///
 /// Registration rejects overlaps; lookup is a scan of a small sorted contiguous array with no
 /// allocation, made `@inlinable` so the vCPU exit path inlines it across modules.
-package struct AddressRangeMap: Sendable {
+/// SPI-public for cross-module inlining on the exit path (see `VCPUFD` in KVM).
+@_spi(ExitPath) public struct AddressRangeMap: Sendable {
     /// One registered range.
-    package struct Entry: Sendable, Equatable {
+    @_spi(ExitPath) public struct Entry: Sendable, Equatable {
         package let base: UInt64
         /// One past the last address.
         package let end: UInt64
         /// The slot the owner gave this range (an index into its device table).
-        package let slot: UInt16
+        @usableFromInline package let slot: UInt16
         package let name: String
     }
 
     /// The result of a lookup: which slot, and the offset of the address inside its range.
-    package struct Hit: Sendable, Equatable {
-        package let slot: UInt16
-        package let offset: UInt64
+    @_spi(ExitPath) public struct Hit: Sendable, Equatable {
+        @usableFromInline package let slot: UInt16
+        @usableFromInline package let offset: UInt64
         @inlinable package init(slot: UInt16, offset: UInt64) {
             self.slot = slot
             self.offset = offset

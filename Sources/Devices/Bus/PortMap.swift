@@ -1,7 +1,8 @@
 /// The 16-bit I/O port space as a flat table: one byte per port naming its range, so a lookup
 /// on the exit path is one load (64 KiB per machine). Ranges and overlap checks come from an
 /// `AddressRangeMap`.
-package struct PortMap: Sendable {
+/// SPI-public for cross-module inlining on the exit path (see `VCPUFD` in KVM).
+@_spi(ExitPath) public struct PortMap: Sendable {
     /// Range number + 1 for every port (0: no device), as raw bytes.
     @usableFromInline let rangeOfPort: [UInt8]
     /// Per range number + 1: its slot and first port (index 0 unused).

@@ -1,6 +1,6 @@
 import GuestMemory
 import Synchronization
-import Virtio
+@_spi(ExitPath) import Virtio
 
 /// virtio-rng (entropy device, ID 4): one request queue; each request's device-writable buffers
 /// are filled with bytes from the host's system generator (getrandom(2)). Malformed requests complete with length 0.

@@ -6,7 +6,8 @@ import Synchronization
 
 /// Firecracker-compatible boot timer: a guest write of the byte 123 at offset 0 of its MMIO
 /// page (0xd0000000) records "guest ready" with a CLOCK_MONOTONIC timestamp.
-package final class BootTimer: Sendable {
+/// SPI-public for cross-module inlining on the exit path (see `VCPUFD` in KVM).
+@_spi(ExitPath) public final class BootTimer: Sendable {
     package static let defaultAddress: UInt64 = 0xd000_0000
     package static let length: UInt64 = 0x1000
     package static let readyMagic: UInt8 = 123

@@ -1,7 +1,8 @@
 /// QEMU `isa-debug-exit` compatible port: a guest write of `value` ends the run and reports
 /// `value` as the guest's status. Under QEMU the process status is `(value << 1) | 1`; SwiftVMM
 /// maps it into the guest range of its exit-status table instead.
-package final class DebugExitPort: Sendable {
+/// SPI-public for cross-module inlining on the exit path (see `VCPUFD` in KVM).
+@_spi(ExitPath) public final class DebugExitPort: Sendable {
     /// The port QEMU's isa-debug-exit uses by default in SwiftVMM's test set-ups.
     package static let defaultPort: UInt16 = 0xf4
     /// Width of the port range (iosize=4 under QEMU).

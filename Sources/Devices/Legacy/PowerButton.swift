@@ -8,7 +8,8 @@ import Synchronization
 ///
 /// Ports (base 0x610): +0 status (32-bit, write-one-to-clear), +4 identification (reads
 /// 0x42505653, "SVPB"; an absent device reads all ones).
-package final class PowerButton: Sendable {
+/// SPI-public for cross-module inlining on the exit path (see `VCPUFD` in KVM).
+@_spi(ExitPath) public final class PowerButton: Sendable {
     package static let defaultPort: UInt16 = 0x610
     package static let length: UInt64 = 8
     package static let identification: UInt32 = 0x4250_5653

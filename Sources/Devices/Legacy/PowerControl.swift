@@ -2,7 +2,8 @@
 ///
 /// Ports (base 0x600): +0 sleep control — writing SLP_EN (bit 5) with SLP_TYP (bits 2–4) = 5
 /// (the \_S5 value) powers off; +1 sleep status (reads 0); +2 reset — writing 1 resets.
-package final class PowerControl: Sendable {
+/// SPI-public for cross-module inlining on the exit path (see `VCPUFD` in KVM).
+@_spi(ExitPath) public final class PowerControl: Sendable {
     package static let defaultPort: UInt16 = 0x600
     package static let length: UInt64 = 3
     package static let sleepEnable: UInt8 = 1 << 5

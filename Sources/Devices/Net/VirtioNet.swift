@@ -1,6 +1,6 @@
 import GuestMemory
 import Synchronization
-import Virtio
+@_spi(ExitPath) import Virtio
 
 #if canImport(Glibc)
     import Glibc

@@ -3,9 +3,10 @@ import Synchronization
 /// A device for measuring and testing exits: it counts guest reads and writes, keeps the last
 /// value written, and answers reads with a fixed value. Benchmarks place one where a tiny guest
 /// loops on `in`/`out` or MMIO accesses; tests use it to see exactly what the guest wrote.
-package final class ExitProbe: Sendable {
+/// SPI-public for cross-module inlining on the exit path (see `VCPUFD` in KVM).
+@_spi(ExitPath) public final class ExitProbe: Sendable {
     /// The value every read returns (truncated to the access size).
-    package let readValue: UInt64
+    @usableFromInline package let readValue: UInt64
     @usableFromInline let writeCounter = Atomic<UInt64>(0)
     @usableFromInline let readCounter = Atomic<UInt64>(0)
     @usableFromInline let lastWrite = Atomic<UInt64>(0)

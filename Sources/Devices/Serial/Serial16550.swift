@@ -4,7 +4,8 @@ import Synchronization
 /// A 16550A UART (as at COM1, 0x3f8): transmit to a `ConsoleOutput`, receive from host input,
 /// the divisor latch, FIFO control, modem control with loopback, and interrupt identification.
 /// Interrupts go out as edges on an `EventFD` registered as a KVM irqfd.
-package final class Serial16550: Sendable {
+/// SPI-public for cross-module inlining on the exit path (see `VCPUFD` in KVM).
+@_spi(ExitPath) public final class Serial16550: Sendable {
     /// COM1's port base and its ISA interrupt.
     package static let com1Port: UInt16 = 0x3f8
     package static let com1IRQ: UInt32 = 4

@@ -1,7 +1,7 @@
 import Boot
 import EmbeddedFirmware
 import GuestMemory
-import KVM
+@_spi(ExitPath) import KVM
 
 /// How the boot vCPU starts: a planned PVH boot, or a raw-code guest.
 enum GuestBoot {

@@ -1,5 +1,5 @@
 import GuestMemory
-import KVM
+@_spi(ExitPath) import KVM
 
 /// Places a `RawCodeBoot` guest in memory and computes its vCPU's initial registers.
 enum RawCodeLoader {

@@ -1,5 +1,5 @@
-import Devices
-import Virtio
+@_spi(ExitPath) import Devices
+@_spi(ExitPath) import Virtio
 
 /// Every device kind that can sit on the port or MMIO bus. A closed enum, so the vCPU exit path
 /// dispatches with a `switch` — no existential, closure or dictionary per exit.

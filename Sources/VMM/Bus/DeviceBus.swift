@@ -1,4 +1,4 @@
-import Devices
+@_spi(ExitPath) import Devices
 
 /// The port and MMIO buses of one machine, frozen before the vCPUs start: every field is a
 /// `let`, so the exit path reads it without exclusivity checks or locks.

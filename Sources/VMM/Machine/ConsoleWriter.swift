@@ -1,4 +1,4 @@
-import Devices
+@_spi(ExitPath) import Devices
 import EventLoop
 import Threads
 import Sandbox

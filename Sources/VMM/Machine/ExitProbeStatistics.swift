@@ -1,4 +1,4 @@
-import Devices
+@_spi(ExitPath) import Devices
 
 /// What an exit probe has seen: guest reads and writes, and the last write.
 public struct ExitProbeStatistics: Sendable, Equatable {

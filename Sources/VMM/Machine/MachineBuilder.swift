@@ -1,5 +1,5 @@
 import GuestMemory
-import KVM
+@_spi(ExitPath) import KVM
 import Logging
 
 /// Turns a configuration into a machine's runtime: validation against the configuration's own

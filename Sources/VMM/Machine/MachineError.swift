@@ -1,7 +1,7 @@
-import Devices
+@_spi(ExitPath) import Devices
 import EventLoop
 import GuestMemory
-import KVM
+@_spi(ExitPath) import KVM
 import Threads
 
 #if canImport(Glibc)

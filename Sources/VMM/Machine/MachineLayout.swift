@@ -1,7 +1,7 @@
 import ACPI
-import Devices
+@_spi(ExitPath) import Devices
 import GuestMemory
-import Virtio
+@_spi(ExitPath) import Virtio
 
 /// Where everything of one machine goes: guest RAM, the fixed devices' ports and windows, each
 /// virtio-mmio device's window and GSI, and the interrupt lines. One pure value, planned from

@@ -1,9 +1,9 @@
 import ACPI
-import Devices
-import Virtio
+@_spi(ExitPath) import Devices
+@_spi(ExitPath) import Virtio
 import EventLoop
 import GuestMemory
-import KVM
+@_spi(ExitPath) import KVM
 
 #if canImport(Glibc)
     import Glibc

@@ -1,7 +1,7 @@
-import Devices
+@_spi(ExitPath) import Devices
 import Dispatch
 import EventLoop
-import KVM
+@_spi(ExitPath) import KVM
 import Logging
 import Sandbox
 import Synchronization

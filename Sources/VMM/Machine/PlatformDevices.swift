@@ -1,6 +1,6 @@
-import Devices
+@_spi(ExitPath) import Devices
 import EventLoop
-import KVM
+@_spi(ExitPath) import KVM
 
 #if canImport(Glibc)
     import Glibc

@@ -1,6 +1,6 @@
-import Devices
+@_spi(ExitPath) import Devices
 import HostNetwork
-import Virtio
+@_spi(ExitPath) import Virtio
 
 /// A tap device as a virtio-net backend: offloads the guest negotiated are mirrored on the tap.
 final class TapBackend: NetworkBackend {

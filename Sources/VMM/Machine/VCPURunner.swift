@@ -1,5 +1,5 @@
-import Devices
-import KVM
+@_spi(ExitPath) import Devices
+@_spi(ExitPath) import KVM
 import Synchronization
 
 #if canImport(Glibc)
@@ -72,7 +72,8 @@ final class VCPURunner: Sendable {
             let error = vcpu.run()
             let action: ExitAction
             if error == 0 {
-                action = ExitDispatch.handle(vcpu.exit, bus: bus, completion: vcpu, counts: &counts)
+                let exit = vcpu.exit
+                action = ExitDispatch.handle(exit, bus: bus, completion: vcpu, counts: &counts)
             } else if error == EINTR || error == EAGAIN {
                 action = .interrupted  // a kick (signal or immediate_exit)
             } else {

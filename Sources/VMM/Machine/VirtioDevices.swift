@@ -1,10 +1,10 @@
-import Devices
+@_spi(ExitPath) import Devices
 import HostNetwork
 import EventLoop
 import GuestMemory
-import KVM
+@_spi(ExitPath) import KVM
 import Synchronization
-import Virtio
+@_spi(ExitPath) import Virtio
 
 /// One virtio-mmio device of a machine: its transport, window, interrupt line and one
 /// notification eventfd per queue (a KVM ioeventfd on QueueNotify with the queue index as

@@ -8,7 +8,8 @@ import Synchronization
 /// Registers take 32-bit accesses; the configuration space takes 1, 2 and 4-byte ones. A bad
 /// access or an unusable queue sets DEVICE_NEEDS_RESET (and raises a configuration interrupt);
 /// nothing the guest writes can crash the VMM.
-package final class VirtioMMIOTransport: Sendable {
+/// SPI-public for cross-module inlining on the exit path (see `VCPUFD` in KVM).
+@_spi(ExitPath) public final class VirtioMMIOTransport: Sendable {
     /// Size of the register window each device gets.
     package static let windowSize: UInt64 = 0x1000
     package static let magic: UInt32 = 0x7472_6976  // "virt"
