@@ -7,13 +7,21 @@
 # or a hang a finding like a crash. Corpora live in ~/.cache/swiftvmm/fuzz/TARGET (the loader
 # targets are seeded with the headers of Debian's cloud kernel when it is cached); findings are
 # written to Fuzz/artifacts/TARGET-*, and every one found becomes a unit test.
-# The summary (executions, coverage, findings per target) goes to Fuzz/artifacts/summary.txt.
+# The summary (executions, coverage, findings per target) goes to Fuzz/artifacts/summary.txt, and
+# every run's executions are appended to ~/.cache/swiftvmm/fuzz/ledger.tsv (date, target,
+# executions, result): `Fuzz/run-fuzz.sh totals` sums them per target — a campaign on a corpus
+# is the sum of its runs.
 set -euo pipefail
 cd "$(dirname "$0")"
 seconds=${1:-600}
 shift || true
-all=(transport blk net rng legacy exits pvh bzimage config threads)
 cache=${SWIFTVMM_CACHE:-$HOME/.cache/swiftvmm}
+ledger="$cache/fuzz/ledger.tsv"
+if [ "$seconds" = totals ]; then
+  awk -F'\t' '{ sum[$2] += $3 } END { for (t in sum) printf "%s\t%d\n", t, sum[t] }' "$ledger" | sort
+  exit 0
+fi
+all=(transport blk net rng legacy exits pvh bzimage config threads)
 mkdir -p artifacts
 # The build lives in the cache (like the nested harness's), so a fresh clone does not rebuild it.
 flags=(-c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -enable-testing
@@ -56,6 +64,7 @@ for target in "${targets[@]}"; do
   edges=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
   line="$target: $result, ${runs:-?} executions (${rate:-?}/s), ${edges:-?} coverage edges, corpus $(ls "$corpus" | wc -l)"
   echo "$line" | tee -a "$summary" >&2
+  printf '%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$target" "${runs:-0}" "$result" >>"$ledger"
   [ "$result" = ok ] || grep -m5 -E 'ERROR|Fatal error|precondition|SUMMARY' "$log" >&2 || true
 done
 exit "$status"
