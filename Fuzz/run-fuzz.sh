@@ -18,6 +18,7 @@ shift || true
 cache=${SWIFTVMM_CACHE:-$HOME/.cache/swiftvmm}
 ledger="$cache/fuzz/ledger.tsv"
 if [ "$seconds" = totals ]; then
+  [ -f "$ledger" ] || { echo "run-fuzz: no runs recorded yet ($ledger)" >&2; exit 0; }
   awk -F'\t' '{ sum[$2] += $3 } END { for (t in sum) printf "%s\t%d\n", t, sum[t] }' "$ledger" | sort
   exit 0
 fi
