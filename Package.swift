@@ -64,12 +64,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // `swiftvmm launch`'s pod logic on the public API only: configuration and environment,
+        // cgroup limits, console lines, JSON logs.
+        .target(name: "Launcher", dependencies: ["VMM", .product(name: "Logging", package: "swift-log")]),
         // C: the executable's SIGTERM/SIGINT waiter thread (sigwait).
         .target(name: "CSignalWaiter"),
         .executableTarget(
             name: "swiftvmm",
             dependencies: [
-                "VMM", "CSignalWaiter",
+                "VMM", "Launcher", "CSignalWaiter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -87,6 +90,7 @@ let package = Package(
             name: "DevicesTests", dependencies: ["Devices", "GuestMemory", "EventLoop", "Virtio", "VirtioTestSupport"]),
         .testTarget(name: "VMMTests", dependencies: ["VMM", "KVM", "Devices", "GuestMemory"]),
         .testTarget(name: "SwiftVMMEndToEndTests", dependencies: ["VMM", "EmbeddedFirmware"]),
+        .testTarget(name: "LauncherTests", dependencies: ["Launcher", "VMM"]),
         // The library as embedders see it: only `import VMM` (and swift-log), no @testable.
         .testTarget(
             name: "SwiftVMMLibraryTests",

@@ -4,16 +4,40 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
 
 static void (*signal_handler)(int);
 static pthread_t waiter;
 static int waiter_ready;   // set (atomically) once the waiter thread exists
 static int early_signal;   // a signal that came before the waiter existed
+static int reaping;        // PID 1 duty (csignalwaiter_reap_children): SIGCHLD reaps every child
 
 static void shutdown_signals(sigset_t *set) {
     sigemptyset(set);
     sigaddset(set, SIGTERM);
     sigaddset(set, SIGINT);
+    if (reaping) sigaddset(set, SIGCHLD);
+}
+
+int csignalwaiter_reap_children(void) {
+    reaping = 1;
+    struct sigaction action;
+    memset(&action, 0, sizeof(action));
+    action.sa_handler = SIG_DFL;  // not SIG_IGN, which would make children vanish unreaped by us
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    if (sigaction(SIGCHLD, &action, NULL) != 0) return -1;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    return pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+// Collects every child that has ended (orphans re-parented to PID 1 included).
+static void reap(void) {
+    int status;
+    while (waitpid(-1, &status, WNOHANG) > 0) {
+    }
 }
 
 // Threads that do not block the signals (Dispatch's workers manage their own masks) may receive
@@ -50,7 +74,12 @@ static void *wait_for_signals(void *unused) {
     if (early != 0) signal_handler(early);
     for (;;) {
         int number = 0;
-        if (sigwait(&set, &number) == 0) signal_handler(number);
+        if (sigwait(&set, &number) != 0) continue;
+        if (number == SIGCHLD) {
+            reap();
+        } else {
+            signal_handler(number);
+        }
     }
     return NULL;
 }

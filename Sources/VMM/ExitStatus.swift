@@ -18,6 +18,7 @@
 /// | 14 | a disk image is locked by another process |
 /// | 15 | the host refused a network resource (no /dev/net/tun, no CAP_NET_ADMIN) |
 /// | 16 | a thread made a system call its seccomp filter forbids |
+/// | 17 | `launch`: the guest does not fit the pod's resources (memory limit) |
 /// | 64–127 | guest debug-exit: 64 + the value written (values ≥ 63 report 127) |
 public enum ExitStatus {
     /// The guest powered off.
@@ -50,6 +51,8 @@ public enum ExitStatus {
     public static let networkUnavailable: Int32 = 15
     /// A thread made a system call its seccomp filter forbids (`ProcessSandbox.violationExitStatus`).
     public static let seccompViolation: Int32 = 16
+    /// `launch`: the guest does not fit the pod's resources (memory limit).
+    public static let podResources: Int32 = 17
     /// First status of the guest range: debug-exit value 0.
     public static let guestStatusBase: Int32 = 64
     /// Last status of the guest range: debug-exit values of 63 or more.

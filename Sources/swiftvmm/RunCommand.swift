@@ -119,50 +119,10 @@ struct RunCommand: ParsableCommand {
             throw CommandFailure(error)
         }
         let signals = ShutdownSignals(graceSeconds: graceSeconds)
-        var bootCount = 0
-        while true {
-            bootCount += 1
-            let exit = try boot(configuration, signals: signals, firstBoot: bootCount == 1)
-            guard exit == .reset, rebootInPlace else {
-                finish(with: exit, signals: signals)
-            }
-            RunLog.note("guest reset: rebooting in place (boot \(bootCount + 1))")
-        }
-    }
-
-    /// Builds a fresh machine, runs it to its end and releases it (memory, vCPUs, disk locks and
-    /// taps are closed before the next boot). A signal that came before the boot ends the run.
-    private func boot(_ configuration: VirtualMachineConfiguration, signals: ShutdownSignals, firstBoot: Bool) throws
-        -> MachineExit
-    {
-        let machine: Machine
-        do {
-            machine = try Machine(configuration: Self.interactive(configuration), events: RunLog.event)
-        } catch {
-            throw CommandFailure(error)
-        }
-        if firstBoot {
-            // Once, after set-up and before the machine's threads exist (they stack their own
-            // filters on this one): every thread under the process filter, capabilities dropped;
-            // then the signal handling starts (its Dispatch threads are born without capabilities).
-            do { try ProcessSandbox.restrict(for: configuration, rebuilds: rebootInPlace) } catch {
-                throw CommandFailure(error)
-            }
-            signals.start()
-        }
-        guard signals.attach(machine) else {
-            RunLog.note("a stop signal came during the reboot: not booting again")
-            return .stopped
-        }
-        defer { signals.detach() }
-        do {
-            try machine.start()
-            return machine.waitForExit()
-        } catch {
-            try? machine.stop()
-            _ = machine.waitForExit()
-            throw CommandFailure(error)
-        }
+        let loop = BootLoop(
+            configuration: Self.interactive(configuration), rebootInPlace: rebootInPlace, signals: signals,
+            logger: Logger(label: "swiftvmm"), events: RunLog.event)
+        finish(with: try loop.run(), signals: signals)
     }
 
     /// `stdio` in the command's sense: the guest's console on stdout, and stdin typed into it

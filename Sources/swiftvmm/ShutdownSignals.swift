@@ -1,5 +1,6 @@
 import CSignalWaiter
 import Dispatch
+import Logging
 import Synchronization
 import VMM
 
@@ -18,9 +19,11 @@ final class ShutdownSignals {
     /// Blocks SIGTERM and SIGINT in the calling (main) thread, before any other thread exists:
     /// every thread inherits the mask, so the signals stay pending — never lost, never fatal —
     /// until `start()` takes them with sigwait.
-    init(graceSeconds: Double) {
+    /// With `reapChildren` (a container's PID 1) the waiter also reaps every child that ends.
+    init(graceSeconds: Double, reapChildren: Bool = false) {
         shutdownControl.withLock { $0.graceSeconds = graceSeconds }
         _ = csignalwaiter_block()
+        if reapChildren { _ = csignalwaiter_reap_children() }
     }
 
     /// Starts taking the signals on their own thread (one that came earlier is taken at once).
@@ -95,10 +98,22 @@ private final class SignalControl: Sendable {
     }
 }
 
-/// The executable's log lines on stderr.
+/// The executable's log lines on stderr: plain `swiftvmm: …` lines for `run`, through the
+/// pod's logger (JSON lines) once `launch` sets one.
 enum RunLog {
+    private static let logger = Mutex<Logger?>(nil)
+
+    /// Sends later notes through `logger`.
+    static func use(_ logger: Logger) {
+        self.logger.withLock { $0 = logger }
+    }
+
     static func note(_ text: String) {
-        writeStandardError("swiftvmm: \(text)\n")
+        if let logger = logger.withLock({ $0 }) {
+            logger.notice("\(text)")
+        } else {
+            writeStandardError("swiftvmm: \(text)\n")
+        }
     }
 
     static let event: @Sendable (MachineEvent) -> Void = { event in

@@ -12,7 +12,7 @@ struct SwiftVMMCommand: ParsableCommand {
         commandName: "swiftvmm",
         abstract: "Run virtual machines on Linux KVM.",
         discussion: "Exit statuses are listed in the README (0 = guest powered off).",
-        subcommands: [RunCommand.self, SandboxCheckCommand.self],
+        subcommands: [RunCommand.self, LaunchCommand.self, SandboxCheckCommand.self],
         defaultSubcommand: RunCommand.self
     )
 
@@ -50,14 +50,29 @@ struct CommandFailure: Error {
         message = error.description
         status = error.exitStatus
     }
+
+    init(message: String, status: Int32) {
+        self.message = message
+        self.status = status
+    }
 }
 
 /// Writes `text` to standard error, unbuffered.
 func writeStandardError(_ text: String) {
-    var remaining = Array(text.utf8)[...]
+    writeAll(2, Array(text.utf8))
+}
+
+/// Writes `bytes` to standard output, unbuffered (the pod's log for `launch`'s console).
+func writeStandardOutput(_ bytes: [UInt8]) {
+    writeAll(1, bytes)
+}
+
+/// Writes all of `bytes` to `descriptor` (retrying short writes and EINTR; gives up on errors).
+private func writeAll(_ descriptor: Int32, _ bytes: [UInt8]) {
+    var remaining = bytes[...]
     while !remaining.isEmpty {
         // SAFETY: write(2) reads at most `count` bytes of the slice's own storage during the call.
-        let written = remaining.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+        let written = remaining.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
         if written < 0, errno == EINTR { continue }
         guard written > 0 else { return }
         remaining = remaining.dropFirst(written)

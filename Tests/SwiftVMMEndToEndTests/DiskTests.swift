@@ -1,7 +1,6 @@
 import Foundation
 import Testing
 
-private let kvmUsable = FileManager.default.isWritableFile(atPath: "/dev/kvm")
 
 /// Scratch disk images for one test, removed afterwards.
 private final class ScratchDisks {

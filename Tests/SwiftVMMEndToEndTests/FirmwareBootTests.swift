@@ -2,7 +2,6 @@ import EmbeddedFirmware
 import Foundation
 import Testing
 
-private let kvmUsable = FileManager.default.isWritableFile(atPath: "/dev/kvm")
 
 /// The `fw: ` lines of a console transcript (the platform-independent ones).
 func firmwareLines(_ text: String) -> [String] {

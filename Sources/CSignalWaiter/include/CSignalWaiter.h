@@ -12,4 +12,8 @@ int csignalwaiter_block(void);
 /// one's number, on that thread. Returns 0 or an errno.
 int csignalwaiter_start(void (*handler)(int));
 
+/// Makes the waiter reap every ended child on SIGCHLD (a container's PID 1 duty). Call before
+/// any thread exists, after csignalwaiter_block. Returns 0 or -1.
+int csignalwaiter_reap_children(void);
+
 #endif

@@ -1,10 +1,13 @@
 import FoundationEssentials
 
 extension VirtualMachineConfiguration {
-    /// Decodes a configuration from JSON (snake_case keys; unknown keys are rejected).
-    public init(json: [UInt8], source: String = "JSON") throws(MachineError) {
+    /// Decodes a configuration from JSON (snake_case keys; unknown keys are rejected, except
+    /// the top-level `sections` that another reader of the same file owns, such as `pod`).
+    public init(json: [UInt8], source: String = "JSON", sections: Set<String> = []) throws(MachineError) {
         do {
-            self = try JSONDecoder().decode(VirtualMachineConfiguration.self, from: Data(json))
+            let decoder = JSONDecoder()
+            decoder.userInfo[.configurationSections] = sections
+            self = try decoder.decode(VirtualMachineConfiguration.self, from: Data(json))
         } catch let error as DecodingError {
             throw .malformedConfigurationFile(path: source, reason: Self.describe(error))
         } catch {

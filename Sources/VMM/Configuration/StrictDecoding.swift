@@ -10,7 +10,9 @@ struct AnyCodingKey: CodingKey {
 /// of `Keys` — so a misspelled option is an error, never silently ignored.
 func rejectUnknownKeys<Keys: CodingKey & CaseIterable>(in decoder: any Decoder, allowed _: Keys.Type) throws {
     let container = try decoder.container(keyedBy: AnyCodingKey.self)
-    let allowed = Set(Keys.allCases.map(\.stringValue))
+    // Top-level sections another reader owns (`swiftvmm launch`'s "pod") are left to it.
+    let sections = decoder.codingPath.isEmpty ? decoder.userInfo[.configurationSections] as? Set<String> ?? [] : []
+    let allowed = Set(Keys.allCases.map(\.stringValue)).union(sections)
     for key in container.allKeys where !allowed.contains(key.stringValue) {
         let expected = Keys.allCases.map(\.stringValue).joined(separator: ", ")
         throw DecodingError.dataCorrupted(
@@ -18,6 +20,11 @@ func rejectUnknownKeys<Keys: CodingKey & CaseIterable>(in decoder: any Decoder, 
                 codingPath: container.codingPath + [key],
                 debugDescription: "unknown key '\(key.stringValue)' (expected one of: \(expected))"))
     }
+}
+
+extension CodingUserInfoKey {
+    /// Top-level keys a configuration file may have besides the machine's own (a `Set<String>`).
+    static let configurationSections = CodingUserInfoKey(rawValue: "swiftvmm.configurationSections")!
 }
 
 extension KeyedDecodingContainer {

@@ -1,0 +1,209 @@
+import FoundationEssentials
+import VMM
+
+/// What `swiftvmm launch` adds to a VM configuration: the `pod` section of its configuration
+/// file (a mounted ConfigMap) and the pod's environment (downward API and overrides).
+public struct PodSettings: Sendable, Equatable {
+    /// Seconds the guest has to power off after SIGTERM before the stop is forced; keep it below
+    /// the pod's `terminationGracePeriodSeconds` (the kubelet's SIGKILL comes then).
+    public var graceSeconds: Double = 25
+    /// Boot the guest again when it reboots (KubeVirt's default), instead of ending the pod.
+    public var rebootInPlace = true
+    /// Memory the launcher needs besides guest RAM, for the fit check against the memory limit.
+    public var memoryOverheadMiB = PodSettings.defaultMemoryOverheadMiB
+    /// How long a partial console line waits before it is written anyway (a login prompt).
+    public var consoleIdleFlushMilliseconds = 200
+    /// The pod's name (`SWIFTVMM_POD_NAME`, downward API `metadata.name`).
+    public var podName: String?
+    /// The pod's namespace (`SWIFTVMM_POD_NAMESPACE`).
+    public var podNamespace: String?
+    /// The pod's IP address (`SWIFTVMM_POD_IP`, downward API `status.podIP`).
+    public var podIP: String?
+    /// The container's memory limit in bytes (`SWIFTVMM_MEMORY_LIMIT`, downward API
+    /// `resourceFieldRef: limits.memory`); the cgroup's limit is read as well.
+    public var memoryLimitBytes: UInt64?
+
+    /// The launcher's own memory besides guest RAM, measured (README, "Run it in Kubernetes").
+    public static let defaultMemoryOverheadMiB = 64
+
+    public init() {}
+
+    /// The environment variables `launch` reads, with what each means.
+    public static let environmentVariables: [(name: String, meaning: String)] = [
+        ("SWIFTVMM_POD_NAME", "the pod's name (downward API metadata.name); the VM's name and log metadata"),
+        ("SWIFTVMM_POD_NAMESPACE", "the pod's namespace (downward API metadata.namespace); log metadata"),
+        ("SWIFTVMM_POD_IP", "the pod's IP address (downward API status.podIP)"),
+        ("SWIFTVMM_MEMORY_LIMIT", "the container's memory limit in bytes (downward API limits.memory)"),
+        ("SWIFTVMM_VCPUS", "overrides vcpus"),
+        ("SWIFTVMM_MEMORY_MIB", "overrides memory_mib"),
+        ("SWIFTVMM_GRACE_SECONDS", "overrides pod.grace_seconds"),
+    ]
+}
+
+/// A launch's whole input: the VM configuration and the pod settings.
+public struct LaunchConfiguration: Sendable, Equatable {
+    public var machine: VirtualMachineConfiguration
+    public var pod: PodSettings
+
+    /// Reads the configuration file at `path` (the VM configuration's keys plus `pod`), then
+    /// applies `environment`. Every error names the key or variable and the bad value.
+    public init(file path: String, environment: [String: String]) throws(MachineError) {
+        let bytes: [UInt8]
+        do { bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path))) } catch {
+            throw .fileUnreadable(field: "--config", path: path, reason: "\(error)")
+        }
+        try self.init(json: bytes, source: path, environment: environment)
+    }
+
+    /// Parses `json` (named `source` in errors) and applies `environment`.
+    public init(json: [UInt8], source: String, environment: [String: String]) throws(MachineError) {
+        machine = try VirtualMachineConfiguration(json: json, source: source, sections: ["pod"])
+        do {
+            pod = try JSONDecoder().decode(LaunchFile.self, from: Data(json)).pod ?? PodSettings()
+        } catch let error as MachineError {
+            throw error
+        } catch let error as DecodingError {
+            throw .malformedConfigurationFile(path: source, reason: LaunchFile.describe(error))
+        } catch {
+            throw .malformedConfigurationFile(path: source, reason: "\(error)")
+        }
+        try apply(environment)
+    }
+
+    /// Applies the environment variables (`PodSettings.environmentVariables`).
+    mutating func apply(_ environment: [String: String]) throws(MachineError) {
+        func value(_ name: String) -> String? {
+            guard let text = environment[name], !text.isEmpty else { return nil }
+            return text
+        }
+        if let name = value("SWIFTVMM_POD_NAME") {
+            guard name.count <= 253, name.allSatisfy({ $0.isLowercase || $0.isNumber || $0 == "-" || $0 == "." }) else {
+                throw .invalidValue(
+                    field: "SWIFTVMM_POD_NAME", value: name,
+                    expected: "a Kubernetes name (lowercase letters, digits, - and .)")
+            }
+            pod.podName = name
+            if machine.name == VirtualMachineConfiguration().name { machine.name = name }
+        }
+        pod.podNamespace = value("SWIFTVMM_POD_NAMESPACE")
+        if let address = value("SWIFTVMM_POD_IP") {
+            guard IPAddressText.isValid(address) else {
+                throw .invalidValue(field: "SWIFTVMM_POD_IP", value: address, expected: "an IPv4 or IPv6 address")
+            }
+            pod.podIP = address
+        }
+        if let limit = value("SWIFTVMM_MEMORY_LIMIT") {
+            guard let bytes = UInt64(limit), bytes > 0 else {
+                throw .invalidValue(
+                    field: "SWIFTVMM_MEMORY_LIMIT", value: limit,
+                    expected: "bytes (downward API limits.memory, divisor 1)")
+            }
+            pod.memoryLimitBytes = bytes
+        }
+        if let vcpus = value("SWIFTVMM_VCPUS") {
+            guard let count = Int(vcpus), count >= 1 else {
+                throw .invalidValue(field: "SWIFTVMM_VCPUS", value: vcpus, expected: "a whole number of vCPUs ≥ 1")
+            }
+            machine.vcpuCount = count
+        }
+        if let memory = value("SWIFTVMM_MEMORY_MIB") {
+            guard let mib = Int(memory), mib >= 1 else {
+                throw .invalidValue(field: "SWIFTVMM_MEMORY_MIB", value: memory, expected: "a whole number of MiB ≥ 1")
+            }
+            machine.memoryMiB = mib
+        }
+        if let grace = value("SWIFTVMM_GRACE_SECONDS") {
+            guard let seconds = Double(grace), seconds >= 0, seconds.isFinite else {
+                throw .invalidValue(field: "SWIFTVMM_GRACE_SECONDS", value: grace, expected: "seconds ≥ 0")
+            }
+            pod.graceSeconds = seconds
+        }
+    }
+}
+
+/// The part of the configuration file that `launch` reads itself: the `pod` section.
+struct LaunchFile: Decodable {
+    var pod: PodSettings?
+
+    enum CodingKeys: String, CodingKey { case pod }
+
+    init(from decoder: any Decoder) throws {
+        // Only `pod`: every other key is the machine's, checked by VirtualMachineConfiguration.
+        pod = try decoder.container(keyedBy: CodingKeys.self).decodeIfPresent(PodSettings.self, forKey: .pod)
+    }
+
+    /// One line naming the key path and what was wrong.
+    static func describe(_ error: DecodingError) -> String {
+        let context: DecodingError.Context
+        switch error {
+        case .typeMismatch(_, let found), .valueNotFound(_, let found), .keyNotFound(_, let found),
+            .dataCorrupted(let found):
+            context = found
+        @unknown default: return "\(error)"
+        }
+        let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+        return "\(path.isEmpty ? "top level" : path): \(context.debugDescription)"
+    }
+}
+
+extension PodSettings: Decodable {
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case graceSeconds = "grace_seconds"
+        case rebootInPlace = "reboot_in_place"
+        case memoryOverheadMiB = "memory_overhead_mib"
+        case consoleIdleFlushMilliseconds = "console_idle_flush_ms"
+    }
+
+    /// The `pod` section; unknown keys and values out of range are errors naming `pod.KEY`.
+    public init(from decoder: any Decoder) throws {
+        self.init()
+        let keys = try decoder.container(keyedBy: AnyKey.self)
+        let known = CodingKeys.allCases.map(\.rawValue)
+        for key in keys.allKeys where !known.contains(key.stringValue) {
+            throw MachineError.invalidValue(
+                field: "pod.\(key.stringValue)", value: "(unknown key)",
+                expected: "one of \(known.joined(separator: ", "))")
+        }
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        func checked<Value: Decodable & Comparable>(_ key: CodingKeys, _ range: ClosedRange<Value>) throws -> Value? {
+            guard let value = try container.decodeIfPresent(Value.self, forKey: key) else { return nil }
+            guard range.contains(value) else {
+                throw MachineError.invalidValue(
+                    field: "pod.\(key.rawValue)", value: "\(value)",
+                    expected: "a value from \(range.lowerBound) to \(range.upperBound)")
+            }
+            return value
+        }
+        if let seconds = try checked(.graceSeconds, 0.0...86_400.0) { graceSeconds = seconds }
+        if let mib = try checked(.memoryOverheadMiB, 0...(1 << 20)) { memoryOverheadMiB = mib }
+        if let milliseconds = try checked(.consoleIdleFlushMilliseconds, 1...60_000) {
+            consoleIdleFlushMilliseconds = milliseconds
+        }
+        if let flag = try container.decodeIfPresent(Bool.self, forKey: .rebootInPlace) { rebootInPlace = flag }
+    }
+
+    private struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+}
+
+/// Textual IP addresses.
+enum IPAddressText {
+    /// Whether `text` is a dotted-quad IPv4 address or an IPv6 address.
+    static func isValid(_ text: String) -> Bool {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        if parts.count == 4 {
+            return parts.allSatisfy { part in
+                guard let value = UInt8(part), part.count <= 3 else { return false }
+                return String(value) == part
+            }
+        }
+        let groups = text.split(separator: ":", omittingEmptySubsequences: false)
+        return text.contains(":") && groups.count >= 3 && groups.count <= 8
+            && groups.allSatisfy { $0.count <= 4 && $0.allSatisfy(\.isHexDigit) }
+            && text.components(separatedBy: "::").count <= 2
+    }
+}

@@ -1,0 +1,128 @@
+import ArgumentParser
+import Dispatch
+import FoundationEssentials
+import Launcher
+import Logging
+import Synchronization
+import VMM
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `swiftvmm launch`: the Kubernetes pod's entrypoint. The VM configuration and its `pod`
+/// section come from a file (a mounted ConfigMap), the pod's identity and overrides from the
+/// environment (README, "Run it in Kubernetes"). As PID 1 it reaps children; SIGTERM/SIGINT
+/// press the power button and force the stop after the grace period; the guest console goes
+/// to stdout line by line, the launcher's own log to stderr as JSON lines (text on a terminal).
+struct LaunchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "launch",
+        abstract: "Run a VM as a Kubernetes pod's entrypoint.",
+        discussion:
+            "Environment: "
+            + PodSettings.environmentVariables.map { "\($0.name) — \($0.meaning)" }.joined(separator: "; ")
+    )
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The VM configuration (JSON, as for run --config) with an optional \"pod\" section.", valueName: "file"))
+    var config: String
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Log level: trace, debug, info, notice, warning, error or critical (default info).", valueName: "level"))
+    var logLevel: String = "info"
+
+    func validate() throws {
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError(
+                "--log-level: '\(logLevel)' is not valid; expected trace, debug, info, notice, warning, error or critical"
+            )
+        }
+    }
+
+    func run() throws {
+        // Before any thread exists: the stop signals and SIGCHLD stay pending until taken.
+        let settings: LaunchConfiguration
+        do {
+            settings = try LaunchConfiguration(file: config, environment: ProcessInfo.processInfo.environment)
+        } catch {
+            throw CommandFailure(error)
+        }
+        let signals = ShutdownSignals(graceSeconds: settings.pod.graceSeconds, reapChildren: getpid() == 1)
+        let logger = Self.bootstrapLogging(level: Logger.Level(rawValue: logLevel) ?? .info, pod: settings.pod)
+        var machineConfiguration = settings.machine
+        machineConfiguration.console = .stream
+        do {
+            let warnings = try ResourceCheck.check(
+                guestMemoryMiB: machineConfiguration.memoryMiB, overheadMiB: settings.pod.memoryOverheadMiB,
+                vcpus: machineConfiguration.vcpuCount, cgroup: CgroupLimits.read(),
+                downwardMemoryLimitBytes: settings.pod.memoryLimitBytes)
+            for warning in warnings { logger.warning("\(warning)") }
+        } catch {
+            throw CommandFailure(message: error.message, status: error.status)
+        }
+        let console = ConsoleLineWriter(idleMilliseconds: settings.pod.consoleIdleFlushMilliseconds) { bytes in
+            writeStandardOutput(bytes)
+        }
+        let loop = BootLoop(
+            configuration: machineConfiguration, rebootInPlace: settings.pod.rebootInPlace, signals: signals,
+            logger: logger, events: { Self.log(event: $0, logger: logger) },
+            prepare: { machine in
+                Self.stream(machine, to: console, idleMilliseconds: settings.pod.consoleIdleFlushMilliseconds)
+            })
+        logger.info(
+            "launching",
+            metadata: ["vcpus": "\(machineConfiguration.vcpuCount)", "memory_mib": "\(machineConfiguration.memoryMiB)"])
+        let exit = try loop.run()
+        console.finish()
+        signals.cancel()
+        logger.info("exiting", metadata: ["exit": "\(exit)", "status": "\(exit.exitStatus)"])
+        Glibc.exit(exit.exitStatus)
+    }
+
+    /// JSON lines on stderr (text when stderr is a terminal), with the pod's name and namespace.
+    static func bootstrapLogging(level: Logger.Level, pod: PodSettings) -> Logger {
+        let format: PodLogHandler.Format = isatty(2) == 1 ? .text : .json
+        LoggingSystem.bootstrap { label in
+            var handler = PodLogHandler(label: label, format: format) { line in writeStandardError(line) }
+            handler.logLevel = level
+            return handler
+        }
+        var logger = Logger(label: "swiftvmm")
+        if let name = pod.podName { logger[metadataKey: "pod"] = "\(name)" }
+        if let namespace = pod.podNamespace { logger[metadataKey: "namespace"] = "\(namespace)" }
+        RunLog.use(logger)
+        return logger
+    }
+
+    /// Feeds `machine`'s console to `writer` until the machine stops, flushing a partial line
+    /// after the idle period (a login prompt).
+    static func stream(_ machine: Machine, to writer: ConsoleLineWriter, idleMilliseconds: Int) {
+        guard let console = machine.console else { return }
+        let chunks = console.output()
+        Task.detached {
+            for await chunk in chunks { writer.feed(chunk, now: DispatchTime.now().uptimeNanoseconds) }
+            writer.finish()
+        }
+        Task.detached {
+            while !Task.isCancelled {
+                if case .stopped = machine.state { return }
+                try? await Task.sleep(for: .milliseconds(max(1, idleMilliseconds / 2)))
+                writer.flushIfIdle(now: DispatchTime.now().uptimeNanoseconds)
+            }
+        }
+    }
+
+    static func log(event: MachineEvent, logger: Logger) {
+        switch event {
+        case .guestReady(let nanoseconds):
+            logger.info("guest ready", metadata: ["boot_ms": "\(Double(nanoseconds / 1000) / 1000)"])
+        case .stateChanged, .powerButtonPressed:
+            break  // the machine logs these itself
+        }
+    }
+}
