@@ -52,6 +52,10 @@ for target in "${targets[@]}"; do
   mkdir -p "$corpus"
   seed "$corpus" "$target"
   log="artifacts/$target.log"
+  # A campaign may run one target in several processes at once (same corpus): the first holds
+  # artifacts/TARGET.lock and writes TARGET.log, the others TARGET.PID.log.
+  exec {lockfd}>"artifacts/$target.lock"
+  flock -n "$lockfd" || log="artifacts/$target.$$.log"
   echo "fuzz: $target for $seconds s" >&2
   if FUZZ_TARGET=$target "$binary" "${limits[@]}" -max_total_time="$seconds" -print_final_stats=1 \
     -artifact_prefix="artifacts/$target-" "$corpus" >"$log" 2>&1; then
@@ -66,6 +70,7 @@ for target in "${targets[@]}"; do
   line="$target: $result, ${runs:-?} executions (${rate:-?}/s), ${edges:-?} coverage edges, corpus $(ls "$corpus" | wc -l)"
   echo "$line" | tee -a "$summary" >&2
   printf '%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$target" "${runs:-0}" "$result" >>"$ledger"
+  exec {lockfd}>&-
   [ "$result" = ok ] || grep -m5 -E 'ERROR|Fatal error|precondition|SUMMARY' "$log" >&2 || true
 done
 exit "$status"
