@@ -1,7 +1,6 @@
 import Foundation
 import Testing
 
-
 /// Scratch disk images for one test, removed afterwards.
 private final class ScratchDisks {
     let directory: URL

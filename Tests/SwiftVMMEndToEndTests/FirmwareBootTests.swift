@@ -2,7 +2,6 @@ import EmbeddedFirmware
 import Foundation
 import Testing
 
-
 /// The `fw: ` lines of a console transcript (the platform-independent ones).
 func firmwareLines(_ text: String) -> [String] {
     text.split(separator: "\n").map(String.init).filter { $0.hasPrefix("fw: ") }

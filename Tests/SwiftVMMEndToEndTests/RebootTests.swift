@@ -1,7 +1,6 @@
 import Foundation
 import Testing
 
-
 /// A real-mode guest that resets the machine through the i8042 (port 0x64 ← 0xFE) at once.
 private let resettingGuest = #"{"memory_mib": 2, "raw_code": {"mode": "real16", "code": [176, 254, 230, 100, 244]}}"#
 
