@@ -12,14 +12,8 @@ enum MachineBuilder {
         try configuration.validate()
         let layout = try MachineLayout(configuration)
         let tables = try PlatformTables.build(configuration, layout: layout)
-        let memoryLayout: GuestMemoryLayout
-        do { memoryLayout = try GuestMemoryLayout(totalBytes: configuration.memoryBytes) } catch {
-            throw .invalidValue(
-                field: "memory_mib", value: "\(configuration.memoryMiB)",
-                expected: "a size the guest's RAM layout takes: \(error)")
-        }
         let boot = try GuestBoot.prepare(
-            configuration, layout: memoryLayout, commandLine: layout.commandLine(configuration.commandLine),
+            configuration, layout: layout.memory, commandLine: layout.commandLine(configuration.commandLine),
             rsdpAddress: tables?.rsdpAddress ?? 0)
         let system: KVMSystem
         do { system = try KVMSystem(path: kvmPath) } catch { throw MachineError.from(error) }

@@ -192,8 +192,8 @@ final class MachineResources: Sendable {
         return runners
     }
 
-    /// Runs on the I/O thread for each event.
-    var handleIOEvent: @Sendable (IOEvent) -> Void {
+    /// What the I/O thread runs for each event (console input through `inputPump`, if any).
+    func ioEventHandler(inputPump: ConsoleInputPump?) -> @Sendable (IOEvent) -> Void {
         let slots = virtioSlots
         return { event in
             switch event {
@@ -202,8 +202,8 @@ final class MachineResources: Sendable {
             case .backendReadable(let device):
                 guard device < slots.count else { return }
                 slots[device].transport.deviceEvent { device throws(QueueError) in try device.backendReadable() }
-            case .consoleInput, .consoleInputRoom:
-                break  // the runtime's input pump takes these
+            case .consoleInput: inputPump?.inputReadable()
+            case .consoleInputRoom: inputPump?.roomAvailable()
             }
         }
     }

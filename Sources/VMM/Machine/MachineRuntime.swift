@@ -101,22 +101,14 @@ final class MachineRuntime: Sendable {
         var threads: [OSThread] = []
         do {
             let seccomp = configuration.seccomp
-            if let descriptor = inputDescriptor {
-                let pump = try ConsoleInputPump(
-                    descriptor: descriptor, serial: resources.serial, loop: resources.ioThread.loop)
-                lifecycle.withLock { $0.inputPump = pump }
+            let inputPump = try inputDescriptor.map { descriptor throws(EventLoopError) in
+                try ConsoleInputPump(descriptor: descriptor, serial: resources.serial, loop: resources.ioThread.loop)
             }
+            lifecycle.withLock { $0.inputPump = inputPump }
             if let writer = try ConsoleWriter(output: resources.console, seccomp: seccomp) {
                 lifecycle.withLock { $0.consoleWriter = writer }
             }
-            let inputPump = lifecycle.withLock { $0.inputPump }
-            try resources.ioThread.start(seccomp: seccomp) { [resources] event in
-                switch event {
-                case .consoleInput: inputPump?.inputReadable()
-                case .consoleInputRoom: inputPump?.roomAvailable()
-                default: resources.handleIOEvent(event)
-                }
-            }
+            try resources.ioThread.start(seccomp: seccomp, resources.ioEventHandler(inputPump: inputPump))
             for runner in resources.runners {
                 let thread = try OSThread(name: "vcpu\(runner.vcpu.index)") { [self] in runVCPU(runner) }
                 threads.append(thread)

@@ -83,6 +83,11 @@ final class VCPURunner: Sendable {
             case .resume:
                 continue
             case .interrupted:
+                // Consume the kick first, then read what it was for: a stop or pause whose flag
+                // is set after this check sets immediate_exit after this clear, so the next
+                // KVM_RUN returns at once; and an aborted pause never leaves immediate_exit set
+                // (every KVM_RUN would return EINTR: the vCPU would spin).
+                vcpu.clearImmediateExit()
                 if stopRequested.load(ordering: .sequentiallyConsistent) { return .stopRequested }
                 if pauseGate.isRequested.load(ordering: .sequentiallyConsistent) {
                     if let stop = park(&counts) { return stop }
