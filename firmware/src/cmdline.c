@@ -96,14 +96,22 @@ static uint32_t parse_ipv4(const char *s, uint32_t n, uint32_t *out)
 	return i;
 }
 
-/* fw.net's value: IP/PREFIX. */
+/* fw.net's value: IP/PREFIX, or dhcp. */
 static bool parse_net(const char *s, uint32_t n, struct fw_options *options)
 {
+	if (equals(s, n, "dhcp")) {
+		options->net = true;
+		options->net_dhcp = true;
+		options->net_ip = 0;
+		options->net_prefix = 0;
+		return true;
+	}
 	uint32_t ip, prefix;
 	uint32_t used = parse_ipv4(s, n, &ip);
 	if (used == 0 || used >= n || s[used] != '/' || !parse_decimal(s + used + 1, n - used - 1, 0, 32, &prefix))
 		return false;
 	options->net = true;
+	options->net_dhcp = false;
 	options->net_ip = ip;
 	options->net_prefix = prefix;
 	return true;

@@ -31,7 +31,7 @@ enum fw_test {
 /* fw.blk-bench=<read|write>,<MiB>,<request KiB> bounds. */
 #define BLK_BENCH_MAX_MIB 1048576
 #define BLK_BENCH_MAX_REQUEST_KIB 65536
-/* fw.net=IP/PREFIX, fw.udp-echo=PORT, fw.net-bench=DEST_IP:PORT,MiB,SIZE. */
+/* fw.net=IP/PREFIX or dhcp, fw.udp-echo=PORT, fw.net-bench=DEST_IP:PORT,MiB,SIZE. */
 #define NET_UDP_ECHO_DEFAULT_PORT 7
 #define NET_UDP_CONTROL_PORT 9      /* "counters" requests; fw.udp-echo may not use it */
 #define NET_BENCH_MAX_MIB 1048576
@@ -52,7 +52,8 @@ struct fw_options {
 	bool blk_bench_write;  /* write (else read) */
 	uint32_t blk_bench_mib;         /* MiB transferred per pass, from sector 0 */
 	uint32_t blk_bench_request_kib; /* bytes per request / 1024 */
-	bool net;                /* fw.net=IP/PREFIX: the network responder on the first virtio-net device */
+	bool net;                /* fw.net=IP/PREFIX or dhcp: the responder on the first virtio-net device */
+	bool net_dhcp;           /* fw.net=dhcp: the address from DHCP (net_ip and net_prefix 0) */
 	uint32_t net_ip;         /* our IPv4 address, host order (10.0.2.15 = 0x0a00020f) */
 	uint32_t net_prefix;     /* 0-32 */
 	uint16_t net_udp_echo_port; /* fw.udp-echo=PORT (NET_UDP_ECHO_DEFAULT_PORT when absent) */

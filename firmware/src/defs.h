@@ -96,6 +96,7 @@
 /* ---- Exit statuses (written to PORT_DEBUG_EXIT) ------------------------------------------- */
 
 #define FW_STATUS_POWER_OFF_FALLBACK 0x00 /* power-off register had no effect */
+#define FW_STATUS_DHCP_FAILED 0x36        /* fw.net=dhcp: no lease (no offer, no answer, too many NAKs) */
 #define FW_STATUS_NET_FAILED 0x37         /* fw.net / fw.net-bench: a virtio-net check or the benchmark failed */
 #define FW_STATUS_BLK_FAILED 0x38         /* fw.test=blk / fw.blk-bench: a virtio-blk check failed */
 #define FW_STATUS_RNG_FAILED 0x39         /* fw.test=rng: a check of the virtio-rng self-test failed */

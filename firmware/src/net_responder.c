@@ -2,7 +2,11 @@
  * net_responder.c — fw.net (a responder on the first virtio-net device) and fw.net-bench (a
  * UDP transmit benchmark), on the polling driver (virtio_net.c).
  *
- * The responder answers, for our IPv4 address (fw.net=IP/PREFIX) and our MAC:
+ * With fw.net=dhcp the address comes from a DHCP server first (DISCOVER, OFFER, REQUEST, ACK;
+ * the messages in dhcp.c): sent from 0.0.0.0:68 to 255.255.255.255:67, retransmitted, the
+ * replies taken only for our xid and MAC. Until the ACK nothing else is answered.
+ *
+ * The responder answers, for our IPv4 address (fw.net=IP/PREFIX or the lease) and our MAC:
  *   ARP requests for our address             → ARP reply            (one descriptor)
  *   ICMP echo requests                       → echo reply           (two descriptors: the
  *                                                                    header apart, indirect
@@ -26,6 +30,7 @@
 #include "bootinfo.h"
 #include "console.h"
 #include "defs.h"
+#include "dhcp.h"
 #include "lib.h"
 #include "platform.h"
 #include "virtio.h"
@@ -59,19 +64,47 @@
 #define BENCH_TEMPLATE_BYTES 65536
 _Static_assert(BENCH_TEMPLATE_BYTES >= NET_BENCH_MAX_SIZE, "the template holds the largest payload");
 
+/* fw.net=dhcp: each message sent this many times at most, this long apart (about 1 s at 2.5
+ * GHz); a NAK starts again from DISCOVER, at most DHCP_NAKS_MAX times. */
+#define DHCP_ATTEMPTS 8
+#define DHCP_RETRY_TSC_CYCLES 2500000000ull
+#define DHCP_NAKS_MAX 3
+/* RFC 2131 2: a client must take DHCP messages in 576-byte IPv4 datagrams. */
+#define DHCP_MIN_MTU 576
+
 #define COUNTERS_REQUEST "counters"
 #define COUNTERS_TEXT_MAX 200
 
 static const uint8_t broadcast_mac[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 
+#define IP_BROADCAST 0xffffffffu
+
+/* What the DHCP client waits for (nothing once it has its lease, or with a static address). */
+enum dhcp_state {
+	DHCP_IDLE = 0,
+	DHCP_SELECTING,  /* an OFFER */
+	DHCP_REQUESTING, /* an ACK or a NAK from the server whose OFFER was taken */
+};
+
 struct responder {
 	struct net_device net;
 	const struct fw_options *options;
+	bool has_address;        /* false while DHCP runs: then nothing but DHCP replies is taken */
 	uint32_t ip;
+	uint32_t prefix;
+	uint32_t router;         /* the DHCP lease's router, 0 for none (a static address has none) */
 	uint16_t echo_port;
 	uint16_t ip_id;
 	/* Counters (rx and tx are the driver's). */
 	uint64_t arp, icmp, udp, dropped;
+	uint64_t dhcp_used;      /* OFFERs, ACKs and NAKs taken (fw.net=dhcp) */
+	/* fw.net=dhcp. */
+	enum dhcp_state dhcp_state;
+	bool dhcp_answered;      /* the awaited reply arrived: in dhcp_reply */
+	uint32_t dhcp_xid;
+	uint32_t dhcp_offered;   /* the OFFER taken: its address */
+	uint32_t dhcp_server;    /* and its server identifier */
+	struct dhcp_reply dhcp_reply;
 	/* fw.net-bench's ARP resolution. */
 	bool resolving;
 	uint32_t resolve_ip;
@@ -171,7 +204,7 @@ static void text_add_u64(struct text *t, uint64_t v)
 		t->data[t->length++] = digits[--n];
 }
 
-/* "net counters rx <n> tx <n> arp <n> icmp <n> udp <n> dropped <n>" */
+/* "net counters rx <n> tx <n> arp <n> icmp <n> udp <n> dropped <n>[ dhcp <n>]" */
 static void counters_text(const struct responder *r, struct text *t)
 {
 	t->length = 0;
@@ -187,6 +220,10 @@ static void counters_text(const struct responder *r, struct text *t)
 	text_add_u64(t, r->udp);
 	text_add(t, " dropped ");
 	text_add_u64(t, r->dropped);
+	if (r->options->net_dhcp) {
+		text_add(t, " dhcp ");
+		text_add_u64(t, r->dhcp_used);
+	}
 }
 
 /* ---- Housekeeping: the power button and the device's health --------------------------------- */
@@ -334,7 +371,7 @@ static bool handle_arp(struct responder *r, const uint8_t *frame, uint32_t lengt
 	uint32_t target_ip = get32(a + 24);
 	if (sender_mac[0] & 1)
 		return false; /* a multicast sender */
-	if (op == 1 && target_ip == r->ip) {
+	if (op == 1 && r->has_address && target_ip == r->ip) {
 		send_arp(r, 2, sender_mac, sender_mac, sender_ip);
 		r->arp++;
 		return true;
@@ -366,17 +403,59 @@ static bool handle_icmp(struct responder *r, const uint8_t *frame, uint32_t src_
 	return true;
 }
 
+/* The length of the UDP datagram at `udp` (`length` bytes of IPv4 payload) when its length and
+ * checksum (0: none, allowed over IPv4) are right, else 0. */
+static uint32_t udp_check(uint32_t src_ip, uint32_t dst_ip, const uint8_t *udp, uint32_t length)
+{
+	if (length < UDP_HLEN)
+		return 0;
+	uint32_t udp_length = get16(udp + 4);
+	if (udp_length < UDP_HLEN || udp_length > length)
+		return 0;
+	if (get16(udp + 6) != 0 &&
+	    csum_fold(csum_add(pseudo_header(src_ip, dst_ip, IP_PROTO_UDP, udp_length), udp, udp_length)) != 0)
+		return 0;
+	return udp_length;
+}
+
+/* A UDP datagram while the DHCP client waits (any address: we have none yet). Taken only if it
+ * is the awaited reply (dhcp.c checks op, xid, chaddr, the options), from port 67 to port 68,
+ * sent to the broadcast address or the address it gives us (or that subnet's broadcast). */
+static bool handle_dhcp(struct responder *r, uint32_t src_ip, uint32_t dst_ip, const uint8_t *udp, uint32_t length)
+{
+	uint32_t udp_length = udp_check(src_ip, dst_ip, udp, length);
+	if (udp_length == 0 || get16(udp) != DHCP_SERVER_PORT || get16(udp + 2) != DHCP_CLIENT_PORT ||
+	    r->dhcp_answered)
+		return false;
+	struct dhcp_reply *reply = &r->dhcp_reply;
+	if (!dhcp_parse(udp + UDP_HLEN, udp_length - UDP_HLEN, r->dhcp_xid, r->net.mac, reply))
+		return false;
+	uint32_t yiaddr = reply->yiaddr;
+	if (dst_ip != IP_BROADCAST && dst_ip != yiaddr && !(reply->has_mask && dst_ip == (yiaddr | ~reply->mask)))
+		return false;
+	bool unicast = yiaddr != 0 && (yiaddr >> 24) != 127 && (yiaddr >> 28) < 0xe;
+	if (r->dhcp_state == DHCP_SELECTING) {
+		if (reply->type != DHCP_OFFER || !unicast)
+			return false;
+		r->dhcp_offered = yiaddr;
+		r->dhcp_server = reply->has_server_id ? reply->server_id : src_ip;
+	} else {
+		if (reply->has_server_id && reply->server_id != r->dhcp_server)
+			return false; /* another server's (RFC 2131 4.3.2: not for us to take) */
+		if (!(reply->type == DHCP_ACK && unicast) && reply->type != DHCP_NAK)
+			return false;
+	}
+	r->dhcp_answered = true;
+	r->dhcp_used++;
+	return true;
+}
+
 static bool handle_udp(struct responder *r, const uint8_t *frame, uint32_t src_ip, uint32_t dst_ip,
 		       const uint8_t *udp, uint32_t length)
 {
-	if (length < UDP_HLEN)
-		return false;
-	uint32_t udp_length = get16(udp + 4);
-	if (udp_length < UDP_HLEN || udp_length > length)
-		return false;
-	if (get16(udp + 6) != 0 &&
-	    csum_fold(csum_add(pseudo_header(src_ip, dst_ip, IP_PROTO_UDP, udp_length), udp, udp_length)) != 0)
-		return false; /* bad UDP checksum (0: none, allowed over IPv4) */
+	uint32_t udp_length = udp_check(src_ip, dst_ip, udp, length);
+	if (udp_length == 0)
+		return false; /* bad length or checksum */
 	uint16_t src_port = get16(udp), dst_port = get16(udp + 2);
 	const uint8_t *data = udp + UDP_HLEN;
 	uint32_t data_length = udp_length - UDP_HLEN;
@@ -412,12 +491,16 @@ static bool handle_ipv4(struct responder *r, const uint8_t *frame, uint32_t leng
 	if (csum_fold(csum_add(0, ip, header)) != 0)
 		return false; /* bad header checksum */
 	uint32_t src_ip = get32(ip + 12), dst_ip = get32(ip + 16);
-	if (dst_ip != r->ip || (get16(ip + 6) & 0x3fff) != 0)
-		return false; /* not ours, or a fragment (MF or an offset) */
-	if (src_ip == 0 || src_ip == 0xffffffffu || (src_ip >> 28) == 0xe || (frame[6] & 1))
+	if ((get16(ip + 6) & 0x3fff) != 0)
+		return false; /* a fragment (MF or an offset) */
+	if (src_ip == 0 || src_ip == IP_BROADCAST || (src_ip >> 28) == 0xe || (frame[6] & 1))
 		return false; /* no reply to a source that is no unicast host */
 	const uint8_t *payload = ip + header;
 	uint32_t payload_length = total - header;
+	if (r->dhcp_state != DHCP_IDLE && ip[9] == IP_PROTO_UDP)
+		return handle_dhcp(r, src_ip, dst_ip, payload, payload_length);
+	if (!r->has_address || dst_ip != r->ip)
+		return false; /* not ours (or no address yet) */
 	switch (ip[9]) {
 	case IP_PROTO_ICMP:
 		return handle_icmp(r, frame, src_ip, payload, payload_length);
@@ -538,7 +621,10 @@ static void bench(struct responder *r)
 		platform_debug_exit(FW_STATUS_NET_FAILED);
 	}
 	fw_printf("fw~ net-bench: resolving %s\n", ip_text(o->net_bench_ip).s);
-	resolve(r, o->net_bench_ip);
+	/* Off our subnet, through the router (when the lease named one). */
+	uint32_t mask = r->prefix == 0 ? 0 : 0xffffffffu << (32 - r->prefix);
+	bool off_link = ((o->net_bench_ip ^ r->ip) & mask) != 0;
+	resolve(r, off_link && r->router != 0 ? r->router : o->net_bench_ip);
 	if (r->stop)
 		return;
 	const uint8_t *mac = r->resolved_mac;
@@ -625,12 +711,179 @@ static void bench(struct responder *r)
 		  (unsigned long long)datagrams, (unsigned long long)cycles);
 }
 
+/* ---- fw.net=dhcp ---------------------------------------------------------------------------- */
+
+#define DHCP_FAIL(r, format, ...)                                                                     \
+	do {                                                                                          \
+		fw_printf("fw: %s dhcp FAIL " format "\n", (r)->net.name, __VA_ARGS__);              \
+		platform_debug_exit(FW_STATUS_DHCP_FAILED);                                           \
+	} while (0)
+
+/* A DHCPDISCOVER or DHCPREQUEST from 0.0.0.0:68 to 255.255.255.255:67 (Ethernet broadcast). */
+static void dhcp_send(struct responder *r, uint8_t type)
+{
+	uint8_t message[DHCP_MESSAGE_BUILT];
+	uint32_t n = dhcp_build(message, type, r->dhcp_xid, r->net.mac, r->dhcp_offered, r->dhcp_server);
+	send_udp(r, broadcast_mac, IP_BROADCAST, DHCP_CLIENT_PORT, DHCP_SERVER_PORT, message, n);
+	net_tx_kick(&r->net);
+}
+
+/* Sends `type` until the awaited reply arrives (in r->dhcp_reply): at most DHCP_ATTEMPTS times,
+ * DHCP_RETRY_TSC_CYCLES apart. False when none came (or the power button stopped the run). */
+static bool dhcp_exchange(struct responder *r, uint8_t type)
+{
+	r->dhcp_answered = false;
+	for (unsigned attempt = 0; attempt < DHCP_ATTEMPTS && !r->stop; attempt++) {
+		dhcp_send(r, type);
+		uint64_t start = rdtsc();
+		while (rdtsc() - start < DHCP_RETRY_TSC_CYCLES && !r->stop) {
+			if (!net_poll(r))
+				cpu_pause();
+			if (r->dhcp_answered)
+				return true;
+			housekeeping(r);
+		}
+	}
+	return false;
+}
+
+/* The prefix length of a contiguous mask; -1 if it is not one. */
+static int mask_prefix(uint32_t mask)
+{
+	int prefix = 0;
+	while (prefix < 32 && (mask & (0x80000000u >> prefix)) != 0)
+		prefix++;
+	uint32_t contiguous = prefix == 0 ? 0 : 0xffffffffu << (32 - prefix);
+	return mask == contiguous ? prefix : -1;
+}
+
+/* "fw~ net0 dhcp <what> <name> <name> ...": names made printable by dhcp.c. */
+static void print_names(const struct responder *r, const char *what, const struct dhcp_name *names, uint32_t count)
+{
+	fw_printf("fw~ %s dhcp %s", r->net.name, what);
+	for (uint32_t i = 0; i < count; i++)
+		fw_printf(" %s", names[i].text);
+	fw_printf("\n");
+}
+
+/* The lease's lines; sets our address and prefix. */
+static void dhcp_take_lease(struct responder *r)
+{
+	const struct dhcp_reply *a = &r->dhcp_reply;
+	const char *name = r->net.name;
+	r->ip = a->yiaddr;
+	r->has_address = true;
+	int prefix = a->has_mask ? mask_prefix(a->mask) : -1;
+	if (prefix < 0) /* no (usable) subnet mask: the address's class */
+		prefix = (r->ip >> 31) == 0 ? 8 : (r->ip >> 30) == 2 ? 16 : 24;
+	r->prefix = (uint32_t)prefix;
+	r->router = a->has_router ? a->router : 0;
+	fw_printf("fw: %s dhcp lease %s/%u router %s server %s lease ", name, ip_text(r->ip).s, r->prefix,
+		  a->has_router ? ip_text(a->router).s : "none", ip_text(r->dhcp_server).s);
+	if (!a->has_lease)
+		fw_printf("none\n");
+	else if (a->lease == 0xffffffffu)
+		fw_printf("infinite\n");
+	else
+		fw_printf("%u s\n", (unsigned)a->lease);
+	if (a->dns_count > 0) {
+		fw_printf("fw~ %s dhcp dns", name);
+		for (uint32_t i = 0; i < a->dns_count; i++)
+			fw_printf(" %s", ip_text(a->dns[i]).s);
+		fw_printf("\n");
+	}
+	if (a->domain.length > 0)
+		print_names(r, "domain", &a->domain, 1);
+	if (a->search_count > 0)
+		print_names(r, "search", a->search, a->search_count);
+	if (a->search_bad)
+		fw_printf("fw~ %s dhcp bad search list\n", name);
+	if (a->has_mtu)
+		fw_printf("fw~ %s dhcp mtu %u\n", name, (unsigned)a->mtu);
+	if (a->hostname.length > 0)
+		print_names(r, "hostname", &a->hostname, 1);
+}
+
+/* DISCOVER → OFFER → REQUEST → ACK; a NAK starts again (new xid). Fails (FW_STATUS_DHCP_FAILED)
+ * without an OFFER or an answer to the REQUEST after DHCP_ATTEMPTS tries, or after too many
+ * NAKs. False if the power button stopped the run meanwhile. */
+static bool dhcp_acquire(struct responder *r)
+{
+	const char *name = r->net.name;
+	if (r->net.mtu < DHCP_MIN_MTU)
+		DHCP_FAIL(r, "mtu %u is below %u", (unsigned)r->net.mtu, (unsigned)DHCP_MIN_MTU);
+	unsigned naks = 0;
+	for (;;) {
+		uint64_t tsc = rdtsc();
+		const uint8_t *mac = r->net.mac;
+		r->dhcp_xid = (uint32_t)tsc ^ (uint32_t)(tsc >> 32) ^ get32(mac + 2);
+		fw_printf("fw~ %s dhcp discover xid 0x%08x\n", name, (unsigned)r->dhcp_xid);
+		r->dhcp_state = DHCP_SELECTING;
+		if (!dhcp_exchange(r, DHCP_DISCOVER)) {
+			if (r->stop)
+				return false;
+			DHCP_FAIL(r, "no offer after %u discovers", (unsigned)DHCP_ATTEMPTS);
+		}
+		fw_printf("fw~ %s dhcp offer %s from %s\n", name, ip_text(r->dhcp_offered).s, ip_text(r->dhcp_server).s);
+		r->dhcp_state = DHCP_REQUESTING;
+		if (!dhcp_exchange(r, DHCP_REQUEST)) {
+			if (r->stop)
+				return false;
+			DHCP_FAIL(r, "no ack after %u requests", (unsigned)DHCP_ATTEMPTS);
+		}
+		if (r->dhcp_reply.type == DHCP_ACK)
+			break;
+		fw_printf("fw~ %s dhcp nak from %s\n", name, ip_text(r->dhcp_server).s);
+		if (++naks > DHCP_NAKS_MAX)
+			DHCP_FAIL(r, "%u naks", naks);
+	}
+	r->dhcp_state = DHCP_IDLE;
+	dhcp_take_lease(r);
+	return true;
+}
+
 /* ---- fw.net --------------------------------------------------------------------------------- */
+
+/* With our address: "fw: net0 ip", "fw: net ready" (and the boot timer), fw.net-bench,
+ * fw.net-rx-pause, then the responder until the power button. */
+static void serve(struct responder *r)
+{
+	const struct fw_options *options = r->options;
+	fw_printf("fw: net0 ip %s/%u\n", ip_text(r->ip).s, (unsigned)r->prefix);
+	fw_printf("fw: net ready\n");
+	platform_signal_ready();
+
+	if (options->net_bench)
+		bench(r);
+
+	if (options->net_rx_pause_mcycles > 0) {
+		/* Stop taking frames for a while: the device runs out of receive buffers (once the host
+		 * sends more than were posted) and must stop reading its backend without spinning;
+		 * afterwards everything flows again. */
+		fw_printf("fw: net rx paused\n");
+		uint64_t start = rdtsc(), cycles = (uint64_t)options->net_rx_pause_mcycles * 1000000ull;
+		while (rdtsc() - start < cycles && !r->stop) {
+			cpu_pause();
+			housekeeping(r);
+		}
+		fw_printf("fw: net rx resumed\n");
+	}
+
+	while (!r->stop) {
+		if (!net_poll(r))
+			cpu_pause();
+		housekeeping(r);
+	}
+}
 
 void net_responder(const struct fw_options *options)
 {
 	struct responder *r = &responder;
-	*r = (struct responder){.options = options, .ip = options->net_ip, .echo_port = options->net_udp_echo_port};
+	*r = (struct responder){.options = options,
+				.has_address = !options->net_dhcp,
+				.ip = options->net_ip,
+				.prefix = options->net_prefix,
+				.echo_port = options->net_udp_echo_port};
 	struct virtio_device *dev = virtio_find(VIRTIO_ID_NET);
 	if (dev == NULL) {
 		fw_printf("fw: net FAIL no device\n");
@@ -658,33 +911,10 @@ void net_responder(const struct fw_options *options)
 	fw_printf("fw~ net0 mac %02x:%02x:%02x:%02x:%02x:%02x%s\n", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5],
 		  net->mac_from_device ? "" : " (default: the device offers none)");
 	fw_printf("fw: net0 link %s\n", net->link_up ? "up" : "down");
-	fw_printf("fw: net0 ip %s/%u\n", ip_text(r->ip).s, (unsigned)options->net_prefix);
 	r->button = power_button_present();
 	r->last_housekeeping = rdtsc();
-	fw_printf("fw: net ready\n");
-	platform_signal_ready();
-
-	if (options->net_bench)
-		bench(r);
-
-	if (options->net_rx_pause_mcycles > 0) {
-		/* Stop taking frames for a while: the device runs out of receive buffers (once the host
-		 * sends more than were posted) and must stop reading its backend without spinning;
-		 * afterwards everything flows again. */
-		fw_printf("fw: net rx paused\n");
-		uint64_t start = rdtsc(), cycles = (uint64_t)options->net_rx_pause_mcycles * 1000000ull;
-		while (rdtsc() - start < cycles && !r->stop) {
-			cpu_pause();
-			housekeeping(r);
-		}
-		fw_printf("fw: net rx resumed\n");
-	}
-
-	while (!r->stop) {
-		if (!net_poll(r))
-			cpu_pause();
-		housekeeping(r);
-	}
+	if (!options->net_dhcp || dhcp_acquire(r))
+		serve(r);
 	fw_printf("fw: power button pressed\n");
 	struct text t;
 	counters_text(r, &t);
