@@ -53,6 +53,15 @@ public enum ExitStatus {
     public static let seccompViolation: Int32 = 16
     /// `launch`: the guest does not fit the pod's resources (memory limit).
     public static let podResources: Int32 = 17
+    /// `launch`: the pod network could not be set up (forwarding off, no /dev/net/tun or
+    /// NET_ADMIN, no libnftables, an address clash).
+    public static let podNetwork: Int32 = 18
+    /// A disk's path is neither a regular file nor a block device.
+    public static let diskWrongType: Int32 = 19
+    /// A disk is smaller than its declared size.
+    public static let diskTooSmall: Int32 = 20
+    /// A writable disk is on a read-only mount.
+    public static let diskReadOnlyMount: Int32 = 21
     /// First status of the guest range: debug-exit value 0.
     public static let guestStatusBase: Int32 = 64
     /// Last status of the guest range: debug-exit values of 63 or more.

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// Scratch disk images for one test, removed afterwards.
-private final class ScratchDisks {
+final class ScratchDisks {
     let directory: URL
 
     init() throws {
@@ -26,7 +26,7 @@ private final class ScratchDisks {
 
 /// The firmware's pattern: word w of sector s of disk i is (s << 16) | (i << 8) | w; the last
 /// 8 sectors were zeroed by WRITE_ZEROES.
-private func patternMismatch(path: String, diskIndex: UInt64) throws -> String? {
+func patternMismatch(path: String, diskIndex: UInt64) throws -> String? {
     let data = try Data(contentsOf: URL(fileURLWithPath: path))
     let sectors = data.count / 512
     return data.withUnsafeBytes { raw -> String? in
@@ -116,7 +116,13 @@ struct DiskTests {
         let image = try disks.image("x.img", mebibytes: 1)
         for (arguments, status, word) in [
             (["--disk", "path=/nonexistent.img"], Int32(11), "No such file"),
-            (["--disk", "path=\(disks.directory.path)"], 11, "directory"),
+            (["--disk", "path=\(disks.directory.path)"], 19, "neither a regular file nor a block device"),
+            (["--disk", "path=/dev/null"], 19, "neither a regular file nor a block device"),
+            (["--disk", "path=\(image),size_mib=2"], 20, "less than the declared 2 MiB"),
+            (["--disk", "path=\(image),create_size_mib=4"], 20, "less than the declared 4 MiB"),
+            (["--disk", "path=\(disks.directory.path)/none/new.img,create_size_mib=4"], 11, "cannot create"),
+            (["--disk", "path=\(image),size_mib=0"], 10, "size_mib"),
+            (["--disk", "path=\(image),readonly=on,create_size_mib=1"], 10, "create_size_mib"),
             (["--disk", "path=\(image),readonly=maybe"], 10, "readonly"),
             (["--disk", "path=\(image),cache=fast"], 10, "cache"),
             (["--disk", "path=\(image),speed=1"], 10, "speed"),

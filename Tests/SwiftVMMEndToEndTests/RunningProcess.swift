@@ -78,6 +78,9 @@ final class RunningProcess: @unchecked Sendable {
     }
 
     /// Sends `signal` to the process (only to this process, by its PID).
+    /// The process's ID.
+    var pid: Int32 { process.processIdentifier }
+
     func send(_ signal: Int32) {
         kill(process.processIdentifier, signal)
     }

@@ -85,6 +85,9 @@ extension VMM.ExitStatus {
         case .networkUnavailable: return networkUnavailable
         case .hostUnsupported: return hostUnsupported
         case .setupFailed, .cancelled: return vmmError
+        case .diskWrongType: return 19
+        case .diskTooSmall: return 20
+        case .diskReadOnlyMount: return 21
         }
     }
 }

@@ -14,6 +14,12 @@ package enum BlockBackendError: Error, Equatable, Sendable, CustomStringConverti
     /// Another open file holds a conflicting OFD lock (`readOnly`: we asked for a shared lock).
     case locked(path: String, readOnly: Bool)
     case tooSmall(path: String, bytes: UInt64)
+    /// Smaller than the size the configuration declares.
+    case smallerThanDeclared(path: String, bytes: UInt64, declaredBytes: UInt64)
+    /// Opening for writing failed with EROFS.
+    case readOnlyFileSystem(path: String)
+    /// Creating a missing image failed.
+    case cannotCreate(path: String, errno: Int32)
 
     package var description: String {
         switch self {
@@ -26,6 +32,13 @@ package enum BlockBackendError: Error, Equatable, Sendable, CustomStringConverti
                 + " stop the other VMM\(readOnly ? "" : ", open the disk read-only in both,") or use a copy of the image"
         case .tooSmall(let path, let bytes):
             return "'\(path)' has \(bytes) bytes; a disk needs at least one 512-byte sector"
+        case .smallerThanDeclared(let path, let bytes, let declared):
+            return "'\(path)' has \(bytes) bytes (\(bytes >> 20) MiB), less than the declared \(declared >> 20) MiB;"
+                + " use a larger image or volume, or declare its size"
+        case .readOnlyFileSystem(let path):
+            return "'\(path)' is on a read-only file system; mount the volume read-write or set read_only"
+        case .cannotCreate(let path, let code):
+            return "cannot create '\(path)': \(String(cString: strerror(code))) (errno \(code))"
         }
     }
 }
@@ -45,13 +58,43 @@ package final class FileBlockBackend: BlockBackend {
     /// With cache=none: a buffered descriptor for requests O_DIRECT cannot take.
     private let buffered: Int32?
 
-    /// Opens `path` (read-only or read-write), takes the lock, and reads the size.
-    package init(path: String, readOnly: Bool, directIO: Bool) throws(BlockBackendError) {
+    /// Creates `path` as a sparse image of `bytes` when it does not exist (never touching an
+    /// existing file); returns whether it created one.
+    package static func createSparseImage(path: String, bytes: UInt64) throws(BlockBackendError) -> Bool {
+        let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        if fd < 0 {
+            if errno == EEXIST { return false }
+            if errno == EROFS { throw .readOnlyFileSystem(path: path) }
+            throw .cannotCreate(path: path, errno: errno)
+        }
+        defer { close(fd) }
+        guard let length = off_t(exactly: bytes), ftruncate(fd, length) == 0 else {
+            let code = errno
+            unlink(path)
+            throw .cannotCreate(path: path, errno: code)
+        }
+        return true
+    }
+
+    /// Opens `path` (read-only or read-write), takes the lock, and reads the size, which must be
+    /// at least `declaredBytes` when given.
+    package init(path: String, readOnly: Bool, directIO: Bool, declaredBytes: UInt64? = nil)
+        throws(BlockBackendError)
+    {
         self.path = path
         isReadOnly = readOnly
         let access = readOnly ? O_RDONLY : O_RDWR
+        // The type first: opening a FIFO or a character device can have effects of its own.
+        var named = stat()
+        if stat(path, &named) == 0, named.st_mode & S_IFMT != S_IFREG, named.st_mode & S_IFMT != S_IFBLK {
+            throw .notADisk(path: path)
+        }
         let fd = open(path, access | O_CLOEXEC | (directIO ? CHOSTIO_O_DIRECT : 0))
-        guard fd >= 0 else { throw .cannotOpen(path: path, errno: errno) }
+        guard fd >= 0 else {
+            if errno == EROFS { throw .readOnlyFileSystem(path: path) }
+            if errno == EISDIR { throw .notADisk(path: path) }
+            throw .cannotOpen(path: path, errno: errno)
+        }
         var status = stat()
         guard fstat(fd, &status) == 0 else {
             let code = errno
@@ -77,6 +120,10 @@ package final class FileBlockBackend: BlockBackend {
             throw .locked(path: path, readOnly: readOnly)
         }
         capacityBytes = bytes / BlockRequest.sectorSize * BlockRequest.sectorSize
+        if let declaredBytes, bytes < declaredBytes {
+            close(fd)
+            throw .smallerThanDeclared(path: path, bytes: bytes, declaredBytes: declaredBytes)
+        }
         guard capacityBytes > 0 else {
             close(fd)
             throw .tooSmall(path: path, bytes: bytes)

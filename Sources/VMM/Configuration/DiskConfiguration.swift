@@ -16,20 +16,42 @@ public struct DiskConfiguration: Sendable, Equatable, Codable {
     public var serial: String?
     /// Host page cache use.
     public var cache: Cache
+    /// The size the disk must have at least, in MiB (a volume's declared capacity); a smaller
+    /// image or device is an error before the guest starts.
+    public var sizeMiB: Int?
+    /// When the image file does not exist, create it sparse with this many MiB (KubeVirt's
+    /// hostDisk `DiskOrCreate`); an existing image must have at least this size.
+    public var createSizeMiB: Int?
 
     /// A disk backed by `path`.
-    public init(path: String, readOnly: Bool = false, serial: String? = nil, cache: Cache = .writeback) {
+    public init(
+        path: String, readOnly: Bool = false, serial: String? = nil, cache: Cache = .writeback, sizeMiB: Int? = nil,
+        createSizeMiB: Int? = nil
+    ) {
         self.path = path
         self.readOnly = readOnly
         self.serial = serial
         self.cache = cache
+        self.sizeMiB = sizeMiB
+        self.createSizeMiB = createSizeMiB
     }
+
+    /// The smallest size the disk may have: the larger of `sizeMiB` and `createSizeMiB`.
+    var declaredBytes: UInt64? {
+        guard let mib = [sizeMiB, createSizeMiB].compactMap({ $0 }).max() else { return nil }
+        return UInt64(mib) << 20
+    }
+
+    /// Sizes are capped at 2^40 MiB (1 EiB), far above any device.
+    static let maximumSizeMiB = 1 << 40
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case path
         case readOnly = "read_only"
         case serial
         case cache
+        case sizeMiB = "size_mib"
+        case createSizeMiB = "create_size_mib"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -39,15 +61,19 @@ public struct DiskConfiguration: Sendable, Equatable, Codable {
         readOnly = try container.optional(Bool.self, .readOnly) ?? false
         serial = try container.optional(String.self, .serial)
         cache = try container.optional(Cache.self, .cache) ?? .writeback
+        sizeMiB = try container.optional(Int.self, .sizeMiB)
+        createSizeMiB = try container.optional(Int.self, .createSizeMiB)
     }
 
-    /// Parses the command-line form `path=PATH[,readonly=on|off][,serial=S][,cache=none|writeback]`
+    /// Parses the command-line form
+    /// `path=PATH[,readonly=on|off][,serial=S][,cache=none|writeback][,size_mib=N][,create_size_mib=N]`
     /// (`field` names the flag in errors, e.g. "--disk").
     public init(argument: String, field: String = "disk") throws(MachineError) {
         var path: String?
         var readOnly = false
         var serial: String?
         var cache = Cache.writeback
+        var sizes: [String: Int] = [:]
         for option in argument.split(separator: ",", omittingEmptySubsequences: false) {
             let parts = option.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2 else {
@@ -64,19 +90,29 @@ public struct DiskConfiguration: Sendable, Equatable, Codable {
                 default: throw .invalidValue(field: "\(field) readonly", value: parts[1], expected: "on or off")
                 }
             case "serial": serial = parts[1]
+            case "size_mib", "create_size_mib":
+                guard let mib = Int(parts[1]) else {
+                    throw .invalidValue(
+                        field: "\(field) \(parts[0])", value: parts[1], expected: "a whole number of MiB")
+                }
+                sizes[parts[0]] = mib
             case "cache":
                 guard let value = Cache(rawValue: parts[1]) else {
                     throw .invalidValue(field: "\(field) cache", value: parts[1], expected: "none or writeback")
                 }
                 cache = value
             default:
-                throw .invalidValue(field: field, value: parts[0], expected: "one of path, readonly, serial, cache")
+                throw .invalidValue(
+                    field: field, value: parts[0],
+                    expected: "one of path, readonly, serial, cache, size_mib, create_size_mib")
             }
         }
         guard let path, !path.isEmpty else {
             throw .invalidValue(field: field, value: argument, expected: "path=PATH")
         }
-        self.init(path: path, readOnly: readOnly, serial: serial, cache: cache)
+        self.init(
+            path: path, readOnly: readOnly, serial: serial, cache: cache, sizeMiB: sizes["size_mib"],
+            createSizeMiB: sizes["create_size_mib"])
     }
 
     func validate(field: String) throws(MachineError) {
@@ -85,6 +121,17 @@ public struct DiskConfiguration: Sendable, Equatable, Codable {
         }
         if let serial, serial.utf8.count > 20 {
             throw .invalidValue(field: "\(field).serial", value: serial, expected: "at most 20 bytes")
+        }
+        for (key, value) in [("size_mib", sizeMiB), ("create_size_mib", createSizeMiB)] {
+            if let value, !(1...Self.maximumSizeMiB).contains(value) {
+                throw .invalidValue(
+                    field: "\(field).\(key)", value: "\(value)", expected: "1 to \(Self.maximumSizeMiB) MiB")
+            }
+        }
+        if createSizeMiB != nil, readOnly {
+            throw .invalidValue(
+                field: "\(field).create_size_mib", value: "\(createSizeMiB ?? 0)",
+                expected: "no create_size_mib on a read-only disk (a new image would be empty)")
         }
     }
 }

@@ -54,6 +54,12 @@ public struct MachineError: Error, Sendable, Equatable, CustomStringConvertible 
         case invalidState
         /// The task waiting in the call was cancelled.
         case cancelled
+        /// A disk's path is neither a regular file nor a block device (a directory, a socket).
+        case diskWrongType
+        /// A disk is smaller than its declared size (`size_mib`, `create_size_mib`).
+        case diskTooSmall
+        /// A writable disk is on a read-only file system (a read-only volume mount).
+        case diskReadOnlyMount
     }
 
     /// What kind of failure it is.
@@ -89,6 +95,9 @@ public struct MachineError: Error, Sendable, Equatable, CustomStringConvertible 
         case .networkUnavailable: return ExitStatus.networkUnavailable
         case .hostUnsupported: return ExitStatus.hostUnsupported
         case .setupFailed, .cancelled: return ExitStatus.vmmError
+        case .diskWrongType: return ExitStatus.diskWrongType
+        case .diskTooSmall: return ExitStatus.diskTooSmall
+        case .diskReadOnlyMount: return ExitStatus.diskReadOnlyMount
         }
     }
 }

@@ -6,6 +6,7 @@ import Logging
 import Sandbox
 import Synchronization
 import Threads
+@_spi(ExitPath) import Virtio
 
 /// A machine's running part, which its threads hold (the public `Machine` is only a handle, so
 /// that releasing it can stop a running machine). State machine:
@@ -380,8 +381,20 @@ final class MachineRuntime: Sendable {
         }
         pump?.stop()
         resources.ioThread.stop()
+        flushDisks()
         writer?.stop()
         console?.finish()
+    }
+
+    /// Makes every disk's completed writes durable (fdatasync) once no thread can write any
+    /// more, whatever ended the machine; the descriptors close when the machine is released.
+    private func flushDisks() {
+        for (index, slot) in resources.virtioSlots.enumerated() {
+            guard let disk = slot.transport.device as? VirtioBlock, !disk.backend.isReadOnly else { continue }
+            if disk.backend.flush() != BlockRequest.Status.ok {
+                logger.error("disk flush failed at stop", metadata: ["virtio_slot": "\(index)"])
+            }
+        }
     }
 
     private func finish() {

@@ -159,18 +159,36 @@ enum VirtioDeviceKind: Sendable {
         case .block(let index, let disk):
             let field = "disks[\(index)]"
             do {
+                if let mib = disk.createSizeMiB {
+                    _ = try FileBlockBackend.createSparseImage(path: disk.path, bytes: UInt64(mib) << 20)
+                }
                 let backend = try FileBlockBackend(
-                    path: disk.path, readOnly: disk.readOnly, directIO: disk.cache == .none)
+                    path: disk.path, readOnly: disk.readOnly, directIO: disk.cache == .none,
+                    declaredBytes: disk.declaredBytes)
                 return VirtioBlock(backend: backend, serial: disk.serial)
             } catch {
-                switch error {
-                case .locked: throw .fileLocked(field: field, path: disk.path, reason: error.description)
-                case .cannotOpen(_, let code):
-                    throw .fileUnreadable(field: field, path: disk.path, reason: errnoText(code))
-                case .notADisk, .tooSmall:
-                    throw .fileUnreadable(field: field, path: disk.path, reason: error.description)
-                }
+                throw MachineError.from(error, field: field)
             }
+        }
+    }
+}
+
+extension MachineError {
+    /// One disk problem, one code (and exit status).
+    static func from(_ error: BlockBackendError, field: String) -> MachineError {
+        switch error {
+        case .locked(let path, _): return .fileLocked(field: field, path: path, reason: error.description)
+        case .cannotOpen(let path, let code):
+            return .fileUnreadable(field: field, path: path, reason: errnoText(code))
+        case .cannotCreate:
+            return MachineError(code: .fileUnreadable, field: field, message: "\(field): \(error.description)")
+        case .tooSmall(let path, _): return .fileUnreadable(field: field, path: path, reason: error.description)
+        case .notADisk:
+            return MachineError(code: .diskWrongType, field: field, message: "\(field): \(error.description)")
+        case .smallerThanDeclared:
+            return MachineError(code: .diskTooSmall, field: field, message: "\(field): \(error.description)")
+        case .readOnlyFileSystem:
+            return MachineError(code: .diskReadOnlyMount, field: field, message: "\(field): \(error.description)")
         }
     }
 }
