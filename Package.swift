@@ -66,7 +66,12 @@ let package = Package(
         ),
         // `swiftvmm launch`'s pod logic on the public API only: configuration and environment,
         // cgroup limits, console lines, JSON logs.
-        .target(name: "Launcher", dependencies: ["VMM", .product(name: "Logging", package: "swift-log")]),
+        .target(
+            name: "Launcher", dependencies: ["VMM", "PodNetwork", .product(name: "Logging", package: "swift-log")]),
+        // C: libnftables (dlopen'ed) and the DHCP server's socket.
+        .target(name: "CPodNetwork"),
+        // The masquerade binding in the pod's network namespace: tap, nftables, DHCPv4 server.
+        .target(name: "PodNetwork", dependencies: ["VMM", "CHostNetwork", "CPodNetwork", "Threads"]),
         // C: the executable's SIGTERM/SIGINT waiter thread (sigwait).
         .target(name: "CSignalWaiter"),
         .executableTarget(
@@ -91,6 +96,7 @@ let package = Package(
         .testTarget(name: "VMMTests", dependencies: ["VMM", "KVM", "Devices", "GuestMemory"]),
         .testTarget(name: "SwiftVMMEndToEndTests", dependencies: ["VMM", "EmbeddedFirmware"]),
         .testTarget(name: "LauncherTests", dependencies: ["Launcher", "VMM"]),
+        .testTarget(name: "PodNetworkTests", dependencies: ["PodNetwork", "CPodNetwork", "VMM"]),
         // The library as embedders see it: only `import VMM` (and swift-log), no @testable.
         .testTarget(
             name: "SwiftVMMLibraryTests",

@@ -6,13 +6,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # What the build and the tests need beyond a minimal Debian 12 (debootstrap --variant=minbase)
 # with the Swift toolchain: the toolchain's libraries and git (swift-toolchain), the C modules'
-# headers (libc6-dev, linux-libc-dev, libseccomp-dev), gcc and binutils (the firmware),
+# headers (libc6-dev, linux-libc-dev, libseccomp-dev, libnftables-dev), gcc and binutils (the firmware),
 # libstdc++-12-dev (the static swiftvmm links -lstdc++) and the programs the tests run:
 # qemu-system-x86, strace, iasl (acpica-tools), lz4 and python3 (the cloud kernel's vmlinux, the
 # UDP tools), mkfs.ext4 and debugfs (e2fsprogs), ip (iproute2), ping (iputils-ping). The initramfs
 # scripts install busybox-static, kmod and cpio themselves. A test whose program is missing fails
 # and names the package (Tests/SwiftVMMEndToEndTests/HostTool.swift).
-scripts/host-packages.sh swift-toolchain libc6-dev linux-libc-dev libseccomp-dev gcc binutils libstdc++-12-dev \
+scripts/host-packages.sh swift-toolchain libc6-dev linux-libc-dev libseccomp-dev libnftables-dev gcc binutils libstdc++-12-dev \
   qemu-system-x86 strace acpica-tools lz4 python3 e2fsprogs iproute2 iputils-ping
 if [ ! -w /dev/kvm ]; then
   echo "WARNING: /dev/kvm is not usable here: every test that boots a guest will be SKIPPED" >&2

@@ -1,4 +1,5 @@
 import FoundationEssentials
+import PodNetwork
 import VMM
 
 /// What `swiftvmm launch` adds to a VM configuration: the `pod` section of its configuration
@@ -13,6 +14,8 @@ public struct PodSettings: Sendable, Equatable {
     public var memoryOverheadMiB = PodSettings.defaultMemoryOverheadMiB
     /// How long a partial console line waits before it is written anyway (a login prompt).
     public var consoleIdleFlushMilliseconds = 200
+    /// The pod network (masquerade binding: tap, nftables, DHCP); nil runs without one.
+    public var network: PodNetworkConfiguration?
     /// The pod's name (`SWIFTVMM_POD_NAME`, downward API `metadata.name`).
     public var podName: String?
     /// The pod's namespace (`SWIFTVMM_POD_NAMESPACE`).
@@ -152,18 +155,13 @@ extension PodSettings: Decodable {
         case rebootInPlace = "reboot_in_place"
         case memoryOverheadMiB = "memory_overhead_mib"
         case consoleIdleFlushMilliseconds = "console_idle_flush_ms"
+        case network
     }
 
     /// The `pod` section; unknown keys and values out of range are errors naming `pod.KEY`.
     public init(from decoder: any Decoder) throws {
         self.init()
-        let keys = try decoder.container(keyedBy: AnyKey.self)
-        let known = CodingKeys.allCases.map(\.rawValue)
-        for key in keys.allKeys where !known.contains(key.stringValue) {
-            throw MachineError.invalidValue(
-                field: "pod.\(key.stringValue)", value: "(unknown key)",
-                expected: "one of \(known.joined(separator: ", "))")
-        }
+        try StrictKeys.reject(in: decoder, allowed: CodingKeys.allCases.map(\.rawValue), prefix: "pod")
         let container = try decoder.container(keyedBy: CodingKeys.self)
         func checked<Value: Decodable & Comparable>(_ key: CodingKeys, _ range: ClosedRange<Value>) throws -> Value? {
             guard let value = try container.decodeIfPresent(Value.self, forKey: key) else { return nil }
@@ -180,13 +178,7 @@ extension PodSettings: Decodable {
             consoleIdleFlushMilliseconds = milliseconds
         }
         if let flag = try container.decodeIfPresent(Bool.self, forKey: .rebootInPlace) { rebootInPlace = flag }
-    }
-
-    private struct AnyKey: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
+        network = try container.decodeIfPresent(PodNetworkConfiguration.self, forKey: .network)
     }
 }
 

@@ -28,16 +28,19 @@ package enum Sandboxing {
     }
 
     /// Restricts every thread of the process to the `process` profile (seccomp TSYNC), and the
-    /// calling thread's capabilities to `keeping`.
-    package static func restrictProcess(mode: FilterMode, keeping capabilities: Set<Capability>)
-        throws(SandboxError)
-    {
+    /// calling thread's capabilities to `keeping`. With `networkServices`, the process may also
+    /// serve and use sockets (`ThreadProfile.networkServiceCalls`: the launcher's DHCP server,
+    /// netlink for libnftables, HTTP endpoints).
+    package static func restrictProcess(
+        mode: FilterMode, keeping capabilities: Set<Capability>, networkServices: Bool = false
+    ) throws(SandboxError) {
         let mask = capabilities.reduce(UInt64(0)) { $0 | 1 << $1.rawValue }
         let limited = cseccomp_limit_capabilities(mask)
         guard limited == 0 else { throw SandboxError("cannot drop capabilities (errno \(-limited))") }
         guard mode != .off else { return }
         try installViolationHandler()
-        try filter(for: .process).load(mode: mode, allThreads: true)
+        try filter(for: .process, extraCalls: networkServices ? ThreadProfile.networkServiceCalls : [])
+            .load(mode: mode, allThreads: true)
     }
 
     /// The effective capabilities of the calling thread.
@@ -46,9 +49,10 @@ package enum Sandboxing {
         return Set(Capability.allCases.filter { mask & (1 << $0.rawValue) != 0 })
     }
 
-    static func filter(for profile: ThreadProfile) -> SeccompFilter {
+    static func filter(for profile: ThreadProfile, extraCalls: [String] = []) -> SeccompFilter {
         SeccompFilter(
-            calls: Array(Set(ThreadProfile.runtime + profile.calls)).sorted(), ioctls: profile.ioctls ?? [],
+            calls: Array(Set(ThreadProfile.runtime + profile.calls + extraCalls)).sorted(),
+            ioctls: profile.ioctls ?? [],
             threadsOnlyClone: true, refused: profile.refused)
     }
 }

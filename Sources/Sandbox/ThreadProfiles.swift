@@ -66,6 +66,13 @@ package enum ThreadProfile: String, Sendable, CaseIterable {
         }
     }
 
+    /// Serving and using sockets besides the machine's own descriptors: the launcher's DHCP
+    /// server (UDP), libnftables' netlink socket, HTTP endpoints.
+    static let networkServiceCalls = [
+        "sendto", "recvfrom", "sendmsg", "recvmsg", "bind", "listen", "accept", "accept4", "connect", "shutdown",
+        "getsockname", "getpeername", "setsockopt", "getsockopt",
+    ]
+
     /// Building and tearing down machines (files, /dev/kvm and its ioctls, memory, eventfds,
     /// epoll, taps and the interface ioctls on an AF_INET socket, OFD locks), waiting, signals,
     /// starting threads, reading /proc, writing logs.

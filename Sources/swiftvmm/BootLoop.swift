@@ -17,6 +17,9 @@ struct BootLoop {
     let events: @Sendable (MachineEvent) -> Void
     /// Called with each machine after it is built and before it starts (console streaming).
     var prepare: (Machine) -> Void = { _ in }
+    /// The process serves or uses sockets besides the machine's (the pod network's DHCP server
+    /// and nftables): the process sandbox allows them.
+    var networkServices = false
 
     /// Boots until the guest ends without a reset (or resets without reboot in place); returns
     /// how the last boot ended.
@@ -43,7 +46,10 @@ struct BootLoop {
             // Once, after set-up and before the machine's threads exist (they stack their own
             // filters on this one): every thread under the process filter, capabilities dropped;
             // then the signal handling starts (its threads are born without capabilities).
-            do { try ProcessSandbox.restrict(for: configuration, rebuilds: rebootInPlace) } catch {
+            do {
+                try ProcessSandbox.restrict(
+                    for: configuration, rebuilds: rebootInPlace, networkServices: networkServices)
+            } catch {
                 throw CommandFailure(error)
             }
             signals.start()

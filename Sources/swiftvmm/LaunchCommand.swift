@@ -3,6 +3,7 @@ import Dispatch
 import FoundationEssentials
 import Launcher
 import Logging
+import PodNetwork
 import Synchronization
 import VMM
 
@@ -65,20 +66,28 @@ struct LaunchCommand: ParsableCommand {
         } catch {
             throw CommandFailure(message: error.message, status: error.status)
         }
+        let network = try PodNetworkStep.setUp(settings, machine: &machineConfiguration, logger: logger)
         let console = ConsoleLineWriter(idleMilliseconds: settings.pod.consoleIdleFlushMilliseconds) { bytes in
             writeStandardOutput(bytes)
         }
-        let loop = BootLoop(
+        var loop = BootLoop(
             configuration: machineConfiguration, rebootInPlace: settings.pod.rebootInPlace, signals: signals,
             logger: logger, events: { Self.log(event: $0, logger: logger) },
             prepare: { machine in
                 Self.stream(machine, to: console, idleMilliseconds: settings.pod.consoleIdleFlushMilliseconds)
             })
+        loop.networkServices = network != nil
         logger.info(
             "launching",
             metadata: ["vcpus": "\(machineConfiguration.vcpuCount)", "memory_mib": "\(machineConfiguration.memoryMiB)"])
-        let exit = try loop.run()
+        let exit: MachineExit
+        do { exit = try loop.run() } catch {
+            console.finish()
+            PodNetworkStep.tearDown(network, logger: logger)
+            throw error
+        }
         console.finish()
+        PodNetworkStep.tearDown(network, logger: logger)
         signals.cancel()
         logger.info("exiting", metadata: ["exit": "\(exit)", "status": "\(exit.exitStatus)"])
         Glibc.exit(exit.exitStatus)

@@ -1,10 +1,6 @@
 import Foundation
 import Testing
 
-private let networkTestsPossible =
-    FileManager.default.isWritableFile(atPath: "/dev/kvm") && FileManager.default.fileExists(atPath: "/dev/net/tun")
-    && getuid() == 0
-
 /// virtio-net through the binary and the firmware's responder, inside namespaces the tests create.
 @Suite(
     .serialized,

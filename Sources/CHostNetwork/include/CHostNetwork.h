@@ -1,5 +1,5 @@
 // CHostNetwork: the tun/tap and interface ioctls Swift cannot import (request macros, ifreq's
-// unions). Nothing else.
+// unions), for the VMM's taps and the launcher's pod network. Nothing else.
 #ifndef CHOSTNETWORK_H
 #define CHOSTNETWORK_H
 
@@ -28,5 +28,24 @@ int chostnetwork_interface_up(const char *name, int mtu);
 
 /// Whether the interface exists (if_nametoindex). 1 or 0.
 int chostnetwork_interface_exists(const char *name);
+
+/// Creates tap `name` (IFF_TAP | IFF_NO_PI) and makes it persistent, so that it outlives this
+/// call and a VMM attaches to it by name (chostnetwork_link_delete removes it). -1 with errno
+/// (EBUSY: it exists and is in use).
+int chostnetwork_tap_create_persistent(const char *name);
+
+/// Sets `name`'s IPv4 address (host order) and prefix length, its MTU (when mtu > 0), and
+/// brings it up. 0 or -1.
+int chostnetwork_interface_configure(const char *name, uint32_t address, int prefix_length, int mtu);
+
+/// Reads `name`'s IPv4 address and netmask (host order) and MTU. 0 or -1.
+int chostnetwork_interface_read(const char *name, uint32_t *address, uint32_t *netmask, int *mtu);
+
+/// Deletes interface `name` with an RTM_DELLINK netlink request (a tap is removed even while a
+/// descriptor is still attached to it). 0 or -1 with errno.
+int chostnetwork_link_delete(const char *name);
+
+/// The interface index of `name`, or 0 when there is none.
+unsigned chostnetwork_interface_index(const char *name);
 
 #endif

@@ -12,17 +12,19 @@ package enum ProcessSandbox {
     /// must come after the process filter). With `rebuilds` (reboot in place) the process keeps
     /// what building the next machine needs: CAP_NET_ADMIN when there are NICs (taps are opened
     /// again) and CAP_DAC_OVERRIDE / CAP_DAC_READ_SEARCH (disk images and kernels are opened
-    /// again); otherwise it keeps no capability at all.
-    package static func restrict(for configuration: VirtualMachineConfiguration, rebuilds: Bool)
-        throws(MachineError)
-    {
+    /// again); otherwise it keeps no capability at all. With `networkServices` the process may
+    /// serve and use sockets (the launcher's DHCP server and nftables, HTTP endpoints).
+    package static func restrict(
+        for configuration: VirtualMachineConfiguration, rebuilds: Bool, networkServices: Bool = false
+    ) throws(MachineError) {
         var keep: Set<Capability> = []
         if rebuilds {
             keep = [.dacOverride, .dacReadSearch]
             if !configuration.networkInterfaces.isEmpty { keep.insert(.netAdmin) }
         }
         do {
-            try Sandboxing.restrictProcess(mode: configuration.seccomp.filterMode, keeping: keep)
+            try Sandboxing.restrictProcess(
+                mode: configuration.seccomp.filterMode, keeping: keep, networkServices: networkServices)
         } catch {
             throw .setupFailed("seccomp", error.description)
         }
