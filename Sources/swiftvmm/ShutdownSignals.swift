@@ -1,5 +1,6 @@
 import CSignalWaiter
 import Dispatch
+import Launcher
 import Logging
 import Synchronization
 import VMM
@@ -21,7 +22,7 @@ final class ShutdownSignals {
     /// until `start()` takes them with sigwait.
     /// With `reapChildren` (a container's PID 1) the waiter also reaps every child that ends.
     init(graceSeconds: Double, reapChildren: Bool = false) {
-        shutdownControl.withLock { $0.graceSeconds = graceSeconds }
+        shutdownControl.withLock { $0.sequence = StopSequence(graceSeconds: graceSeconds) }
         _ = csignalwaiter_block()
         if reapChildren { _ = csignalwaiter_reap_children() }
     }
@@ -37,23 +38,25 @@ final class ShutdownSignals {
     /// Runs on the waiter thread for each signal.
     private static func handle(_ number: Int32) {
         let control = shutdownControl
-        let (first, machine, graceSeconds) = control.withLock { control in
-            defer { control.signalled = true }
-            return (!control.signalled, control.machine, control.graceSeconds)
-        }
-        if first {
+        let (action, machine) = control.withLock { control in (control.sequence.signal(), control.machine) }
+        switch action {
+        case .pressPowerButton(let graceSeconds):
             RunLog.note("signal \(number): pressing the power button; forced stop in \(graceSeconds) s")
             try? machine?.pressPowerButton()
             timers.asyncAfter(deadline: .now() + graceSeconds) {
-                let current = control.withLock { $0.machine }
+                let (current, sequence) = control.withLock { ($0.machine, $0.sequence) }
                 guard let current else { return }
-                if case .stopped = current.state { return }
+                var stopped = false
+                if case .stopped = current.state { stopped = true }
+                guard sequence.graceExpired(machineStopped: stopped) == .forceStop else { return }
                 RunLog.note("the guest did not power off within \(graceSeconds) s: forcing a stop")
                 try? current.stop()
             }
-        } else {
+        case .forceStop:
             RunLog.note("signal \(number) again: forcing a stop")
             try? machine?.stop()
+        case .none:
+            break
         }
     }
 
@@ -63,7 +66,7 @@ final class ShutdownSignals {
     /// SIGINT already came, when the run should end rather than boot again.
     func attach(_ machine: Machine) -> Bool {
         control.withLock { control in
-            guard !control.signalled else { return false }
+            guard control.sequence.mayBoot else { return false }
             control.machine = machine
             return true
         }
@@ -89,8 +92,7 @@ private final class SignalControl: Sendable {
 
     struct State {
         var machine: Machine?
-        var signalled = false
-        var graceSeconds: Double = 30
+        var sequence = StopSequence(graceSeconds: 30)
     }
 
     func withLock<Result>(_ body: (inout State) -> Result) -> Result {

@@ -60,4 +60,16 @@ struct LaunchTests {
         let (status, _) = process.waitForExit(timeoutSeconds: 30)
         #expect(status == 64 + 5)
     }
+
+    @Test func aGuestThatIgnoresTheButtonIsStoppedAfterTheGrace() throws {
+        let path = try configuration(
+            #"{"cmdline": "fw.wait=button fw.ignore-button", "pod": {"grace_seconds": 1}}"#)
+        let process = try RunningProcess(executable: SwiftVMMBinary.url, arguments: ["launch", "--config", path])
+        #expect(process.waitForOutput(containing: "fw: waiting for the power button", timeoutSeconds: 30))
+        process.send(SIGTERM)
+        let (status, timedOut) = process.waitForExit(timeoutSeconds: 30)
+        #expect(!timedOut && status == 7, "forced stop: \(process.standardError.text)")
+        #expect(process.standardOutput.text.contains("fw: power button pressed (ignored)"))
+        #expect(process.standardError.text.contains("did not power off within 1.0 s: forcing a stop"))
+    }
 }
