@@ -9,6 +9,9 @@ let package = Package(
         // The virtio core on its own, for the fuzz package (Fuzz/).
         .library(name: "VirtioCore", targets: ["Virtio", "GuestMemory", "EventLoop"]),
         .executable(name: "swiftvmm", targets: ["swiftvmm"]),
+        // The launcher's pod network (for the fuzz package's DHCP target, and for embedders that
+        // run their own pod entrypoint).
+        .library(name: "PodNetwork", targets: ["PodNetwork"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

@@ -15,6 +15,7 @@ let package = Package(
                 "CFuzzerDriver",
                 .product(name: "VirtioCore", package: "SwiftVMM"),
                 .product(name: "VMM", package: "SwiftVMM"),
+                .product(name: "PodNetwork", package: "SwiftVMM"),
             ],
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]
         ),

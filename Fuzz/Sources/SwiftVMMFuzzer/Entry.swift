@@ -6,7 +6,7 @@ import CFuzzerDriver
 
 /// The fuzz targets; `FUZZ_TARGET=NAME` picks one (run-fuzz.sh sets it).
 enum FuzzTarget: String, CaseIterable {
-    case transport, blk, net, rng, legacy, exits, pvh, bzimage, config, threads
+    case transport, blk, net, rng, legacy, exits, pvh, bzimage, config, threads, dhcp
 
     func run(_ bytes: [UInt8]) {
         var input = FuzzInput(bytes)
@@ -21,6 +21,7 @@ enum FuzzTarget: String, CaseIterable {
         case .bzimage: LoaderFuzz.runBzImage(bytes)
         case .config: ConfigurationFuzz.run(bytes)
         case .threads: ThreadedTransportFuzz.run(&input)
+        case .dhcp: DHCPFuzz.run(bytes)
         }
     }
 }
