@@ -31,7 +31,7 @@ package enum VCPUKickSignal {
 /// run on the Swift concurrency pool. The kick signal is unblocked in the new thread.
 package final class OSThread: Sendable {
     /// The pthread, and whether its body has returned (after which it is never signalled).
-    private let state: Mutex<(thread: pthread_t?, finished: Bool, joinClaimed: Bool)>
+    private let state: Mutex<(thread: pthread_t?, finished: Bool, joinClaimed: Bool, finalCPUNanoseconds: UInt64?)>
 
     private final class Start: @unchecked Sendable {
         // SAFETY (@unchecked Sendable): written before pthread_create and read once by the new
@@ -48,7 +48,7 @@ package final class OSThread: Sendable {
     /// Starts a thread named `name` (truncated to 15 bytes, as Linux allows) that runs `body`.
     package init(name: String, body: @escaping @Sendable () -> Void) throws(ThreadError) {
         try VCPUKickSignal.installHandler()
-        state = Mutex((thread: nil, finished: false, joinClaimed: false))
+        state = Mutex((thread: nil, finished: false, joinClaimed: false, finalCPUNanoseconds: nil))
         let startObject = Start(name: name, body: body)
         let start = Unmanaged.passRetained(startObject)
         // Hold the lock until the handle is stored, so the thread's "finished" store comes after it.
@@ -99,8 +99,30 @@ package final class OSThread: Sendable {
         }
     }
 
+    /// The CPU time the thread has used (user and system; a vCPU's guest time included), read
+    /// from its CPU clock while it runs and kept from its last moment once its body returned.
+    package var cpuNanoseconds: UInt64 {
+        state.withLock { state in
+            if state.finished { return state.finalCPUNanoseconds ?? 0 }
+            guard let thread = state.thread else { return 0 }
+            var clock = clockid_t()
+            guard pthread_getcpuclockid(thread, &clock) == 0 else { return 0 }
+            return Self.read(clock)
+        }
+    }
+
+    private static func read(_ clock: clockid_t) -> UInt64 {
+        var time = timespec()
+        guard clock_gettime(clock, &time) == 0 else { return 0 }
+        return UInt64(time.tv_sec) &* 1_000_000_000 &+ UInt64(time.tv_nsec)
+    }
+
     private func markFinished() {
-        state.withLock { $0.finished = true }
+        let used = Self.read(CLOCK_THREAD_CPUTIME_ID)
+        state.withLock {
+            $0.finalCPUNanoseconds = used
+            $0.finished = true
+        }
     }
 
     fileprivate static func run(context: UnsafeMutableRawPointer) {

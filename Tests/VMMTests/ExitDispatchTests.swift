@@ -34,9 +34,9 @@ import Testing
     private func handle(_ exit: VCPUExit, _ completion: RecordedCompletion = RecordedCompletion()) -> (
         ExitAction, VCPUExitCounts
     ) {
-        var counts = VCPUExitCounts()
-        let action = ExitDispatch.handle(exit, bus: bus, completion: completion, counts: &counts)
-        return (action, counts)
+        let counters = VCPUExitCounters()
+        let action = ExitDispatch.handle(exit, bus: bus, completion: completion, counts: counters)
+        return (action, counters.snapshot(now: 0))
     }
 
     @Test func portAndMMIOAccessesReachTheirDeviceAndResume() {

@@ -105,6 +105,16 @@ package struct BlockRequest: Sendable, Equatable {
     /// For reads and writes: the bytes moved.
     package var dataLength: UInt64 { dataBuffers?.totalLength ?? 0 }
 
+    /// The bytes the request moves (reads, writes) or covers (discard, write-zeroes ranges).
+    package var workBytes: UInt64 {
+        switch operation {
+        case .discard(let ranges), .writeZeroes(let ranges):
+            return ranges.reduce(0) { $0 &+ UInt64($1.sectorCount) &* BlockRequest.sectorSize }
+        default:
+            return dataLength
+        }
+    }
+
     /// Flags a WRITE_ZEROES range may carry (VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP); DISCARD takes none.
     static let writeZeroesUnmapFlag: UInt32 = 1
 

@@ -1,3 +1,4 @@
+import EventLoop
 import GuestMemory
 import Synchronization
 @_spi(ExitPath) import Virtio
@@ -30,6 +31,7 @@ package final class VirtioBlock: VirtioDevice, Sendable {
     package let identifier: [UInt8]
     private let active = Mutex<VirtioActivation?>(nil)
     private let completed = Atomic<UInt64>(0)
+    private let statisticsStore = Mutex(BlockStatistics())
 
     package init(backend: any BlockBackend, serial: String?) {
         self.backend = backend
@@ -47,6 +49,8 @@ package final class VirtioBlock: VirtioDevice, Sendable {
 
     /// Requests completed so far.
     package var requestsCompleted: UInt64 { completed.load(ordering: .relaxed) }
+    /// What the device did, by operation (read at scrape time).
+    package var statistics: BlockStatistics { statisticsStore.withLock { $0 } }
 
     /// The configuration space (virtio 1.x, 5.2.4), little-endian.
     var configuration: [UInt8] {
@@ -132,14 +136,7 @@ package final class VirtioBlock: VirtioDevice, Sendable {
 
         mutating func spend(_ request: BlockRequest) {
             requests -= 1
-            let work: UInt64
-            switch request.operation {
-            case .discard(let ranges), .writeZeroes(let ranges):
-                work = ranges.reduce(0) { $0 &+ UInt64($1.sectorCount) &* BlockRequest.sectorSize }
-            default:
-                work = request.dataLength
-            }
-            bytes -= min(bytes, work)
+            bytes -= min(bytes, request.workBytes)
         }
     }
 
@@ -154,6 +151,7 @@ package final class VirtioBlock: VirtioDevice, Sendable {
                 batch = []
                 try queue.addUsed(head: available.head, length: 0)
                 completed.add(1, ordering: .relaxed)
+                statisticsStore.withLock { $0.record(.invalid, bytes: 0, failed: true, nanoseconds: 0) }
                 continue
             }
             budget.spend(request)
@@ -167,6 +165,7 @@ package final class VirtioBlock: VirtioDevice, Sendable {
         var position = 0
         while position < batch.count {
             let run = Self.mergeableRun(batch, from: position)
+            let started = MonotonicClock.nanoseconds()
             var statuses: [BlockRequest.Status]
             if run.count > 1, let merged = Self.merged(run.map(\.request)) {
                 let status = execute(merged, memory: memory)
@@ -176,6 +175,14 @@ package final class VirtioBlock: VirtioDevice, Sendable {
                     ? Array(repeating: .ok, count: run.count) : run.map { execute($0.request, memory: memory) }
             } else {
                 statuses = run.map { execute($0.request, memory: memory) }
+            }
+            let nanoseconds = MonotonicClock.nanoseconds() &- started
+            statisticsStore.withLock { statistics in
+                for (pending, status) in zip(run, statuses) {
+                    statistics.record(
+                        BlockStatistics.Operation(pending.request.operation), bytes: pending.request.workBytes,
+                        failed: status != .ok, nanoseconds: nanoseconds)
+                }
             }
             for (pending, status) in zip(run, statuses) {
                 try? memory.store(status.rawValue, at: pending.request.status)

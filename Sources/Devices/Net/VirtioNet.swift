@@ -44,6 +44,10 @@ extension NetworkBackend {
 package struct VirtioNetCounters: Sendable, Equatable {
     package var receivedFrames: UInt64 = 0
     package var transmittedFrames: UInt64 = 0
+    /// Ethernet bytes of the received frames (without the virtio-net header).
+    package var receivedBytes: UInt64 = 0
+    /// Ethernet bytes of the transmitted frames (without the virtio-net header).
+    package var transmittedBytes: UInt64 = 0
     /// Transmitted frames refused: bad header or length, or the backend would not take them.
     package var droppedTransmit: UInt64 = 0
     /// Received frames that did not fit the guest's buffer, or that the backend lost.
@@ -175,6 +179,7 @@ package final class VirtioNet: VirtioDevice, Sendable {
             let queue = activation.queues[Self.receiveQueue]
         else { return }
         var received: UInt64 = 0
+        var receivedBytes: UInt64 = 0
         var dropped: UInt64 = 0
         var unusable: UInt64 = 0
         var starvedNow = false
@@ -214,6 +219,7 @@ package final class VirtioNet: VirtioDevice, Sendable {
                 _ = try? writer.write(UInt16(1))
                 try queue.addUsed(head: available.head, length: UInt32(length))
                 received += 1
+                receivedBytes &+= UInt64(length - VirtioNetHeader.size)
             }
         }
         if backendFailed {
@@ -230,6 +236,7 @@ package final class VirtioNet: VirtioDevice, Sendable {
         }
         counters.withLock {
             $0.receivedFrames += received
+            $0.receivedBytes &+= receivedBytes
             $0.droppedReceive += dropped
             $0.unusableReceiveBuffers += unusable
             $0.backendFailed = $0.backendFailed || backendFailed
@@ -243,6 +250,7 @@ package final class VirtioNet: VirtioDevice, Sendable {
             return .done
         }
         var sent: UInt64 = 0
+        var sentBytes: UInt64 = 0
         var dropped: UInt64 = 0
         var budget = QueueWork.budget
         var work = QueueWork.done
@@ -253,7 +261,12 @@ package final class VirtioNet: VirtioDevice, Sendable {
             while let available = try queue.popAvailable() {
                 defer { _ = try? queue.addUsed(head: available.head, length: 0) }
                 budget -= 1
-                if sendFrame(available, activation: activation) { sent += 1 } else { dropped += 1 }
+                if let bytes = sendFrame(available, activation: activation) {
+                    sent += 1
+                    sentBytes &+= UInt64(bytes)
+                } else {
+                    dropped += 1
+                }
                 if budget == 0 { break }
             }
             if budget == 0 {
@@ -266,25 +279,26 @@ package final class VirtioNet: VirtioDevice, Sendable {
         } while try queue.enableNotifications()
         counters.withLock {
             $0.transmittedFrames += sent
+            $0.transmittedBytes &+= sentBytes
             $0.droppedTransmit += dropped
         }
         if try queue.needsInterrupt() { activation.interrupt.raise() }
         return work
     }
 
-    /// Checks and sends one transmit chain; false when it was dropped.
-    private func sendFrame(_ available: AvailableChain, activation: VirtioActivation) -> Bool {
-        guard case .valid(let chain) = available, chain.writable.isEmpty else { return false }
+    /// Checks and sends one transmit chain: the frame's length, or nil when it was dropped.
+    private func sendFrame(_ available: AvailableChain, activation: VirtioActivation) -> Int? {
+        guard case .valid(let chain) = available, chain.writable.isEmpty else { return nil }
         var reader = ChainReader(chain, memory: activation.memory)
         let frameLength = Int(chain.readableLength) - VirtioNetHeader.size
         guard frameLength >= 14, frameLength <= Self.maximumFrameBytes,
             let headerBytes = try? reader.read(count: VirtioNetHeader.size),
             VirtioNetHeader(bytes: headerBytes).problem(frameLength: frameLength, negotiated: activation.features)
                 == nil
-        else { return false }
-        guard case .success(let count) = backend.send(from: chain.readable, memory: activation.memory) else {
-            return false
-        }
-        return count == Int(chain.readableLength)
+        else { return nil }
+        guard case .success(let count) = backend.send(from: chain.readable, memory: activation.memory),
+            count == Int(chain.readableLength)
+        else { return nil }
+        return frameLength
     }
 }

@@ -32,11 +32,11 @@ enum ExitDispatch {
     // call (and ~60 more instructions per exit, callgrind); mandatory inlining puts it in the loop.
     @_transparent
     static func handle<Completion: ExitCompletion>(
-        _ exit: VCPUExit, bus: DeviceBus, completion: Completion, counts: inout VCPUExitCounts
+        _ exit: VCPUExit, bus: DeviceBus, completion: Completion, counts: VCPUExitCounters
     ) -> ExitAction {
         switch exit {
         case .portOut(let port, let size, let count, let value):
-            counts.portOut &+= 1
+            counts.countPortOut()
             if count == 1 {
                 if let request = bus.portWrite(port: port, size: size, value: UInt64(value)) {
                     return .stop(.request(request))
@@ -52,20 +52,20 @@ enum ExitDispatch {
             }
             return .resume
         case .portIn(let port, let size, let count, let dataOffset):
-            counts.portIn &+= 1
+            counts.countPortIn()
             for element in 0..<count {
                 let value = UInt32(truncatingIfNeeded: bus.portRead(port: port, size: size))
                 completion.completePortIn(dataOffset: dataOffset, size: size, element: element, value: value)
             }
             return .resume
         case .mmioWrite(let address, let size, let value):
-            counts.mmioWrite &+= 1
+            counts.countMMIOWrite()
             if let request = bus.mmioWrite(address: address, size: size, value: value) {
                 return .stop(.request(request))
             }
             return .resume
         case .mmioRead(let address, let size):
-            counts.mmioRead &+= 1
+            counts.countMMIORead()
             completion.completeMMIORead(size: size, value: bus.mmioRead(address: address, size: size))
             return .resume
         case .interrupted:

@@ -148,7 +148,8 @@ public final class Machine: Sendable {
         guestReadyNanoseconds.map { $0 &- runtime.startTime.nanoseconds }
     }
 
-    /// Per-vCPU exit counts of the finished run (zeros before a vCPU has finished).
+    /// Per-vCPU exit counts so far: live while the machine runs (each vCPU counts in its own
+    /// memory with plain stores; reading them costs the vCPUs nothing), final once it stopped.
     public var exitCounts: [VCPUExitCounts] { runtime.resources.runners.map(\.exitCounts) }
 
     /// Queue-notification counts of each virtio device, in window order.
@@ -158,6 +159,18 @@ public final class Machine: Sendable {
 
     /// What each configured exit probe has seen, in configuration order.
     public var probeStatistics: [ExitProbeStatistics] { runtime.resources.probes.map { ExitProbeStatistics($0) } }
+
+    /// What each disk has done so far, in configuration order (requests, bytes and errors by
+    /// operation, a request-duration histogram); counted by the I/O thread, read without
+    /// disturbing it.
+    public var diskStatistics: [DiskStatistics] { runtime.diskStatistics }
+
+    /// What each NIC has done so far, in configuration order (frames, bytes, drops).
+    public var networkStatistics: [NetworkInterfaceStatistics] { runtime.networkStatistics }
+
+    /// The CPU time each vCPU thread has used so far (time in the guest included), in
+    /// nanoseconds, read from the threads' CPU clocks: zeros before `start()`.
+    public var vcpuCPUNanoseconds: [UInt64] { runtime.vcpuCPUNanoseconds }
 
     /// What happened to the guest's console output so far (written, dropped).
     public var consoleStatistics: ConsoleStatistics { ConsoleStatistics(runtime.resources.console.statistics) }

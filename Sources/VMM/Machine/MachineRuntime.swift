@@ -58,6 +58,12 @@ final class MachineRuntime: Sendable {
 
     var state: MachineState { lifecycle.withLock { $0.state } }
 
+    /// Each vCPU thread's CPU time so far (zeros before the threads exist).
+    var vcpuCPUNanoseconds: [UInt64] {
+        let threads = lifecycle.withLock { $0.threads }
+        return (0..<configuration.vcpuCount).map { $0 < threads.count ? threads[$0].cpuNanoseconds : 0 }
+    }
+
     // MARK: - State observation
 
     func stateUpdates() -> AsyncStream<MachineState> {

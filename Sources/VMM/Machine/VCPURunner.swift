@@ -1,4 +1,5 @@
 @_spi(ExitPath) import Devices
+import EventLoop
 @_spi(ExitPath) import KVM
 import Synchronization
 
@@ -25,7 +26,8 @@ final class VCPURunner: Sendable {
     let pauseGate: PauseGate
     /// Set when `run()` has returned.
     let hasFinished = Atomic<Bool>(false)
-    private let finalCounts = Mutex(VCPUExitCounts())
+    /// Live exit counters (written by the vCPU's thread only).
+    let counters = VCPUExitCounters()
 
     init(vcpu: VCPUFD, bus: DeviceBus, pauseGate: PauseGate) {
         self.vcpu = vcpu
@@ -47,16 +49,14 @@ final class VCPURunner: Sendable {
         vcpu.requestImmediateExit()
     }
 
-    /// The counts of the last finished run.
-    var exitCounts: VCPUExitCounts { finalCounts.withLock { $0 } }
+    /// The counts so far (live while the loop runs).
+    var exitCounts: VCPUExitCounts { counters.snapshot(now: monotonicNanoseconds()) }
 
     /// Runs until the guest or a stop request ends the loop.
     func run() -> VCPUStop {
-        var counts = VCPUExitCounts()
-        let started = monotonicNanoseconds()
-        let stop = loop(&counts)
-        counts.runNanoseconds = monotonicNanoseconds() &- started
-        finalCounts.withLock { $0 = counts }
+        counters.markStarted(monotonicNanoseconds())
+        let stop = loop(counters)
+        counters.markEnded(monotonicNanoseconds())
         hasFinished.store(true, ordering: .releasing)
         return stop
     }
@@ -64,7 +64,7 @@ final class VCPURunner: Sendable {
     /// The exit loop. Per exit: one KVM_RUN, one decode, one bus lookup, one device call
     /// (`ExitDispatch.handle`).
     @inline(never)
-    private func loop(_ counts: inout VCPUExitCounts) -> VCPUStop {
+    private func loop(_ counts: VCPUExitCounters) -> VCPUStop {
         let vcpu = self.vcpu
         let bus = self.bus
         if stopRequested.load(ordering: .sequentiallyConsistent) { return .stopRequested }
@@ -73,7 +73,7 @@ final class VCPURunner: Sendable {
             let action: ExitAction
             if error == 0 {
                 let exit = vcpu.exit
-                action = ExitDispatch.handle(exit, bus: bus, completion: vcpu, counts: &counts)
+                action = ExitDispatch.handle(exit, bus: bus, completion: vcpu, counts: counts)
             } else if error == EINTR || error == EAGAIN {
                 action = .interrupted  // a kick (signal or immediate_exit)
             } else {
@@ -90,10 +90,10 @@ final class VCPURunner: Sendable {
                 vcpu.clearImmediateExit()
                 if stopRequested.load(ordering: .sequentiallyConsistent) { return .stopRequested }
                 if pauseGate.isRequested.load(ordering: .sequentiallyConsistent) {
-                    if let stop = park(&counts) { return stop }
+                    if let stop = park(counts) { return stop }
                     continue
                 }
-                counts.interrupted &+= 1
+                counts.countInterrupted()
             case .stop(let stop):
                 return stop
             }
@@ -104,12 +104,11 @@ final class VCPURunner: Sendable {
     /// clears the immediate-exit request (a stop made meanwhile is seen by the check after it;
     /// a new pause made meanwhile parks again). Returns a stop if one came while parked.
     @inline(never)
-    private func park(_ counts: inout VCPUExitCounts) -> VCPUStop? {
+    private func park(_ counts: VCPUExitCounters) -> VCPUStop? {
         repeat {
-            counts.pauses &+= 1
             let parkedAt = monotonicNanoseconds()
             pauseGate.parkIfRequested()
-            counts.pausedNanoseconds &+= monotonicNanoseconds() &- parkedAt
+            counts.countPause(nanoseconds: monotonicNanoseconds() &- parkedAt)
             vcpu.clearImmediateExit()
             if stopRequested.load(ordering: .sequentiallyConsistent) { return .stopRequested }
         } while pauseGate.isRequested.load(ordering: .sequentiallyConsistent)
@@ -118,11 +117,7 @@ final class VCPURunner: Sendable {
 }
 
 /// CLOCK_MONOTONIC in nanoseconds.
-func monotonicNanoseconds() -> UInt64 {
-    var time = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &time)
-    return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
-}
+func monotonicNanoseconds() -> UInt64 { MonotonicClock.nanoseconds() }
 
 /// strerror text with the errno number.
 func errnoText(_ code: Int32) -> String {

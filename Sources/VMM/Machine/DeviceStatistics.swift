@@ -1,0 +1,105 @@
+@_spi(ExitPath) import Devices
+@_spi(ExitPath) import Virtio
+
+/// What one disk has done since the machine was built: counted by the I/O thread as requests
+/// complete, read at any time (a metrics scrape) without disturbing it.
+public struct DiskStatistics: Sendable, Equatable {
+    /// The kinds of request counted apart.
+    public enum Operation: String, Sendable, CaseIterable {
+        case read, write, flush, discard
+        case writeZeroes = "write_zeroes"
+        case getIdentifier = "get_id"
+        /// A descriptor chain that was not a valid request (completed with an error).
+        case invalid
+    }
+
+    /// The disk's index in the configuration's `disks`.
+    public var index: Int
+    /// Its image or device.
+    public var path: String
+    /// Requests completed, by operation.
+    public var requests: [Operation: UInt64]
+    /// Bytes read or written (reads, writes), or covered (discard, write-zeroes), by operation.
+    public var bytes: [Operation: UInt64]
+    /// Requests completed with an error status (IOERR, UNSUPP).
+    public var errors: UInt64
+    /// Upper bounds of the request-duration histogram's buckets, in seconds; the last bucket
+    /// (one more than bounds) counts everything above the last bound.
+    public var durationBucketBoundsSeconds: [Double]
+    /// Requests per duration bucket (not cumulative).
+    public var durationBucketCounts: [UInt64]
+    /// The sum of all request durations, in seconds.
+    public var durationSumSeconds: Double
+
+    init(index: Int, path: String, _ statistics: BlockStatistics) {
+        self.index = index
+        self.path = path
+        var requests: [Operation: UInt64] = [:]
+        var bytes: [Operation: UInt64] = [:]
+        for operation in BlockStatistics.Operation.allCases {
+            let name = Operation.allCases[operation.rawValue]
+            requests[name] = statistics.requests[operation.rawValue]
+            bytes[name] = statistics.bytes[operation.rawValue]
+        }
+        self.requests = requests
+        self.bytes = bytes
+        errors = statistics.errors
+        durationBucketBoundsSeconds = BlockStatistics.durationBoundsNanoseconds.map { Double($0) / 1e9 }
+        durationBucketCounts = statistics.durationBuckets
+        durationSumSeconds = Double(statistics.durationSumNanoseconds) / 1e9
+    }
+}
+
+/// What one NIC has done since the machine was built (counted by the I/O thread).
+public struct NetworkInterfaceStatistics: Sendable, Equatable {
+    /// The NIC's index in the configuration's `network_interfaces`.
+    public var index: Int
+    /// Its tap.
+    public var tap: String
+    /// Frames from the tap to the guest, and their Ethernet bytes.
+    public var receivedFrames: UInt64
+    public var receivedBytes: UInt64
+    /// Frames from the guest to the tap, and their Ethernet bytes.
+    public var transmittedFrames: UInt64
+    public var transmittedBytes: UInt64
+    /// Frames from the guest that were refused (malformed, too long) or that the tap would not take.
+    public var droppedTransmit: UInt64
+    /// Frames for the guest that did not fit its buffer, or that the tap lost.
+    public var droppedReceive: UInt64
+    /// Receive buffers the guest posted that could not be used (malformed, too small).
+    public var unusableReceiveBuffers: UInt64
+    /// Times receiving stopped because the guest had posted no buffers.
+    public var receiveStarvations: UInt64
+    /// The tap failed for good (receiving stopped).
+    public var backendFailed: Bool
+
+    init(index: Int, tap: String, _ counters: VirtioNetCounters) {
+        self.index = index
+        self.tap = tap
+        receivedFrames = counters.receivedFrames
+        receivedBytes = counters.receivedBytes
+        transmittedFrames = counters.transmittedFrames
+        transmittedBytes = counters.transmittedBytes
+        droppedTransmit = counters.droppedTransmit
+        droppedReceive = counters.droppedReceive
+        unusableReceiveBuffers = counters.unusableReceiveBuffers
+        receiveStarvations = counters.receiveStarvations
+        backendFailed = counters.backendFailed
+    }
+}
+
+extension MachineRuntime {
+    var diskStatistics: [DiskStatistics] {
+        let disks = resources.virtioSlots.compactMap { $0.transport.device as? VirtioBlock }
+        return zip(configuration.disks.indices, disks).map { index, disk in
+            DiskStatistics(index: index, path: configuration.disks[index].path, disk.statistics)
+        }
+    }
+
+    var networkStatistics: [NetworkInterfaceStatistics] {
+        let nics = resources.virtioSlots.compactMap { $0.transport.device as? VirtioNet }
+        return zip(configuration.networkInterfaces.indices, nics).map { index, nic in
+            NetworkInterfaceStatistics(index: index, tap: configuration.networkInterfaces[index].tap, nic.statistics)
+        }
+    }
+}
