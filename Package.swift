@@ -19,6 +19,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
         // `swift package generate-documentation --target VMM` (the DocC catalog in Sources/VMM).
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
+        // The HTTP endpoint (/healthz, /readyz, /metrics); its default traits (full Foundation,
+        // swift-configuration) are left off.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // C: <linux/kvm.h> constants, ioctl shims and kvm_run accessors. Nothing else.
@@ -75,12 +81,25 @@ let package = Package(
         .target(name: "CPodNetwork"),
         // The masquerade binding in the pod's network namespace: tap, nftables, DHCPv4 server.
         .target(name: "PodNetwork", dependencies: ["VMM", "CHostNetwork", "CPodNetwork", "Threads"]),
+        // The pod's eyes, on the public API: metrics read from the machine's counters at scrape
+        // time (swift-metrics + swift-prometheus), the HTTP endpoint, readiness rules, the probe.
+        .target(
+            name: "Observability",
+            dependencies: [
+                "VMM",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         // C: the executable's SIGTERM/SIGINT waiter thread (sigwait).
         .target(name: "CSignalWaiter"),
         .executableTarget(
             name: "swiftvmm",
             dependencies: [
-                "VMM", "Launcher", "CSignalWaiter",
+                "VMM", "Launcher", "Observability", "CSignalWaiter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -100,6 +119,7 @@ let package = Package(
         .testTarget(name: "SwiftVMMEndToEndTests", dependencies: ["VMM", "EmbeddedFirmware"]),
         .testTarget(name: "LauncherTests", dependencies: ["Launcher", "VMM"]),
         .testTarget(name: "PodNetworkTests", dependencies: ["PodNetwork", "CPodNetwork", "VMM"]),
+        .testTarget(name: "ObservabilityTests", dependencies: ["Observability", "VMM"]),
         // The library as embedders see it: only `import VMM` (and swift-log), no @testable.
         .testTarget(
             name: "SwiftVMMLibraryTests",

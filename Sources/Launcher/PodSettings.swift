@@ -16,6 +16,15 @@ public struct PodSettings: Sendable, Equatable {
     public var consoleIdleFlushMilliseconds = 200
     /// The pod network (masquerade binding: tap, nftables, DHCP); nil runs without one.
     public var network: PodNetworkConfiguration?
+    /// Where the HTTP endpoint (/healthz, /readyz, /metrics) listens, `HOST:PORT`; nil: off.
+    public var httpListen: String? = PodSettings.defaultHTTPListen
+    /// Readiness: a console line matching this regular expression (instead of the boot timer).
+    public var readyConsolePattern: String?
+    /// Readiness: the guest accepts TCP connections on this port (through the pod network).
+    public var readyTCPPort: Int?
+
+    /// The endpoint's default address: every interface of the pod, port 8080.
+    public static let defaultHTTPListen = "0.0.0.0:8080"
     /// The pod's name (`SWIFTVMM_POD_NAME`, downward API `metadata.name`).
     public var podName: String?
     /// The pod's namespace (`SWIFTVMM_POD_NAMESPACE`).
@@ -156,6 +165,9 @@ extension PodSettings: Decodable {
         case memoryOverheadMiB = "memory_overhead_mib"
         case consoleIdleFlushMilliseconds = "console_idle_flush_ms"
         case network
+        case httpListen = "http_listen"
+        case readyConsolePattern = "ready_console"
+        case readyTCPPort = "ready_tcp_port"
     }
 
     /// The `pod` section; unknown keys and values out of range are errors naming `pod.KEY`.
@@ -179,6 +191,17 @@ extension PodSettings: Decodable {
         }
         if let flag = try container.decodeIfPresent(Bool.self, forKey: .rebootInPlace) { rebootInPlace = flag }
         network = try container.decodeIfPresent(PodNetworkConfiguration.self, forKey: .network)
+        if container.contains(.httpListen) {
+            let listen = try container.decodeIfPresent(String.self, forKey: .httpListen)
+            httpListen = listen?.isEmpty == false ? listen : nil
+        }
+        readyConsolePattern = try container.decodeIfPresent(String.self, forKey: .readyConsolePattern)
+        if let port = try checked(.readyTCPPort, 1...65_535) { readyTCPPort = port }
+        if readyConsolePattern != nil, readyTCPPort != nil {
+            throw MachineError.invalidValue(
+                field: "pod.ready_tcp_port", value: "\(readyTCPPort ?? 0)",
+                expected: "one readiness rule: ready_console or ready_tcp_port, not both")
+        }
     }
 }
 

@@ -3,6 +3,7 @@ import Dispatch
 import FoundationEssentials
 import Launcher
 import Logging
+import Observability
 import PodNetwork
 import Synchronization
 import VMM
@@ -66,7 +67,19 @@ struct LaunchCommand: ParsableCommand {
         } catch {
             throw CommandFailure(message: error.message, status: error.status)
         }
-        let network = try PodNetworkStep.setUp(settings, machine: &machineConfiguration, logger: logger)
+        let httpPort = ObservabilityStep.port(of: settings.pod.httpListen)
+        let network = try PodNetworkStep.setUp(
+            settings, machine: &machineConfiguration, reservedTCPPorts: httpPort.map { [$0] } ?? [], logger: logger)
+        let observability: ObservabilityStep
+        do {
+            observability = try ObservabilityStep(
+                listen: settings.pod.httpListen, field: "pod.http_listen",
+                rule: try Self.readinessRule(settings.pod, network: network), ruleField: "pod.ready_console",
+                logger: logger)
+        } catch {
+            PodNetworkStep.tearDown(network, logger: logger)
+            throw error
+        }
         let console = ConsoleLineWriter(idleMilliseconds: settings.pod.consoleIdleFlushMilliseconds) { bytes in
             writeStandardOutput(bytes)
         }
@@ -74,9 +87,10 @@ struct LaunchCommand: ParsableCommand {
             configuration: machineConfiguration, rebootInPlace: settings.pod.rebootInPlace, signals: signals,
             logger: logger, events: { Self.log(event: $0, logger: logger) },
             prepare: { machine in
+                observability.attach(machine)
                 Self.stream(machine, to: console, idleMilliseconds: settings.pod.consoleIdleFlushMilliseconds)
             })
-        loop.networkServices = network != nil
+        loop.networkServices = network != nil || observability.endpoint != nil
         logger.info(
             "launching",
             metadata: ["vcpus": "\(machineConfiguration.vcpuCount)", "memory_mib": "\(machineConfiguration.memoryMiB)"])
@@ -87,10 +101,25 @@ struct LaunchCommand: ParsableCommand {
             throw error
         }
         console.finish()
+        observability.stop()
         PodNetworkStep.tearDown(network, logger: logger)
         signals.cancel()
         logger.info("exiting", metadata: ["exit": "\(exit)", "status": "\(exit.exitStatus)"])
         Glibc.exit(exit.exitStatus)
+    }
+
+    /// The readiness rule of the `pod` section: the boot timer, a console line, or a TCP port of
+    /// the guest (which needs the pod network: the guest's address is the lease's).
+    static func readinessRule(_ pod: PodSettings, network: PodNetwork?) throws(CommandFailure) -> ReadinessRule {
+        if let pattern = pod.readyConsolePattern { return .consoleLine(pattern: pattern) }
+        guard let port = pod.readyTCPPort else { return .bootTimer }
+        guard let network else {
+            throw CommandFailure(
+                MachineError.invalidValue(
+                    field: "pod.ready_tcp_port", value: "\(port)",
+                    expected: "a pod network (pod.network) to reach the guest through"))
+        }
+        return .tcpPort(host: "\(network.plan.lease.address)", port: port)
     }
 
     /// JSON lines on stderr (text when stderr is a terminal), with the pod's name and namespace.

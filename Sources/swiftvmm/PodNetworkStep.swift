@@ -9,12 +9,14 @@ import VMM
 enum PodNetworkStep {
     /// Sets up `settings.pod.network` (if any) and adds its NIC to `machine`; nil without one.
     static func setUp(
-        _ settings: LaunchConfiguration, machine: inout VirtualMachineConfiguration, logger: Logger
+        _ settings: LaunchConfiguration, machine: inout VirtualMachineConfiguration, reservedTCPPorts: [Int],
+        logger: Logger
     ) throws(CommandFailure) -> PodNetwork? {
         guard let configuration = settings.pod.network else { return nil }
         let network: PodNetwork
         do {
-            let plan = try PodNetwork.plan(configuration, hostName: settings.pod.podName ?? machine.name)
+            let plan = try PodNetwork.plan(
+                configuration, hostName: settings.pod.podName ?? machine.name, reservedTCPPorts: reservedTCPPorts)
             attachNIC(to: &machine, plan: plan)
             network = try PodNetwork.setUp(plan) { event in log(event, logger: logger) }
         } catch {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Logging
+import Observability
 import VMM
 
 #if canImport(Glibc)
@@ -94,7 +95,32 @@ struct RunCommand: ParsableCommand {
                 + " (default notice: state changes are info).", valueName: "level"))
     var logLevel: String = "notice"
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Serve /healthz, /readyz and /metrics over HTTP on this address (off by default).",
+            valueName: "host:port"))
+    var http: String?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Readiness: the guest is ready once a console line matches this regular expression (default: the boot"
+                + " timer). The console then goes to stdout through the VMM (stdin is not typed into the guest).",
+            valueName: "regex"))
+    var readyConsole: String?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Readiness: the guest is ready while this TCP address accepts connections (checked every second).",
+            valueName: "host:port"))
+    var readyTCP: String?
+
     func validate() throws {
+        guard readyConsole == nil || readyTCP == nil else {
+            throw ValidationError("--ready-console and --ready-tcp: give one readiness rule, not both")
+        }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError(
                 "--log-level: '\(logLevel)' is not valid; expected trace, debug, info, notice, warning, error or critical"
@@ -119,10 +145,43 @@ struct RunCommand: ParsableCommand {
             throw CommandFailure(error)
         }
         let signals = ShutdownSignals(graceSeconds: graceSeconds)
-        let loop = BootLoop(
-            configuration: Self.interactive(configuration), rebootInPlace: rebootInPlace, signals: signals,
-            logger: Logger(label: "swiftvmm"), events: RunLog.event)
-        finish(with: try loop.run(), signals: signals)
+        let logger = Logger(label: "swiftvmm")
+        let observability = try ObservabilityStep(
+            listen: http, field: "--http", rule: try readinessRule(),
+            ruleField: readyTCP == nil ? "--ready-console" : "--ready-tcp",
+            logger: logger)
+        var machineConfiguration = Self.interactive(configuration)
+        let consoleThroughVMM = readyConsole != nil && configuration.console == .stdio
+        if consoleThroughVMM { machineConfiguration.console = .stream }
+        var loop = BootLoop(
+            configuration: machineConfiguration, rebootInPlace: rebootInPlace, signals: signals, logger: logger,
+            events: RunLog.event,
+            prepare: { machine in
+                observability.attach(machine)
+                if consoleThroughVMM, let console = machine.console {
+                    let chunks = console.output()
+                    Task.detached { for await chunk in chunks { writeStandardOutput(chunk) } }
+                }
+            })
+        loop.networkServices = observability.endpoint != nil
+        let exit = try loop.run()
+        observability.stop()
+        finish(with: exit, signals: signals)
+    }
+
+    /// The readiness rule of the flags (the boot timer unless one is given).
+    func readinessRule() throws(CommandFailure) -> ReadinessRule {
+        if let readyConsole { return .consoleLine(pattern: readyConsole) }
+        guard let readyTCP else { return .bootTimer }
+        do {
+            guard
+                case .tcp(let host, let port) = try ObservabilityEndpoint.Address(
+                    parsing: readyTCP, field: "--ready-tcp")
+            else { return .bootTimer }
+            return .tcpPort(host: host, port: port)
+        } catch {
+            throw CommandFailure(error)
+        }
     }
 
     /// `stdio` in the command's sense: the guest's console on stdout, and stdin typed into it

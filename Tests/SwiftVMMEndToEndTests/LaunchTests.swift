@@ -5,8 +5,17 @@ import Testing
 /// API's variables, the console on stdout line by line, JSON log lines on stderr, SIGTERM.
 @Suite(.serialized, .enabled(if: kvmUsable, "SKIPPED: needs read/write access to /dev/kvm"))
 struct LaunchTests {
+    /// The endpoint of these launches (on the host's network, not a pod's: not the default 8080).
+    static let endpointPort = 21_000 + Int(getpid() % 20_000)
+
+    /// `json` in a file, with `pod.http_listen` on 127.0.0.1:`endpointPort` unless it sets one.
     private func configuration(_ json: String) throws -> String {
-        try SwiftVMMBinary.temporaryFile("launch-\(UUID().uuidString).json", contents: Data(json.utf8)).path
+        var object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        var pod = object["pod"] as? [String: Any] ?? [:]
+        if pod["http_listen"] == nil { pod["http_listen"] = "127.0.0.1:\(Self.endpointPort)" }
+        object["pod"] = pod
+        let data = try JSONSerialization.data(withJSONObject: object)
+        return try SwiftVMMBinary.temporaryFile("launch-\(UUID().uuidString).json", contents: data).path
     }
 
     @Test func sigtermPowersTheGuestOffAndTheLogsAreJSONLines() throws {
@@ -71,5 +80,20 @@ struct LaunchTests {
         #expect(!timedOut && status == 7, "forced stop: \(process.standardError.text)")
         #expect(process.standardOutput.text.contains("fw: power button pressed (ignored)"))
         #expect(process.standardError.text.contains("did not power off within 1.0 s: forcing a stop"))
+    }
+
+    @Test func theEndpointServesWhileTheGuestRuns() throws {
+        let path = try configuration(#"{"cmdline": "fw.wait=button"}"#)
+        let process = try RunningProcess(executable: SwiftVMMBinary.url, arguments: ["launch", "--config", path])
+        #expect(process.waitForOutput(containing: "fw: waiting for the power button", timeoutSeconds: 30))
+        let base = "http://127.0.0.1:\(Self.endpointPort)"
+        #expect(try ObservabilityEndpointTests.get("\(base)/readyz").0 == 200, "the boot timer was written")
+        #expect(try ObservabilityEndpointTests.get("\(base)/healthz").0 == 200)
+        let (status, page) = try ObservabilityEndpointTests.get("\(base)/metrics")
+        let metrics = try ObservabilityEndpointTests.samples(page)
+        #expect(status == 200 && metrics["swiftvmm_guest_state{state=running}"] == 1)
+        #expect(process.standardError.text.contains(#""message":"endpoint listening""#))
+        process.send(SIGTERM)
+        #expect(process.waitForExit(timeoutSeconds: 30).status == 0)
     }
 }

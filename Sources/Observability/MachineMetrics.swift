@@ -1,0 +1,253 @@
+import CoreMetrics
+import FoundationEssentials
+import Prometheus
+import Synchronization
+import VMM
+
+/// The Prometheus metrics of one VMM process, computed at scrape time from the machine's own
+/// counters (`Machine.exitCounts`, `diskStatistics`, `networkStatistics`, …): nothing is
+/// counted on a vCPU's exit path or per request for the metrics' sake. Counters and gauges go
+/// through swift-metrics into a swift-prometheus registry (each counter is advanced by what its
+/// source counted since the last scrape, so it keeps growing across reboots in place); the disk
+/// request-duration histogram, whose buckets the I/O thread already counts, is written next to
+/// them in the same format.
+public final class MachineMetrics: Sendable {
+    /// The text formats `/metrics` answers in.
+    public enum Format: Sendable, Equatable {
+        /// Prometheus text exposition format 0.0.4.
+        case prometheus
+        /// OpenMetrics 1.0.0 text.
+        case openMetrics
+
+        /// The Content-Type of the page.
+        public var contentType: String {
+            switch self {
+            case .prometheus: return "text/plain; version=0.0.4; charset=utf-8"
+            case .openMetrics: return "application/openmetrics-text; version=1.0.0; charset=utf-8"
+            }
+        }
+
+        /// The format an `Accept` header asks for (OpenMetrics only when it is named).
+        public init(accept: String?) {
+            self = (accept ?? "").contains("application/openmetrics-text") ? .openMetrics : .prometheus
+        }
+    }
+
+    private let registry = PrometheusCollectorRegistry()
+    private let factory: PrometheusMetricsFactory
+    private let state = Mutex(State())
+
+    private struct State {
+        /// The machine the `seen` values came from (a reboot in place brings a new one).
+        var machine: ObjectIdentifier?
+        var seen: [String: Double] = [:]
+        var counters: [String: FloatingPointCounter] = [:]
+        var gauges: [String: Meter] = [:]
+        /// Histograms seen so far, totals kept across machines.
+        var histograms: [String: Histogram] = [:]
+    }
+
+    /// One disk's request-duration histogram: totals across machines, and what the current
+    /// machine had counted at the last scrape.
+    struct Histogram {
+        var bounds: [Double]
+        var buckets: [UInt64]
+        var sum: Double = 0
+        var seen: [UInt64] = []
+        var seenSum: Double = 0
+    }
+
+    public init() {
+        factory = PrometheusMetricsFactory(registry: registry)
+    }
+
+    /// The page for `machine` (nil before the first machine exists) in `format`.
+    public func page(machine: Machine?, format: Format = .prometheus) -> [UInt8] {
+        var histogramText = ""
+        state.withLock { state in
+            if let machine, state.machine != ObjectIdentifier(machine) {
+                state.machine = ObjectIdentifier(machine)
+                state.seen = [:]
+                for key in state.histograms.keys {
+                    state.histograms[key]?.seen = []
+                    state.histograms[key]?.seenSum = 0
+                }
+            }
+            update(&state, machine: machine)
+            histogramText = Self.histogramText(state.histograms)
+        }
+        var text = registry.emitToString() + histogramText
+        if format == .openMetrics { text = Self.openMetrics(text) }
+        return Array(text.utf8)
+    }
+
+    // MARK: - Collection
+
+    private func update(_ state: inout State, machine: Machine?) {
+        gauge(&state, "swiftvmm_process_resident_memory_bytes", [], Double(ProcessMemory.residentBytes() ?? 0))
+        guard let machine else { return }
+        let configuration = machine.configuration
+        gauge(&state, "swiftvmm_guest_memory_bytes", [], Double(configuration.memoryMiB) * 1_048_576)
+        gauge(&state, "swiftvmm_vcpus", [], Double(configuration.vcpuCount))
+        let current = Self.stateName(machine.state)
+        for name in ["created", "running", "paused", "stopping", "stopped"] {
+            gauge(&state, "swiftvmm_guest_state", [("state", name)], name == current ? 1 : 0)
+        }
+        if let nanoseconds = machine.guestReadyAfterStartNanoseconds {
+            gauge(&state, "swiftvmm_guest_boot_seconds", [], Double(nanoseconds) / 1e9)
+        }
+        for (index, counts) in machine.exitCounts.enumerated() {
+            let vcpu = ("vcpu", "\(index)")
+            for (reason, value) in [
+                ("port_in", counts.portIn), ("port_out", counts.portOut), ("mmio_read", counts.mmioRead),
+                ("mmio_write", counts.mmioWrite), ("interrupted", counts.interrupted),
+            ] {
+                counter(&state, "swiftvmm_vcpu_exits_total", [vcpu, ("reason", reason)], Double(value))
+            }
+        }
+        for (index, nanoseconds) in machine.vcpuCPUNanoseconds.enumerated() {
+            counter(&state, "swiftvmm_vcpu_run_seconds_total", [("vcpu", "\(index)")], Double(nanoseconds) / 1e9)
+        }
+        for disk in machine.diskStatistics {
+            let label = ("disk", "disk\(disk.index)")
+            for operation in DiskStatistics.Operation.allCases {
+                let op = ("op", operation.rawValue)
+                counter(&state, "swiftvmm_disk_requests_total", [label, op], Double(disk.requests[operation] ?? 0))
+                counter(&state, "swiftvmm_disk_bytes_total", [label, op], Double(disk.bytes[operation] ?? 0))
+            }
+            counter(&state, "swiftvmm_disk_errors_total", [label], Double(disk.errors))
+            histogram(&state, disk)
+        }
+        for nic in machine.networkStatistics {
+            let label = ("nic", nic.tap)
+            for (direction, packets, bytes) in [
+                ("rx", nic.receivedFrames, nic.receivedBytes), ("tx", nic.transmittedFrames, nic.transmittedBytes),
+            ] {
+                counter(&state, "swiftvmm_net_packets_total", [label, ("direction", direction)], Double(packets))
+                counter(&state, "swiftvmm_net_bytes_total", [label, ("direction", direction)], Double(bytes))
+            }
+            for (reason, value) in [
+                ("tx_refused", nic.droppedTransmit), ("rx_lost", nic.droppedReceive),
+                ("rx_unusable_buffer", nic.unusableReceiveBuffers),
+            ] {
+                counter(&state, "swiftvmm_net_dropped_total", [label, ("reason", reason)], Double(value))
+            }
+        }
+        let console = machine.consoleStatistics
+        counter(&state, "swiftvmm_console_bytes_total", [("direction", "out")], Double(console.guestBytes))
+        counter(&state, "swiftvmm_console_dropped_bytes_total", [], Double(console.droppedBytes))
+    }
+
+    private static func key(_ name: String, _ labels: [(String, String)]) -> String {
+        name + "{" + labels.map { "\($0.0)=\($0.1)" }.joined(separator: ",") + "}"
+    }
+
+    /// Advances counter `name{labels}` by what its source counted since the last scrape.
+    private func counter(_ state: inout State, _ name: String, _ labels: [(String, String)], _ value: Double) {
+        let key = Self.key(name, labels)
+        let counter =
+            state.counters[key]
+            ?? {
+                let made = FloatingPointCounter(label: name, dimensions: labels, factory: factory)
+                state.counters[key] = made
+                return made
+            }()
+        let delta = value - (state.seen[key] ?? 0)
+        if delta > 0 { counter.increment(by: delta) }
+        state.seen[key] = max(value, state.seen[key] ?? 0)
+    }
+
+    private func gauge(_ state: inout State, _ name: String, _ labels: [(String, String)], _ value: Double) {
+        let key = Self.key(name, labels)
+        let meter =
+            state.gauges[key]
+            ?? {
+                let made = Meter(label: name, dimensions: labels, factory: factory)
+                state.gauges[key] = made
+                return made
+            }()
+        meter.set(value)
+    }
+
+    private func histogram(_ state: inout State, _ disk: DiskStatistics) {
+        let key = "disk\(disk.index)"
+        var entry =
+            state.histograms[key]
+            ?? Histogram(
+                bounds: disk.durationBucketBoundsSeconds,
+                buckets: Array(repeating: 0, count: disk.durationBucketCounts.count))
+        let seen = entry.seen.isEmpty ? Array(repeating: UInt64(0), count: disk.durationBucketCounts.count) : entry.seen
+        for (index, count) in disk.durationBucketCounts.enumerated() where index < entry.buckets.count {
+            entry.buckets[index] &+= count &- min(count, seen[index])
+        }
+        entry.sum += max(0, disk.durationSumSeconds - entry.seenSum)
+        entry.seen = disk.durationBucketCounts
+        entry.seenSum = disk.durationSumSeconds
+        state.histograms[key] = entry
+    }
+
+    // MARK: - Text
+
+    /// The disk request-duration histograms in the text format (cumulative buckets).
+    static func histogramText(_ histograms: [String: Histogram]) -> String {
+        guard !histograms.isEmpty else { return "" }
+        let name = "swiftvmm_disk_request_duration_seconds"
+        var lines = ["# TYPE \(name) histogram"]
+        for disk in histograms.keys.sorted() {
+            guard let entry = histograms[disk] else { continue }
+            var cumulative: UInt64 = 0
+            for (index, count) in entry.buckets.enumerated() {
+                cumulative &+= count
+                let bound = index < entry.bounds.count ? format(entry.bounds[index]) : "+Inf"
+                lines.append("\(name)_bucket{disk=\"\(disk)\",le=\"\(bound)\"} \(cumulative)")
+            }
+            lines.append("\(name)_sum{disk=\"\(disk)\"} \(format(entry.sum))")
+            lines.append("\(name)_count{disk=\"\(disk)\"} \(cumulative)")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static func format(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) + ".0" : "\(value)"
+    }
+
+    /// Prometheus text → OpenMetrics text: a counter family is named without `_total` in its
+    /// metadata (its samples keep it), and the page ends with `# EOF`.
+    static func openMetrics(_ text: String) -> String {
+        var lines: [Substring] = []
+        for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
+            if line.hasPrefix("# TYPE "), line.hasSuffix(" counter") {
+                let name = line.dropFirst("# TYPE ".count).dropLast(" counter".count)
+                if name.hasSuffix("_total") {
+                    lines.append("# TYPE \(name.dropLast("_total".count)) counter")
+                    continue
+                }
+            }
+            lines.append(line)
+        }
+        return lines.joined(separator: "\n") + "\n# EOF\n"
+    }
+
+    static func stateName(_ state: MachineState) -> String {
+        switch state {
+        case .created: return "created"
+        case .running: return "running"
+        case .paused: return "paused"
+        case .stopping: return "stopping"
+        case .stopped: return "stopped"
+        }
+    }
+}
+
+/// The process's resident memory.
+enum ProcessMemory {
+    /// VmRSS of /proc/self/status, in bytes.
+    static func residentBytes() -> UInt64? {
+        guard let data = try? Data(contentsOf: URL(fileURLWithPath: "/proc/self/status")) else { return nil }
+        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") where line.hasPrefix("VmRSS:") {
+            let kib = line.split(separator: " ").dropFirst().first.flatMap { UInt64($0) }
+            return kib.map { $0 * 1024 }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,55 @@
+import Logging
+import Observability
+import VMM
+
+/// The HTTP endpoint and the readiness rule of `launch` and `run`: started before the machine
+/// is built (a bad address or a port in use ends the run before the guest starts), then told
+/// about each machine the boot loop makes.
+struct ObservabilityStep {
+    let current = CurrentMachine()
+    let metrics = MachineMetrics()
+    let readiness: Readiness
+    let endpoint: ObservabilityEndpoint?
+
+    /// Parses `listen` (`HOST:PORT`, nil: no endpoint) and starts serving.
+    init(listen: String?, field: String, rule: ReadinessRule, ruleField: String, logger: Logger)
+        throws(CommandFailure)
+    {
+        do {
+            readiness = try Readiness(rule: rule, field: ruleField)
+            if let listen {
+                let address = try ObservabilityEndpoint.Address(parsing: listen, field: field)
+                endpoint = try ObservabilityEndpoint.start(
+                    address: address, field: field, machine: current, metrics: metrics, readiness: readiness,
+                    logger: logger)
+                logger.info("endpoint listening", metadata: ["address": "\(address)", "ready_rule": "\(rule)"])
+            } else {
+                endpoint = nil
+            }
+        } catch {
+            throw CommandFailure(error)
+        }
+        readiness.startChecking()
+    }
+
+    /// The TCP port `listen` names, to keep it out of the pod network's forwarding.
+    static func port(of listen: String?) -> Int? {
+        guard let listen, let colon = listen.lastIndex(of: ":") else { return nil }
+        return Int(listen[listen.index(after: colon)...])
+    }
+
+    /// A new machine (each boot): reported on from now; the console rule starts over and reads
+    /// its console lines.
+    func attach(_ machine: Machine) {
+        current.set(machine)
+        readiness.reset()
+        guard case .consoleLine = readiness.rule, let console = machine.console else { return }
+        let lines = console.lines()
+        let readiness = self.readiness
+        Task.detached {
+            for await line in lines { readiness.observe(consoleLine: line) }
+        }
+    }
+
+    func stop() { endpoint?.stop() }
+}
