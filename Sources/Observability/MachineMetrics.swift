@@ -145,28 +145,25 @@ public final class MachineMetrics: Sendable {
     /// Advances counter `name{labels}` by what its source counted since the last scrape.
     private func counter(_ state: inout State, _ name: String, _ labels: [(String, String)], _ value: Double) {
         let key = Self.key(name, labels)
-        let counter =
-            state.counters[key]
-            ?? {
-                let made = FloatingPointCounter(label: name, dimensions: labels, factory: factory)
-                state.counters[key] = made
-                return made
-            }()
+        let counter = Self.cached(&state.counters, key) {
+            FloatingPointCounter(label: name, dimensions: labels, factory: factory)
+        }
         let delta = value - (state.seen[key] ?? 0)
         if delta > 0 { counter.increment(by: delta) }
         state.seen[key] = max(value, state.seen[key] ?? 0)
     }
 
     private func gauge(_ state: inout State, _ name: String, _ labels: [(String, String)], _ value: Double) {
-        let key = Self.key(name, labels)
-        let meter =
-            state.gauges[key]
-            ?? {
-                let made = Meter(label: name, dimensions: labels, factory: factory)
-                state.gauges[key] = made
-                return made
-            }()
-        meter.set(value)
+        Self.cached(&state.gauges, Self.key(name, labels)) { Meter(label: name, dimensions: labels, factory: factory) }
+            .set(value)
+    }
+
+    /// The metric object for `key`, made (once) by `make`.
+    private static func cached<Metric>(_ store: inout [String: Metric], _ key: String, _ make: () -> Metric) -> Metric {
+        if let metric = store[key] { return metric }
+        let metric = make()
+        store[key] = metric
+        return metric
     }
 
     private func histogram(_ state: inout State, _ disk: DiskStatistics) {
