@@ -114,6 +114,7 @@ public final class MachineMetrics: Sendable {
                 let op = ("op", operation.rawValue)
                 counter(&state, "swiftvmm_disk_requests_total", [label, op], Double(disk.requests[operation] ?? 0))
                 counter(&state, "swiftvmm_disk_bytes_total", [label, op], Double(disk.bytes[operation] ?? 0))
+                counter(&state, "swiftvmm_disk_time_seconds_total", [label, op], disk.seconds[operation] ?? 0)
             }
             counter(&state, "swiftvmm_disk_errors_total", [label], Double(disk.errors))
             histogram(&state, disk)

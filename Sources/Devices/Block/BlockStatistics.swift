@@ -31,6 +31,8 @@ package struct BlockStatistics: Sendable, Equatable {
     package var requests = [UInt64](repeating: 0, count: Operation.allCases.count)
     /// Data bytes moved (reads and writes) or covered (discard, write-zeroes), by operation.
     package var bytes = [UInt64](repeating: 0, count: Operation.allCases.count)
+    /// The time spent on requests, by operation, in nanoseconds.
+    package var nanoseconds = [UInt64](repeating: 0, count: Operation.allCases.count)
     /// Requests completed with an error status (IOERR or UNSUPP), invalid ones included.
     package var errors: UInt64 = 0
     /// Requests per duration bucket (not cumulative): `durationBoundsNanoseconds.count + 1`.
@@ -44,6 +46,7 @@ package struct BlockStatistics: Sendable, Equatable {
     mutating func record(_ operation: Operation, bytes count: UInt64, failed: Bool, nanoseconds: UInt64) {
         requests[operation.rawValue] &+= 1
         bytes[operation.rawValue] &+= count
+        self.nanoseconds[operation.rawValue] &+= nanoseconds
         if failed { errors &+= 1 }
         let bucket =
             Self.durationBoundsNanoseconds.firstIndex { nanoseconds <= $0 } ?? Self.durationBoundsNanoseconds.count

@@ -21,6 +21,8 @@ public struct DiskStatistics: Sendable, Equatable {
     public var requests: [Operation: UInt64]
     /// Bytes read or written (reads, writes), or covered (discard, write-zeroes), by operation.
     public var bytes: [Operation: UInt64]
+    /// Seconds spent on requests, by operation (from the backend call to the completion).
+    public var seconds: [Operation: Double]
     /// Requests completed with an error status (IOERR, UNSUPP).
     public var errors: UInt64
     /// Upper bounds of the request-duration histogram's buckets, in seconds; the last bucket
@@ -36,13 +38,16 @@ public struct DiskStatistics: Sendable, Equatable {
         self.path = path
         var requests: [Operation: UInt64] = [:]
         var bytes: [Operation: UInt64] = [:]
+        var seconds: [Operation: Double] = [:]
         for operation in BlockStatistics.Operation.allCases {
             let name = Operation.allCases[operation.rawValue]
             requests[name] = statistics.requests[operation.rawValue]
             bytes[name] = statistics.bytes[operation.rawValue]
+            seconds[name] = Double(statistics.nanoseconds[operation.rawValue]) / 1e9
         }
         self.requests = requests
         self.bytes = bytes
+        self.seconds = seconds
         errors = statistics.errors
         durationBucketBoundsSeconds = BlockStatistics.durationBoundsNanoseconds.map { Double($0) / 1e9 }
         durationBucketCounts = statistics.durationBuckets
