@@ -356,6 +356,26 @@ read -r icmp udp < <(helper counters "$reply")
 [ "$icmp" != - ] && [ "$icmp" -ge 5 ] && [ "$udp" -ge "$echoes" ] \
   && ok "$s: the guest counted them (icmp $icmp >= 5, udp $udp >= $echoes): $reply" \
   || bad "$s: the guest's counters (want icmp >= 5, udp >= $echoes): '$reply'"
+# The launcher's endpoint through the pod's IP (port 8080, never forwarded to the guest), the
+# page parsed by prometheus_client, and the exec probe inside the container.
+readyz=$(curl -s -m 5 -o /dev/null -w '%{http_code}' "http://$ip:8080/readyz") || readyz=
+[ "$readyz" = 200 ] && ok "$s: /readyz through the pod IP: 200" || bad "$s: /readyz through $ip:8080: '$readyz'"
+if curl -s -m 5 "http://$ip:8080/metrics" >"$work/metrics.txt" \
+  && /usr/bin/python3 "$here/../scripts/parse-metrics.py" <"$work/metrics.txt" >"$work/metrics.json"; then
+  read -r writes tx_packets state < <(/usr/bin/python3 -c '
+import json, sys
+m = json.load(open(sys.argv[1]))
+print(int(m.get("swiftvmm_disk_requests_total{disk=disk0,op=write}", 0)),
+      int(m.get("swiftvmm_net_packets_total{direction=tx,nic=tap0}", 0)),
+      int(m.get("swiftvmm_guest_state{state=running}", 0)))' "$work/metrics.json")
+  [ "$writes" -gt 0 ] && [ "$tx_packets" -ge 5 ] && [ "$state" = 1 ] \
+    && ok "$s: /metrics through the pod IP parses: disk writes $writes, NIC tx packets $tx_packets, running" \
+    || bad "$s: /metrics values: writes '$writes' tx '$tx_packets' running '$state'"
+else
+  bad "$s: /metrics through $ip:8080 does not parse: $(head -c 300 "$work/metrics.txt")"
+fi
+probe=$(podman exec "$container" /usr/bin/swiftvmm probe ready 2>&1) && ok "$s: podman exec swiftvmm probe ready: 0 ($probe)" \
+  || bad "$s: swiftvmm probe ready: '$probe'"
 # The launcher's memory while the guest runs.
 pid=$(podman inspect "$container" --format '{{.State.Pid}}')
 helper memory "$pid" "$memory_mib" || bad "$s: could not read the memory of PID $pid"

@@ -3,8 +3,8 @@
 #   1. kubernetes-validate --strict (JSON schemas of the Kubernetes API: wrong types, missing
 #      required fields, unknown fields; it does not check enum values) on configmap.yaml,
 #      pod.yaml and deployment.yaml, plus any extra files given;
-#   2. that they agree with each other: the ConfigMap's vm.json is JSON; its pod.network.ports are
-#      the container's ports; memory requests = limits = memory_mib + pod.memory_overhead_mib;
+#   2. that they agree with each other: the ConfigMap's vm.json is JSON; its pod.network.ports plus
+#      the launcher's endpoint port (pod.http_listen, 8080) are the container's ports; memory requests = limits = memory_mib + pod.memory_overhead_mib;
 #      terminationGracePeriodSeconds > pod.grace_seconds; the Deployment's Pod spec is the Pod's
 #      apart from restartPolicy and the ports' hostPort (pod.yaml publishes the echo port on the
 #      node's 17007 for the podman test and single-node use; a Deployment uses a Service).
@@ -29,9 +29,18 @@ problems = []
 vm = json.loads(configmap["data"]["vm.json"])
 container = pod["spec"]["containers"][0]
 wanted = sorted((p.get("name"), p["port"], p.get("protocol", "TCP")) for p in vm["pod"]["network"]["ports"])
+# The launcher's own endpoint (pod.http_listen, default 0.0.0.0:8080) is a container port too,
+# never one of the guest's.
+listen = vm["pod"].get("http_listen", "0.0.0.0:8080")
+endpoint = [("http", int(listen.rsplit(":", 1)[1]), "TCP")] if listen else []
 declared = sorted((p.get("name"), p["containerPort"], p.get("protocol", "TCP")) for p in container["ports"])
-if wanted != declared:
-    problems.append(f"pod.network.ports {wanted} != the container's ports {declared}")
+if sorted(wanted + endpoint) != declared:
+    problems.append(f"pod.network.ports {wanted} + the endpoint {endpoint} != the container's ports {declared}")
+if any(port == e[1] and proto == "TCP" for _, port, proto in wanted for e in endpoint):
+    problems.append("pod.network.ports must not list the launcher's endpoint port")
+probe = container.get("readinessProbe", {}).get("httpGet", {})
+if endpoint and probe and probe.get("path") != "/readyz":
+    problems.append("the readinessProbe should ask the launcher's /readyz")
 memory = f'{vm["memory_mib"] + vm["pod"].get("memory_overhead_mib", 64)}Mi'
 for kind in ("requests", "limits"):
     if container["resources"][kind]["memory"] != memory:

@@ -12,7 +12,7 @@
 #    recommends is named): podman 4.3, runc, netavark + aardvark-dns (kube play's network),
 #    catatonit (podman 4.3 builds its infra "pause" image locally from it: no registry),
 #    iptables (netavark's firewall driver: hostPort DNAT); for deploy/podman-e2e.sh: iproute2
-#    (ip), iputils-ping (ping), python3 and python3-venv (the venv below; its python runs the
+#    (ip), iputils-ping (ping), curl and python3-prometheus-client (the endpoint checks), python3 and python3-venv (the venv below; its python runs the
 #    test's helpers); for deploy/build-image.sh: libnftables1 (copied into the image) and
 #    binutils (strip). On a bare Debian 12 (minbase) nothing else is needed: the rest the scripts
 #    run (coreutils, grep, sed, mawk, tar, findutils, util-linux, libc-bin) is Priority required.
@@ -174,7 +174,7 @@ if [ "$(id -u)" -ne 0 ]; then
   say "rootful podman: run this as root"
   exit 1
 fi
-packages=(podman runc netavark aardvark-dns catatonit iptables iproute2 iputils-ping python3 python3-venv libnftables1 binutils)
+packages=(podman runc netavark aardvark-dns catatonit iptables iproute2 iputils-ping python3 python3-venv libnftables1 binutils curl python3-prometheus-client)
 before=$(dpkg-query -W -f='${Status}\n' "${packages[@]}" 2>/dev/null | grep -c "install ok installed" || true)
 "$repo/scripts/host-packages.sh" "${packages[@]}"
 if [ "$before" -eq ${#packages[@]} ]; then

@@ -18,6 +18,8 @@ public struct PodSettings: Sendable, Equatable {
     public var network: PodNetworkConfiguration?
     /// Where the HTTP endpoint (/healthz, /readyz, /metrics) listens, `HOST:PORT`; nil: off.
     public var httpListen: String? = PodSettings.defaultHTTPListen
+    /// The unix socket `swiftvmm probe` asks (exec probes); nil: none.
+    public var probeSocket: String? = PodSettings.defaultProbeSocket
     /// Readiness: a console line matching this regular expression (instead of the boot timer).
     public var readyConsolePattern: String?
     /// Readiness: the guest accepts TCP connections on this port (through the pod network).
@@ -25,6 +27,8 @@ public struct PodSettings: Sendable, Equatable {
 
     /// The endpoint's default address: every interface of the pod, port 8080.
     public static let defaultHTTPListen = "0.0.0.0:8080"
+    /// Where `swiftvmm probe` finds the launcher by default.
+    public static let defaultProbeSocket = "/run/swiftvmm/probe.sock"
     /// The pod's name (`SWIFTVMM_POD_NAME`, downward API `metadata.name`).
     public var podName: String?
     /// The pod's namespace (`SWIFTVMM_POD_NAMESPACE`).
@@ -166,6 +170,7 @@ extension PodSettings: Decodable {
         case consoleIdleFlushMilliseconds = "console_idle_flush_ms"
         case network
         case httpListen = "http_listen"
+        case probeSocket = "probe_socket"
         case readyConsolePattern = "ready_console"
         case readyTCPPort = "ready_tcp_port"
     }
@@ -194,6 +199,10 @@ extension PodSettings: Decodable {
         if container.contains(.httpListen) {
             let listen = try container.decodeIfPresent(String.self, forKey: .httpListen)
             httpListen = listen?.isEmpty == false ? listen : nil
+        }
+        if container.contains(.probeSocket) {
+            let path = try container.decodeIfPresent(String.self, forKey: .probeSocket)
+            probeSocket = path?.isEmpty == false ? path : nil
         }
         readyConsolePattern = try container.decodeIfPresent(String.self, forKey: .readyConsolePattern)
         if let port = try checked(.readyTCPPort, 1...65_535) { readyTCPPort = port }

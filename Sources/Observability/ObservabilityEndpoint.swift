@@ -6,6 +6,10 @@ import NIOCore
 import Synchronization
 import VMM
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The machine an endpoint reports on: the current one (a reboot in place brings a new one).
 public final class CurrentMachine: Sendable {
     private let machine = Mutex<Machine?>(nil)
@@ -74,6 +78,7 @@ public final class ObservabilityEndpoint: Sendable {
                 status: .ok, headers: [.contentType: format.contentType],
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: page)))
         }
+        if case .unixSocket(let path) = address { try claimSocketPath(path, field: field) }
         let bound = DispatchSemaphore(value: 0)
         let outcome = Mutex<String?>(nil)
         let bindAddress: BindAddress
@@ -98,6 +103,8 @@ public final class ObservabilityEndpoint: Sendable {
                 code: .networkUnavailable, field: field,
                 message: "\(field): cannot listen on \(address): \(failure); choose a free port or another address")
         }
+        // Only the pod's own processes (root in the container) may ask.
+        if case .unixSocket(let path) = address { chmod(path, 0o600) }
         return ObservabilityEndpoint(task: task, address: address)
     }
 
@@ -106,8 +113,47 @@ public final class ObservabilityEndpoint: Sendable {
         self.address = address
     }
 
-    /// Stops serving.
-    public func stop() { task.cancel() }
+    /// Stops serving (a unix socket's file is removed).
+    public func stop() {
+        task.cancel()
+        if case .unixSocket(let path) = address { unlink(path) }
+    }
+
+    /// Makes `path` usable for a new socket: its directory is created (owner only) when missing;
+    /// a leftover socket nobody answers on is removed; one in use, or any other file, is an error
+    /// (never someone else's socket unlinked).
+    static func claimSocketPath(_ path: String, field: String) throws(MachineError) {
+        if let slash = path.lastIndex(of: "/"), slash != path.startIndex {
+            let directory = String(path[..<slash])
+            if access(directory, F_OK) != 0, mkdir(directory, 0o700) != 0, errno != EEXIST {
+                throw MachineError(
+                    code: .networkUnavailable, field: field,
+                    message: "\(field): cannot create the directory of '\(path)': \(String(cString: strerror(errno)))")
+            }
+        }
+        var status = stat()
+        guard lstat(path, &status) == 0 else { return }
+        guard status.st_mode & S_IFMT == S_IFSOCK else {
+            throw MachineError(
+                code: .networkUnavailable, field: field,
+                message: "\(field): '\(path)' exists and is not a socket; remove it or choose another path")
+        }
+        let answered = DispatchSemaphore(value: 0)
+        let inUse = Mutex(false)
+        Task.detached {
+            if (try? await ProbeClient.get("/healthz", socketPath: path, timeoutSeconds: 1)) != nil {
+                inUse.withLock { $0 = true }
+            }
+            answered.signal()
+        }
+        answered.wait()
+        if inUse.withLock({ $0 }) {
+            throw MachineError(
+                code: .networkUnavailable, field: field,
+                message: "\(field): '\(path)' is in use by another swiftvmm; choose another path")
+        }
+        unlink(path)
+    }
 
     static func text(_ status: HTTPResponse.Status, _ reason: String) -> Response {
         Response(

@@ -73,7 +73,8 @@ struct LaunchCommand: ParsableCommand {
         let observability: ObservabilityStep
         do {
             observability = try ObservabilityStep(
-                listen: settings.pod.httpListen, field: "pod.http_listen",
+                listen: settings.pod.httpListen, field: "pod.http_listen", probeSocket: settings.pod.probeSocket,
+                probeField: "pod.probe_socket",
                 rule: try Self.readinessRule(settings.pod, network: network), ruleField: "pod.ready_console",
                 logger: logger)
         } catch {
@@ -90,7 +91,7 @@ struct LaunchCommand: ParsableCommand {
                 observability.attach(machine)
                 Self.stream(machine, to: console, idleMilliseconds: settings.pod.consoleIdleFlushMilliseconds)
             })
-        loop.networkServices = network != nil || observability.endpoint != nil
+        loop.networkServices = network != nil || observability.serves
         logger.info(
             "launching",
             metadata: ["vcpus": "\(machineConfiguration.vcpuCount)", "memory_mib": "\(machineConfiguration.memoryMiB)"])

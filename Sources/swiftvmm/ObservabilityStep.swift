@@ -10,11 +10,16 @@ struct ObservabilityStep {
     let metrics = MachineMetrics()
     let readiness: Readiness
     let endpoint: ObservabilityEndpoint?
+    /// The same endpoint on a unix socket, for `swiftvmm probe` (exec probes).
+    let probeEndpoint: ObservabilityEndpoint?
 
-    /// Parses `listen` (`HOST:PORT`, nil: no endpoint) and starts serving.
-    init(listen: String?, field: String, rule: ReadinessRule, ruleField: String, logger: Logger)
-        throws(CommandFailure)
-    {
+    /// Parses `listen` (`HOST:PORT`, nil: no endpoint) and starts serving, on `probeSocket` too
+    /// (a unix socket path, nil: none).
+    init(
+        listen: String?, field: String, probeSocket: String?, probeField: String, rule: ReadinessRule,
+        ruleField: String, logger: Logger
+    ) throws(CommandFailure) {
+        var started: ObservabilityEndpoint?
         do {
             readiness = try Readiness(rule: rule, field: ruleField)
             if let listen {
@@ -22,11 +27,21 @@ struct ObservabilityStep {
                 endpoint = try ObservabilityEndpoint.start(
                     address: address, field: field, machine: current, metrics: metrics, readiness: readiness,
                     logger: logger)
+                started = endpoint
                 logger.info("endpoint listening", metadata: ["address": "\(address)", "ready_rule": "\(rule)"])
             } else {
                 endpoint = nil
             }
+            if let probeSocket {
+                probeEndpoint = try ObservabilityEndpoint.start(
+                    address: .unixSocket(path: probeSocket), field: probeField, machine: current, metrics: metrics,
+                    readiness: readiness, logger: logger)
+                logger.info("probe socket listening", metadata: ["path": "\(probeSocket)"])
+            } else {
+                probeEndpoint = nil
+            }
         } catch {
+            started?.stop()
             throw CommandFailure(error)
         }
         readiness.startChecking()
@@ -51,5 +66,11 @@ struct ObservabilityStep {
         }
     }
 
-    func stop() { endpoint?.stop() }
+    func stop() {
+        endpoint?.stop()
+        probeEndpoint?.stop()
+    }
+
+    /// Whether anything listens (the sandbox then allows sockets).
+    var serves: Bool { endpoint != nil || probeEndpoint != nil }
 }

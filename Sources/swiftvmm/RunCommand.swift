@@ -117,6 +117,12 @@ struct RunCommand: ParsableCommand {
             valueName: "host:port"))
     var readyTCP: String?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Serve the same endpoint on this unix socket, for `swiftvmm probe` (off by default).", valueName: "path"))
+    var probeSocket: String?
+
     func validate() throws {
         guard readyConsole == nil || readyTCP == nil else {
             throw ValidationError("--ready-console and --ready-tcp: give one readiness rule, not both")
@@ -147,7 +153,8 @@ struct RunCommand: ParsableCommand {
         let signals = ShutdownSignals(graceSeconds: graceSeconds)
         let logger = Logger(label: "swiftvmm")
         let observability = try ObservabilityStep(
-            listen: http, field: "--http", rule: try readinessRule(),
+            listen: http, field: "--http", probeSocket: probeSocket, probeField: "--probe-socket",
+            rule: try readinessRule(),
             ruleField: readyTCP == nil ? "--ready-console" : "--ready-tcp",
             logger: logger)
         var machineConfiguration = Self.interactive(configuration)
@@ -163,7 +170,7 @@ struct RunCommand: ParsableCommand {
                     Task.detached { for await chunk in chunks { writeStandardOutput(chunk) } }
                 }
             })
-        loop.networkServices = observability.endpoint != nil
+        loop.networkServices = observability.serves
         let exit = try loop.run()
         observability.stop()
         finish(with: exit, signals: signals)

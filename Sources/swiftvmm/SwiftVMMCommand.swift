@@ -12,7 +12,7 @@ struct SwiftVMMCommand: ParsableCommand {
         commandName: "swiftvmm",
         abstract: "Run virtual machines on Linux KVM.",
         discussion: "Exit statuses are listed in the README (0 = guest powered off).",
-        subcommands: [RunCommand.self, LaunchCommand.self, SandboxCheckCommand.self],
+        subcommands: [RunCommand.self, LaunchCommand.self, ProbeCommand.self, SandboxCheckCommand.self],
         defaultSubcommand: RunCommand.self
     )
 

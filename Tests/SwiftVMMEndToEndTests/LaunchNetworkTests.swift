@@ -50,7 +50,7 @@ struct LaunchNetworkTests {
 
         /// `swiftvmm launch` in the pod with `json` as its configuration file.
         func launch(_ json: String) throws -> RunningProcess {
-            let path = try SwiftVMMBinary.temporaryFile("pod-\(UUID().uuidString).json", contents: Data(json.utf8)).path
+            let path = try LaunchTests.launchConfiguration(json, pod: [:])
             return try pod.start([
                 "/usr/bin/env", "SWIFTVMM_POD_NAME=web-0", "SWIFTVMM_POD_NAMESPACE=tests", SwiftVMMBinary.url.path,
                 "launch", "--config", path, "--log-level", "debug",

@@ -10,9 +10,19 @@ struct LaunchTests {
 
     /// `json` in a file, with `pod.http_listen` on 127.0.0.1:`endpointPort` unless it sets one.
     private func configuration(_ json: String) throws -> String {
+        try Self.launchConfiguration(json, pod: ["http_listen": "127.0.0.1:\(Self.endpointPort)"])
+    }
+
+    /// `json` in a file for `launch`, with `pod` keys it does not set taken from `pod`, and a
+    /// probe socket of its own (not the default under /run, which another test may hold).
+    static func launchConfiguration(_ json: String, pod defaults: [String: String]) throws -> String {
         var object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
         var pod = object["pod"] as? [String: Any] ?? [:]
-        if pod["http_listen"] == nil { pod["http_listen"] = "127.0.0.1:\(Self.endpointPort)" }
+        let socket = FileManager.default.temporaryDirectory.appendingPathComponent("probe-\(UUID().uuidString).sock")
+        for (key, value) in defaults.merging(["probe_socket": socket.path], uniquingKeysWith: { first, _ in first })
+        where pod[key] == nil {
+            pod[key] = value
+        }
         object["pod"] = pod
         let data = try JSONSerialization.data(withJSONObject: object)
         return try SwiftVMMBinary.temporaryFile("launch-\(UUID().uuidString).json", contents: data).path
@@ -82,8 +92,10 @@ struct LaunchTests {
         #expect(process.standardError.text.contains("did not power off within 1.0 s: forcing a stop"))
     }
 
-    @Test func theEndpointServesWhileTheGuestRuns() throws {
-        let path = try configuration(#"{"cmdline": "fw.wait=button"}"#)
+    @Test func theEndpointAndTheProbeSocketServeWhileTheGuestRuns() throws {
+        let socket = FileManager.default.temporaryDirectory.appendingPathComponent("probe-\(UUID().uuidString).sock")
+            .path
+        let path = try configuration(#"{"cmdline": "fw.wait=button", "pod": {"probe_socket": "\#(socket)"}}"#)
         let process = try RunningProcess(executable: SwiftVMMBinary.url, arguments: ["launch", "--config", path])
         #expect(process.waitForOutput(containing: "fw: waiting for the power button", timeoutSeconds: 30))
         let base = "http://127.0.0.1:\(Self.endpointPort)"
@@ -93,7 +105,18 @@ struct LaunchTests {
         let metrics = try ObservabilityEndpointTests.samples(page)
         #expect(status == 200 && metrics["swiftvmm_guest_state{state=running}"] == 1)
         #expect(process.standardError.text.contains(#""message":"endpoint listening""#))
+        // The exec probe: `swiftvmm probe` over the unix socket (owner-only).
+        var socketStatus = stat()
+        #expect(lstat(socket, &socketStatus) == 0 && socketStatus.st_mode & 0o777 == 0o600)
+        let ready = try SwiftVMMBinary.run(["probe", "ready", "--socket", socket])
+        #expect(
+            ready.status == 0 && ready.standardOutput.hasPrefix("ready: boot timer written"), "\(ready.standardOutput)")
+        let healthy = try SwiftVMMBinary.run(["probe", "healthy", "--socket", socket])
+        #expect(healthy.status == 0 && healthy.standardOutput.hasPrefix("healthy: running"))
+        let nobody = try SwiftVMMBinary.run(["probe", "ready", "--socket", socket + ".none"])
+        #expect(nobody.status == 1 && nobody.standardOutput.contains("no launcher answered"))
         process.send(SIGTERM)
         #expect(process.waitForExit(timeoutSeconds: 30).status == 0)
+        #expect(!FileManager.default.fileExists(atPath: socket), "removed at exit")
     }
 }

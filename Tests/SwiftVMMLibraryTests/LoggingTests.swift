@@ -17,7 +17,7 @@ struct LoggingTests {
         #expect(try await machine.requestStop(grace: .seconds(30)) == .poweredOff)
         let messages = records.all.map(\.message)
         for expected in [
-            "machine built", "machine started", "machine paused", "machine resumed", "power button pressed",
+            "machine created", "machine started", "machine paused", "machine resumed", "power button pressed",
             "machine stopped",
         ] {
             #expect(messages.contains(expected), "\(expected) in \(messages)")

@@ -29,8 +29,8 @@ enum MachineBuilder {
         let resources = try MachineResources.build(
             configuration, layout: layout, system: system, boot: boot, tables: tables, console: console,
             logRelay: logRelay, onGuestReady: onGuestReady)
-        logger.debug(
-            "machine built",
+        logger.info(
+            "machine created",
             metadata: [
                 "vcpus": "\(configuration.vcpuCount)", "memory_mib": "\(configuration.memoryMiB)",
                 "virtio_devices": "\(layout.virtioDevices.count)",
