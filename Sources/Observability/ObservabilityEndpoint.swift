@@ -164,11 +164,22 @@ public final class ObservabilityEndpoint: Sendable {
 
 /// Whether the VMM is alive and making progress.
 enum Health {
+    /// How long the I/O thread may go without a turn (it turns at least once a second).
+    static let stallNanoseconds: UInt64 = 10_000_000_000
+
     static func status(machine: Machine?) -> (healthy: Bool, reason: String) {
         guard let machine else { return (true, "starting: no machine yet") }
         switch machine.state {
         case .created: return (true, "the machine is being started")
-        case .running: return (true, "running: \(machine.configuration.vcpuCount) vCPU threads and the I/O thread up")
+        case .running:
+            let health = machine.health
+            guard health.vcpuThreadsEnded == 0 else {
+                return (false, "\(health.vcpuThreadsEnded) of \(health.vcpuCount) vCPU threads ended")
+            }
+            if let stalled = health.ioThreadNanosecondsSinceProgress, stalled > stallNanoseconds {
+                return (false, "the I/O thread has not moved for \(stalled / 1_000_000_000) s")
+            }
+            return (true, "running: \(health.vcpuCount) vCPU threads and the I/O thread alive")
         case .paused: return (true, "paused")
         case .stopping: return (true, "stopping")
         case .stopped(let exit): return (false, "the machine stopped: \(exit)")

@@ -99,6 +99,9 @@ package final class OSThread: Sendable {
         }
     }
 
+    /// Whether the thread's body has returned.
+    package var isFinished: Bool { state.withLock { $0.finished } }
+
     /// The CPU time the thread has used (user and system; a vCPU's guest time included), read
     /// from its CPU clock while it runs and kept from its last moment once its body returned.
     package var cpuNanoseconds: UInt64 {

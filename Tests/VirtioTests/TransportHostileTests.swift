@@ -52,6 +52,22 @@ import VirtioTestSupport
         #expect(driver.status == 0, "a reset clears it")
     }
 
+    /// The owner hears of DEVICE_NEEDS_RESET once per time it is set (its log line), not per
+    /// bad access.
+    @Test func theOwnerIsToldOncePerNeedsReset() throws {
+        let memory = try GuestMemory(totalBytes: 1 << 20)
+        let told = Mutex(0)
+        let transport = VirtioMMIOTransport(
+            device: RecordingDevice(), memory: memory, interrupt: VirtioInterrupt(line: nil),
+            needsResetHandler: { told.withLock { $0 += 1 } })
+        let driver = MMIODriver(transport: transport)
+        for _ in 0..<100 { _ = transport.read(offset: 0x70, size: 2) }
+        #expect(told.withLock { $0 } == 1)
+        driver.write(0x70, 0)  // reset
+        _ = transport.read(offset: 0x70, size: 1)
+        #expect(told.withLock { $0 } == 2, "set again after a reset")
+    }
+
     /// DEVICE_NEEDS_RESET is the device's bit: a driver that writes it (with DRIVER_OK) does not
     /// start a device that would then run while Status says it needs a reset.
     @Test func theDriverCannotWriteTheNeedsResetBit() throws {

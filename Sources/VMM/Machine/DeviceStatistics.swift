@@ -108,3 +108,16 @@ extension MachineRuntime {
         }
     }
 }
+
+/// Whether the machine's threads are alive and moving: what a health check reads.
+public struct MachineHealth: Sendable, Equatable {
+    /// The configured vCPUs.
+    public var vcpuCount: Int
+    /// vCPU threads started so far (`vcpuCount` once the machine is under way).
+    public var vcpuThreadsStarted: Int
+    /// vCPU threads that have ended (0 while the machine runs normally).
+    public var vcpuThreadsEnded: Int
+    /// Nanoseconds since the I/O thread's loop last turned (it turns at least once a second
+    /// while it runs and is not paused); nil before it started.
+    public var ioThreadNanosecondsSinceProgress: UInt64?
+}

@@ -23,6 +23,14 @@ final class IOThread: Sendable {
     private let thread = Mutex<OSThread?>(nil)
     /// Parks the thread between two event batches while the machine is paused.
     private let pauseGate = PauseGate()
+    /// CLOCK_MONOTONIC of the loop's last turn (it turns at least once a second).
+    private let heartbeat = Atomic<UInt64>(0)
+
+    /// Nanoseconds since the loop last turned, or nil before it started.
+    var nanosecondsSinceProgress: UInt64? {
+        let last = heartbeat.load(ordering: .relaxed)
+        return last == 0 ? nil : MonotonicClock.nanoseconds() &- last
+    }
 
     init() throws {
         loop = try EventLoop<IOEvent>()
@@ -31,10 +39,13 @@ final class IOThread: Sendable {
     /// Starts the thread under the `io` seccomp profile; `handle` runs on it for every event.
     func start(seccomp: SeccompMode, _ handle: @escaping @Sendable (IOEvent) -> Void) throws {
         let loop = self.loop
+        heartbeat.store(MonotonicClock.nanoseconds(), ordering: .relaxed)
         let started = try sandboxedThread(name: "vmm-io", profile: .io, seccomp: seccomp) { [self] in
             while !stopping.load(ordering: .acquiring) {
                 do {
-                    _ = try loop.wait(handle)
+                    // A turn at least once a second, so that a stuck thread shows (health).
+                    _ = try loop.wait(timeoutMilliseconds: 1000, handle)
+                    heartbeat.store(MonotonicClock.nanoseconds(), ordering: .relaxed)
                 } catch {
                     return  // epoll itself failed: nothing more can be waited for
                 }

@@ -168,6 +168,9 @@ public final class Machine: Sendable {
     /// What each NIC has done so far, in configuration order (frames, bytes, drops).
     public var networkStatistics: [NetworkInterfaceStatistics] { runtime.networkStatistics }
 
+    /// Whether the vCPU threads are alive and the I/O thread is turning (a health check).
+    public var health: MachineHealth { runtime.health }
+
     /// The CPU time each vCPU thread has used so far (time in the guest included), in
     /// nanoseconds, read from the threads' CPU clocks: zeros before `start()`.
     public var vcpuCPUNanoseconds: [UInt64] { runtime.vcpuCPUNanoseconds }

@@ -58,6 +58,15 @@ final class MachineRuntime: Sendable {
 
     var state: MachineState { lifecycle.withLock { $0.state } }
 
+    /// How the machine's threads are doing.
+    var health: MachineHealth {
+        let threads = lifecycle.withLock { $0.threads }
+        return MachineHealth(
+            vcpuCount: configuration.vcpuCount, vcpuThreadsStarted: threads.count,
+            vcpuThreadsEnded: threads.filter { $0.isFinished }.count,
+            ioThreadNanosecondsSinceProgress: resources.ioThread.nanosecondsSinceProgress)
+    }
+
     /// Each vCPU thread's CPU time so far (zeros before the threads exist).
     var vcpuCPUNanoseconds: [UInt64] {
         let threads = lifecycle.withLock { $0.threads }

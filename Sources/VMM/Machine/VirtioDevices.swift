@@ -45,9 +45,16 @@ final class VirtioSlot: Sendable {
         queueEvents = events
         let watcher = QueueWatcher(loop: loop, device: index, events: events)
         self.watcher = watcher
+        let type = device.deviceID
         transport = VirtioMMIOTransport(
             device: device, memory: memory, interrupt: VirtioInterrupt(line: line),
-            activationHandler: { active in watcher.watch(active) })
+            activationHandler: { active in watcher.watch(active) },
+            needsResetHandler: {
+                logRelay.post(
+                    .warning, key: "needs-reset-\(index)",
+                    "virtio device \(index) (type \(type)) set DEVICE_NEEDS_RESET: the guest's driver broke"
+                        + " the protocol (a bad queue set-up or register access); the device stops until it resets")
+            })
         if let descriptor = device.backendDescriptor {
             try Self.watchBackend(of: device, descriptor: descriptor, index: index, loop: loop, logRelay: logRelay)
         }

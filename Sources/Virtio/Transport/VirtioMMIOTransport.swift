@@ -78,15 +78,19 @@ import Synchronization
     /// Called with true once the device is activated (DRIVER_OK) and with false when it is
     /// reset, so that the owner starts or stops watching the queues' notification events.
     private let activationHandler: (@Sendable (Bool) -> Void)?
+    /// Called when the device sets DEVICE_NEEDS_RESET (the driver broke the protocol), for the
+    /// owner's log: rare, never on a well-behaved exit path.
+    private let needsResetHandler: (@Sendable () -> Void)?
 
     package init(
         device: any VirtioDevice, memory: GuestMemory, interrupt: VirtioInterrupt,
-        activationHandler: (@Sendable (Bool) -> Void)? = nil
+        activationHandler: (@Sendable (Bool) -> Void)? = nil, needsResetHandler: (@Sendable () -> Void)? = nil
     ) {
         self.device = device
         self.memory = memory
         self.interrupt = interrupt
         self.activationHandler = activationHandler
+        self.needsResetHandler = needsResetHandler
         state = Mutex(
             State(
                 queues: device.queueMaximumSizes.map { QueueRegisters(size: $0) },
@@ -353,7 +357,10 @@ import Synchronization
             activationHandler?(false)
             device.reset()
         }
-        if changed { interrupt.raise(VirtioInterrupt.configurationChange) }
+        if changed {
+            interrupt.raise(VirtioInterrupt.configurationChange)
+            needsResetHandler?()
+        }
     }
 
     private func needsReset(returning value: UInt64) -> UInt64 {
