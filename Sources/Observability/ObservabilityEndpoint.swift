@@ -3,6 +3,7 @@ import FoundationEssentials
 import Hummingbird
 import Logging
 import NIOCore
+import ServiceLifecycle
 import Synchronization
 import VMM
 
@@ -91,8 +92,11 @@ public final class ObservabilityEndpoint: Sendable {
         let application = Application(
             router: router, configuration: .init(address: bindAddress, serverName: "swiftvmm"),
             onServerRunning: { _ in bound.signal() }, logger: quiet)
+        // Run as a service group, so that stopping is a graceful shutdown (open connections are
+        // finished), never a task cancellation (which NIO's channels do not survive).
+        let group = ServiceGroup(services: [application], logger: quiet)
         let task = Task.detached {
-            do { try await application.run() } catch {
+            do { try await group.run() } catch {
                 outcome.withLock { $0 = "\(error)" }
             }
             bound.signal()
@@ -105,17 +109,22 @@ public final class ObservabilityEndpoint: Sendable {
         }
         // Only the pod's own processes (root in the container) may ask.
         if case .unixSocket(let path) = address { chmod(path, 0o600) }
-        return ObservabilityEndpoint(task: task, address: address)
+        return ObservabilityEndpoint(task: task, group: group, address: address)
     }
 
-    private init(task: Task<Void, Never>, address: Address) {
+    private let group: ServiceGroup
+
+    private init(task: Task<Void, Never>, group: ServiceGroup, address: Address) {
         self.task = task
+        self.group = group
         self.address = address
     }
 
-    /// Stops serving (a unix socket's file is removed).
+    /// Stops serving: a graceful shutdown (it ends in the background; a unix socket's file is
+    /// removed now).
     public func stop() {
-        task.cancel()
+        let group = self.group
+        Task.detached { await group.triggerGracefulShutdown() }
         if case .unixSocket(let path) = address { unlink(path) }
     }
 
