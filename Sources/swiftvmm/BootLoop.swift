@@ -17,6 +17,9 @@ struct BootLoop {
     let events: @Sendable (MachineEvent) -> Void
     /// Called with each machine after it is built and before it starts (console streaming).
     var prepare: (Machine) -> Void = { _ in }
+    /// Called after each machine's run, before the next is built: whatever holds the machine
+    /// must let it go then, or its disks (still locked) and taps stop the reboot in place.
+    var finished: () -> Void = {}
     /// The process serves or uses sockets besides the machine's (the pod network's DHCP server
     /// and nftables): the process sandbox allows them.
     var networkServices = false
@@ -58,7 +61,10 @@ struct BootLoop {
             RunLog.note("a stop signal came during the reboot: not booting again")
             return .stopped
         }
-        defer { signals.detach() }
+        defer {
+            signals.detach()
+            finished()
+        }
         prepare(machine)
         do {
             try machine.start()

@@ -92,6 +92,7 @@ struct LaunchCommand: ParsableCommand {
                 Self.stream(machine, to: console, idleMilliseconds: settings.pod.consoleIdleFlushMilliseconds)
             })
         loop.networkServices = network != nil || observability.serves
+        loop.finished = { observability.detach() }
         logger.info(
             "launching",
             metadata: ["vcpus": "\(machineConfiguration.vcpuCount)", "memory_mib": "\(machineConfiguration.memoryMiB)"])
@@ -142,14 +143,17 @@ struct LaunchCommand: ParsableCommand {
     /// after the idle period (a login prompt).
     static func stream(_ machine: Machine, to writer: ConsoleLineWriter, idleMilliseconds: Int) {
         guard let console = machine.console else { return }
+        // Neither task holds the machine: a reboot in place builds the next one while these
+        // finish, and the old one must be gone by then (its disks are locked while it lives).
         let chunks = console.output()
+        let ended = EndFlag()
         Task.detached {
             for await chunk in chunks { writer.feed(chunk, now: DispatchTime.now().uptimeNanoseconds) }
             writer.finish()
+            ended.value.store(true, ordering: .releasing)
         }
         Task.detached {
-            while !Task.isCancelled {
-                if case .stopped = machine.state { return }
+            while !Task.isCancelled, !ended.value.load(ordering: .acquiring) {
                 try? await Task.sleep(for: .milliseconds(max(1, idleMilliseconds / 2)))
                 writer.flushIfIdle(now: DispatchTime.now().uptimeNanoseconds)
             }
@@ -164,4 +168,9 @@ struct LaunchCommand: ParsableCommand {
             break  // the machine logs these itself
         }
     }
+}
+
+/// Set once the console stream ended (shared by the two streaming tasks).
+private final class EndFlag: Sendable {
+    let value = Atomic<Bool>(false)
 }

@@ -66,6 +66,9 @@ struct ObservabilityStep {
         }
     }
 
+    /// The machine's run ended: let it go (a reboot in place builds the next one).
+    func detach() { current.set(nil) }
+
     func stop() {
         endpoint?.stop()
         probeEndpoint?.stop()

@@ -171,6 +171,7 @@ struct RunCommand: ParsableCommand {
                 }
             })
         loop.networkServices = observability.serves
+        loop.finished = { observability.detach() }
         let exit = try loop.run()
         observability.stop()
         finish(with: exit, signals: signals)

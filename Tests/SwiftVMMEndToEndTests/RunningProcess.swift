@@ -77,10 +77,16 @@ final class RunningProcess: @unchecked Sendable {
         return false
     }
 
-    /// Sends `signal` to the process (only to this process, by its PID).
     /// The process's ID.
     var pid: Int32 { process.processIdentifier }
 
+    /// A process a test started and left running (a failed expectation before its stop) is
+    /// killed when the test lets go of it: it never outlives the test and loads the machine.
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+
+    /// Sends `signal` to the process (only to this process, by its PID).
     func send(_ signal: Int32) {
         kill(process.processIdentifier, signal)
     }
