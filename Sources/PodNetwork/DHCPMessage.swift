@@ -88,6 +88,8 @@ public struct DHCPMessage: Sendable, Equatable {
         relayAddress = IPv4Address(word(24))
         clientHardwareAddress = Array(bytes[28..<34])
         var options: [(code: UInt8, value: [UInt8])] = []
+        // Where each code's entry is (a guest may repeat codes thousands of times: no search).
+        var position = [Int](repeating: -1, count: 256)
         var index = Self.headerLength
         var ended = false
         while index < bytes.count {
@@ -104,9 +106,10 @@ public struct DHCPMessage: Sendable, Equatable {
             guard length <= bytes.count - index else { return nil }
             let value = Array(bytes[index..<index + length])
             index += length
-            if let existing = options.firstIndex(where: { $0.code == code }) {
-                options[existing].value += value
+            if position[Int(code)] >= 0 {
+                options[position[Int(code)]].value += value
             } else {
+                position[Int(code)] = options.count
                 options.append((code, value))
             }
         }
