@@ -97,12 +97,22 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        // `swiftvmm serve`: Firecracker's REST API (swagger v1.x) over a unix socket, on the public
+        // API, so that Firecracker's clients and SDKs drive SwiftVMM unchanged.
+        .target(
+            name: "FirecrackerAPI",
+            dependencies: [
+                "VMM", "Observability",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         // C: the executable's SIGTERM/SIGINT waiter thread (sigwait).
         .target(name: "CSignalWaiter"),
         .executableTarget(
             name: "swiftvmm",
             dependencies: [
-                "VMM", "Launcher", "Observability", "CSignalWaiter",
+                "VMM", "Launcher", "Observability", "FirecrackerAPI", "CSignalWaiter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -123,6 +133,7 @@ let package = Package(
         .testTarget(name: "LauncherTests", dependencies: ["Launcher", "VMM"]),
         .testTarget(name: "PodNetworkTests", dependencies: ["PodNetwork", "CPodNetwork", "VMM"]),
         .testTarget(name: "ObservabilityTests", dependencies: ["Observability", "VMM"]),
+        .testTarget(name: "FirecrackerAPITests", dependencies: ["FirecrackerAPI", "VMM"]),
         // The library as embedders see it: only `import VMM` (and swift-log), no @testable.
         .testTarget(
             name: "SwiftVMMLibraryTests",

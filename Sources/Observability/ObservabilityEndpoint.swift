@@ -54,7 +54,7 @@ public final class ObservabilityEndpoint: Sendable {
         }
     }
 
-    private let task: Task<Void, Never>
+    private let service: HTTPService
     public let address: Address
 
     /// Binds `address` and serves until `stop()`; throws (before anything is served) when the
@@ -63,106 +63,41 @@ public final class ObservabilityEndpoint: Sendable {
         address: Address, field: String, machine: CurrentMachine, metrics: MachineMetrics, readiness: Readiness,
         logger: Logger
     ) throws(MachineError) -> ObservabilityEndpoint {
-        let router = Router()
-        router.get("/healthz") { _, _ -> Response in
-            let (healthy, reason) = Health.status(machine: machine.value)
-            return Self.text(healthy ? .ok : .serviceUnavailable, reason)
-        }
-        router.get("/readyz") { _, _ -> Response in
-            let (ready, reason) = readiness.status(machine: machine.value)
-            return Self.text(ready ? .ok : .serviceUnavailable, reason)
-        }
-        router.get("/metrics") { request, _ -> Response in
-            let format = MachineMetrics.Format(accept: request.headers[.accept])
-            let page = metrics.page(machine: machine.value, format: format)
-            return Response(
-                status: .ok, headers: [.contentType: format.contentType],
-                body: ResponseBody(byteBuffer: ByteBuffer(bytes: page)))
-        }
-        if case .unixSocket(let path) = address { try claimSocketPath(path, field: field) }
-        let bound = DispatchSemaphore(value: 0)
-        let outcome = Mutex<String?>(nil)
-        let bindAddress: BindAddress
+        let serviceAddress: HTTPService.Address
         switch address {
-        case .tcp(let host, let port): bindAddress = .hostname(host, port: port)
-        case .unixSocket(let path): bindAddress = .unixDomainSocket(path: path)
+        case .tcp(let host, let port): serviceAddress = .tcp(host: host, port: port)
+        case .unixSocket(let path): serviceAddress = .unixSocket(path: path)
         }
-        var quiet = logger
-        quiet.logLevel = max(logger.logLevel, .warning)
-        let application = Application(
-            router: router, configuration: .init(address: bindAddress, serverName: "swiftvmm"),
-            onServerRunning: { _ in bound.signal() }, logger: quiet)
-        // Run as a service group, so that stopping is a graceful shutdown (open connections are
-        // finished), never a task cancellation (which NIO's channels do not survive).
-        let group = ServiceGroup(services: [application], logger: quiet)
-        let task = Task.detached {
-            do { try await group.run() } catch {
-                outcome.withLock { $0 = "\(error)" }
+        let service = try HTTPService.start(address: serviceAddress, field: field, logger: logger) { request in
+            guard request.method == .get else { return Self.text(.methodNotAllowed, "only GET is served") }
+            switch request.uri.path {
+            case "/healthz":
+                let (healthy, reason) = Health.status(machine: machine.value)
+                return Self.text(healthy ? .ok : .serviceUnavailable, reason)
+            case "/readyz":
+                let (ready, reason) = readiness.status(machine: machine.value)
+                return Self.text(ready ? .ok : .serviceUnavailable, reason)
+            case "/metrics":
+                let format = MachineMetrics.Format(accept: request.headers[.accept])
+                let page = metrics.page(machine: machine.value, format: format)
+                return Response(
+                    status: .ok, headers: [.contentType: format.contentType],
+                    body: ResponseBody(byteBuffer: ByteBuffer(bytes: page)))
+            default:
+                return Self.text(.notFound, "not found: /healthz, /readyz and /metrics are served")
             }
-            bound.signal()
         }
-        bound.wait()
-        if let failure = outcome.withLock({ $0 }) {
-            throw MachineError(
-                code: .networkUnavailable, field: field,
-                message: "\(field): cannot listen on \(address): \(failure); choose a free port or another address")
-        }
-        // Only the pod's own processes (root in the container) may ask.
-        if case .unixSocket(let path) = address { chmod(path, 0o600) }
-        return ObservabilityEndpoint(task: task, group: group, address: address)
+        return ObservabilityEndpoint(service: service, address: address)
     }
 
-    private let group: ServiceGroup
-
-    private init(task: Task<Void, Never>, group: ServiceGroup, address: Address) {
-        self.task = task
-        self.group = group
+    private init(service: HTTPService, address: Address) {
+        self.service = service
         self.address = address
     }
 
     /// Stops serving: a graceful shutdown (it ends in the background; a unix socket's file is
     /// removed now).
-    public func stop() {
-        let group = self.group
-        Task.detached { await group.triggerGracefulShutdown() }
-        if case .unixSocket(let path) = address { unlink(path) }
-    }
-
-    /// Makes `path` usable for a new socket: its directory is created (owner only) when missing;
-    /// a leftover socket nobody answers on is removed; one in use, or any other file, is an error
-    /// (never someone else's socket unlinked).
-    static func claimSocketPath(_ path: String, field: String) throws(MachineError) {
-        if let slash = path.lastIndex(of: "/"), slash != path.startIndex {
-            let directory = String(path[..<slash])
-            if access(directory, F_OK) != 0, mkdir(directory, 0o700) != 0, errno != EEXIST {
-                throw MachineError(
-                    code: .networkUnavailable, field: field,
-                    message: "\(field): cannot create the directory of '\(path)': \(String(cString: strerror(errno)))")
-            }
-        }
-        var status = stat()
-        guard lstat(path, &status) == 0 else { return }
-        guard status.st_mode & S_IFMT == S_IFSOCK else {
-            throw MachineError(
-                code: .networkUnavailable, field: field,
-                message: "\(field): '\(path)' exists and is not a socket; remove it or choose another path")
-        }
-        let answered = DispatchSemaphore(value: 0)
-        let inUse = Mutex(false)
-        Task.detached {
-            if (try? await ProbeClient.get("/healthz", socketPath: path, timeoutSeconds: 1)) != nil {
-                inUse.withLock { $0 = true }
-            }
-            answered.signal()
-        }
-        answered.wait()
-        if inUse.withLock({ $0 }) {
-            throw MachineError(
-                code: .networkUnavailable, field: field,
-                message: "\(field): '\(path)' is in use by another swiftvmm; choose another path")
-        }
-        unlink(path)
-    }
+    public func stop() { service.stop() }
 
     static func text(_ status: HTTPResponse.Status, _ reason: String) -> Response {
         Response(

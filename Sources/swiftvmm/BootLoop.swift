@@ -17,6 +17,8 @@ struct BootLoop {
     let events: @Sendable (MachineEvent) -> Void
     /// Called with each machine after it is built and before it starts (console streaming).
     var prepare: (Machine) -> Void = { _ in }
+    /// Called with each machine once it started (`serve` answers InstanceStart then).
+    var started: (Machine) -> Void = { _ in }
     /// Called after each machine's run, before the next is built: whatever holds the machine
     /// must let it go then, or its disks (still locked) and taps stop the reboot in place.
     var finished: () -> Void = {}
@@ -68,6 +70,7 @@ struct BootLoop {
         prepare(machine)
         do {
             try machine.start()
+            started(machine)
             return machine.waitForExit()
         } catch {
             try? machine.stop()

@@ -72,6 +72,13 @@ struct RunCommand: ParsableCommand {
     @Option(
         name: .long,
         help: ArgumentHelp(
+            "A Firecracker configuration file (boot-source, drives, machine-config, ...): the same as"
+                + " `swiftvmm serve --no-api --config-file FILE`.", valueName: "file"))
+    var firecrackerConfig: String?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
             "Seconds the guest has to power off after SIGTERM/SIGINT before the run is forced to stop (default 30).",
             valueName: "seconds"))
     var graceSeconds: Double = 30
@@ -124,6 +131,20 @@ struct RunCommand: ParsableCommand {
     var probeSocket: String?
 
     func validate() throws {
+        if firecrackerConfig != nil {
+            let machineFlags: [(String, Bool)] = [
+                ("--config", config != nil), ("--kernel", kernel != nil), ("--firmware", firmware != nil),
+                ("--initrd", initrd != nil), ("--cmdline", cmdline != nil), ("--cpus", cpus != nil),
+                ("--memory", memory != nil), ("--disk", !disk.isEmpty), ("--net", !net.isEmpty), ("--rng", rng),
+                ("--console", console != nil), ("--http", http != nil), ("--probe-socket", probeSocket != nil),
+                ("--ready-console", readyConsole != nil), ("--ready-tcp", readyTCP != nil),
+                ("--reboot-in-place", rebootInPlace),
+            ]
+            if let (flag, _) = machineFlags.first(where: { $0.1 }) {
+                throw ValidationError(
+                    "--firecracker-config: \(flag) cannot be given with it; the file describes the machine")
+            }
+        }
         guard readyConsole == nil || readyTCP == nil else {
             throw ValidationError("--ready-console and --ready-tcp: give one readiness rule, not both")
         }
@@ -138,6 +159,13 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let firecrackerConfig {
+            let serve = try ServeCommand.parse(
+                ["--no-api", "--config-file", firecrackerConfig, "--grace-seconds", "\(graceSeconds)"]
+                    + (seccomp.map { ["--seccomp", $0] } ?? []))
+            try serve.run()
+            return
+        }
         let level = Logger.Level(rawValue: logLevel) ?? .notice
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)

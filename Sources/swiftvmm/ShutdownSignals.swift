@@ -38,7 +38,14 @@ final class ShutdownSignals {
     /// Runs on the waiter thread for each signal.
     private static func handle(_ number: Int32) {
         let control = shutdownControl
-        let (action, machine) = control.withLock { control in (control.sequence.signal(), control.machine) }
+        let (action, machine, noMachine) = control.withLock { control in
+            (control.sequence.signal(), control.machine, control.noMachine)
+        }
+        if machine == nil, action != .none, let noMachine {
+            RunLog.note("signal \(number): no machine is running: ending")
+            noMachine()
+            return
+        }
         switch action {
         case .pressPowerButton(let graceSeconds):
             RunLog.note("signal \(number): pressing the power button; forced stop in \(graceSeconds) s")
@@ -72,6 +79,12 @@ final class ShutdownSignals {
         }
     }
 
+    /// What a signal does while no machine runs (`serve` before InstanceStart): by default
+    /// nothing (the run ends before booting).
+    func whenNoMachine(_ action: @escaping @Sendable () -> Void) {
+        control.withLock { $0.noMachine = action }
+    }
+
     /// Forgets the current machine (after its run) so that it can be released.
     func detach() {
         control.withLock { $0.machine = nil }
@@ -93,6 +106,7 @@ private final class SignalControl: Sendable {
     struct State {
         var machine: Machine?
         var sequence = StopSequence(graceSeconds: 30)
+        var noMachine: (@Sendable () -> Void)?
     }
 
     func withLock<Result>(_ body: (inout State) -> Result) -> Result {

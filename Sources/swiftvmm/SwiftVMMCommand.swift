@@ -12,7 +12,10 @@ struct SwiftVMMCommand: ParsableCommand {
         commandName: "swiftvmm",
         abstract: "Run virtual machines on Linux KVM.",
         discussion: "Exit statuses are listed in the README (0 = guest powered off).",
-        subcommands: [RunCommand.self, LaunchCommand.self, ProbeCommand.self, SandboxCheckCommand.self],
+        version: SwiftVMMVersion.current,
+        subcommands: [
+            RunCommand.self, ServeCommand.self, LaunchCommand.self, ProbeCommand.self, SandboxCheckCommand.self,
+        ],
         defaultSubcommand: RunCommand.self
     )
 

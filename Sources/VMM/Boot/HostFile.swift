@@ -5,9 +5,9 @@ import EventLoop
 #endif
 
 /// Reading the files a configuration names, with errors that name the field and the file.
-enum HostFile {
+package enum HostFile {
     /// Reads the whole regular file at `path`.
-    static func read(path: String, field: String) throws(MachineError) -> [UInt8] {
+    package static func read(path: String, field: String) throws(MachineError) -> [UInt8] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw .fileUnreadable(field: field, path: path, reason: errnoText(errno)) }
         defer { close(fd) }

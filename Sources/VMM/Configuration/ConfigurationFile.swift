@@ -29,7 +29,7 @@ extension VirtualMachineConfiguration {
     }
 
     /// One line naming the key path and what was wrong.
-    static func describe(_ error: DecodingError) -> String {
+    package static func describe(_ error: DecodingError) -> String {
         func path(_ context: DecodingError.Context) -> String {
             var text = ""
             for key in context.codingPath {

@@ -115,7 +115,7 @@ public struct DiskConfiguration: Sendable, Equatable, Codable {
             createSizeMiB: sizes["create_size_mib"])
     }
 
-    func validate(field: String) throws(MachineError) {
+    package func validate(field: String) throws(MachineError) {
         guard !path.isEmpty else {
             throw .invalidValue(field: "\(field).path", value: "", expected: "a disk image path")
         }

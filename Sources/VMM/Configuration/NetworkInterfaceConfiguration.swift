@@ -51,7 +51,7 @@ public struct NetworkInterfaceConfiguration: Sendable, Equatable, Codable {
         try validate(field: field)
     }
 
-    func validate(field: String) throws(MachineError) {
+    package func validate(field: String) throws(MachineError) {
         guard !tap.isEmpty, tap.utf8.count < 16, !tap.contains("/"), !tap.contains(" ") else {
             throw .invalidValue(field: "\(field) tap", value: tap, expected: "an interface name of 1 to 15 characters")
         }

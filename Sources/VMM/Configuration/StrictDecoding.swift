@@ -1,14 +1,14 @@
 /// A coding key for any string, used to list the keys a JSON object actually has.
-struct AnyCodingKey: CodingKey {
-    var stringValue: String
-    var intValue: Int? { nil }
-    init(stringValue: String) { self.stringValue = stringValue }
-    init?(intValue: Int) { nil }
+package struct AnyCodingKey: CodingKey {
+    package var stringValue: String
+    package var intValue: Int? { nil }
+    package init(stringValue: String) { self.stringValue = stringValue }
+    package init?(intValue: Int) { nil }
 }
 
 /// Throws a `DecodingError` naming the first key of the object being decoded that is not one
 /// of `Keys` — so a misspelled option is an error, never silently ignored.
-func rejectUnknownKeys<Keys: CodingKey & CaseIterable>(in decoder: any Decoder, allowed _: Keys.Type) throws {
+package func rejectUnknownKeys<Keys: CodingKey & CaseIterable>(in decoder: any Decoder, allowed _: Keys.Type) throws {
     let container = try decoder.container(keyedBy: AnyCodingKey.self)
     // Top-level sections another reader owns (`swiftvmm launch`'s "pod") are left to it.
     let sections = decoder.codingPath.isEmpty ? decoder.userInfo[.configurationSections] as? Set<String> ?? [] : []
@@ -31,7 +31,7 @@ extension KeyedDecodingContainer {
     /// `decodeIfPresent` whose errors always name the key. (FoundationEssentials throws an
     /// internal, non-DecodingError error for a number that does not fit the type, such as 1.5
     /// for an Int, which would otherwise surface as "not valid JSON" with no path.)
-    func optional<Value: Decodable>(_ type: Value.Type, _ key: Key) throws -> Value? {
+    package func optional<Value: Decodable>(_ type: Value.Type, _ key: Key) throws -> Value? {
         do {
             return try decodeIfPresent(type, forKey: key)
         } catch let error as DecodingError {
@@ -45,7 +45,7 @@ extension KeyedDecodingContainer {
     }
 
     /// `decode` whose errors always name the key (see `optional`).
-    func required<Value: Decodable>(_ type: Value.Type, _ key: Key) throws -> Value {
+    package func required<Value: Decodable>(_ type: Value.Type, _ key: Key) throws -> Value {
         guard let value = try optional(type, key) else {
             throw DecodingError.keyNotFound(
                 key, .init(codingPath: codingPath, debugDescription: "required key is missing"))

@@ -1,0 +1,68 @@
+import Hummingbird
+import Logging
+import NIOCore
+import Observability
+import VMM
+
+/// The API socket: HTTP/1.1 on a unix socket (owner-only, removed on exit; one in use is an
+/// error), answering through a `FirecrackerController`. Bodies are capped (Firecracker's
+/// default, 51200 bytes), headers by Hummingbird's decoder, and a connection that sends nothing
+/// for `idleTimeout` is closed, so that a slow or half-open client holds nothing.
+public final class FirecrackerAPIServer: Sendable {
+    /// Firecracker's default cap on a request body.
+    public static let maximumBodyBytes = 51_200
+    /// How long a connection may stay silent.
+    public static let idleTimeout = Duration.seconds(10)
+
+    private let service: HTTPService
+
+    private init(service: HTTPService) { self.service = service }
+
+    /// Binds `socketPath` (`field` names the flag in errors) and serves `controller`.
+    public static func start(
+        socketPath: String, field: String = "--api-sock", controller: FirecrackerController, logger: Logger
+    ) throws(MachineError) -> FirecrackerAPIServer {
+        let service = try HTTPService.start(
+            address: .unixSocket(path: socketPath), field: field, idleTimeout: idleTimeout, logger: logger
+        ) { request in
+            await respond(to: request, controller: controller, logger: logger)
+        }
+        return FirecrackerAPIServer(service: service)
+    }
+
+    /// Stops serving and removes the socket, letting the answers in flight go out first.
+    public func stop() {
+        service.stopAndWait(timeoutSeconds: 2)
+    }
+
+    static func respond(to request: Request, controller: FirecrackerController, logger: Logger) async -> Response {
+        let method = request.method.rawValue
+        let path = request.uri.path
+        let answer: FirecrackerResponse
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > maximumBodyBytes {
+            answer = .fault(tooLarge(length))
+        } else {
+            do {
+                let buffer = try await request.body.collect(upTo: maximumBodyBytes)
+                let body = buffer.readableBytes == 0 ? nil : Array(buffer.readableBytesView)
+                logger.info("The API server received a \(method) request on \"\(path)\".")
+                answer = await controller.handle(method: method, path: path, body: body)
+            } catch {
+                answer = .fault(tooLarge(nil))
+            }
+        }
+        if answer.status == 400, let text = String(validating: answer.body, as: UTF8.self) {
+            logger.warning("Received Error. Status code: 400 Bad Request. Message: \(text)")
+        }
+        guard answer.status != 204 else { return Response(status: .noContent) }
+        return Response(
+            status: .init(code: answer.status), headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: answer.body)))
+    }
+
+    static func tooLarge(_ length: Int?) -> FirecrackerFault {
+        FirecrackerFault(
+            "Request payload with size \(length.map(String.init) ?? "over the limit") is larger than the limit of "
+                + "\(maximumBodyBytes) allowed by server.")
+    }
+}
