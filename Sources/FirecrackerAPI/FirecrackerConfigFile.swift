@@ -76,6 +76,8 @@ public struct FirecrackerConfigFile: Sendable, Equatable, Codable {
     public init(json: [UInt8], source: String) throws(MachineError) {
         do {
             self = try JSONDecoder().decode(FirecrackerConfigFile.self, from: Data(json))
+        } catch let fault as FirecrackerFault where fault.exitStatus == ExitStatus.unreadableFile {
+            throw MachineError(code: .fileUnreadable, field: "config", message: "config: '\(source)': \(fault.message)")
         } catch {
             throw .malformedConfigurationFile(path: source, reason: FirecrackerRequestBody.describe(error))
         }
@@ -91,8 +93,9 @@ enum FirecrackerRequestBody {
         } catch let fault as FirecrackerFault {
             throw fault
         } catch {
-            throw FirecrackerFault(
-                "An error occurred when deserializing the json body of a request: \(describe(error)).")
+            var reason = describe(error)
+            while reason.hasSuffix(".") { reason.removeLast() }
+            throw FirecrackerFault("An error occurred when deserializing the json body of a request: \(reason).")
         }
     }
 

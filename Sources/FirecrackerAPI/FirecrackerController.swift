@@ -53,10 +53,11 @@ public final class FirecrackerController: Sendable {
         var metrics: FirecrackerMetricsWriter?
     }
 
-    public init(instanceID: String, starter: any MachineStarter, logSink: FirecrackerLogSink = FirecrackerLogSink()) {
+    /// A controller for the microVM `instanceID`; `logSink` defaults to one on standard error.
+    public init(instanceID: String, starter: any MachineStarter, logSink: FirecrackerLogSink? = nil) {
         self.instanceID = instanceID
         self.starter = starter
-        self.logSink = logSink
+        self.logSink = logSink ?? FirecrackerLogSink(instanceID: instanceID)
     }
 
     /// The configuration so far.

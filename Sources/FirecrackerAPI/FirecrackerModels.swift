@@ -6,7 +6,7 @@ import VMM
 // (rate limiters, vhost-user, CPU templates): never a silent success.
 
 /// An API failure: HTTP 400 with `{"fault_message": message}`.
-public struct FirecrackerFault: Error, Sendable, Equatable, CustomStringConvertible {
+public struct FirecrackerFault: ExplainedDecodingError, Sendable, Equatable, CustomStringConvertible {
     /// The fault message, in Firecracker's words where Firecracker has words for it.
     public var message: String
     /// The exit status when the fault ends `swiftvmm` (a bad `--config-file`).

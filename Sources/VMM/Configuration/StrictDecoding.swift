@@ -27,6 +27,10 @@ extension CodingUserInfoKey {
     static let configurationSections = CodingUserInfoKey(rawValue: "swiftvmm.configurationSections")!
 }
 
+/// An error a nested `init(from:)` throws that must reach the caller as it is (its message is
+/// already what the user should read), not be rewritten by `optional` / `required`.
+package protocol ExplainedDecodingError: Error {}
+
 extension KeyedDecodingContainer {
     /// `decodeIfPresent` whose errors always name the key. (FoundationEssentials throws an
     /// internal, non-DecodingError error for a number that does not fit the type, such as 1.5
@@ -35,6 +39,8 @@ extension KeyedDecodingContainer {
         do {
             return try decodeIfPresent(type, forKey: key)
         } catch let error as DecodingError {
+            throw error
+        } catch let error as any ExplainedDecodingError {
             throw error
         } catch {
             throw DecodingError.dataCorrupted(
