@@ -24,6 +24,8 @@ scripts/fetch-cloud-kernel.sh >/dev/null || echo "WARNING: could not fetch Debia
 # Rootful podman (packages, containers.conf, the manifest linter's venv, IPv4 forwarding) for the
 # pod test (PodmanTests: deploy/podman-e2e.sh), which needs root, /dev/kvm and /dev/net/tun.
 scripts/podman-host.sh || echo "WARNING: could not set up podman (scripts/podman-host.sh): PodmanTests will FAIL (or be SKIPPED without root)" >&2
+# A Firecracker API client from PyPI (pyrecracker, in a cached venv) for FirecrackerServeTests.
+scripts/firecracker-client.sh >/dev/null || echo "WARNING: could not install pyrecracker (scripts/firecracker-client.sh): its test will FAIL" >&2
 swift build --build-tests
 # The nested-SVM harness's outer initramfs: a static swiftvmm, Debian's cloud kernel and modules,
 # the Linux test guest (cached in ~/.cache/swiftvmm/nested; rebuilt incrementally).
