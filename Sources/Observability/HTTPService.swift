@@ -11,29 +11,43 @@ import VMM
     import Glibc
 #endif
 
+/// Where an HTTP server listens.
+public enum HTTPListenAddress: Sendable, Equatable, CustomStringConvertible {
+    case tcp(host: String, port: Int)
+    case unixSocket(path: String)
+
+    public var description: String {
+        switch self {
+        case .tcp(let host, let port): return "\(host):\(port)"
+        case .unixSocket(let path): return "unix:\(path)"
+        }
+    }
+
+    /// Parses `HOST:PORT` (`field` names the setting in errors).
+    public init(parsing text: String, field: String) throws(MachineError) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+            (1...65_535).contains(port)
+        else {
+            throw .invalidValue(field: field, value: text, expected: "HOST:PORT, e.g. 0.0.0.0:8080")
+        }
+        let host = String(text[..<colon].filter { $0 != "[" && $0 != "]" })
+        guard !host.isEmpty else {
+            throw .invalidValue(field: field, value: text, expected: "HOST:PORT, e.g. 0.0.0.0:8080")
+        }
+        self = .tcp(host: host, port: port)
+    }
+}
+
 /// An HTTP/1.1 server on Hummingbird's own event loop (never a vCPU or the I/O thread), bound
 /// before `start` returns: the observability endpoint and the Firecracker-compatible API.
 /// Stopping is a graceful shutdown of a service group (open connections are finished), never a
 /// task cancellation, which NIO's channels do not survive.
 package final class HTTPService: Sendable {
-    /// Where to listen.
-    package enum Address: Sendable, Equatable, CustomStringConvertible {
-        case tcp(host: String, port: Int)
-        case unixSocket(path: String)
-
-        package var description: String {
-            switch self {
-            case .tcp(let host, let port): return "\(host):\(port)"
-            case .unixSocket(let path): return "unix:\(path)"
-            }
-        }
-    }
-
-    package let address: Address
+    package let address: HTTPListenAddress
     private let group: ServiceGroup
     private let finished: DispatchSemaphore
 
-    private init(address: Address, group: ServiceGroup, finished: DispatchSemaphore) {
+    private init(address: HTTPListenAddress, group: ServiceGroup, finished: DispatchSemaphore) {
         self.address = address
         self.group = group
         self.finished = finished
@@ -45,7 +59,7 @@ package final class HTTPService: Sendable {
     /// that send nothing (a half-open or slow client); headers are capped by Hummingbird's
     /// decoder (80 KiB).
     package static func start(
-        address: Address, field: String, idleTimeout: Duration? = nil, logger: Logger,
+        address: HTTPListenAddress, field: String, idleTimeout: Duration? = nil, logger: Logger,
         respond: @escaping @Sendable (Request) async -> Response
     ) throws(MachineError) -> HTTPService {
         if case .unixSocket(let path) = address { try UnixSocketPath.claim(path, field: field) }

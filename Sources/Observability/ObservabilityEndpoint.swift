@@ -28,31 +28,7 @@ public final class CurrentMachine: Sendable {
 /// loop, never on a vCPU or the I/O thread.
 public final class ObservabilityEndpoint: Sendable {
     /// Where to listen.
-    public enum Address: Sendable, Equatable, CustomStringConvertible {
-        case tcp(host: String, port: Int)
-        case unixSocket(path: String)
-
-        public var description: String {
-            switch self {
-            case .tcp(let host, let port): return "\(host):\(port)"
-            case .unixSocket(let path): return "unix:\(path)"
-            }
-        }
-
-        /// Parses `HOST:PORT` (`field` names the setting in errors).
-        public init(parsing text: String, field: String) throws(MachineError) {
-            guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
-                (1...65_535).contains(port)
-            else {
-                throw .invalidValue(field: field, value: text, expected: "HOST:PORT, e.g. 0.0.0.0:8080")
-            }
-            let host = String(text[..<colon].filter { $0 != "[" && $0 != "]" })
-            guard !host.isEmpty else {
-                throw .invalidValue(field: field, value: text, expected: "HOST:PORT, e.g. 0.0.0.0:8080")
-            }
-            self = .tcp(host: host, port: port)
-        }
-    }
+    public typealias Address = HTTPListenAddress
 
     private let service: HTTPService
     public let address: Address
@@ -63,12 +39,7 @@ public final class ObservabilityEndpoint: Sendable {
         address: Address, field: String, machine: CurrentMachine, metrics: MachineMetrics, readiness: Readiness,
         logger: Logger
     ) throws(MachineError) -> ObservabilityEndpoint {
-        let serviceAddress: HTTPService.Address
-        switch address {
-        case .tcp(let host, let port): serviceAddress = .tcp(host: host, port: port)
-        case .unixSocket(let path): serviceAddress = .unixSocket(path: path)
-        }
-        let service = try HTTPService.start(address: serviceAddress, field: field, logger: logger) { request in
+        let service = try HTTPService.start(address: address, field: field, logger: logger) { request in
             guard request.method == .get else { return Self.text(.methodNotAllowed, "only GET is served") }
             switch request.uri.path {
             case "/healthz":

@@ -203,14 +203,7 @@ struct FirecrackerServeTests {
         // A stale socket file (bound, nobody listening) is taken over.
         let stale = path("stale.sock")
         let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(stale.utf8)) }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
+        let bound = RawUnixConnection.withAddress(stale) { bind(descriptor, $0, $1) }
         close(descriptor)
         #expect(bound == 0 && FileManager.default.fileExists(atPath: stale))
         let (process, api) = try serve(socket: "stale.sock")
