@@ -9,8 +9,8 @@ import VMM
 /// default, 51200 bytes), headers by Hummingbird's decoder, and a connection that sends nothing
 /// for `idleTimeout` is closed, so that a slow or half-open client holds nothing.
 public final class FirecrackerAPIServer: Sendable {
-    /// Firecracker's default cap on a request body.
-    public static let maximumBodyBytes = 51_200
+    /// Firecracker's default cap on a request body (`--http-api-max-payload-size`).
+    public static let defaultMaximumBodyBytes = 51_200
     /// How long a connection may stay silent.
     public static let idleTimeout = Duration.seconds(10)
 
@@ -18,14 +18,16 @@ public final class FirecrackerAPIServer: Sendable {
 
     private init(service: HTTPService) { self.service = service }
 
-    /// Binds `socketPath` (`field` names the flag in errors) and serves `controller`.
+    /// Binds `socketPath` (`field` names the flag in errors) and serves `controller`, taking
+    /// request bodies of at most `maximumBodyBytes`.
     public static func start(
-        socketPath: String, field: String = "--api-sock", controller: FirecrackerController, logger: Logger
+        socketPath: String, field: String = "--api-sock", controller: FirecrackerController,
+        maximumBodyBytes: Int = defaultMaximumBodyBytes, logger: Logger
     ) throws(MachineError) -> FirecrackerAPIServer {
         let service = try HTTPService.start(
             address: .unixSocket(path: socketPath), field: field, idleTimeout: idleTimeout, logger: logger
         ) { request in
-            await respond(to: request, controller: controller, logger: logger)
+            await respond(to: request, controller: controller, maximumBodyBytes: maximumBodyBytes, logger: logger)
         }
         return FirecrackerAPIServer(service: service)
     }
@@ -35,12 +37,14 @@ public final class FirecrackerAPIServer: Sendable {
         service.stopAndWait(timeoutSeconds: 2)
     }
 
-    static func respond(to request: Request, controller: FirecrackerController, logger: Logger) async -> Response {
+    static func respond(
+        to request: Request, controller: FirecrackerController, maximumBodyBytes: Int, logger: Logger
+    ) async -> Response {
         let method = request.method.rawValue
         let path = request.uri.path
         let answer: FirecrackerResponse
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > maximumBodyBytes {
-            answer = .fault(tooLarge(length))
+            answer = .fault(tooLarge(length, limit: maximumBodyBytes))
         } else {
             do {
                 let buffer = try await request.body.collect(upTo: maximumBodyBytes)
@@ -48,7 +52,7 @@ public final class FirecrackerAPIServer: Sendable {
                 logger.info("The API server received a \(method) request on \"\(path)\".")
                 answer = await controller.handle(method: method, path: path, body: body)
             } catch {
-                answer = .fault(tooLarge(nil))
+                answer = .fault(tooLarge(nil, limit: maximumBodyBytes))
             }
         }
         if answer.status == 400, let text = String(validating: answer.body, as: UTF8.self) {
@@ -60,9 +64,9 @@ public final class FirecrackerAPIServer: Sendable {
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: answer.body)))
     }
 
-    static func tooLarge(_ length: Int?) -> FirecrackerFault {
+    static func tooLarge(_ length: Int?, limit: Int) -> FirecrackerFault {
         FirecrackerFault(
             "Request payload with size \(length.map(String.init) ?? "over the limit") is larger than the limit of "
-                + "\(maximumBodyBytes) allowed by server.")
+                + "\(limit) allowed by server.")
     }
 }

@@ -94,6 +94,15 @@ public final class FirecrackerController: Sendable {
         try outcome.get()
     }
 
+    /// Applies the command line's logger and metrics options (Firecracker's `--level`,
+    /// `--log-path`, `--metrics-path`, ...) before anything is served.
+    public func configure(
+        logger: FirecrackerLoggerConfiguration?, metrics: FirecrackerMetricsConfiguration?
+    ) throws(FirecrackerFault) {
+        if let logger { try configureLogger(logger) }
+        if let metrics { try configureMetrics(metrics) }
+    }
+
     /// Writes the last metrics line (the machine ended).
     public func finish() {
         queue.sync {

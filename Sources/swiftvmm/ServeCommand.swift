@@ -51,6 +51,32 @@ struct ServeCommand: ParsableCommand {
         help: ArgumentHelp("seccomp filters: enforce (default), log or off.", valueName: "mode"))
     var seccomp: String?
 
+    @Option(
+        name: .customLong("level"),
+        help: ArgumentHelp("Log level: Error, Warning, Info (default), Debug, Trace or Off.", valueName: "level"))
+    var level: String?
+
+    @Option(
+        name: .customLong("log-path"),
+        help: ArgumentHelp("Write the log to this file or named pipe (default: stderr).", valueName: "path"))
+    var logPath: String?
+
+    @Flag(name: .customLong("show-level"), help: "Put each log line's level in it.")
+    var showLevel = false
+
+    @Flag(name: .customLong("show-log-origin"), help: "Put each log line's source file and line in it.")
+    var showLogOrigin = false
+
+    @Option(
+        name: .customLong("metrics-path"),
+        help: ArgumentHelp("Write Firecracker-style JSON metric lines to this file or named pipe.", valueName: "path"))
+    var metricsPath: String?
+
+    @Option(
+        name: .customLong("http-api-max-payload-size"),
+        help: ArgumentHelp("The largest request body the API takes, in bytes (default 51200).", valueName: "bytes"))
+    var maximumPayloadBytes = FirecrackerAPIServer.defaultMaximumBodyBytes
+
     func validate() throws {
         guard !noAPI || configFile != nil else {
             throw ValidationError("--no-api: give --config-file too (without the API nothing could start the machine)")
@@ -67,6 +93,31 @@ struct ServeCommand: ParsableCommand {
         if let seccomp, SeccompMode(rawValue: seccomp) == nil {
             throw ValidationError("--seccomp: '\(seccomp)' is not valid; expected enforce, log or off")
         }
+        if let level,
+            !FirecrackerLoggerConfiguration.Level.allCases.contains(where: {
+                $0.rawValue.lowercased() == level.lowercased()
+            })
+        {
+            throw ValidationError(
+                "--level: '\(level)' is not valid; expected Error, Warning, Info, Debug, Trace or Off")
+        }
+        guard (1...(16 << 20)).contains(maximumPayloadBytes) else {
+            throw ValidationError(
+                "--http-api-max-payload-size: '\(maximumPayloadBytes)' is not valid; expected 1 to 16777216 bytes")
+        }
+    }
+
+    /// The logger options of the command line, if any was given.
+    var loggerOptions: FirecrackerLoggerConfiguration? {
+        guard level != nil || logPath != nil || showLevel || showLogOrigin else { return nil }
+        var configuration = FirecrackerLoggerConfiguration()
+        configuration.level = level.flatMap { text in
+            FirecrackerLoggerConfiguration.Level.allCases.first { $0.rawValue.lowercased() == text.lowercased() }
+        }
+        configuration.logPath = logPath
+        configuration.showLevel = showLevel ? true : nil
+        configuration.showLogOrigin = showLogOrigin ? true : nil
+        return configuration
     }
 
     func run() throws {
@@ -87,11 +138,20 @@ struct ServeCommand: ParsableCommand {
         let signals = ShutdownSignals(graceSeconds: graceSeconds)
         let starter = MainThreadStarter(seccomp: seccomp.flatMap(SeccompMode.init(rawValue:)))
         let controller = FirecrackerController(instanceID: instanceID, starter: starter, logSink: sink)
+        do {
+            try controller.configure(
+                logger: loggerOptions, metrics: metricsPath.map { FirecrackerMetricsConfiguration(metricsPath: $0) })
+        } catch {
+            throw CommandFailure(message: "--log-path/--metrics-path: \(error.message)", status: error.exitStatus)
+        }
         let server: FirecrackerAPIServer?
         do {
             server =
                 noAPI
-                ? nil : try FirecrackerAPIServer.start(socketPath: apiSocket, controller: controller, logger: logger)
+                ? nil
+                : try FirecrackerAPIServer.start(
+                    socketPath: apiSocket, controller: controller, maximumBodyBytes: maximumPayloadBytes,
+                    logger: logger)
         } catch {
             throw CommandFailure(error)
         }

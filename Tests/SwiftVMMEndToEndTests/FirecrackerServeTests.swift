@@ -157,6 +157,23 @@ struct FirecrackerServeTests {
         #expect(!FileManager.default.fileExists(atPath: socket), "--no-api serves nothing")
         let run = try SwiftVMMBinary.run(["run", "--firecracker-config", config])
         #expect(run.status == 64 + 7, "\(run.standardError)")
+        // Firecracker's logger and metrics flags.
+        let log = path("flags.log")
+        let metrics = path("flags-metrics.json")
+        let flagged = try SwiftVMMBinary.run([
+            "serve", "--no-api", "--config-file", config, "--log-path", log, "--level", "info", "--show-level",
+            "--show-log-origin", "--metrics-path", metrics,
+        ])
+        #expect(flagged.status == 64 + 7)
+        let logText = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        #expect(logText.contains(":INFO:") && logText.contains("machine stopped"), "\(logText)")
+        #expect(!flagged.standardError.contains("machine stopped"), "the log went to the file")
+        let metricLines = ((try? String(contentsOfFile: metrics, encoding: .utf8)) ?? "").split(separator: "\n")
+        #expect(metricLines.count == 1 && metricLines[0].contains("\"exit_io_out\""), "\(metricLines)")
+        let quiet = try SwiftVMMBinary.run(["serve", "--no-api", "--config-file", config, "--level", "Off"])
+        #expect(quiet.status == 64 + 7 && !quiet.standardError.contains("machine"), "\(quiet.standardError)")
+        let badLevel = try SwiftVMMBinary.run(["serve", "--no-api", "--config-file", config, "--level", "Loud"])
+        #expect(badLevel.status == 10 && badLevel.standardError.contains("--level"))
     }
 
     @Test func badInvocationsAreOneLineAndAStatus() throws {
