@@ -20,7 +20,7 @@ public struct FirecrackerResponse: Sendable, Equatable {
 
     static func ok(_ value: some Encodable) -> FirecrackerResponse {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         guard let data = try? encoder.encode(value) else { return fault(FirecrackerFault("Cannot encode the answer.")) }
         return FirecrackerResponse(status: 200, body: [UInt8](data))
     }
@@ -203,14 +203,28 @@ public final class FirecrackerController: Sendable {
         }
     }
 
-    /// PATCH /drives/{id} after boot: the drive must exist; a new backing file is not supported.
+    /// PATCH /drives/{id} after boot: a new `path_on_host` replaces the disk's image under the
+    /// running guest (the same path reads its size again: a resize on the host); the drive must
+    /// exist.
     func updateDrive(_ update: PartialDrive) throws(FirecrackerFault) {
-        _ = try runningMachine()
-        guard let drive = resources.drives.first(where: { $0.driveID == update.driveID }) else {
+        let machine = try runningMachine()
+        let resources = self.resources
+        guard let drive = resources.drives.first(where: { $0.driveID == update.driveID }),
+            let index = resources.orderedDriveIDs.firstIndex(of: update.driveID)
+        else {
             throw FirecrackerFault("Invalid block device ID: \(update.driveID) - not found.")
         }
-        if let path = update.pathOnHost, path != drive.pathOnHost {
-            throw FirecrackerFault.unsupported("changing a drive's backing file after boot (path_on_host)")
+        guard let path = update.pathOnHost else { return }
+        try FirecrackerResources.checkDiskImage(path, readOnly: drive.isReadOnly, driveID: drive.driveID)
+        do {
+            try machine.replaceDiskImage(index: index, path: path)
+        } catch {
+            throw FirecrackerFault("Unable to patch the block device \(update.driveID): \(error.description)")
+        }
+        state.withLock { state in
+            if let position = state.resources.drives.firstIndex(where: { $0.driveID == update.driveID }) {
+                state.resources.drives[position].pathOnHost = path
+            }
         }
     }
 

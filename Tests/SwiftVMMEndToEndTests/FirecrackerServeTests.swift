@@ -144,6 +144,59 @@ struct FirecrackerServeTests {
         #expect(!timedOut && exit == 0, "\(process.standardError.text)")
     }
 
+    @Test func patchingADriveSwapsItsImageUnderTheLiveDriver() throws {
+        let original = path("original.img")
+        let replacement = path("replacement.img")
+        FileManager.default.createFile(atPath: original, contents: Data(count: 1 << 20))
+        FileManager.default.createFile(atPath: replacement, contents: Data(count: 2 << 20))
+        let (process, api) = try serve()
+        #expect(
+            try api.call(
+                "PUT", "/boot-source",
+                #"{"kernel_image_path": "\#(kernel)", "boot_args": "console=ttyS0 fw.test=blk fw.blk-mib=1 fw.blk-wait-button fw.wait=button"}"#
+            ).0 == 204)
+        #expect(
+            try api.call(
+                "PUT", "/drives/scratch",
+                #"{"drive_id": "scratch", "path_on_host": "\#(original)", "is_root_device": false}"#
+            )
+            .0 == 204)
+        #expect(try api.call("PUT", "/actions", #"{"action_type": "InstanceStart"}"#).0 == 204)
+        // The firmware's driver has the disk open (1 MiB = 2048 sectors) and waits.
+        #expect(process.waitForOutput(containing: "fw: blk waiting for the power button", timeoutSeconds: 60))
+        #expect(process.standardOutput.text.contains("fw: blk0 capacity 2048 sectors"))
+        #expect(
+            try api.fault(
+                "PATCH", "/drives/scratch", #"{"drive_id": "scratch", "path_on_host": "\#(path("none.img"))"}"#
+            )
+            .contains("Unable to open the block device backing file"))
+        #expect(
+            try api.call("PATCH", "/drives/scratch", #"{"drive_id": "scratch", "path_on_host": "\#(replacement)"}"#)
+                == (204, ""))
+        // Grown on the host, then the same path again: its size is read again (3 MiB).
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: replacement))
+        try handle.truncate(atOffset: 3 << 20)
+        try handle.close()
+        #expect(
+            try api.call("PATCH", "/drives/scratch", #"{"drive_id": "scratch", "path_on_host": "\#(replacement)"}"#)
+                == (204, ""))
+        #expect(try api.call("GET", "/vm/config").1.contains(replacement))
+        #expect(try api.call("PUT", "/actions", #"{"action_type": "SendCtrlAltDel"}"#).0 == 204)
+        #expect(process.waitForOutput(containing: "fw: waiting for the power button", timeoutSeconds: 60))
+        let output = process.standardOutput.text
+        #expect(
+            output.contains("fw: blk0 after the button: capacity 6144 sectors, configuration change yes"), "\(output)")
+        #expect(output.contains("fw: blk0 OK 2048 sectors written and verified"), "\(output)")
+        // The pattern went to the replacement; the original image was never written.
+        let written = try Data(contentsOf: URL(fileURLWithPath: replacement))
+        #expect(written.prefix(1 << 20).contains { $0 != 0 })
+        #expect(try Data(contentsOf: URL(fileURLWithPath: original)).allSatisfy { $0 == 0 })
+        #expect(try api.call("PUT", "/actions", #"{"action_type": "SendCtrlAltDel"}"#).0 == 204)
+        let (exit, timedOut) = process.waitForExit(timeoutSeconds: 30)
+        #expect(!timedOut && exit == 0, "\(process.standardError.text)")
+        #expect(process.standardError.text.contains("disk image replaced"))
+    }
+
     @Test func noAPIAndRunFirecrackerConfigBootTheSameFile() throws {
         let config = path("exit7.json")
         try Data(

@@ -388,6 +388,21 @@ static const char *disk_name(unsigned disk)
 	return name;
 }
 
+/* fw.blk-wait-button: the device is live (DRIVER_OK) while the host may point it at another
+ * image; after the power button, the capacity is read again and the configuration-change
+ * interrupt bit reported (then acknowledged). */
+static void wait_for_swap(struct blk_device *blk, unsigned disk)
+{
+	virtio_interrupt_ack(blk->dev, virtio_interrupt_status(blk->dev));
+	fw_printf("fw: blk waiting for the power button\n");
+	power_button_wait_press();
+	uint32_t pending = virtio_interrupt_status(blk->dev);
+	virtio_interrupt_ack(blk->dev, pending);
+	blk->capacity = virtio_config_read64(blk->dev, VIRTIO_BLK_CONFIG_CAPACITY);
+	fw_printf("fw: blk%u after the button: capacity %llu sectors, configuration change %s\n", disk,
+		  (unsigned long long)blk->capacity, (pending & 2) ? "yes" : "no");
+}
+
 void blk_test(const struct fw_options *options)
 {
 	if (virtio_find(VIRTIO_ID_BLOCK) == NULL)
@@ -400,6 +415,8 @@ void blk_test(const struct fw_options *options)
 		print_device(&blk, disk);
 		fw_printf("fw: blk%u capacity %llu sectors%s\n", disk, (unsigned long long)blk.capacity,
 			  blk.read_only ? " read-only" : "");
+		if (disk == 0 && options->blk_wait_button)
+			wait_for_swap(&blk, disk);
 		print_id(&blk, disk);
 		if (blk.read_only)
 			test_read_only(&blk, disk);

@@ -319,6 +319,10 @@ static bool parse_switch(const char *token, uint32_t n, struct fw_options *optio
 		options->wait_ticks = true;
 		return true;
 	}
+	if (equals(token, n, "fw.blk-wait-button")) {
+		options->blk_wait_button = true;
+		return true;
+	}
 	if (equals(token, n, "fw.ignore-button")) {
 		options->ignore_button = true;
 		return true;

@@ -48,6 +48,8 @@ struct fw_options {
 	enum fw_test test;  /* fw.test=<name> */
 	bool virtio_plain;  /* fw.virtio-features=plain: never accept EVENT_IDX / INDIRECT_DESC */
 	uint32_t blk_test_mib; /* fw.blk-mib=N (BLK_TEST_DEFAULT_MIB when absent) */
+	bool blk_wait_button;  /* fw.blk-wait-button: fw.test=blk opens disk 0, then waits for the
+	                        * power button before testing it (the host may swap its image) */
 	bool blk_bench;        /* fw.blk-bench=...: the sequential read or write benchmark */
 	bool blk_bench_write;  /* write (else read) */
 	uint32_t blk_bench_mib;         /* MiB transferred per pass, from sector 0 */

@@ -1,6 +1,7 @@
 import EventLoop
 import CHostIO
 import GuestMemory
+import Synchronization
 @_spi(ExitPath) import Virtio
 
 #if canImport(Glibc)
@@ -20,6 +21,8 @@ package enum BlockBackendError: Error, Equatable, Sendable, CustomStringConverti
     case readOnlyFileSystem(path: String)
     /// Creating a missing image failed.
     case cannotCreate(path: String, errno: Int32)
+    /// A replacement image cannot take the place of the current one.
+    case incompatibleReplacement(reason: String)
 
     package var description: String {
         switch self {
@@ -39,6 +42,8 @@ package enum BlockBackendError: Error, Equatable, Sendable, CustomStringConverti
             return "'\(path)' is on a read-only file system; mount the volume read-write or set read_only"
         case .cannotCreate(let path, let code):
             return "cannot create '\(path)': \(String(cString: strerror(code))) (errno \(code))"
+        case .incompatibleReplacement(let reason):
+            return "the new image cannot replace the disk: \(reason) (the guest's driver negotiated them)"
         }
     }
 }
@@ -50,7 +55,9 @@ package enum BlockBackendError: Error, Equatable, Sendable, CustomStringConverti
 /// to a second, buffered descriptor of the same file.
 package final class FileBlockBackend: BlockBackend {
     package let path: String
-    package let capacityBytes: UInt64
+    /// Size in bytes, a multiple of 512 (read again by `refreshCapacity()`).
+    package var capacityBytes: UInt64 { capacity.load(ordering: .relaxed) }
+    private let capacity: Atomic<UInt64>
     package let isReadOnly: Bool
     package let supportsDiscard: Bool
     /// The descriptor used for aligned requests (O_DIRECT with cache=none); it holds the lock.
@@ -119,12 +126,12 @@ package final class FileBlockBackend: BlockBackend {
             close(fd)
             throw .locked(path: path, readOnly: readOnly)
         }
-        capacityBytes = bytes / BlockRequest.sectorSize * BlockRequest.sectorSize
+        capacity = Atomic(bytes / BlockRequest.sectorSize * BlockRequest.sectorSize)
         if let declaredBytes, bytes < declaredBytes {
             close(fd)
             throw .smallerThanDeclared(path: path, bytes: bytes, declaredBytes: declaredBytes)
         }
-        guard capacityBytes > 0 else {
+        guard capacity.load(ordering: .relaxed) > 0 else {
             close(fd)
             throw .tooSmall(path: path, bytes: bytes)
         }
@@ -141,6 +148,31 @@ package final class FileBlockBackend: BlockBackend {
         } else {
             buffered = nil
         }
+    }
+
+    /// Whether `path` names the file or device this backend has open (same device and inode).
+    package func isSameFile(as path: String) -> Bool {
+        var named = stat()
+        var open = stat()
+        guard stat(path, &named) == 0, fstat(primary, &open) == 0 else { return false }
+        return named.st_dev == open.st_dev && named.st_ino == open.st_ino
+    }
+
+    /// Reads the size of the open file or device again (it was grown or shrunk on the host);
+    /// returns the new capacity. A size below one sector is refused and changes nothing.
+    package func refreshCapacity() throws(BlockBackendError) -> UInt64 {
+        var status = stat()
+        guard fstat(primary, &status) == 0 else { throw .cannotOpen(path: path, errno: errno) }
+        var bytes: UInt64 = 0
+        if status.st_mode & S_IFMT == S_IFBLK {
+            guard chostio_block_device_size(primary, &bytes) == 0 else { throw .cannotOpen(path: path, errno: errno) }
+        } else {
+            bytes = UInt64(max(0, status.st_size))
+        }
+        let sectors = bytes / BlockRequest.sectorSize * BlockRequest.sectorSize
+        guard sectors > 0 else { throw .tooSmall(path: path, bytes: bytes) }
+        capacity.store(sectors, ordering: .relaxed)
+        return sectors
     }
 
     deinit {

@@ -26,7 +26,9 @@ package final class VirtioBlock: VirtioDevice, Sendable {
     /// `QueueWork.budget` requests, this bounds the time one wake-up can take).
     static let byteBudget: UInt64 = 64 << 20
 
-    package let backend: any BlockBackend
+    /// Where the sectors live; replaced by `replaceBackend(_:)` (between requests).
+    package var backend: any BlockBackend { backendSlot.withLock { $0 } }
+    private let backendSlot: Mutex<any BlockBackend>
     /// The GET_ID answer (at most 20 bytes).
     package let identifier: [UInt8]
     private let active = Mutex<VirtioActivation?>(nil)
@@ -34,13 +36,31 @@ package final class VirtioBlock: VirtioDevice, Sendable {
     private let statisticsStore = Mutex(BlockStatistics())
 
     package init(backend: any BlockBackend, serial: String?) {
-        self.backend = backend
+        backendSlot = Mutex(backend)
         identifier = Array((serial ?? "").utf8.prefix(Int(BlockRequest.identifierSize)))
     }
 
     package var deviceID: UInt32 { Self.deviceTypeID }
     package var queueMaximumSizes: [UInt16] { [Self.queueSize] }
+    /// Points the device at `next` (another image, Firecracker's PATCH /drives). The caller
+    /// holds the transport's device lock, so no request is between its start and its completion;
+    /// requests already completed were on the old backend, which is flushed (fdatasync) before it
+    /// is released, so a later FLUSH covers them too. The features the driver negotiated must
+    /// stay true: `next` must match in read-only and discard support. The caller then tells the
+    /// driver that the configuration (the capacity) changed.
+    package func replaceBackend(_ next: any BlockBackend) throws(BlockBackendError) {
+        let current = backend
+        guard next.isReadOnly == current.isReadOnly, next.supportsDiscard == current.supportsDiscard else {
+            throw .incompatibleReplacement(
+                reason: next.isReadOnly != current.isReadOnly
+                    ? "its read-only setting differs" : "one is a block device and the other a regular file")
+        }
+        _ = current.flush()
+        backendSlot.withLock { $0 = next }
+    }
+
     package var deviceFeatures: UInt64 {
+        let backend = self.backend
         var features = Feature.segmentMaximum | Feature.blockSize | Feature.flush
         if backend.isReadOnly { features |= Feature.readOnly }
         if backend.supportsDiscard { features |= Feature.discard | Feature.writeZeroes }
@@ -54,6 +74,7 @@ package final class VirtioBlock: VirtioDevice, Sendable {
 
     /// The configuration space (virtio 1.x, 5.2.4), little-endian.
     var configuration: [UInt8] {
+        let backend = self.backend
         var bytes = [UInt8](repeating: 0, count: 60)
         func put<Value: FixedWidthInteger>(_ value: Value, at offset: Int) {
             for index in 0..<MemoryLayout<Value>.size {
@@ -231,6 +252,7 @@ package final class VirtioBlock: VirtioDevice, Sendable {
 
     /// Runs one parsed request against the backend.
     func execute(_ request: BlockRequest, memory: GuestMemory) -> BlockRequest.Status {
+        let backend = self.backend
         switch request.operation {
         case .read(let sector, let buffers):
             guard let offset = Self.byteOffset(sector) else { return .ioError }

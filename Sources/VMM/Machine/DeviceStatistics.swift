@@ -97,7 +97,9 @@ extension MachineRuntime {
     var diskStatistics: [DiskStatistics] {
         let disks = resources.virtioSlots.compactMap { $0.transport.device as? VirtioBlock }
         return zip(configuration.disks.indices, disks).map { index, disk in
-            DiskStatistics(index: index, path: configuration.disks[index].path, disk.statistics)
+            DiskStatistics(
+                index: index, path: (disk.backend as? FileBlockBackend)?.path ?? configuration.disks[index].path,
+                disk.statistics)
         }
     }
 

@@ -113,6 +113,18 @@ public final class Machine: Sendable {
     /// resume). The event `.powerButtonPressed` follows.
     public func pressPowerButton() throws(MachineError) { try runtime.pressPowerButton() }
 
+    /// Points disk `index` (its place in `configuration.disks`) at another image while the machine
+    /// runs — Firecracker's `PATCH /drives`. The image is opened and locked as the configured one
+    /// was (same read-only and cache settings); requests already completed went to the old image,
+    /// which is flushed (fdatasync) and closed; the guest's driver gets a configuration-change
+    /// interrupt and reads the new capacity. Given the image the disk already uses, only its size
+    /// is read again (it was resized on the host). The new image must be of the same kind
+    /// (regular file or block device) as the old. `configuration` keeps the original paths;
+    /// `diskStatistics` names the current image.
+    public func replaceDiskImage(index: Int, path: String) throws(MachineError) {
+        try runtime.replaceDiskImage(index: index, path: path)
+    }
+
     /// Pauses the guest: every vCPU parks outside KVM_RUN and the I/O thread stops serving the
     /// device queues (notifications and received frames wait). Returns once everything is
     /// parked; the state is then `.paused`. Throws `invalidState` unless running.

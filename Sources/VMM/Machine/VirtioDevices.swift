@@ -196,6 +196,8 @@ extension MachineError {
             return MachineError(code: .diskTooSmall, field: field, message: "\(field): \(error.description)")
         case .readOnlyFileSystem:
             return MachineError(code: .diskReadOnlyMount, field: field, message: "\(field): \(error.description)")
+        case .incompatibleReplacement:
+            return MachineError(code: .invalidValue, field: field, message: "\(field): \(error.description)")
         }
     }
 }

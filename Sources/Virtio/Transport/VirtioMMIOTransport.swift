@@ -332,6 +332,14 @@ import Synchronization
         }
     }
 
+    /// Runs `body` with the device, serialized with notifications, activation and reset (never
+    /// in the middle of a queue's processing), whatever the device's state.
+    package func withDeviceLocked<Result, Failure: Error>(
+        _ body: (any VirtioDevice) throws(Failure) -> Result
+    ) throws(Failure) -> Result {
+        try deviceLock.withLock { _ throws(Failure) in try body(device) }
+    }
+
     /// Tells the driver the configuration space changed.
     package func configurationChanged() {
         state.withLock { $0.configurationGeneration &+= 1 }
