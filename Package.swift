@@ -12,6 +12,9 @@ let package = Package(
         // The launcher's pod network (for the fuzz package's DHCP target, and for embedders that
         // run their own pod entrypoint).
         .library(name: "PodNetwork", targets: ["PodNetwork"]),
+        // Firecracker's API on the public API (for embedders that serve it from their own
+        // process, and for the fuzz package's target).
+        .library(name: "FirecrackerAPI", targets: ["FirecrackerAPI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

@@ -16,6 +16,7 @@ let package = Package(
                 .product(name: "VirtioCore", package: "SwiftVMM"),
                 .product(name: "VMM", package: "SwiftVMM"),
                 .product(name: "PodNetwork", package: "SwiftVMM"),
+                .product(name: "FirecrackerAPI", package: "SwiftVMM"),
             ],
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]
         ),

@@ -6,7 +6,7 @@ import CFuzzerDriver
 
 /// The fuzz targets; `FUZZ_TARGET=NAME` picks one (run-fuzz.sh sets it).
 enum FuzzTarget: String, CaseIterable {
-    case transport, blk, net, rng, legacy, exits, pvh, bzimage, config, threads, dhcp
+    case transport, blk, net, rng, legacy, exits, pvh, bzimage, config, threads, dhcp, firecracker
 
     func run(_ bytes: [UInt8]) {
         var input = FuzzInput(bytes)
@@ -22,6 +22,7 @@ enum FuzzTarget: String, CaseIterable {
         case .config: ConfigurationFuzz.run(bytes)
         case .threads: ThreadedTransportFuzz.run(&input)
         case .dhcp: DHCPFuzz.run(bytes)
+        case .firecracker: FirecrackerAPIFuzz.run(bytes)
         }
     }
 }
