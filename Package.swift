@@ -39,8 +39,12 @@ let package = Package(
         .target(name: "CThreads"),
         // OS threads for vCPU loops and other blocking work, and the kick signal.
         .target(name: "Threads", dependencies: ["CThreads"]),
-        // Guest physical memory: regions, bounds-checked access.
-        .target(name: "GuestMemory", dependencies: [.product(name: "Atomics", package: "swift-atomics")]),
+        // C: memfd_create (huge-page flags) and MADV_POPULATE_WRITE, which Glibc lacks.
+        .target(name: "CGuestMemory"),
+        // Guest physical memory: regions (anonymous, memfd, 2 MiB huge pages), bounds-checked access.
+        .target(
+            name: "GuestMemory",
+            dependencies: ["CGuestMemory", .product(name: "Atomics", package: "swift-atomics")]),
         // C: eventfd / epoll / timerfd headers Swift's Glibc module lacks.
         .target(name: "CEventLoop"),
         // eventfd (and, later, epoll and timerfd) with owning wrappers.

@@ -63,8 +63,12 @@ public struct FirecrackerResources: Sendable, Equatable {
         if next.trackDirtyPages {
             throw FirecrackerFault.unsupported("dirty page tracking (track_dirty_pages true: there are no snapshots)")
         }
-        if next.hugePages != .none {
-            throw FirecrackerFault.unsupported("huge pages (huge_pages \(next.hugePages.rawValue)); use None")
+        if next.hugePages == .transparent {
+            throw FirecrackerFault.unsupported("transparent huge pages (huge_pages Transparent); use None or 2M")
+        }
+        if next.hugePages == .twoMiB, next.memSizeMiB % 2 != 0 {
+            throw FirecrackerFault(
+                "The memory size (MiB) is invalid: \(next.memSizeMiB); with 2M huge pages it must be a multiple of 2.")
         }
         machine = next
     }
@@ -129,6 +133,7 @@ public struct FirecrackerResources: Sendable, Equatable {
         }
         var configuration = VirtualMachineConfiguration(
             name: id, vcpuCount: machine.vcpuCount, memoryMiB: machine.memSizeMiB,
+            memoryBacking: machine.hugePages == .twoMiB ? .hugetlbfs : .anonymous,
             kernelPath: bootSource.kernelImagePath, initrdPath: bootSource.initrdPath, commandLine: commandLine)
         configuration.disks = ordered.map { drive in
             // GET_ID answers at most 20 bytes: the drive id, cut there.

@@ -24,6 +24,10 @@ package enum GuestMemoryError: Error, Equatable, Sendable, CustomStringConvertib
     case outOfBounds(address: GuestAddress, length: UInt64)
     /// The host refused the memory (`mmap` failed with `errno`).
     case allocationFailed(bytes: UInt64, errno: Int32)
+    /// The host's 2 MiB huge-page pool cannot hold `bytes` more.
+    case hugePagesUnavailable(bytes: UInt64, errno: Int32)
+    /// Faulting the memory in (prefault) failed: the host is short of memory.
+    case prefaultFailed(bytes: UInt64, errno: Int32)
     /// An atomic access at `address` is not aligned to `alignment` bytes.
     case misaligned(address: GuestAddress, alignment: Int)
     /// The requested layout is impossible (zero size, regions overlap, misaligned).
@@ -36,6 +40,13 @@ package enum GuestMemoryError: Error, Equatable, Sendable, CustomStringConvertib
         case .allocationFailed(let bytes, let errno):
             return "could not reserve \(bytes / (1 << 20)) MiB of guest memory (errno \(errno));"
                 + " lower --memory or free host memory"
+        case .hugePagesUnavailable(let bytes, let errno):
+            return "could not map \(bytes >> 20) MiB of 2 MiB huge pages (errno \(errno)): the host has "
+                + "\(HugePagePool.freePages.map(String.init) ?? "no") free of the \(bytes >> 21) needed; reserve them "
+                + "(/proc/sys/vm/nr_hugepages, or hugepages-2Mi in a pod's resources) or use memory_backing anonymous"
+        case .prefaultFailed(let bytes, let errno):
+            return "could not fault in \(bytes >> 20) MiB of guest memory (errno \(errno)); free host memory,"
+                + " lower --memory, or leave prefault off"
         case .misaligned(let address, let alignment):
             return "guest memory access at \(address) is not aligned to \(alignment) bytes"
         case .invalidLayout(let text):

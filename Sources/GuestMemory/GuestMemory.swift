@@ -1,6 +1,22 @@
+import CGuestMemory
+
 #if canImport(Glibc)
     import Glibc
 #endif
+
+/// What backs guest RAM on the host.
+package enum GuestMemoryBacking: String, Sendable, Equatable, CaseIterable {
+    /// Private anonymous memory, allocated on first touch (MAP_NORESERVE): the default.
+    case anonymous
+    /// A memfd mapped shared (a file another process could map), allocated on first touch.
+    case memfd
+    /// 2 MiB huge pages from the host's hugetlb pool (a memfd with MFD_HUGETLB), reserved when
+    /// mapped: fewer TLB misses and page-table pages; the pool must hold the whole guest.
+    case hugetlbfs
+
+    /// Bytes per page.
+    package var pageBytes: UInt64 { self == .hugetlbfs ? 2 << 20 : 4096 }
+}
 
 /// Guest RAM: host mappings for each range of a `GuestMemoryLayout`, with bounds-checked
 /// reads and writes. Device code sees addresses and byte copies, never host pointers.
@@ -24,32 +40,86 @@ package final class GuestMemory: @unchecked Sendable {
     /// Host mappings in ascending guest-address order; for registering memory slots with KVM.
     package let mappings: [Mapping]
 
-    /// Reserves anonymous host memory for every range of `layout`. Pages are allocated on
-    /// first touch (MAP_NORESERVE), so an idle guest costs little.
-    package init(layout: GuestMemoryLayout) throws(GuestMemoryError) {
+    /// What backs the mappings.
+    package let backing: GuestMemoryBacking
+
+    /// Maps host memory of `backing` for every range of `layout`. Anonymous and memfd pages are
+    /// allocated on first touch (MAP_NORESERVE), so an idle guest costs little; huge pages are
+    /// reserved from the pool when mapped. With `prefault` every page is faulted in now
+    /// (MADV_POPULATE_WRITE), so that a host short of memory fails here rather than the guest
+    /// later.
+    package init(layout: GuestMemoryLayout, backing: GuestMemoryBacking = .anonymous, prefault: Bool = false)
+        throws(GuestMemoryError)
+    {
         self.layout = layout
+        self.backing = backing
         var mappings: [Mapping] = []
+        func unmapAll() {
+            for mapping in mappings {
+                // SAFETY: each mapping was made below with exactly this size and not yet unmapped.
+                munmap(UnsafeMutableRawPointer(bitPattern: mapping.hostAddress), Int(mapping.size))
+            }
+        }
         for range in layout.ranges {
-            // SAFETY: an anonymous private mapping of `range.size` bytes; checked for MAP_FAILED,
-            // unmapped in deinit (or below when a later range fails).
-            let pointer = mmap(
-                nil, Int(range.size), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
-            guard let pointer, pointer != MAP_FAILED else {
-                let code = errno
-                for mapping in mappings {
-                    munmap(UnsafeMutableRawPointer(bitPattern: mapping.hostAddress), Int(mapping.size))
-                }
-                throw .allocationFailed(bytes: range.size, errno: code)
+            guard range.size % backing.pageBytes == 0 else {
+                unmapAll()
+                throw .invalidLayout(
+                    "\(range.size >> 20) MiB of RAM at \(range.start) is not a whole number of"
+                        + " \(backing.pageBytes >> 20) MiB huge pages")
+            }
+            let pointer: UnsafeMutableRawPointer
+            do {
+                pointer = try Self.map(bytes: range.size, backing: backing)
+            } catch {
+                unmapAll()
+                throw error
             }
             mappings.append(
                 Mapping(guestStart: range.start.rawValue, size: range.size, hostAddress: UInt(bitPattern: pointer)))
+            if prefault, cguestmemory_populate(pointer, Int(range.size)) != 0 {
+                let code = errno
+                unmapAll()
+                throw .prefaultFailed(bytes: range.size, errno: code)
+            }
         }
         self.mappings = mappings
     }
 
-    /// Lays out and reserves `bytes` of RAM (see `GuestMemoryLayout.init(totalBytes:)`).
-    package convenience init(totalBytes bytes: UInt64) throws(GuestMemoryError) {
-        try self.init(layout: GuestMemoryLayout(totalBytes: bytes))
+    /// One mapping of `bytes` of `backing`.
+    private static func map(bytes: UInt64, backing: GuestMemoryBacking) throws(GuestMemoryError)
+        -> UnsafeMutableRawPointer
+    {
+        var descriptor: Int32 = -1
+        var flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE
+        if backing != .anonymous {
+            descriptor = cguestmemory_memfd("swiftvmm-guest-ram", backing == .hugetlbfs ? 1 : 0)
+            guard descriptor >= 0 else { throw .allocationFailed(bytes: bytes, errno: errno) }
+            guard ftruncate(descriptor, off_t(bytes)) == 0 else {
+                let code = errno
+                close(descriptor)
+                throw .allocationFailed(bytes: bytes, errno: code)
+            }
+            // Huge pages are reserved at mmap (no MAP_NORESERVE): a short pool fails here.
+            flags = backing == .hugetlbfs ? MAP_SHARED : MAP_SHARED | MAP_NORESERVE
+        }
+        // SAFETY: a fresh mapping of `bytes` (anonymous, or of the memfd just sized to `bytes`);
+        // checked for MAP_FAILED; the caller unmaps it in deinit or when a later step fails. The
+        // memfd is closed at once: the mapping keeps its memory.
+        let pointer = mmap(nil, Int(bytes), PROT_READ | PROT_WRITE, flags, descriptor, 0)
+        let code = errno
+        if descriptor >= 0 { close(descriptor) }
+        guard let pointer, pointer != MAP_FAILED else {
+            throw backing == .hugetlbfs
+                ? .hugePagesUnavailable(bytes: bytes, errno: code) : .allocationFailed(bytes: bytes, errno: code)
+        }
+        return pointer
+    }
+
+    /// Lays out and maps `bytes` of RAM (see `GuestMemoryLayout.init(totalBytes:)`).
+    package convenience init(
+        totalBytes bytes: UInt64, backing: GuestMemoryBacking = .anonymous, prefault: Bool = false
+    ) throws(GuestMemoryError) {
+        try self.init(layout: GuestMemoryLayout(totalBytes: bytes), backing: backing, prefault: prefault)
     }
 
     deinit {
@@ -126,5 +196,20 @@ package final class GuestMemory: @unchecked Sendable {
         let destination = try checkedPointer(address, length: UInt64(MemoryLayout<Value>.size))
         // SAFETY: bounds checked above; storeBytes has no alignment requirement.
         destination.storeBytes(of: value.littleEndian, as: Value.self)
+    }
+}
+
+/// The host's pool of 2 MiB huge pages.
+package enum HugePagePool {
+    /// Free 2 MiB pages (sysfs), or nil when the host has no such pool.
+    package static var freePages: Int? {
+        let descriptor = open("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages", O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var buffer = [UInt8](repeating: 0, count: 32)
+        // SAFETY: read(2) writes at most buffer.count bytes into the array's own storage.
+        let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+        guard count > 0 else { return nil }
+        return Int(String(decoding: buffer[..<count].filter { $0 >= 0x30 && $0 <= 0x39 }, as: UTF8.self))
     }
 }

@@ -59,8 +59,11 @@ struct LaunchCommand: ParsableCommand {
         var machineConfiguration = settings.machine
         machineConfiguration.console = .stream
         do {
+            // Huge pages are charged to the pod's hugepages-2Mi resource (the hugetlb cgroup), not
+            // to its memory limit.
+            let chargedMiB = machineConfiguration.memoryBacking == .hugetlbfs ? 0 : machineConfiguration.memoryMiB
             let warnings = try ResourceCheck.check(
-                guestMemoryMiB: machineConfiguration.memoryMiB, overheadMiB: settings.pod.memoryOverheadMiB,
+                guestMemoryMiB: chargedMiB, overheadMiB: settings.pod.memoryOverheadMiB,
                 vcpus: machineConfiguration.vcpuCount, cgroup: CgroupLimits.read(),
                 downwardMemoryLimitBytes: settings.pod.memoryLimitBytes)
             for warning in warnings { logger.warning("\(warning)") }

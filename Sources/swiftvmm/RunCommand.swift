@@ -45,6 +45,16 @@ struct RunCommand: ParsableCommand {
     @Option(
         name: .long,
         help: ArgumentHelp(
+            "What backs guest memory: anonymous (default), memfd or hugetlbfs (2 MiB huge pages from the host's pool).",
+            valueName: "kind"))
+    var memoryBacking: String?
+
+    @Flag(name: .long, help: "Fault all guest memory in before the guest starts (it is resident from the start).")
+    var memoryPrefault = false
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
             "Console: stdio (stdout, and stdin when it is a terminal, pipe or socket), none, fd=READ,WRITE or"
                 + " file=PATH[,limit_mib=N] (default stdio).", valueName: "target"))
     var console: String?
@@ -135,7 +145,9 @@ struct RunCommand: ParsableCommand {
             let machineFlags: [(String, Bool)] = [
                 ("--config", config != nil), ("--kernel", kernel != nil), ("--firmware", firmware != nil),
                 ("--initrd", initrd != nil), ("--cmdline", cmdline != nil), ("--cpus", cpus != nil),
-                ("--memory", memory != nil), ("--disk", !disk.isEmpty), ("--net", !net.isEmpty), ("--rng", rng),
+                ("--memory", memory != nil), ("--memory-backing", memoryBacking != nil),
+                ("--memory-prefault", memoryPrefault), ("--disk", !disk.isEmpty), ("--net", !net.isEmpty),
+                ("--rng", rng),
                 ("--console", console != nil), ("--http", http != nil), ("--probe-socket", probeSocket != nil),
                 ("--ready-console", readyConsole != nil), ("--ready-tcp", readyTCP != nil),
                 ("--reboot-in-place", rebootInPlace),
@@ -249,6 +261,10 @@ struct RunCommand: ParsableCommand {
         if let cmdline { configuration.commandLine = cmdline }
         if let cpus { configuration.vcpuCount = cpus }
         if let memory { configuration.memoryMiB = memory }
+        if let memoryBacking {
+            configuration.memoryBacking = try MemoryBacking(argument: memoryBacking, field: "--memory-backing")
+        }
+        if memoryPrefault { configuration.memoryPrefault = true }
         if rng { configuration.entropyDevice = true }
         if !net.isEmpty {
             configuration.networkInterfaces = try net.map { argument throws(MachineError) in

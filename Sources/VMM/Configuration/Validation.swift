@@ -8,6 +8,11 @@ extension VirtualMachineConfiguration {
         guard memoryMiB >= 1, memoryMiB <= 1 << 30 else {
             throw .invalidValue(field: "memory_mib", value: "\(memoryMiB)", expected: "a size in MiB of at least 1")
         }
+        if memoryBacking == .hugetlbfs, memoryMiB % 2 != 0 {
+            throw .invalidValue(
+                field: "memory_mib", value: "\(memoryMiB)",
+                expected: "an even number of MiB with memory_backing hugetlbfs (2 MiB pages)")
+        }
         if let kernelPath, kernelPath.isEmpty {
             throw .invalidValue(field: "kernel", value: "", expected: "the path of a kernel image")
         }

@@ -187,6 +187,14 @@ extension MachineError {
                 code: .exceedsHost, field: "memory_mib",
                 message: "memory_mib: the host refused \(bytes >> 20) MiB of guest memory; lower memory_mib",
                 cause: SystemCause(operation: "mmap(\(bytes) bytes)", errno: code))
+        case .hugePagesUnavailable(let bytes, let code):
+            return MachineError(
+                code: .exceedsHost, field: "memory_backing", message: "memory_backing hugetlbfs: \(error.description)",
+                cause: SystemCause(operation: "mmap(\(bytes) bytes, MFD_HUGETLB)", errno: code))
+        case .prefaultFailed(let bytes, let code):
+            return MachineError(
+                code: .exceedsHost, field: "memory_prefault", message: "memory_prefault: \(error.description)",
+                cause: SystemCause(operation: "madvise(\(bytes) bytes, MADV_POPULATE_WRITE)", errno: code))
         case .outOfBounds, .misaligned, .invalidLayout:
             return .setupFailed("guest memory", error.description)
         }

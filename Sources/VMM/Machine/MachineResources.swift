@@ -67,7 +67,11 @@ final class MachineResources: Sendable {
             if configuration.inKernelIRQChip { try vm.createInterruptControllerAndTimer() }
 
             let memory: GuestMemory
-            do { memory = try GuestMemory(totalBytes: configuration.memoryBytes) } catch {
+            do {
+                memory = try GuestMemory(
+                    totalBytes: configuration.memoryBytes, backing: configuration.memoryBacking.guestMemoryBacking,
+                    prefault: configuration.memoryPrefault)
+            } catch {
                 throw MachineError.from(error)
             }
             for (slot, mapping) in memory.mappings.enumerated() {
