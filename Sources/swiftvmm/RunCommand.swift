@@ -62,7 +62,8 @@ struct RunCommand: ParsableCommand {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "A virtio-blk disk (repeatable): path=PATH[,readonly=on][,serial=S][,cache=none].", valueName: "options"))
+            "A virtio-blk disk (repeatable): path=PATH[,readonly=on][,serial=S][,cache=none][,queues=N].",
+            valueName: "options"))
     var disk: [String] = []
 
     @Option(

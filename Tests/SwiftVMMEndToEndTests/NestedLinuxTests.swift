@@ -59,7 +59,9 @@ struct NestedLinuxTests {
 
     /// The guest mounts an ext4 image (made on the host with mkfs.ext4) from its virtio-blk disk,
     /// writes a file and syncs; after the run the host reads the file from the image (debugfs).
-    @Test func theGuestWritesAFileToAnExt4DiskThatTheHostReads() throws {
+    /// With two vCPUs and two request queues (VIRTIO_BLK_F_MQ) Linux's blk-mq uses both.
+    @Test(arguments: [(1, 1), (2, 2)])
+    func theGuestWritesAFileToAnExt4DiskThatTheHostReads(vcpus: Int, queues: Int) throws {
         let mkfsExt4 = try HostTool.mkfsExt4
         let debugfsPath = try HostTool.debugfs
         let image = try SwiftVMMBinary.temporaryFile("nested-ext4.img", contents: Data())
@@ -67,12 +69,17 @@ struct NestedLinuxTests {
             executable: URL(fileURLWithPath: mkfsExt4), arguments: ["-q", "-F", image.path, "16M"])
         #expect(mkfs.waitForExit(timeoutSeconds: 60).status == 0, "mkfs.ext4: \(mkfs.standardError.text)")
         let write = Data(
-            "echo written-by-the-inner-guest > /mnt/hello.txt && sync"
+            "echo written-by-the-inner-guest > /mnt/hello.txt && sync && echo blk-mq queues: $(ls /sys/block/vda/mq)"
                 .utf8
         ).base64EncodedString()
-        let console = try runHarness(environment: [
-            "INNER_DISK_IMAGE": image.path, "INNER_CMDLINE": "guest.mount=/mnt guest.cmd64=\(write)",
-        ])
+        let console = try runHarness(
+            vcpus: vcpus,
+            environment: [
+                "INNER_DISK_IMAGE": image.path, "INNER_CMDLINE": "guest.mount=/mnt guest.cmd64=\(write)",
+                "INNER_DISK_OPTIONS": "queues=\(queues)",
+            ])
+        let queueList = (0..<queues).map(String.init).joined(separator: " ")
+        #expect(console.contains("blk-mq queues: \(queueList)"), "\(console.suffix(2000))")
         for expected in [
             "EXT4-fs (vda): mounted filesystem", "guest: mounted /dev/vda on /mnt", "guest: cmd exit 0",
             "guest: unmounted /mnt", "outer: disk image written back",

@@ -64,21 +64,24 @@ struct QEMUParityTests {
         #expect(swiftLines == firmwareLines(qemu.standardOutput.text))
     }
 
-    @Test func sameVirtioBlockSelfTestLinesUnderQEMUAndSwiftVMM() throws {
+    /// Queue 0 of a single-queue disk, and (VIRTIO_BLK_F_MQ) queue 3 of a four-queue one.
+    @Test(arguments: [(1, 0), (4, 3)])
+    func sameVirtioBlockSelfTestLinesUnderQEMUAndSwiftVMM(queues: Int, queue: Int) throws {
         let firmware = try buildFirmware()
         let image = FileManager.default.temporaryDirectory.appendingPathComponent("swiftvmm-parity-\(getpid()).img")
         try Data(count: 4 << 20).write(to: image)
         defer { try? FileManager.default.removeItem(at: image) }
-        let commandLine = "fw.test=blk fw.exit=7"
+        let commandLine = "fw.test=blk fw.exit=7" + (queue > 0 ? " fw.blk-queue=\(queue)" : "")
         let swiftvmm = try SwiftVMMBinary.run([
-            "run", "--firmware", firmware.path, "--disk", "path=\(image.path),serial=disk0,cache=none", "--cmdline",
-            commandLine,
+            "run", "--firmware", firmware.path, "--disk", "path=\(image.path),serial=disk0,cache=none,queues=\(queues)",
+            "--cmdline", commandLine,
         ])
         let qemu = try startQEMU(
             [firmware.path, "1", commandLine],
             environment: [
                 "QEMU_EXTRA_ARGS":
-                    "-drive file=\(image.path),format=raw,if=none,id=d0,cache=none -device virtio-blk-device,drive=d0,serial=disk0"
+                    "-drive file=\(image.path),format=raw,if=none,id=d0,cache=none "
+                    + "-device virtio-blk-device,drive=d0,serial=disk0,num-queues=\(queues)"
             ])
         let (qemuStatus, timedOut) = qemu.waitForExit(timeoutSeconds: 90)
         #expect(!timedOut && qemuStatus == (7 << 1) | 1, "stderr: \(qemu.standardError.text)")

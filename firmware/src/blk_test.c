@@ -411,7 +411,7 @@ void blk_test(const struct fw_options *options)
 	struct virtio_device *dev;
 	for (unsigned disk = 0; (dev = virtio_find_nth(VIRTIO_ID_BLOCK, disk)) != NULL; disk++) {
 		struct blk_device blk;
-		blk_open(&blk, dev, &blk_queue, disk_name(disk));
+		blk_open(&blk, dev, &blk_queue, disk_name(disk), (uint16_t)options->blk_queue);
 		print_device(&blk, disk);
 		fw_printf("fw: blk%u capacity %llu sectors%s\n", disk, (unsigned long long)blk.capacity,
 			  blk.read_only ? " read-only" : "");
@@ -436,7 +436,7 @@ void blk_bench(const struct fw_options *options)
 		fail_plain("blk-bench", "no device");
 	arena_init("blk-bench");
 	struct blk_device blk;
-	blk_open(&blk, dev, &blk_queue, "blk-bench");
+	blk_open(&blk, dev, &blk_queue, "blk-bench", (uint16_t)options->blk_queue);
 	bool write = options->blk_bench_write;
 	const char *op = write ? "write" : "read";
 	uint64_t total = (uint64_t)options->blk_bench_mib << 20;

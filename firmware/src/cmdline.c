@@ -256,6 +256,7 @@ static bool parse_switch(const char *token, uint32_t n, struct fw_options *optio
 {
 	static const char exit_prefix[] = "fw.exit=";
 	static const char blk_mib_prefix[] = "fw.blk-mib=";
+	static const char blk_queue_prefix[] = "fw.blk-queue=";
 	static const char blk_bench_prefix[] = "fw.blk-bench=";
 	static const char net_prefix[] = "fw.net=";
 	static const char udp_echo_prefix[] = "fw.udp-echo=";
@@ -294,6 +295,10 @@ static bool parse_switch(const char *token, uint32_t n, struct fw_options *optio
 	if (starts_with(token, n, blk_mib_prefix)) {
 		uint32_t skip = sizeof(blk_mib_prefix) - 1;
 		return parse_decimal(token + skip, n - skip, 1, BLK_TEST_MAX_MIB, &options->blk_test_mib);
+	}
+	if (starts_with(token, n, blk_queue_prefix)) {
+		uint32_t skip = sizeof(blk_queue_prefix) - 1;
+		return parse_decimal(token + skip, n - skip, 0, BLK_MAX_QUEUE_INDEX, &options->blk_queue);
 	}
 	if (starts_with(token, n, blk_bench_prefix)) {
 		uint32_t skip = sizeof(blk_bench_prefix) - 1;

@@ -25,6 +25,8 @@ enum fw_test {
 	FW_TEST_BLK, /* fw.test=blk: every virtio-blk device written, flushed, read back (blk_test.c) */
 };
 
+/* fw.blk-queue=N: the highest request queue index the firmware may be asked to use. */
+#define BLK_MAX_QUEUE_INDEX 63
 /* fw.blk-mib=N: how much of each disk fw.test=blk writes and verifies (MiB). */
 #define BLK_TEST_DEFAULT_MIB 64
 #define BLK_TEST_MAX_MIB 1048576 /* 1 TiB */
@@ -48,6 +50,7 @@ struct fw_options {
 	enum fw_test test;  /* fw.test=<name> */
 	bool virtio_plain;  /* fw.virtio-features=plain: never accept EVENT_IDX / INDIRECT_DESC */
 	uint32_t blk_test_mib; /* fw.blk-mib=N (BLK_TEST_DEFAULT_MIB when absent) */
+	uint32_t blk_queue;    /* fw.blk-queue=N: the virtio-blk request queue used (N > 0: VIRTIO_BLK_F_MQ) */
 	bool blk_wait_button;  /* fw.blk-wait-button: fw.test=blk opens disk 0, then waits for the
 	                        * power button before testing it (the host may swap its image) */
 	bool blk_bench;        /* fw.blk-bench=...: the sequential read or write benchmark */

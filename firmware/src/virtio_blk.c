@@ -7,6 +7,8 @@
 
 #include <stddef.h>
 
+#include "console.h"
+
 /* virtq_wait_used gives up after about 1.5 s; a request (a FLUSH of a lot of cached data on a
  * slow disk) may take longer: wait this many of those rounds. */
 #define BLK_WAIT_ROUNDS 20
@@ -16,11 +18,20 @@
 	 VIRTIO_FEATURE(VIRTIO_BLK_F_FLUSH) | VIRTIO_FEATURE(VIRTIO_BLK_F_DISCARD) |                    \
 	 VIRTIO_FEATURE(VIRTIO_BLK_F_WRITE_ZEROES))
 
-void blk_open(struct blk_device *blk, struct virtio_device *dev, struct virtq *vq, const char *name)
+void blk_open(struct blk_device *blk, struct virtio_device *dev, struct virtq *vq, const char *name, uint16_t queue)
 {
 	*blk = (struct blk_device){.dev = dev, .vq = vq, .name = name};
-	virtio_begin(dev, BLK_FEATURES_WANTED);
+	/* Queue 0 alone: VIRTIO_BLK_F_MQ is not accepted. Another queue: it must be. */
+	virtio_begin(dev, BLK_FEATURES_WANTED | (queue > 0 ? VIRTIO_FEATURE(VIRTIO_BLK_F_MQ) : 0));
 	uint64_t features = dev->features;
+	if (queue > 0) {
+		if (!(features & VIRTIO_FEATURE(VIRTIO_BLK_F_MQ)))
+			virtio_fail(dev, "no VIRTIO_BLK_F_MQ for a queue other than 0");
+		uint16_t queues = virtio_config_read16(dev, VIRTIO_BLK_CONFIG_NUM_QUEUES);
+		fw_printf("fw~ %s: %u request queues, using queue %u\n", name, (unsigned)queues, (unsigned)queue);
+		if (queue >= queues)
+			virtio_fail(dev, "fw.blk-queue is past num_queues");
+	}
 	blk->read_only = (features & VIRTIO_FEATURE(VIRTIO_BLK_F_RO)) != 0;
 	blk->flush = (features & VIRTIO_FEATURE(VIRTIO_BLK_F_FLUSH)) != 0;
 	blk->discard = (features & VIRTIO_FEATURE(VIRTIO_BLK_F_DISCARD)) != 0;
@@ -42,7 +53,7 @@ void blk_open(struct blk_device *blk, struct virtio_device *dev, struct virtq *v
 		blk->write_zeroes_may_unmap = virtio_config_read8(dev, VIRTIO_BLK_CONFIG_WRITE_ZEROES_MAY_UNMAP);
 	}
 
-	virtio_queue_setup(dev, vq, BLK_QUEUE, BLK_QUEUE_SIZE_LIMIT);
+	virtio_queue_setup(dev, vq, queue, BLK_QUEUE_SIZE_LIMIT);
 	unsigned room = dev->indirect ? vq->size : vq->size / BLK_DESCRIPTORS_DIRECT;
 	if (dev->indirect && room > VIRTQ_INDIRECT_TABLES)
 		room = VIRTQ_INDIRECT_TABLES;

@@ -1,10 +1,10 @@
 /*
  * virtio_blk.h — a polling virtio-blk driver (virtio 1.x, 5.2) on top of the driver core
- * (virtio.h): one request queue (queue 0; VIRTIO_BLK_F_MQ is never accepted), several requests
+ * (virtio.h): one request queue (queue 0, or with VIRTIO_BLK_F_MQ another one), several requests
  * in flight, completions taken by polling the used ring.
  *
  *   struct blk_device blk;
- *   blk_open(&blk, dev, &queue, "blk0");     // handshake, config space, queue 0, DRIVER_OK
+ *   blk_open(&blk, dev, &queue, "blk0", 0);  // handshake, config space, queue 0, DRIVER_OK
  *   blk_prepare(&r, VIRTIO_BLK_T_IN, sector, buffer, bytes);
  *   blk_submit(&blk, &r); ...; blk_kick(&blk);
  *   struct blk_request *done = blk_wait(&blk);   // or blk_poll (never waits)
@@ -49,6 +49,7 @@
 #define VIRTIO_BLK_CONFIG_MAX_WRITE_ZEROES_SECTORS 48
 #define VIRTIO_BLK_CONFIG_MAX_WRITE_ZEROES_SEG 52
 #define VIRTIO_BLK_CONFIG_WRITE_ZEROES_MAY_UNMAP 56
+#define VIRTIO_BLK_CONFIG_NUM_QUEUES 34 /* le16, with VIRTIO_BLK_F_MQ */
 
 /* Request types (5.2.6). */
 #define VIRTIO_BLK_T_IN 0
@@ -65,7 +66,7 @@
 
 #define VIRTIO_BLK_ID_BYTES 20
 #define BLK_SECTOR_SIZE 512u
-#define BLK_QUEUE 0
+#define BLK_QUEUE 0 /* the default request queue (fw.blk-queue picks another) */
 #define BLK_QUEUE_SIZE_LIMIT 256  /* QueueNum = min(QueueNumMax, 256) */
 #define BLK_MAX_IN_FLIGHT 64      /* requests in flight at most (also VIRTQ_INDIRECT_TABLES) */
 #define BLK_DESCRIPTORS_DIRECT 3  /* ring descriptors per request without indirect tables */
@@ -120,7 +121,7 @@ struct blk_device {
  * loop), sets up queue 0 with at most BLK_QUEUE_SIZE_LIMIT entries, DRIVER_OK. `name` is kept
  * (a string literal or static).
  */
-void blk_open(struct blk_device *blk, struct virtio_device *dev, struct virtq *vq, const char *name);
+void blk_open(struct blk_device *blk, struct virtio_device *dev, struct virtq *vq, const char *name, uint16_t queue);
 
 /* Resets the device. No request may be in flight afterwards (they are forgotten). */
 void blk_close(struct blk_device *blk);

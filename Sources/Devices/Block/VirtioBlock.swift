@@ -3,7 +3,7 @@ import GuestMemory
 import Synchronization
 @_spi(ExitPath) import Virtio
 
-/// virtio-blk (device ID 2): one request queue over a `BlockBackend`. Requests are parsed
+/// virtio-blk (device ID 2): one or more request queues (VIRTIO_BLK_F_MQ) over a `BlockBackend`. Requests are parsed
 /// (`BlockRequest.parse`), then executed; FLUSH completes only after the backend's fdatasync
 /// returned. Malformed requests get IOERR (or length 0 when not even a status byte exists).
 package final class VirtioBlock: VirtioDevice, Sendable {
@@ -16,6 +16,7 @@ package final class VirtioBlock: VirtioDevice, Sendable {
         static let readOnly: UInt64 = 1 << 5
         static let blockSize: UInt64 = 1 << 6
         static let flush: UInt64 = 1 << 9
+        static let multiqueue: UInt64 = 1 << 12
         static let discard: UInt64 = 1 << 13
         static let writeZeroes: UInt64 = 1 << 14
     }
@@ -35,13 +36,17 @@ package final class VirtioBlock: VirtioDevice, Sendable {
     private let completed = Atomic<UInt64>(0)
     private let statisticsStore = Mutex(BlockStatistics())
 
-    package init(backend: any BlockBackend, serial: String?) {
+    /// Request queues (each drained on its own notification; all on the I/O thread).
+    package let queueCount: Int
+
+    package init(backend: any BlockBackend, serial: String?, queueCount: Int = 1) {
         backendSlot = Mutex(backend)
+        self.queueCount = max(1, queueCount)
         identifier = Array((serial ?? "").utf8.prefix(Int(BlockRequest.identifierSize)))
     }
 
     package var deviceID: UInt32 { Self.deviceTypeID }
-    package var queueMaximumSizes: [UInt16] { [Self.queueSize] }
+    package var queueMaximumSizes: [UInt16] { Array(repeating: Self.queueSize, count: queueCount) }
     /// Points the device at `next` (another image, Firecracker's PATCH /drives). The caller
     /// holds the transport's device lock, so no request is between its start and its completion;
     /// requests already completed were on the old backend, which is flushed (fdatasync) before it
@@ -64,6 +69,7 @@ package final class VirtioBlock: VirtioDevice, Sendable {
         var features = Feature.segmentMaximum | Feature.blockSize | Feature.flush
         if backend.isReadOnly { features |= Feature.readOnly }
         if backend.supportsDiscard { features |= Feature.discard | Feature.writeZeroes }
+        if queueCount > 1 { features |= Feature.multiqueue }
         return features
     }
 
@@ -84,6 +90,7 @@ package final class VirtioBlock: VirtioDevice, Sendable {
         put(backend.capacityBytes / BlockRequest.sectorSize, at: 0)  // capacity
         put(UInt32(limits.dataSegments), at: 12)  // seg_max
         put(UInt32(BlockRequest.sectorSize), at: 20)  // blk_size
+        put(UInt16(queueCount), at: 34)  // num_queues
         if backend.supportsDiscard {
             put(limits.discardSectors, at: 36)  // max_discard_sectors
             put(UInt32(limits.rangeSegments), at: 40)  // max_discard_seg
@@ -102,8 +109,8 @@ package final class VirtioBlock: VirtioDevice, Sendable {
     package func writeConfiguration(offset: UInt64, size: Int, value: UInt64) {}  // nothing writable
 
     package func activate(_ activation: VirtioActivation) throws(VirtioDeviceError) {
-        guard activation.queues.first.flatMap({ $0 }) != nil else {
-            throw VirtioDeviceError("virtio-blk: the driver did not enable the request queue")
+        guard activation.queues.contains(where: { $0 != nil }) else {
+            throw VirtioDeviceError("virtio-blk: the driver enabled no request queue")
         }
         active.withLock { $0 = activation }
     }
@@ -122,7 +129,9 @@ package final class VirtioBlock: VirtioDevice, Sendable {
     }
 
     package func queueNotified(_ index: Int) throws(QueueError) -> QueueWork {
-        guard index == 0, let activation = active.withLock({ $0 }), let queue = activation.queues[0] else {
+        guard let activation = active.withLock({ $0 }), activation.queues.indices.contains(index),
+            let queue = activation.queues[index]
+        else {
             return .done
         }
         // Everything available now (up to the budget) is taken in one go, so that sequential

@@ -22,11 +22,17 @@ public struct DiskConfiguration: Sendable, Equatable, Codable {
     /// When the image file does not exist, create it sparse with this many MiB (KubeVirt's
     /// hostDisk `DiskOrCreate`); an existing image must have at least this size.
     public var createSizeMiB: Int?
+    /// Request queues offered to the guest (VIRTIO_BLK_F_MQ when more than one), each notified
+    /// through its own ioeventfd.
+    public var queues: Int
+
+    /// The most request queues a disk offers.
+    public static let maximumQueues = 32
 
     /// A disk backed by `path`.
     public init(
         path: String, readOnly: Bool = false, serial: String? = nil, cache: Cache = .writeback, sizeMiB: Int? = nil,
-        createSizeMiB: Int? = nil
+        createSizeMiB: Int? = nil, queues: Int = 1
     ) {
         self.path = path
         self.readOnly = readOnly
@@ -34,6 +40,7 @@ public struct DiskConfiguration: Sendable, Equatable, Codable {
         self.cache = cache
         self.sizeMiB = sizeMiB
         self.createSizeMiB = createSizeMiB
+        self.queues = queues
     }
 
     /// The smallest size the disk may have: the larger of `sizeMiB` and `createSizeMiB`.
@@ -52,6 +59,7 @@ public struct DiskConfiguration: Sendable, Equatable, Codable {
         case cache
         case sizeMiB = "size_mib"
         case createSizeMiB = "create_size_mib"
+        case queues
     }
 
     public init(from decoder: any Decoder) throws {
@@ -63,6 +71,7 @@ public struct DiskConfiguration: Sendable, Equatable, Codable {
         cache = try container.optional(Cache.self, .cache) ?? .writeback
         sizeMiB = try container.optional(Int.self, .sizeMiB)
         createSizeMiB = try container.optional(Int.self, .createSizeMiB)
+        queues = try container.optional(Int.self, .queues) ?? 1
     }
 
     /// Parses the command-line form
@@ -74,6 +83,7 @@ public struct DiskConfiguration: Sendable, Equatable, Codable {
         var serial: String?
         var cache = Cache.writeback
         var sizes: [String: Int] = [:]
+        var queues = 1
         for option in argument.split(separator: ",", omittingEmptySubsequences: false) {
             let parts = option.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2 else {
@@ -96,6 +106,11 @@ public struct DiskConfiguration: Sendable, Equatable, Codable {
                         field: "\(field) \(parts[0])", value: parts[1], expected: "a whole number of MiB")
                 }
                 sizes[parts[0]] = mib
+            case "queues":
+                guard let count = Int(parts[1]) else {
+                    throw .invalidValue(field: "\(field) queues", value: parts[1], expected: "a whole number of queues")
+                }
+                queues = count
             case "cache":
                 guard let value = Cache(rawValue: parts[1]) else {
                     throw .invalidValue(field: "\(field) cache", value: parts[1], expected: "none or writeback")
@@ -104,7 +119,7 @@ public struct DiskConfiguration: Sendable, Equatable, Codable {
             default:
                 throw .invalidValue(
                     field: field, value: parts[0],
-                    expected: "one of path, readonly, serial, cache, size_mib, create_size_mib")
+                    expected: "one of path, readonly, serial, cache, size_mib, create_size_mib, queues")
             }
         }
         guard let path, !path.isEmpty else {
@@ -112,7 +127,7 @@ public struct DiskConfiguration: Sendable, Equatable, Codable {
         }
         self.init(
             path: path, readOnly: readOnly, serial: serial, cache: cache, sizeMiB: sizes["size_mib"],
-            createSizeMiB: sizes["create_size_mib"])
+            createSizeMiB: sizes["create_size_mib"], queues: queues)
     }
 
     package func validate(field: String) throws(MachineError) {
@@ -127,6 +142,9 @@ public struct DiskConfiguration: Sendable, Equatable, Codable {
                 throw .invalidValue(
                     field: "\(field).\(key)", value: "\(value)", expected: "1 to \(Self.maximumSizeMiB) MiB")
             }
+        }
+        guard (1...Self.maximumQueues).contains(queues) else {
+            throw .invalidValue(field: "\(field).queues", value: "\(queues)", expected: "1 to \(Self.maximumQueues)")
         }
         if createSizeMiB != nil, readOnly {
             throw .invalidValue(

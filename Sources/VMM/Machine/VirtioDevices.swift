@@ -172,7 +172,7 @@ enum VirtioDeviceKind: Sendable {
                 let backend = try FileBlockBackend(
                     path: disk.path, readOnly: disk.readOnly, directIO: disk.cache == .none,
                     declaredBytes: disk.declaredBytes)
-                return VirtioBlock(backend: backend, serial: disk.serial)
+                return VirtioBlock(backend: backend, serial: disk.serial, queueCount: disk.queues)
             } catch {
                 throw MachineError.from(error, field: field)
             }

@@ -14,6 +14,7 @@
 #   outer.disk-image=1    copy the outer VM's /dev/vda (the host's image, QEMU virtio-blk) to
 #                         /tmp/disk.img for the inner VM's --disk, and write it back after
 #                         the run (then the host reads what the inner guest wrote)   []
+#   outer.disk-options=O  more --disk options for that disk (e.g. queues=2)   []
 #   outer.tap=ADDR/PFX    give the inner VM --net tap=tap0 and, once swiftvmm has created
 #                         tap0, address it with ADDR/PFX and bring it up     []
 # Console lines: "outer: kvm ready ...", "outer: run ...", ["outer: disk head <hex>"],
@@ -38,10 +39,11 @@ MEM=$(arg outer.memory); MEM=${MEM:-256}
 TO=$(arg outer.timeout); TO=${TO:-60}
 XCMD=$(arg outer.cmdline64); [ -n "$XCMD" ] && XCMD=$(echo "$XCMD" | base64 -d)
 XARGS=$(arg outer.args64); [ -n "$XARGS" ] && XARGS=$(echo "$XARGS" | base64 -d)
+DISK_OPTIONS=$(arg outer.disk-options)
 DISK_MIB=$(arg outer.disk-mib)
 if [ -n "$DISK_MIB" ]; then
   dd if=/dev/zero of=/tmp/disk.img bs=1M count="$DISK_MIB" 2>/dev/null
-  XARGS="--disk path=/tmp/disk.img${XARGS:+ $XARGS}"
+  XARGS="--disk path=/tmp/disk.img${DISK_OPTIONS:+,$DISK_OPTIONS}${XARGS:+ $XARGS}"
 fi
 DISK_IMAGE=$(arg outer.disk-image)
 if [ -n "$DISK_IMAGE" ]; then
@@ -50,7 +52,7 @@ if [ -n "$DISK_IMAGE" ]; then
   done
   i=0; while [ ! -b /dev/vda ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
   cat /dev/vda > /tmp/disk.img && echo "outer: disk image $(stat -c %s /tmp/disk.img) bytes"
-  XARGS="--disk path=/tmp/disk.img${XARGS:+ $XARGS}"
+  XARGS="--disk path=/tmp/disk.img${DISK_OPTIONS:+,$DISK_OPTIONS}${XARGS:+ $XARGS}"
 fi
 TAP=$(arg outer.tap)
 if [ -n "$TAP" ]; then

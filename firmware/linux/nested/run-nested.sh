@@ -12,6 +12,7 @@
 #      INNER_DISK_MIB size of a zeroed disk image given to the inner VM (outer /tmp/disk.img) []
 #      INNER_DISK_IMAGE  a host image file the inner VM gets as its disk (through the outer VM's
 #                        virtio-blk); what the inner guest writes lands in this file     []
+#      INNER_DISK_OPTIONS  more options for the inner VM's --disk (e.g. queues=2)   []
 #      INNER_TAP      ADDR/PFX of the outer end of a tap given to the inner VM (tap0)   []
 #      NESTED_TIMEOUT seconds before QEMU is stopped       [240]
 #      NESTED_NO_BUILD=1  reuse the cached outer initramfs
@@ -41,6 +42,7 @@ if [ -n "${INNER_DISK_IMAGE:-}" ]; then
   drive=(-drive "file=$INNER_DISK_IMAGE,format=raw,if=virtio,cache=unsafe")
 fi
 [ -n "${INNER_TAP:-}" ] && append+=" outer.tap=$INNER_TAP"
+[ -n "${INNER_DISK_OPTIONS:-}" ] && append+=" outer.disk-options=$INNER_DISK_OPTIONS"
 [ -n "${INNER_DISK_MIB:-}" ] && append+=" outer.disk-mib=$INNER_DISK_MIB"
 [ -n "${INNER_CMDLINE:-}" ] && append+=" outer.cmdline64=$(b64 "$INNER_CMDLINE")"
 [ $# -gt 0 ] && append+=" outer.args64=$(b64 "$*")"
