@@ -103,27 +103,36 @@ package final class EventLoop<Token: Sendable>: Sendable {
     /// Waits up to `timeoutMilliseconds` (-1: forever) and calls `handler` with the token of each
     /// ready registration. Returns whether `wake()` was called.
     package func wait(timeoutMilliseconds: Int32 = -1, _ handler: (Token) -> Void) throws(EventLoopError) -> Bool {
-        var data = [UInt64](repeating: 0, count: 64)
-        var events = [UInt32](repeating: 0, count: 64)
-        let count = ceventloop_wait(epollDescriptor, &data, &events, 64, timeoutMilliseconds)
+        // SAFETY: two temporary arrays of 64 entries (on the stack: no allocation per turn of the
+        // I/O thread), written by epoll_wait for `count` ≤ 64 entries and read only below that.
+        let (count, woken) = withUnsafeTemporaryAllocation(of: UInt64.self, capacity: Self.batch) { data in
+            withUnsafeTemporaryAllocation(of: UInt32.self, capacity: Self.batch) { events in
+                let count = ceventloop_wait(
+                    epollDescriptor, data.baseAddress, events.baseAddress, Int32(Self.batch), timeoutMilliseconds)
+                var woken = false
+                for index in 0..<max(0, Int(count)) {
+                    if data[index] == Self.wakeData {
+                        _ = wakeEvent.drain()
+                        woken = true
+                        continue
+                    }
+                    let slot = Int(data[index] & 0xffff_ffff)
+                    let generation = UInt32(truncatingIfNeeded: data[index] >> 32)
+                    let token: Token? = slots.withLock { slots in
+                        slot < slots.count && slots[slot].generation == generation ? slots[slot].token : nil
+                    }
+                    if let token { handler(token) }
+                }
+                return (count, woken)
+            }
+        }
         if count < 0 {
             if errno == EINTR { return false }
             throw .systemCallFailed(name: "epoll_wait", errno: errno)
         }
-        var woken = false
-        for index in 0..<Int(count) {
-            if data[index] == Self.wakeData {
-                _ = wakeEvent.drain()
-                woken = true
-                continue
-            }
-            let slot = Int(data[index] & 0xffff_ffff)
-            let generation = UInt32(truncatingIfNeeded: data[index] >> 32)
-            let token: Token? = slots.withLock { slots in
-                slot < slots.count && slots[slot].generation == generation ? slots[slot].token : nil
-            }
-            if let token { handler(token) }
-        }
         return woken
     }
+
+    /// Events taken per epoll_wait.
+    static var batch: Int { 64 }
 }
