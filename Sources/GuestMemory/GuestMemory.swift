@@ -175,6 +175,18 @@ package final class GuestMemory: @unchecked Sendable {
         buffer.copyBytes(from: bytes)
     }
 
+    /// Copies `count` bytes at `sourceAddress` of `source` (another GuestMemory, such as a
+    /// device's bounce buffer) to `address` of this memory; both ranges are bounds-checked.
+    package func copy(
+        _ count: Int, from source: GuestMemory, at sourceAddress: GuestAddress, to address: GuestAddress
+    ) throws(GuestMemoryError) {
+        let length = UInt64(max(0, count))
+        let from = try source.checkedPointer(sourceAddress, length: length)
+        let to = try checkedPointer(address, length: length)
+        // SAFETY: both ranges were checked to lie in one mapping each; memmove allows overlap.
+        memmove(to, from, Int(length))
+    }
+
     /// Fills `count` bytes at `address` with `value`.
     package func fill(_ value: UInt8, count: Int, at address: GuestAddress) throws(GuestMemoryError) {
         let destination = try checkedPointer(address, length: UInt64(max(0, count)))

@@ -48,7 +48,7 @@ final class SocketPairBackend: NetworkBackend, @unchecked Sendable {
     }
 }
 
-private struct NetHarness {
+fileprivate struct NetHarness {
     let device: VirtioNet
     let backend = SocketPairBackend()
     let receive: MockDriverQueue
@@ -353,5 +353,104 @@ final class ScriptedBackend: NetworkBackend, @unchecked Sendable {
         #expect(try net.device.queueNotified(1) == .done)
         #expect(net.transmit.takeUsed().count == 100 - QueueWork.budget)
         #expect(net.device.statistics.transmittedFrames == 100)
+    }
+}
+
+/// VIRTIO_NET_F_MRG_RXBUF: frames spread over small receive buffers.
+@Suite struct VirtioNetMergeableTests {
+    static let features = VirtioFeature.version1 | VirtioNetFeature.mergeableReceiveBuffers
+
+    /// A virtio header (num_buffers 0, as a tap leaves it) and `count` Ethernet bytes.
+    func frame(_ count: Int) -> [UInt8] {
+        [UInt8](repeating: 0, count: 12) + (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 1) }
+    }
+
+    /// Reads what the used elements say was written to the chains at `addresses`, in order.
+    private func gather(_ net: NetHarness, _ addresses: [UInt64], _ used: [(head: UInt32, length: UInt32)]) throws
+        -> [UInt8]
+    {
+        var bytes: [UInt8] = []
+        for (address, element) in zip(addresses, used) {
+            bytes += try net.receive.memory.readBytes(at: GuestAddress(address), count: Int(element.length))
+        }
+        return bytes
+    }
+
+    @Test func theFeatureIsOfferedAndAFrameSpreadsOverSmallBuffersWithItsCount() throws {
+        let net = try NetHarness(features: Self.features)
+        #expect(net.device.deviceFeatures & VirtioNetFeature.mergeableReceiveBuffers != 0)
+        let addresses = (0..<5).map { _ in net.postReceiveBuffer(256) }
+        let sent = frame(1000)
+        net.backend.inject(sent)
+        try net.device.backendReadable()
+        let used = net.receive.takeUsed()
+        #expect(used.map(\.length) == [256, 256, 256, 244], "1012 bytes over four 256-byte buffers")
+        let received = try gather(net, addresses, used)
+        #expect(received[10] == 4 && received[11] == 0, "num_buffers = 4")
+        #expect(Array(received[12...]) == Array(sent[12...]))
+        #expect(net.device.statistics.receivedFrames == 1 && net.device.statistics.receivedBytes == 1000)
+    }
+
+    @Test func aFrameWaitsForEnoughBuffersWithoutLosingIt() throws {
+        let net = try NetHarness(features: Self.features)
+        var addresses = (0..<2).map { _ in net.postReceiveBuffer(256) }
+        let sent = frame(1000)
+        net.backend.inject(sent)
+        try net.device.backendReadable()
+        #expect(net.receive.takeUsed().isEmpty, "two buffers cannot hold it: it waits")
+        #expect(net.interest.changes.last == false, "receiving paused until more buffers come")
+        addresses += (0..<2).map { _ in net.postReceiveBuffer(256) }
+        _ = try net.device.queueNotified(0)
+        let used = net.receive.takeUsed()
+        #expect(used.count == 4)
+        #expect(Array(try gather(net, addresses, used)[12...]) == Array(sent[12...]))
+        #expect(net.device.statistics.droppedReceive == 0)
+    }
+
+    @Test func aFrameNoQueueCanHoldIsDroppedAndItsBuffersServeTheNext() throws {
+        let net = try NetHarness(features: Self.features)  // a 16-entry receive queue
+        let addresses = (0..<16).map { _ in net.postReceiveBuffer(64) }
+        net.backend.inject(frame(2000))  // 2012 bytes > 16 × 64
+        let small = frame(50)
+        net.backend.inject(small)
+        try net.device.backendReadable()
+        let used = net.receive.takeUsed()
+        #expect(net.device.statistics.droppedReceive == 1)
+        #expect(used.map(\.length) == [62], "the next frame in the first kept buffer")
+        #expect(
+            try net.receive.memory.readBytes(at: GuestAddress(addresses[0]), count: 62).suffix(50) == small.suffix(50))
+    }
+
+    @Test func aFirstBufferTooSmallForTheHeaderIsGivenBackEmpty() throws {
+        let net = try NetHarness(features: Self.features)
+        net.postReceiveBuffer(8)
+        let addresses = (0..<2).map { _ in net.postReceiveBuffer(512) }
+        let sent = frame(600)
+        net.backend.inject(sent)
+        try net.device.backendReadable()
+        let used = net.receive.takeUsed()
+        #expect(used.map(\.length) == [0, 512, 100])
+        #expect(Array(try gather(net, addresses, Array(used.dropFirst()))[12...]) == Array(sent[12...]))
+        #expect(net.device.statistics.unusableReceiveBuffers == 1)
+    }
+
+    @Test func aBufferForTheLargestFrameIsFilledDirectly() throws {
+        let net = try NetHarness(features: Self.features)
+        let address = net.postReceiveBuffer(UInt32(MergeableReceiver.bufferBytes))
+        let sent = frame(1000)
+        net.backend.inject(sent)
+        try net.device.backendReadable()
+        #expect(net.receive.takeUsed().map(\.length) == [1012])
+        let bytes = try net.receive.memory.readBytes(at: GuestAddress(address), count: 1012)
+        #expect(bytes[10] == 1 && Array(bytes[12...]) == Array(sent[12...]))
+    }
+
+    @Test func aResetForgetsTheWaitingFrame() throws {
+        let net = try NetHarness(features: Self.features)
+        net.postReceiveBuffer(256)
+        net.backend.inject(frame(1000))
+        try net.device.backendReadable()
+        net.device.reset()
+        #expect(net.receive.takeUsed().isEmpty)
     }
 }

@@ -10,16 +10,26 @@ import Testing
 struct NetworkTests {
     private var tools: URL { SwiftVMMBinary.repositoryRoot.appendingPathComponent("firmware/tools") }
 
-    @Test func pingAndUDPEchoAreAnsweredAndCounted() throws {
+    /// Also with VIRTIO_NET_F_MRG_RXBUF: the firmware posts 128-byte receive buffers
+    /// (fw.net-rx-buffer=128), so every frame over 116 bytes arrives spread over several of them
+    /// and is joined back.
+    @Test(arguments: [nil, 128])
+    func pingAndUDPEchoAreAnsweredAndCounted(receiveBufferBytes: Int?) throws {
         let ping = try HostTool.ping
         let python3 = try HostTool.python3
         let namespace = try NetworkNamespace()
         try namespace.addTap("tap0", address: "10.0.2.2/24")
+        let merged = receiveBufferBytes.map { " fw.net-rx-buffer=\($0)" } ?? ""
         let guest = try namespace.start([
-            SwiftVMMBinary.url.path, "run", "--net", "tap=tap0,mtu=1500", "--cmdline", "fw.net=10.0.2.15/24",
+            SwiftVMMBinary.url.path, "run", "--net", "tap=tap0,mtu=1500", "--cmdline", "fw.net=10.0.2.15/24" + merged,
         ])
         #expect(guest.waitForOutput(containing: "fw: net ready", timeoutSeconds: 30), "\(guest.standardError.text)")
-        let replies = try namespace.run([ping, "-c", "20", "-i", "0.05", "-W", "2", "10.0.2.15"])
+        if let receiveBufferBytes {
+            #expect(
+                guest.standardOutput.text.contains("fw~ net0: mergeable receive buffers of \(receiveBufferBytes) bytes")
+            )
+        }
+        let replies = try namespace.run([ping, "-c", "20", "-i", "0.05", "-s", "1400", "-W", "2", "10.0.2.15"])
         #expect(replies.status == 0 && replies.output.contains("20 received"), "\(replies.output)")
         let echo = try namespace.run([
             python3, tools.appendingPathComponent("udp-echo-check.py").path, "10.0.2.15", "7",
@@ -32,6 +42,10 @@ struct NetworkTests {
         let counters = firmwareLines(guest.standardOutput.text).first { $0.hasPrefix("fw: net counters") } ?? ""
         #expect(counters.contains(" icmp 20 "), "the firmware answered exactly the 20 pings: \(counters)")
         #expect(counters.contains(" udp 7 "), "and the 7 echoes: \(counters)")
+        if receiveBufferBytes != nil {
+            let count = counters.split(separator: " ").drop { $0 != "merged" }.dropFirst().first.flatMap { Int($0) }
+            #expect((count ?? 0) >= 20 + 5, "the pings and the 5 datagrams over 116 bytes came merged: \(counters)")
+        }
     }
 
     @Test func twoInterfacesOnTwoTaps() throws {

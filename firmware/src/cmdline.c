@@ -266,6 +266,7 @@ static bool parse_switch(const char *token, uint32_t n, struct fw_options *optio
 		return parse_net(token + skip, n - skip, options);
 	}
 	static const char rx_pause_prefix[] = "fw.net-rx-pause=";
+	static const char rx_buffer_prefix[] = "fw.net-rx-buffer=";
 	if (starts_with(token, n, rx_pause_prefix)) {
 		uint32_t skip = sizeof(rx_pause_prefix) - 1, mcycles;
 		if (!parse_decimal(token + skip, n - skip, 1, 1000000, &mcycles))
@@ -303,6 +304,10 @@ static bool parse_switch(const char *token, uint32_t n, struct fw_options *optio
 	if (starts_with(token, n, blk_bench_prefix)) {
 		uint32_t skip = sizeof(blk_bench_prefix) - 1;
 		return parse_blk_bench(token + skip, n - skip, options);
+	}
+	if (starts_with(token, n, rx_buffer_prefix)) {
+		uint32_t skip = sizeof(rx_buffer_prefix) - 1;
+		return parse_decimal(token + skip, n - skip, NET_RX_BUFFER_MIN, NET_RX_BUFFER_MAX, &options->net_rx_buffer);
 	}
 	if (equals(token, n, "fw.virtio-features=plain")) {
 		options->virtio_plain = true;
@@ -373,7 +378,7 @@ bool cmdline_parse(const char *cmdline, struct fw_options *options, const char *
 		if (starts_with(token, n, "fw.")) {
 			ok = parse_switch(token, n, options);
 			if (starts_with(token, n, "fw.udp-echo=") || starts_with(token, n, "fw.net-bench=") ||
-			    starts_with(token, n, "fw.net-rx-pause=")) {
+			    starts_with(token, n, "fw.net-rx-pause=") || starts_with(token, n, "fw.net-rx-buffer=")) {
 				net_only = token;
 				net_only_length = n;
 			}

@@ -37,6 +37,8 @@ enum fw_test {
 #define NET_UDP_ECHO_DEFAULT_PORT 7
 #define NET_UDP_CONTROL_PORT 9      /* "counters" requests; fw.udp-echo may not use it */
 #define NET_BENCH_MAX_MIB 1048576
+#define NET_RX_BUFFER_MIN 64  /* fw.net-rx-buffer=N: at least the header and something */
+#define NET_RX_BUFFER_MAX 2048
 #define NET_BENCH_MAX_SIZE 65507     /* the largest UDP payload in an IPv4 datagram */
 
 struct fw_options {
@@ -63,6 +65,7 @@ struct fw_options {
 	uint32_t net_prefix;     /* 0-32 */
 	uint16_t net_udp_echo_port; /* fw.udp-echo=PORT (NET_UDP_ECHO_DEFAULT_PORT when absent) */
 	uint32_t net_rx_pause_mcycles; /* fw.net-rx-pause=N: stop receiving for N million TSC cycles */
+	uint32_t net_rx_buffer; /* fw.net-rx-buffer=N: N-byte receive buffers with VIRTIO_NET_F_MRG_RXBUF (0: off) */
 	bool net_bench;          /* fw.net-bench=DEST_IP:PORT,MiB,SIZE */
 	uint32_t net_bench_ip;   /* host order */
 	uint16_t net_bench_port;

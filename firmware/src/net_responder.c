@@ -204,7 +204,7 @@ static void text_add_u64(struct text *t, uint64_t v)
 		t->data[t->length++] = digits[--n];
 }
 
-/* "net counters rx <n> tx <n> arp <n> icmp <n> udp <n> dropped <n>[ dhcp <n>]" */
+/* "net counters rx <n> tx <n> arp <n> icmp <n> udp <n> dropped <n>[ dhcp <n>][ merged <n>]" */
 static void counters_text(const struct responder *r, struct text *t)
 {
 	t->length = 0;
@@ -223,6 +223,10 @@ static void counters_text(const struct responder *r, struct text *t)
 	if (r->options->net_dhcp) {
 		text_add(t, " dhcp ");
 		text_add_u64(t, r->dhcp_used);
+	}
+	if (r->net.mergeable) {
+		text_add(t, " merged ");
+		text_add_u64(t, r->net.rx_merged);
 	}
 }
 
@@ -901,12 +905,14 @@ void net_responder(const struct fw_options *options)
 		r->bench_template = (uint8_t *)(uintptr_t)(base + size);
 	}
 	struct net_device *net = &r->net;
-	net_open(net, dev, "net0", (uint8_t *)(uintptr_t)base, size);
+	net_open(net, dev, "net0", (uint8_t *)(uintptr_t)base, size, options->net_rx_buffer);
 	fw_printf("fw~ net0: device 0x%lx mtu %u%s, rx queue %u with %u buffers, tx queue %u with %u buffers, "
 		  "%u-byte buffers%s\n",
 		  (unsigned long)dev->base, (unsigned)net->mtu, net->has_mtu ? " (device)" : "", (unsigned)net->rxq->size,
 		  net->rx_count, (unsigned)net->txq->size, net->tx_count, (unsigned)net->buffer_size,
 		  dev->indirect ? ", indirect" : "");
+	if (net->mergeable)
+		fw_printf("fw~ net0: mergeable receive buffers of %u bytes\n", (unsigned)net->rx_size);
 	const uint8_t *mac = net->mac;
 	fw_printf("fw~ net0 mac %02x:%02x:%02x:%02x:%02x:%02x%s\n", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5],
 		  net->mac_from_device ? "" : " (default: the device offers none)");

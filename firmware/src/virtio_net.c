@@ -38,7 +38,7 @@ static uint64_t round_up(uint64_t value, uint64_t to)
 
 static uint8_t *rx_buffer(const struct net_device *net, unsigned index)
 {
-	return net->rx_buffers + (uint64_t)index * net->stride;
+	return net->rx_buffers + (uint64_t)index * net->rx_stride;
 }
 
 static uint8_t *tx_buffer(const struct net_device *net, unsigned index)
@@ -48,7 +48,7 @@ static uint8_t *tx_buffer(const struct net_device *net, unsigned index)
 
 static void rx_post(struct net_device *net, unsigned index)
 {
-	struct virtq_buffer buffer = {.data = rx_buffer(net, index), .length = net->buffer_size, .device_writes = true};
+	struct virtq_buffer buffer = {.data = rx_buffer(net, index), .length = net->rx_size, .device_writes = true};
 	/* One descriptor per buffer and never more buffers than entries: there is always room. */
 	if (virtq_add(net->rxq, &buffer, 1, false, (void *)(uintptr_t)(index + 1)) < 0)
 		net_fail(net, "driver bug: no room in the receive queue");
@@ -56,11 +56,15 @@ static void rx_post(struct net_device *net, unsigned index)
 }
 
 void net_open(struct net_device *net, struct virtio_device *dev, const char *name, uint8_t *arena,
-	      uint64_t arena_size)
+	      uint64_t arena_size, uint32_t rx_buffer_size)
 {
 	*net = (struct net_device){.dev = dev, .name = name};
-	virtio_begin(dev, NET_FEATURES_WANTED);
+	/* Small receive buffers only with VIRTIO_NET_F_MRG_RXBUF (fw.net-rx-buffer=N). */
+	virtio_begin(dev, NET_FEATURES_WANTED | (rx_buffer_size ? VIRTIO_FEATURE(VIRTIO_NET_F_MRG_RXBUF) : 0));
 	uint64_t features = dev->features;
+	net->mergeable = (features & VIRTIO_FEATURE(VIRTIO_NET_F_MRG_RXBUF)) != 0;
+	if (rx_buffer_size && !net->mergeable)
+		net_fail(net, "fw.net-rx-buffer needs VIRTIO_NET_F_MRG_RXBUF, which the device does not offer");
 
 	/* Config space (5.1.4), only the fields whose feature was negotiated. */
 	net->mac_from_device = (features & VIRTIO_FEATURE(VIRTIO_NET_F_MAC)) != 0;
@@ -81,27 +85,35 @@ void net_open(struct net_device *net, struct virtio_device *dev, const char *nam
 	}
 	net->buffer_size = NET_HDR_SIZE + NET_ETH_HEADER + net->mtu;
 	net->stride = (uint32_t)round_up(net->buffer_size, NET_BUFFER_ALIGN);
+	net->rx_size = rx_buffer_size ? rx_buffer_size : net->buffer_size;
+	net->rx_stride = (uint32_t)round_up(net->rx_size, rx_buffer_size ? 64 : NET_BUFFER_ALIGN);
 
-	/* The rings first (page aligned), then the shared zero header, then the buffers. */
+	/* The rings first (page aligned), then the shared zero header, [the joining buffer,] then
+	 * the buffers. */
 	uint64_t rings = 2 * round_up(sizeof(struct virtq), 4096) + 4096;
+	if (net->mergeable)
+		rings += round_up(net->buffer_size, 4096);
 	if (arena_size < rings)
 		NET_FAIL(net, "free RAM (%llu bytes) too small for the queues", (unsigned long long)arena_size);
 	net->rxq = (struct virtq *)arena;
 	net->txq = (struct virtq *)(arena + round_up(sizeof(struct virtq), 4096));
 	net->tx_header = (struct virtio_net_hdr *)(arena + 2 * round_up(sizeof(struct virtq), 4096));
+	if (net->mergeable)
+		net->merge_buffer = arena + 2 * round_up(sizeof(struct virtq), 4096) + 4096;
 	memset(arena, 0, rings);
 	virtio_queue_setup(dev, net->rxq, NET_RX_QUEUE, NET_QUEUE_SIZE_LIMIT);
 	virtio_queue_setup(dev, net->txq, NET_TX_QUEUE, NET_QUEUE_SIZE_LIMIT);
 
-	uint64_t fits = (arena_size - rings) / net->stride;
+	/* Less one alignment granule: the transmit buffers start on one. */
+	uint64_t room = arena_size - rings > NET_BUFFER_ALIGN ? arena_size - rings - NET_BUFFER_ALIGN : 0;
 	unsigned rx = net->rxq->size, tx = net->txq->size;
-	if (fits < (uint64_t)rx + tx) {
-		/* Share what there is, half each (at least one each). */
-		uint64_t half = fits / 2;
-		if (rx > half)
-			rx = (unsigned)half;
-		if (tx > fits - rx)
-			tx = (unsigned)(fits - rx);
+	if ((uint64_t)rx * net->rx_stride + (uint64_t)tx * net->stride > room) {
+		/* Share what there is, half the bytes each (at least one buffer each). */
+		uint64_t half = room / 2;
+		if ((uint64_t)rx * net->rx_stride > half)
+			rx = (unsigned)(half / net->rx_stride);
+		if ((uint64_t)tx * net->stride > room - (uint64_t)rx * net->rx_stride)
+			tx = (unsigned)((room - (uint64_t)rx * net->rx_stride) / net->stride);
 	}
 	if (rx == 0 || tx == 0)
 		NET_FAIL(net, "free RAM (%llu bytes) too small for two %u-byte buffers", (unsigned long long)arena_size,
@@ -109,8 +121,8 @@ void net_open(struct net_device *net, struct virtio_device *dev, const char *nam
 	net->rx_count = rx;
 	net->tx_count = tx;
 	net->rx_buffers = arena + rings;
-	net->tx_buffers = net->rx_buffers + (uint64_t)rx * net->stride;
-	memset(net->rx_buffers, 0, (uint64_t)(rx + tx) * net->stride);
+	net->tx_buffers = net->rx_buffers + round_up((uint64_t)rx * net->rx_stride, NET_BUFFER_ALIGN);
+	memset(net->rx_buffers, 0, (uint64_t)(net->tx_buffers - net->rx_buffers) + (uint64_t)tx * net->stride);
 	for (unsigned i = 0; i < tx; i++) {
 		net->tx_free[i] = (uint16_t)(tx - 1 - i); /* buffer 0 on top */
 		net->tx_buffer_busy[i] = false;
@@ -129,41 +141,84 @@ void net_close(struct net_device *net)
 	virtio_reset(net->dev);
 }
 
-bool net_receive(struct net_device *net, struct net_frame *out)
+/* The next used receive buffer: its index, and its used length in *length. */
+static unsigned rx_take(struct net_device *net, uint32_t *length, bool wait)
 {
 	struct virtq_completion c;
-	if (!virtq_get_used(net->rxq, &c))
-		return false;
+	unsigned spins = 0;
+	while (!virtq_get_used(net->rxq, &c)) {
+		/* The buffers of one merged frame are published together: they are all there. */
+		if (!wait || ++spins > 1000000)
+			return NET_FRAME_JOINED;
+		__asm__ volatile("pause");
+	}
 	uintptr_t token = (uintptr_t)c.token;
 	if (token == 0 || token > net->rx_count)
 		net_fail(net, "used element names no receive buffer");
-	unsigned index = (unsigned)(token - 1);
-	if (c.length < NET_HDR_SIZE || c.length > net->buffer_size)
-		NET_FAIL(net, "receive used length %u, expected %u to %u (header + frame)", (unsigned)c.length,
-			 (unsigned)NET_HDR_SIZE, (unsigned)net->buffer_size);
+	*length = c.length;
+	return (unsigned)(token - 1);
+}
+
+bool net_receive(struct net_device *net, struct net_frame *out)
+{
+	uint32_t length;
+	unsigned index = rx_take(net, &length, false);
+	if (index == NET_FRAME_JOINED)
+		return false;
+	if (length < NET_HDR_SIZE || length > net->rx_size)
+		NET_FAIL(net, "receive used length %u, expected %u to %u (header + frame)", (unsigned)length,
+			 (unsigned)NET_HDR_SIZE, (unsigned)net->rx_size);
 	net->rx_frames++;
 	const volatile struct virtio_net_hdr *header = (const volatile struct virtio_net_hdr *)rx_buffer(net, index);
 	uint8_t flags = header->flags, gso_type = header->gso_type;
 	if (flags != 0 || gso_type != VIRTIO_NET_HDR_GSO_NONE)
 		NET_FAIL(net, "received header flags 0x%x gso_type %u (no offload was negotiated)", (unsigned)flags,
 			 (unsigned)gso_type);
+	uint16_t num_buffers = header->num_buffers;
+	if (net->mergeable && num_buffers > 1) {
+		/* 5.1.6.4: the frame goes on in the next num_buffers - 1 used buffers: join them
+		 * (the buffers go back to the device at once). */
+		if (num_buffers > net->rx_count)
+			NET_FAIL(net, "received header num_buffers %u, more than the %u posted buffers", (unsigned)num_buffers,
+				 net->rx_count);
+		uint32_t total = length - NET_HDR_SIZE;
+		memcpy(net->merge_buffer, rx_buffer(net, index) + NET_HDR_SIZE, total);
+		rx_post(net, index);
+		for (unsigned i = 1; i < num_buffers; i++) {
+			uint32_t part;
+			unsigned next = rx_take(net, &part, true);
+			if (next == NET_FRAME_JOINED)
+				NET_FAIL(net, "buffer %u of %u of a merged frame never came", i + 1, (unsigned)num_buffers);
+			if (part == 0 || part > net->rx_size || total + part > net->buffer_size - NET_HDR_SIZE)
+				NET_FAIL(net, "merged frame part of %u bytes (frame so far %u, at most %u)", (unsigned)part,
+					 (unsigned)total, (unsigned)(net->buffer_size - NET_HDR_SIZE));
+			memcpy(net->merge_buffer + total, rx_buffer(net, next), part);
+			total += part;
+			rx_post(net, next);
+		}
+		net->rx_merged++;
+		out->data = net->merge_buffer;
+		out->length = total;
+		out->buffer = NET_FRAME_JOINED;
+		return true;
+	}
 	/* 5.1.6.3.1: without MRG_RXBUF the device sets num_buffers to 1. Not fatal (it is
 	 * meaningless here); a device that does not is reported once. */
-	uint16_t num_buffers = header->num_buffers;
 	if (num_buffers != 1 && !net->num_buffers_reported) {
 		net->num_buffers_reported = true;
 		fw_printf("fw~ %s: received header num_buffers %u (a device sets 1 without MRG_RXBUF)\n", net->name,
 			  (unsigned)num_buffers);
 	}
 	out->data = rx_buffer(net, index) + NET_HDR_SIZE;
-	out->length = c.length - NET_HDR_SIZE;
+	out->length = length - NET_HDR_SIZE;
 	out->buffer = (uint16_t)index;
 	return true;
 }
 
 void net_rx_release(struct net_device *net, const struct net_frame *frame)
 {
-	rx_post(net, frame->buffer);
+	if (frame->buffer != NET_FRAME_JOINED)
+		rx_post(net, frame->buffer);
 }
 
 void net_rx_kick(struct net_device *net)

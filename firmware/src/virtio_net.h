@@ -68,6 +68,7 @@
 #define NET_DEFAULT_MTU 1500      /* without VIRTIO_NET_F_MTU */
 #define NET_MIN_MTU 68            /* 5.1.4.1: a device's mtu is at least 68 */
 #define NET_BUFFER_ALIGN 2048     /* buffer stride granule: a 1526-byte buffer never crosses a page */
+#define VIRTIO_NET_F_MRG_RXBUF 15
 
 struct virtio_net_hdr {
 	uint8_t flags;
@@ -84,8 +85,9 @@ _Static_assert(sizeof(struct virtio_net_hdr) == NET_HDR_SIZE, "virtio_net_hdr is
 struct net_frame {
 	uint8_t *data;
 	uint32_t length; /* frame bytes, without the virtio-net header */
-	uint16_t buffer; /* receive buffer index */
+	uint16_t buffer; /* receive buffer index, or NET_FRAME_JOINED (already given back) */
 };
+#define NET_FRAME_JOINED 0xffff
 
 struct net_device {
 	struct virtio_device *dev;
@@ -97,9 +99,13 @@ struct net_device {
 	bool link_up;         /* status & LINK_UP, or true without VIRTIO_NET_F_STATUS */
 	bool has_mtu;         /* VIRTIO_NET_F_MTU negotiated */
 	uint32_t mtu;         /* the device's mtu, or NET_DEFAULT_MTU */
-	uint32_t buffer_size; /* NET_HDR_SIZE + 14 + mtu: every buffer's descriptor length */
+	uint32_t buffer_size; /* NET_HDR_SIZE + 14 + mtu: every transmit buffer's descriptor length */
 	uint32_t stride;      /* buffer_size rounded up to NET_BUFFER_ALIGN */
-	uint8_t *rx_buffers;  /* rx_count buffers, stride apart */
+	uint32_t rx_size;     /* a receive buffer's descriptor length (buffer_size, or fw.net-rx-buffer) */
+	uint32_t rx_stride;   /* rx_size rounded up to NET_BUFFER_ALIGN */
+	bool mergeable;       /* VIRTIO_NET_F_MRG_RXBUF negotiated: frames may span receive buffers */
+	uint8_t *merge_buffer; /* buffer_size bytes: a frame of several receive buffers, joined */
+	uint8_t *rx_buffers;  /* rx_count buffers, rx_stride apart */
 	unsigned rx_count;
 	uint8_t *tx_buffers;  /* tx_count buffers, stride apart */
 	unsigned tx_count;
@@ -111,6 +117,7 @@ struct net_device {
 	bool num_buffers_reported; /* a received header's num_buffers was not 1 (reported once) */
 	/* Statistics. */
 	uint64_t rx_frames;   /* frames taken from the receive queue */
+	uint64_t rx_merged;   /* of which spread over several buffers (MRG_RXBUF) */
 	uint64_t tx_frames;   /* frames posted to the transmit queue */
 	uint64_t tx_completed;
 };
@@ -123,7 +130,7 @@ struct net_device {
  * aligned; its memory is cleared (that also touches it before any timed use).
  */
 void net_open(struct net_device *net, struct virtio_device *dev, const char *name, uint8_t *arena,
-	      uint64_t arena_size);
+	      uint64_t arena_size, uint32_t rx_buffer);
 
 /* Resets the device: it stops using every buffer. */
 void net_close(struct net_device *net);

@@ -83,11 +83,15 @@ package final class VirtioNet: VirtioDevice, Sendable {
     private let interestHandler = Mutex<(@Sendable (BackendInterest) -> Void)?>(nil)
     private let starved = Atomic<Bool>(false)
     private let failed = Atomic<Bool>(false)
+    /// Frames spread over several receive chains (VIRTIO_NET_F_MRG_RXBUF); nil when its bounce
+    /// buffer could not be mapped (the feature is then not offered).
+    private let merger: MergeableReceiver?
 
     package init(backend: any NetworkBackend, mac: [UInt8], mtu: UInt16?) {
         self.backend = backend
         self.mac = mac
         self.mtu = mtu
+        merger = try? MergeableReceiver()
     }
 
     /// The owner's way to be told whether to watch the backend for frames.
@@ -113,6 +117,7 @@ package final class VirtioNet: VirtioDevice, Sendable {
             | VirtioNetFeature.guestTSO4 | VirtioNetFeature.guestTSO6 | VirtioNetFeature.guestECN
             | VirtioNetFeature.hostTSO4 | VirtioNetFeature.hostTSO6 | VirtioNetFeature.hostECN
         if mtu != nil { features |= VirtioNetFeature.mtu }
+        if merger != nil { features |= VirtioNetFeature.mergeableReceiveBuffers }
         return features
     }
 
@@ -138,6 +143,7 @@ package final class VirtioNet: VirtioDevice, Sendable {
 
     package func reset() {
         active.withLock { $0 = nil }
+        merger?.reset()
         tellOwner(.pause)
     }
 
@@ -184,7 +190,64 @@ package final class VirtioNet: VirtioDevice, Sendable {
         var unusable: UInt64 = 0
         var starvedNow = false
         var backendFailed = false
+        let merger = activation.features & VirtioNetFeature.mergeableReceiveBuffers != 0 ? self.merger : nil
         frames: for _ in 0..<QueueWork.budget {
+            // With mergeable buffers a frame goes through the bounce buffer unless the next chain
+            // can take the largest frame (then it is read straight into it).
+            if let merger {
+                var direct = false
+                if !merger.hasPendingFrame {
+                    if !merger.hasReservedChains {
+                        // Read a frame only when the guest has posted a chain for it.
+                        guard let available = try queue.popAvailable() else {
+                            starvedNow = true
+                            break
+                        }
+                        queue.undoPop()
+                        if case .valid(let chain) = available,
+                            chain.writableLength >= UInt64(MergeableReceiver.bufferBytes)
+                        {
+                            direct = true
+                        }
+                    }
+                    if !direct {
+                        switch merger.readFrame(from: backend) {
+                        case .failure(let error):
+                            switch Self.classify(error) {
+                            case .empty: break frames
+                            case .frameLost:
+                                dropped += 1
+                                continue
+                            case .fatal:
+                                backendFailed = true
+                                break frames
+                            }
+                        case .success(let length) where length == 0:
+                            dropped += 1
+                            continue
+                        case .success:
+                            break
+                        }
+                    }
+                }
+                if !direct {
+                    switch try merger.place(queue: queue, memory: activation.memory, queueSize: Int(queue.layout.size))
+                    {
+                    case .placed(let bytes, _, let skipped):
+                        received += 1
+                        receivedBytes &+= UInt64(bytes)
+                        unusable += UInt64(skipped)
+                    case .waiting(let skipped):
+                        unusable += UInt64(skipped)
+                        starvedNow = true
+                        break frames
+                    case .dropped(let skipped):
+                        unusable += UInt64(skipped)
+                        dropped += 1
+                    }
+                    continue
+                }
+            }
             guard let available = try queue.popAvailable() else {
                 starvedNow = true
                 break
@@ -212,8 +275,9 @@ package final class VirtioNet: VirtioDevice, Sendable {
                     dropped += 1
                     continue
                 }
-                // num_buffers is 1: one buffer chain per frame (no VIRTIO_NET_F_MRG_RXBUF). It
-                // goes at its offset in the chain, whatever the size of the first buffer.
+                // One chain for this frame: num_buffers is 1 (with or without
+                // VIRTIO_NET_F_MRG_RXBUF). It goes at its offset in the chain, whatever the size
+                // of the first buffer.
                 var writer = ChainWriter(chain, memory: activation.memory)
                 _ = try? writer.skip(Self.numBuffersOffset)
                 _ = try? writer.write(UInt16(1))

@@ -64,6 +64,7 @@ package enum VirtioNetFeature {
     package static let guestChecksum: UInt64 = 1 << 1
     package static let mtu: UInt64 = 1 << 3
     package static let mac: UInt64 = 1 << 5
+    package static let mergeableReceiveBuffers: UInt64 = 1 << 15
     package static let guestTSO4: UInt64 = 1 << 7
     package static let guestTSO6: UInt64 = 1 << 8
     package static let guestECN: UInt64 = 1 << 9

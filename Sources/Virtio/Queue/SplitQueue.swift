@@ -158,6 +158,24 @@ package final class SplitQueue: @unchecked Sendable {
         }
     }
 
+    /// Puts several chains in the used ring and publishes them with one index update, so that
+    /// the driver sees all of them or none (the buffers of one merged receive frame).
+    package func addUsed(_ elements: [(head: UInt16, length: UInt32)]) throws(QueueError) {
+        var index = usedIndex
+        do {
+            for (head, length) in elements {
+                let element = GuestAddress(layout.usedRing + 4 + 8 * UInt64(index % layout.size))
+                try memory.store(UInt32(head), at: element)
+                try memory.store(length, at: GuestAddress(element.rawValue + 4))
+                index &+= 1
+            }
+            usedIndex = index
+            try memory.storeRelease(usedIndex, at: usedIndexAddress)
+        } catch {
+            throw .from(error, "used ring")
+        }
+    }
+
     /// Whether the driver wants an interrupt for the entries used since the last call
     /// (EVENT_IDX: `used_event`; otherwise the NO_INTERRUPT flag).
     package func needsInterrupt() throws(QueueError) -> Bool {
