@@ -69,8 +69,11 @@ enum DeviceScript {
                 table = tableAddress & ~15
                 available = availableAddress & ~1
                 availableIndex = 0
+                // Bit 7 asks virtio-net for mergeable receive buffers (VIRTIO_NET_F_MRG_RXBUF).
+                let mergeable: UInt64 = kind == .network ? UInt64(features >> 7) << 15 : 0
                 Handshake(transport: transport).run(
-                    features: VirtioFeature.version1 | UInt64(features & 3) << 28, queue: UInt32(features >> 2) % 2,
+                    features: VirtioFeature.version1 | UInt64(features & 3) << 28 | mergeable,
+                    queue: UInt32(features >> 2) % 2,
                     size: UInt32(size), table: table, available: available, used: used & ~3)
             case 6:
                 guard let index = input.u16(), let address = input.address(), let length = input.u32(),
