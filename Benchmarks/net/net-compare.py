@@ -4,8 +4,11 @@
 In a network namespace this script creates (and deletes): tap0 10.0.2.2/24, the guest
 10.0.2.15/24 running the firmware's responder (fw.net). For each runner, interleaved RUNS times:
   - ping: `ping -c 100 -i 0.01` from the namespace, average round-trip time;
-  - UDP stream: the firmware sends MiB MiB of 1400-byte datagrams (fw.net-bench) to a sink in
-    the namespace (firmware/tools/udp-sink.py), which reports MiB/s and losses.
+  - UDP stream guest → host: the firmware sends MiB MiB of 1400-byte datagrams (fw.net-bench) to
+    a sink in the namespace (firmware/tools/udp-sink.py), which reports MiB/s and losses;
+  - UDP stream host → guest: firmware/tools/udp-blast.py sends MiB MiB of 1400-byte datagrams to
+    the firmware's sink (fw.net-sink) as fast as the socket takes them and reads the firmware's
+    count back: MiB/s the guest took, and what the tap dropped while the guest was behind.
 The guest is stopped by PID (SwiftVMM: SIGTERM presses its power button; QEMU: SIGTERM).
 Medians are printed with the SwiftVMM/QEMU ratio.
 
@@ -45,13 +48,19 @@ def one_run(guest_command, env, mib):
     ping = ns("ping", "-c", "100", "-i", "0.01", "-W", "1", "10.0.2.15", capture_output=True, text=True)
     rtt = float(re.search(r"= [\d.]+/([\d.]+)/", ping.stdout).group(1))
     received = int(re.search(r"(\d+) received", ping.stdout).group(1))
+    blast = ns("/usr/bin/python3", os.path.join(FIRMWARE, "tools", "udp-blast.py"), "10.0.2.15", "5002", "--mib",
+               str(mib), capture_output=True, text=True)
+    match = re.search(r"rate ([\d.]+) MiB/s lost (\d+)", blast.stdout)
+    if match is None:
+        raise SystemExit(f"udp-blast: {blast.stdout} {blast.stderr}")
+    rx_rate, rx_lost = float(match.group(1)), int(match.group(2))
     guest.send_signal(signal.SIGTERM)  # ip netns exec execs the runner: this PID is ours
     try:
         guest.wait(timeout=10)
     except subprocess.TimeoutExpired:
         guest.kill()
         guest.wait()
-    return rtt, received, rate, lost
+    return rtt, received, rate, lost, rx_rate, rx_lost
 
 
 def main():
@@ -61,7 +70,7 @@ def main():
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--mib", type=int, default=64)
     arguments = parser.parse_args()
-    cmdline = f"fw.net=10.0.2.15/24 fw.net-bench=10.0.2.2:5001,{arguments.mib},1400"
+    cmdline = f"fw.net=10.0.2.15/24 fw.net-bench=10.0.2.2:5001,{arguments.mib},1400 fw.net-sink=5002"
     subprocess.run(["ip", "netns", "add", NAMESPACE], check=True)
     try:
         ns("ip", "link", "set", "lo", "up", check=True)
@@ -80,16 +89,19 @@ def main():
                 time.sleep(0.5)
     finally:
         subprocess.run(["ip", "netns", "del", NAMESPACE])
-    print(f"network, median of {arguments.runs} interleaved runs: ping -c 100 -i 0.01; UDP {arguments.mib} MiB of 1400-byte datagrams")
-    print(f"{'':10} {'ping avg ms':>12} {'received':>9} {'UDP MiB/s':>10} {'lost':>6}")
+    print(f"network, median of {arguments.runs} interleaved runs: ping -c 100 -i 0.01; UDP {arguments.mib} MiB of "
+          "1400-byte datagrams each way")
+    print(f"{'':10} {'ping avg ms':>12} {'received':>9} {'tx MiB/s':>9} {'lost':>6} {'rx MiB/s':>9} {'rx lost':>8}")
     medians = {}
     for name, values in results.items():
         medians[name] = (statistics.median(v[0] for v in values), min(v[1] for v in values),
-                         statistics.median(v[2] for v in values), max(v[3] for v in values))
-        rtt, received, rate, lost = medians[name]
-        print(f"{name:10} {rtt:12.3f} {received:9} {rate:10.1f} {lost:6}")
+                         statistics.median(v[2] for v in values), max(v[3] for v in values),
+                         statistics.median(v[4] for v in values), max(v[5] for v in values))
+        rtt, received, rate, lost, rx_rate, rx_lost = medians[name]
+        print(f"{name:10} {rtt:12.3f} {received:9} {rate:9.1f} {lost:6} {rx_rate:9.1f} {rx_lost:8}")
     print(f"{'ratio':10} {medians['SwiftVMM'][0] / medians['QEMU'][0]:12.2f} {'':9} "
-          f"{medians['SwiftVMM'][2] / medians['QEMU'][2]:10.2f}   (SwiftVMM / QEMU)")
+          f"{medians['SwiftVMM'][2] / medians['QEMU'][2]:9.2f} {'':6} "
+          f"{medians['SwiftVMM'][4] / medians['QEMU'][4]:9.2f}   (SwiftVMM / QEMU; tx = guest → host, rx = host → guest)")
 
 
 if __name__ == "__main__":

@@ -48,6 +48,29 @@ struct NetworkTests {
         }
     }
 
+    /// The receive benchmark's parts: the firmware's sink counts what udp-blast.py sends it.
+    @Test func theReceiveSinkCountsAHostStream() throws {
+        let python3 = try HostTool.python3
+        let namespace = try NetworkNamespace()
+        try namespace.addTap("tap0", address: "10.0.2.2/24")
+        let guest = try namespace.start([
+            SwiftVMMBinary.url.path, "run", "--net", "tap=tap0", "--cmdline", "fw.net=10.0.2.15/24 fw.net-sink=5002",
+        ])
+        #expect(guest.waitForOutput(containing: "fw: net ready", timeoutSeconds: 30), "\(guest.standardError.text)")
+        let blast = try namespace.run([
+            python3, tools.appendingPathComponent("udp-blast.py").path, "10.0.2.15", "5002", "--mib", "1",
+        ])
+        #expect(blast.status == 0, "\(blast.output)")
+        let fields = blast.output.split(separator: " ")
+        let received = fields.drop { $0 != "received" }.dropFirst().first.flatMap { Int($0) } ?? 0
+        let sent = fields.drop { $0 != "sent" }.dropFirst().first.flatMap { Int($0) } ?? 0
+        #expect(sent == 748 && received > 0 && received <= sent, "\(blast.output)")
+        guest.send(SIGTERM)
+        #expect(guest.waitForExit(timeoutSeconds: 30).status == 0)
+        let counters = firmwareLines(guest.standardOutput.text).first { $0.hasPrefix("fw: net counters") } ?? ""
+        #expect(counters.contains(" sink \(received) \(received * 1400)"), "\(counters) vs \(blast.output)")
+    }
+
     @Test func twoInterfacesOnTwoTaps() throws {
         let ping = try HostTool.ping
         let namespace = try NetworkNamespace()

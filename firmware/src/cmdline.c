@@ -267,6 +267,7 @@ static bool parse_switch(const char *token, uint32_t n, struct fw_options *optio
 	}
 	static const char rx_pause_prefix[] = "fw.net-rx-pause=";
 	static const char rx_buffer_prefix[] = "fw.net-rx-buffer=";
+	static const char sink_prefix[] = "fw.net-sink=";
 	if (starts_with(token, n, rx_pause_prefix)) {
 		uint32_t skip = sizeof(rx_pause_prefix) - 1, mcycles;
 		if (!parse_decimal(token + skip, n - skip, 1, 1000000, &mcycles))
@@ -304,6 +305,12 @@ static bool parse_switch(const char *token, uint32_t n, struct fw_options *optio
 	if (starts_with(token, n, blk_bench_prefix)) {
 		uint32_t skip = sizeof(blk_bench_prefix) - 1;
 		return parse_blk_bench(token + skip, n - skip, options);
+	}
+	if (starts_with(token, n, sink_prefix)) {
+		uint32_t skip = sizeof(sink_prefix) - 1;
+		if (!parse_decimal(token + skip, n - skip, 1, 65535, &options->net_sink_port))
+			return false;
+		return options->net_sink_port != NET_UDP_CONTROL_PORT; /* port 9 answers "counters" */
 	}
 	if (starts_with(token, n, rx_buffer_prefix)) {
 		uint32_t skip = sizeof(rx_buffer_prefix) - 1;
@@ -378,7 +385,8 @@ bool cmdline_parse(const char *cmdline, struct fw_options *options, const char *
 		if (starts_with(token, n, "fw.")) {
 			ok = parse_switch(token, n, options);
 			if (starts_with(token, n, "fw.udp-echo=") || starts_with(token, n, "fw.net-bench=") ||
-			    starts_with(token, n, "fw.net-rx-pause=") || starts_with(token, n, "fw.net-rx-buffer=")) {
+			    starts_with(token, n, "fw.net-rx-pause=") || starts_with(token, n, "fw.net-rx-buffer=") ||
+			    starts_with(token, n, "fw.net-sink=")) {
 				net_only = token;
 				net_only_length = n;
 			}

@@ -65,6 +65,7 @@ struct fw_options {
 	uint32_t net_prefix;     /* 0-32 */
 	uint16_t net_udp_echo_port; /* fw.udp-echo=PORT (NET_UDP_ECHO_DEFAULT_PORT when absent) */
 	uint32_t net_rx_pause_mcycles; /* fw.net-rx-pause=N: stop receiving for N million TSC cycles */
+	uint32_t net_sink_port; /* fw.net-sink=PORT: count UDP datagrams to PORT (the receive benchmark; 0: off) */
 	uint32_t net_rx_buffer; /* fw.net-rx-buffer=N: N-byte receive buffers with VIRTIO_NET_F_MRG_RXBUF (0: off) */
 	bool net_bench;          /* fw.net-bench=DEST_IP:PORT,MiB,SIZE */
 	uint32_t net_bench_ip;   /* host order */

@@ -98,6 +98,7 @@ struct responder {
 	/* Counters (rx and tx are the driver's). */
 	uint64_t arp, icmp, udp, dropped;
 	uint64_t dhcp_used;      /* OFFERs, ACKs and NAKs taken (fw.net=dhcp) */
+	uint64_t sink_datagrams, sink_bytes; /* fw.net-sink: datagrams and payload bytes taken */
 	/* fw.net=dhcp. */
 	enum dhcp_state dhcp_state;
 	bool dhcp_answered;      /* the awaited reply arrived: in dhcp_reply */
@@ -204,7 +205,8 @@ static void text_add_u64(struct text *t, uint64_t v)
 		t->data[t->length++] = digits[--n];
 }
 
-/* "net counters rx <n> tx <n> arp <n> icmp <n> udp <n> dropped <n>[ dhcp <n>][ merged <n>]" */
+/* "net counters rx <n> tx <n> arp <n> icmp <n> udp <n> dropped <n>[ dhcp <n>][ sink <datagrams> <bytes>]
+ *  [ merged <n>]" */
 static void counters_text(const struct responder *r, struct text *t)
 {
 	t->length = 0;
@@ -223,6 +225,12 @@ static void counters_text(const struct responder *r, struct text *t)
 	if (r->options->net_dhcp) {
 		text_add(t, " dhcp ");
 		text_add_u64(t, r->dhcp_used);
+	}
+	if (r->options->net_sink_port != 0) {
+		text_add(t, " sink ");
+		text_add_u64(t, r->sink_datagrams);
+		text_add(t, " ");
+		text_add_u64(t, r->sink_bytes);
 	}
 	if (r->net.mergeable) {
 		text_add(t, " merged ");
@@ -466,6 +474,11 @@ static bool handle_udp(struct responder *r, const uint8_t *frame, uint32_t src_i
 	if (dst_port == r->echo_port) {
 		send_udp(r, frame + 6, src_ip, dst_port, src_port, data, data_length);
 		r->udp++;
+		return true;
+	}
+	if (r->options->net_sink_port != 0 && dst_port == r->options->net_sink_port) {
+		r->sink_datagrams++;
+		r->sink_bytes += data_length;
 		return true;
 	}
 	if (dst_port == NET_UDP_CONTROL_PORT && data_length >= sizeof(COUNTERS_REQUEST) - 1 &&
