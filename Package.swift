@@ -140,7 +140,7 @@ let package = Package(
         .testTarget(name: "LauncherTests", dependencies: ["Launcher", "VMM"]),
         .testTarget(name: "PodNetworkTests", dependencies: ["PodNetwork", "CPodNetwork", "VMM"]),
         .testTarget(name: "ObservabilityTests", dependencies: ["Observability", "VMM"]),
-        .testTarget(name: "FirecrackerAPITests", dependencies: ["FirecrackerAPI", "VMM"]),
+        .testTarget(name: "FirecrackerAPITests", dependencies: ["FirecrackerAPI", "VMM", "EmbeddedFirmware"]),
         // The library as embedders see it: only `import VMM` (and swift-log), no @testable.
         .testTarget(
             name: "SwiftVMMLibraryTests",
