@@ -27,6 +27,9 @@ mkdir -p artifacts
 # The build lives in the cache (like the nested harness's), so a fresh clone does not rebuild it.
 flags=(-c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -enable-testing
   --scratch-path "${SWIFTVMM_CACHE:-$HOME/.cache/swiftvmm}/fuzz-build")
+# SwiftPM keeps the cached build plan of a path dependency (the main package here) when only its
+# file list changed, and then misses a source file added since: plan again on every run (cheap).
+rm -f "${SWIFTVMM_CACHE:-$HOME/.cache/swiftvmm}/fuzz-build/release.yaml"
 flock /tmp/swiftvmm-build.lock swift build "${flags[@]}" --product SwiftVMMFuzzer >&2
 binary="$(swift build "${flags[@]}" --show-bin-path)/SwiftVMMFuzzer"
 limits=(-rss_limit_mb=3072 -malloc_limit_mb=512 -timeout=10)

@@ -33,12 +33,10 @@ public final class FirecrackerLogSink: Sendable {
     func configure(_ configuration: FirecrackerLoggerConfiguration) throws(FirecrackerFault) {
         var descriptor: Int32?
         if let path = configuration.logPath {
-            let opened = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0o600)
-            guard opened >= 0 else {
-                throw FirecrackerFault(
-                    "Failed to open the log file \(path): \(String(cString: strerror(errno))).")
+            switch LineFile.open(path) {
+            case .success(let opened): descriptor = opened
+            case .failure(let error): throw FirecrackerFault("Failed to open the log file \(path): \(error.reason).")
             }
-            descriptor = opened
         }
         settings.withLock { settings in
             if let descriptor {
@@ -74,10 +72,7 @@ public final class FirecrackerLogSink: Sendable {
             var tags = "\(instanceID):\(label)"
             if settings.showLevel { tags += ":\(level.rawValue.uppercased())" }
             if settings.showOrigin { tags += ":\(file.split(separator: "/").last ?? ""):\(line)" }
-            let text = Array("\(Self.timestamp()) [\(tags)] \(message)\n".utf8)
-            // SAFETY: write(2) reads the array's own bytes during the call; a short or failed
-            // write of a log line (a full pipe) is dropped rather than blocking the VMM.
-            _ = text.withUnsafeBytes { Glibc.write(settings.descriptor, $0.baseAddress, $0.count) }
+            LineFile.append(Array("\(Self.timestamp()) [\(tags)] \(message)\n".utf8), to: settings.descriptor)
         }
     }
 

@@ -22,18 +22,18 @@ final class FirecrackerMetricsWriter: Sendable {
     struct State {
         var driveIDs: [String] = []
         var interfaceIDs: [String] = []
-        var previous: [String: UInt64] = [:]
+        /// The totals of the last line, by group and name.
+        var previous: [String: [String: UInt64]] = [:]
         var timer: PeriodicTimer?
     }
 
     /// Opens `path` for appending (created when missing; a named pipe without blocking).
     init(path: String) throws(FirecrackerFault) {
-        let opened = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0o600)
-        guard opened >= 0 else {
-            throw FirecrackerFault(
-                "Cannot initialize the metrics system: \(path): \(String(cString: strerror(errno))).")
+        switch LineFile.open(path) {
+        case .success(let opened): descriptor = opened
+        case .failure(let error):
+            throw FirecrackerFault("Cannot initialize the metrics system: \(path): \(error.reason).")
         }
-        descriptor = opened
     }
 
     deinit { close(descriptor) }
@@ -65,30 +65,25 @@ final class FirecrackerMetricsWriter: Sendable {
     func write(machine: Machine?) {
         let line: [UInt8] = state.withLock { state in
             let current = machine.map { Self.counters(of: $0, drives: state.driveIDs, interfaces: state.interfaceIDs) }
-            var groups: [String: [String: UInt64]] = [:]
-            for (key, value) in current ?? [:] {
-                let parts = key.split(separator: ".", maxSplits: 1).map(String.init)
-                guard parts.count == 2 else { continue }
-                groups[parts[0], default: [:]][parts[1]] = value &- (state.previous[key] ?? 0)
-            }
-            state.previous = current ?? state.previous
             var object = "{\"utc_timestamp_ms\":\(Self.utcMilliseconds())"
-            for group in groups.keys.sorted() {
-                let fields = (groups[group] ?? [:]).sorted { $0.key < $1.key }.map { "\"\($0.key)\":\($0.value)" }
+            for (group, values) in (current ?? [:]).sorted(by: { $0.key < $1.key }) {
+                let before = state.previous[group] ?? [:]
+                let fields = values.sorted { $0.key < $1.key }.map {
+                    "\"\($0.key)\":\($0.value &- (before[$0.key] ?? 0))"
+                }
                 object += ",\"\(group)\":{\(fields.joined(separator: ","))}"
             }
+            if let current { state.previous = current }
             return Array((object + "}\n").utf8)
         }
-        // SAFETY: write(2) reads the array's own bytes during the call; a full pipe drops the
-        // line rather than blocking the VMM.
-        _ = line.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+        LineFile.append(line, to: descriptor)
     }
 
-    /// Every counter as `group.name` (totals since the machine was built).
-    static func counters(of machine: Machine, drives: [String], interfaces: [String]) -> [String: UInt64] {
-        var counters: [String: UInt64] = [:]
+    /// Every counter by group and name (totals since the machine was built).
+    static func counters(of machine: Machine, drives: [String], interfaces: [String]) -> [String: [String: UInt64]] {
+        var counters: [String: [String: UInt64]] = [:]
         func add(_ group: String, _ name: String, _ value: UInt64) {
-            counters["\(group).\(name)", default: 0] &+= value
+            counters[group, default: [:]][name, default: 0] &+= value
         }
         for disk in machine.diskStatistics {
             let id = disk.index < drives.count ? drives[disk.index] : "\(disk.index)"

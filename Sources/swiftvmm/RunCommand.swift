@@ -87,12 +87,7 @@ struct RunCommand: ParsableCommand {
                 + " `swiftvmm serve --no-api --config-file FILE`.", valueName: "file"))
     var firecrackerConfig: String?
 
-    @Option(
-        name: .long,
-        help: ArgumentHelp(
-            "Seconds the guest has to power off after SIGTERM/SIGINT before the run is forced to stop (default 30).",
-            valueName: "seconds"))
-    var graceSeconds: Double = 30
+    @OptionGroup var grace: GraceOption
 
     @Flag(
         name: .long,
@@ -166,15 +161,12 @@ struct RunCommand: ParsableCommand {
                 "--log-level: '\(logLevel)' is not valid; expected trace, debug, info, notice, warning, error or critical"
             )
         }
-        guard graceSeconds >= 0, graceSeconds.isFinite else {
-            throw ValidationError("--grace-seconds: '\(graceSeconds)' is not valid; expected a number of seconds ≥ 0")
-        }
     }
 
     func run() throws {
         if let firecrackerConfig {
             let serve = try ServeCommand.parse(
-                ["--no-api", "--config-file", firecrackerConfig, "--grace-seconds", "\(graceSeconds)"]
+                ["--no-api", "--config-file", firecrackerConfig, "--grace-seconds", "\(grace.graceSeconds)"]
                     + (seccomp.map { ["--seccomp", $0] } ?? []))
             try serve.run()
             return
@@ -191,7 +183,7 @@ struct RunCommand: ParsableCommand {
         } catch {
             throw CommandFailure(error)
         }
-        let signals = ShutdownSignals(graceSeconds: graceSeconds)
+        let signals = ShutdownSignals(graceSeconds: grace.graceSeconds)
         let logger = Logger(label: "swiftvmm")
         let observability = try ObservabilityStep(
             listen: http, field: "--http", probeSocket: probeSocket, probeField: "--probe-socket",

@@ -39,12 +39,7 @@ struct ServeCommand: ParsableCommand {
     @Flag(name: .customLong("no-api"), help: "Serve no API (needs --config-file).")
     var noAPI = false
 
-    @Option(
-        name: .long,
-        help: ArgumentHelp(
-            "Seconds the guest has to power off after SIGTERM/SIGINT before the run is forced to stop (default 30).",
-            valueName: "seconds"))
-    var graceSeconds: Double = 30
+    @OptionGroup var grace: GraceOption
 
     @Option(
         name: .long,
@@ -87,9 +82,6 @@ struct ServeCommand: ParsableCommand {
                 "--id: '\(instanceID)' is not valid; expected 1 to 64 letters, digits or hyphens")
         }
         guard !apiSocket.isEmpty else { throw ValidationError("--api-sock: give the path of the socket") }
-        guard graceSeconds >= 0, graceSeconds.isFinite else {
-            throw ValidationError("--grace-seconds: '\(graceSeconds)' is not valid; expected a number of seconds ≥ 0")
-        }
         if let seccomp, SeccompMode(rawValue: seccomp) == nil {
             throw ValidationError("--seccomp: '\(seccomp)' is not valid; expected enforce, log or off")
         }
@@ -135,7 +127,7 @@ struct ServeCommand: ParsableCommand {
             throw CommandFailure(
                 message: "--config-file \(configFile ?? ""): \(fault.message)", status: fault.exitStatus)
         }
-        let signals = ShutdownSignals(graceSeconds: graceSeconds)
+        let signals = ShutdownSignals(graceSeconds: grace.graceSeconds)
         let starter = MainThreadStarter(seccomp: seccomp.flatMap(SeccompMode.init(rawValue:)))
         let controller = FirecrackerController(instanceID: instanceID, starter: starter, logSink: sink)
         do {

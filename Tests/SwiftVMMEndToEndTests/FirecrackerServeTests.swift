@@ -37,15 +37,6 @@ struct FirecrackerServeTests {
         process.standardOutput.text.split(separator: "\n").filter { $0.hasPrefix("fw: tick ") }.count
     }
 
-    func waitFor(_ timeoutSeconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {
-        let deadline = Date().addingTimeInterval(timeoutSeconds)
-        while Date() < deadline {
-            if try condition() { return true }
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        return false
-    }
-
     @Test func configureStartPauseResumeAndPowerOffThroughTheAPI() throws {
         let (process, api) = try serve(["--id", "fc-test-1"])
         let log = path("fc.log")

@@ -51,15 +51,6 @@ struct ObservabilityEndpointTests {
         return try JSONDecoder().decode([String: Double].self, from: data)
     }
 
-    private static func waitFor(_ timeoutSeconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {
-        let deadline = Date().addingTimeInterval(timeoutSeconds)
-        while Date() < deadline {
-            if try condition() { return true }
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        return false
-    }
-
     @Test func diskMetricsMatchTheRequestsTheFirmwareMade() throws {
         let disks = try ScratchDisks()
         let image = try disks.image("metrics.img", mebibytes: 1)
@@ -151,7 +142,7 @@ struct ObservabilityEndpointTests {
         #expect(before.0 == 503 && before.1.contains("no console line matched"), "\(before)")
         #expect(try Self.get("http://127.0.0.1:\(port)/healthz").0 == 200)
         #expect(guest.waitForOutput(containing: "fw: tick 100", timeoutSeconds: 60))
-        #expect(try Self.waitFor(10) { try Self.get("http://127.0.0.1:\(port)/readyz").0 == 200 })
+        #expect(try waitFor(10) { try Self.get("http://127.0.0.1:\(port)/readyz").0 == 200 })
         guest.send(SIGTERM)
         #expect(guest.waitForExit(timeoutSeconds: 30).status == 0)
     }
@@ -177,10 +168,10 @@ struct ObservabilityEndpointTests {
                     + "s.bind(('127.0.0.1',\(servicePort)));s.listen();print('listening',flush=True);time.sleep(30)",
             ])
         #expect(listener.waitForOutput(containing: "listening", timeoutSeconds: 10))
-        #expect(try Self.waitFor(10) { try Self.get("http://127.0.0.1:\(port)/readyz").0 == 200 })
+        #expect(try waitFor(10) { try Self.get("http://127.0.0.1:\(port)/readyz").0 == 200 })
         listener.send(SIGKILL)
         _ = listener.waitForExit(timeoutSeconds: 10)
-        #expect(try Self.waitFor(10) { try Self.get("http://127.0.0.1:\(port)/readyz").0 == 503 }, "not ready again")
+        #expect(try waitFor(10) { try Self.get("http://127.0.0.1:\(port)/readyz").0 == 503 }, "not ready again")
         guest.send(SIGTERM)
         #expect(guest.waitForExit(timeoutSeconds: 30).status == 0)
     }

@@ -108,3 +108,13 @@ final class RunningProcess: @unchecked Sendable {
         return (process.terminationStatus, timedOut)
     }
 }
+
+/// Polls `condition` every 50 ms until it holds (true) or `timeoutSeconds` pass (false).
+func waitFor(_ timeoutSeconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(timeoutSeconds)
+    while Date() < deadline {
+        if try condition() { return true }
+        Thread.sleep(forTimeInterval: 0.05)
+    }
+    return false
+}

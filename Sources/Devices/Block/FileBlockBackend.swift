@@ -102,31 +102,19 @@ package final class FileBlockBackend: BlockBackend {
             if errno == EISDIR { throw .notADisk(path: path) }
             throw .cannotOpen(path: path, errno: errno)
         }
-        var status = stat()
-        guard fstat(fd, &status) == 0 else {
-            let code = errno
+        let kind: mode_t
+        let bytes: UInt64
+        do {
+            (kind, bytes) = try Self.size(of: fd, path: path)
+        } catch {
             close(fd)
-            throw .cannotOpen(path: path, errno: code)
-        }
-        let kind = status.st_mode & S_IFMT
-        var bytes: UInt64 = 0
-        if kind == S_IFREG {
-            bytes = UInt64(status.st_size)
-        } else if kind == S_IFBLK {
-            guard chostio_block_device_size(fd, &bytes) == 0 else {
-                let code = errno
-                close(fd)
-                throw .cannotOpen(path: path, errno: code)
-            }
-        } else {
-            close(fd)
-            throw .notADisk(path: path)
+            throw error
         }
         guard chostio_ofd_lock(fd, readOnly ? 0 : 1) == 0 else {
             close(fd)
             throw .locked(path: path, readOnly: readOnly)
         }
-        capacity = Atomic(bytes / BlockRequest.sectorSize * BlockRequest.sectorSize)
+        capacity = Atomic(Self.wholeSectors(bytes))
         if let declaredBytes, bytes < declaredBytes {
             close(fd)
             throw .smallerThanDeclared(path: path, bytes: bytes, declaredBytes: declaredBytes)
@@ -161,18 +149,35 @@ package final class FileBlockBackend: BlockBackend {
     /// Reads the size of the open file or device again (it was grown or shrunk on the host);
     /// returns the new capacity. A size below one sector is refused and changes nothing.
     package func refreshCapacity() throws(BlockBackendError) -> UInt64 {
-        var status = stat()
-        guard fstat(primary, &status) == 0 else { throw .cannotOpen(path: path, errno: errno) }
-        var bytes: UInt64 = 0
-        if status.st_mode & S_IFMT == S_IFBLK {
-            guard chostio_block_device_size(primary, &bytes) == 0 else { throw .cannotOpen(path: path, errno: errno) }
-        } else {
-            bytes = UInt64(max(0, status.st_size))
-        }
-        let sectors = bytes / BlockRequest.sectorSize * BlockRequest.sectorSize
+        let (_, bytes) = try Self.size(of: primary, path: path)
+        let sectors = Self.wholeSectors(bytes)
         guard sectors > 0 else { throw .tooSmall(path: path, bytes: bytes) }
         capacity.store(sectors, ordering: .relaxed)
         return sectors
+    }
+
+    /// The kind (regular file or block device) and size in bytes of the open `descriptor`.
+    private static func size(of descriptor: Int32, path: String) throws(BlockBackendError) -> (mode_t, UInt64) {
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else { throw .cannotOpen(path: path, errno: errno) }
+        let kind = status.st_mode & S_IFMT
+        switch kind {
+        case S_IFREG:
+            return (kind, UInt64(max(0, status.st_size)))
+        case S_IFBLK:
+            var bytes: UInt64 = 0
+            guard chostio_block_device_size(descriptor, &bytes) == 0 else {
+                throw .cannotOpen(path: path, errno: errno)
+            }
+            return (kind, bytes)
+        default:
+            throw .notADisk(path: path)
+        }
+    }
+
+    /// `bytes` rounded down to whole sectors (the rest of a file is not exposed).
+    private static func wholeSectors(_ bytes: UInt64) -> UInt64 {
+        bytes / BlockRequest.sectorSize * BlockRequest.sectorSize
     }
 
     deinit {

@@ -192,19 +192,21 @@ package final class VirtioBlock: VirtioDevice, Sendable {
 
     /// Executes `batch` in order, merging runs of adjacent reads or writes, and completes each.
     private func complete(_ batch: [Pending], queue: SplitQueue, memory: GuestMemory) throws(QueueError) {
+        let backend = self.backend  // one read per batch (a replacement waits for the batch)
         var position = 0
         while position < batch.count {
             let run = Self.mergeableRun(batch, from: position)
             let started = MonotonicClock.nanoseconds()
             var statuses: [BlockRequest.Status]
             if run.count > 1, let merged = Self.merged(run.map(\.request)) {
-                let status = execute(merged, memory: memory)
+                let status = execute(merged, on: backend, memory: memory)
                 // A failed merged transfer is retried request by request, for exact statuses.
                 statuses =
                     status == .ok
-                    ? Array(repeating: .ok, count: run.count) : run.map { execute($0.request, memory: memory) }
+                    ? Array(repeating: .ok, count: run.count)
+                    : run.map { execute($0.request, on: backend, memory: memory) }
             } else {
-                statuses = run.map { execute($0.request, memory: memory) }
+                statuses = run.map { execute($0.request, on: backend, memory: memory) }
             }
             let nanoseconds = MonotonicClock.nanoseconds() &- started
             statisticsStore.withLock { statistics in
@@ -259,9 +261,8 @@ package final class VirtioBlock: VirtioDevice, Sendable {
         return BlockRequest(operation: operation, status: first.status, writableDataLength: 0)
     }
 
-    /// Runs one parsed request against the backend.
-    func execute(_ request: BlockRequest, memory: GuestMemory) -> BlockRequest.Status {
-        let backend = self.backend
+    /// Runs one parsed request against `backend` (the device's, read once per batch).
+    func execute(_ request: BlockRequest, on backend: any BlockBackend, memory: GuestMemory) -> BlockRequest.Status {
         switch request.operation {
         case .read(let sector, let buffers):
             guard let offset = Self.byteOffset(sector) else { return .ioError }

@@ -56,61 +56,68 @@ final class MergeableReceiver: Sendable {
         return .success(length)
     }
 
+    /// Keeps `chain` (popped, with room for the header) as the next frame's first.
+    func hold(_ chain: DescriptorChain) {
+        state.withLock { $0.reserved.append(chain) }
+    }
+
     /// Places the pending frame into chains from `queue` (and those already reserved).
-    func place(queue: SplitQueue, memory: GuestMemory, queueSize: Int) throws(QueueError) -> Outcome {
-        try state.withLock { (state: inout State) throws(QueueError) -> Outcome in
-            guard let length = state.pendingLength else { return .waiting(unusable: 0) }
-            var unusable = 0
-            var room = state.reserved.reduce(UInt64(0)) { $0 + $1.writableLength }
-            while room < UInt64(length) {
-                if state.reserved.count >= queueSize {
-                    // A whole queue of the guest's chains cannot hold it: the frame is lost.
+    func place(queue: SplitQueue, memory: GuestMemory) throws(QueueError) -> Outcome {
+        let queueSize = Int(queue.layout.size)
+        return
+            try state.withLock { (state: inout State) throws(QueueError) -> Outcome in
+                guard let length = state.pendingLength else { return .waiting(unusable: 0) }
+                var unusable = 0
+                var room = state.reserved.reduce(UInt64(0)) { $0 + $1.writableLength }
+                while room < UInt64(length) {
+                    if state.reserved.count >= queueSize {
+                        // A whole queue of the guest's chains cannot hold it: the frame is lost.
+                        state.pendingLength = nil
+                        return .dropped(unusable: unusable)
+                    }
+                    guard let available = try queue.popAvailable() else { return .waiting(unusable: unusable) }
+                    // The header must fit in the first chain; any chain must take something.
+                    let minimum = state.reserved.isEmpty ? UInt64(VirtioNetHeader.size) : 1
+                    guard case .valid(let chain) = available, chain.writableLength >= minimum else {
+                        unusable += 1
+                        try queue.addUsed(head: available.head, length: 0)
+                        continue
+                    }
+                    state.reserved.append(chain)
+                    room += chain.writableLength
+                }
+                // Copy the frame over the chains, in order, filling each.
+                var offset = 0
+                var elements: [(head: UInt16, length: UInt32)] = []
+                do {
+                    for chain in state.reserved where offset < length {
+                        var written = 0
+                        for buffer in chain.writable where offset < length {
+                            let count = min(Int(buffer.length), length - offset)
+                            try memory.copy(count, from: bounce, at: GuestAddress(UInt64(offset)), to: buffer.address)
+                            offset += count
+                            written += count
+                        }
+                        elements.append((chain.head, UInt32(written)))
+                    }
+                    var header = ChainWriter(state.reserved[0], memory: memory)
+                    try header.skip(VirtioNet.numBuffersOffset)
+                    try header.write(UInt16(elements.count))
+                } catch {
+                    // The guest's memory refused a copy: the frame is lost and its chains given back
+                    // empty (they are not trusted for another frame).
+                    let chains = state.reserved
+                    state.reserved = []
                     state.pendingLength = nil
+                    try queue.addUsed(chains.map { ($0.head, UInt32(0)) })
                     return .dropped(unusable: unusable)
                 }
-                guard let available = try queue.popAvailable() else { return .waiting(unusable: unusable) }
-                // The header must fit in the first chain; any chain must take something.
-                let minimum = state.reserved.isEmpty ? UInt64(VirtioNetHeader.size) : 1
-                guard case .valid(let chain) = available, chain.writableLength >= minimum else {
-                    unusable += 1
-                    try queue.addUsed(head: available.head, length: 0)
-                    continue
-                }
-                state.reserved.append(chain)
-                room += chain.writableLength
-            }
-            // Copy the frame over the chains, in order, filling each.
-            var offset = 0
-            var elements: [(head: UInt16, length: UInt32)] = []
-            do {
-                for chain in state.reserved where offset < length {
-                    var written = 0
-                    for buffer in chain.writable where offset < length {
-                        let count = min(Int(buffer.length), length - offset)
-                        try memory.copy(count, from: bounce, at: GuestAddress(UInt64(offset)), to: buffer.address)
-                        offset += count
-                        written += count
-                    }
-                    elements.append((chain.head, UInt32(written)))
-                }
-                var header = ChainWriter(state.reserved[0], memory: memory)
-                try header.skip(VirtioNet.numBuffersOffset)
-                try header.write(UInt16(elements.count))
-            } catch {
-                // The guest's memory refused a copy: the frame is lost and its chains given back
-                // empty (they are not trusted for another frame).
-                let chains = state.reserved
-                state.reserved = []
+                let buffers = elements.count
+                try queue.addUsed(elements)
+                state.reserved.removeFirst(buffers)
                 state.pendingLength = nil
-                try queue.addUsed(chains.map { ($0.head, UInt32(0)) })
-                return .dropped(unusable: unusable)
+                return .placed(frameBytes: length - VirtioNetHeader.size, buffers: buffers, unusable: unusable)
             }
-            let buffers = elements.count
-            try queue.addUsed(elements)
-            state.reserved.removeFirst(buffers)
-            state.pendingLength = nil
-            return .placed(frameBytes: length - VirtioNetHeader.size, buffers: buffers, unusable: unusable)
-        }
     }
 
     /// Forgets the pending frame and the reserved chains (the device was reset).

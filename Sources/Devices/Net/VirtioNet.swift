@@ -179,117 +179,43 @@ package final class VirtioNet: VirtioDevice, Sendable {
         }
     }
 
+    /// What one turn of receiving counted.
+    private struct ReceiveTally {
+        var received: UInt64 = 0
+        var receivedBytes: UInt64 = 0
+        var dropped: UInt64 = 0
+        var unusable: UInt64 = 0
+        /// The guest had no (or not enough) receive buffers posted.
+        var starved = false
+        var backendFailed = false
+    }
+
+    /// Whether a turn of receiving goes on to the next frame.
+    private enum ReceiveStep {
+        case next
+        case stop
+    }
+
     /// The backend has frames: move up to `QueueWork.budget` of them into posted receive buffers.
     package func backendReadable() throws(QueueError) {
         guard !failed.load(ordering: .acquiring), let activation = active.withLock({ $0 }),
             let queue = activation.queues[Self.receiveQueue]
         else { return }
-        var received: UInt64 = 0
-        var receivedBytes: UInt64 = 0
-        var dropped: UInt64 = 0
-        var unusable: UInt64 = 0
-        var starvedNow = false
-        var backendFailed = false
+        var tally = ReceiveTally()
         let merger = activation.features & VirtioNetFeature.mergeableReceiveBuffers != 0 ? self.merger : nil
-        frames: for _ in 0..<QueueWork.budget {
-            // With mergeable buffers a frame goes through the bounce buffer unless the next chain
-            // can take the largest frame (then it is read straight into it).
+        for _ in 0..<QueueWork.budget {
+            let step: ReceiveStep
             if let merger {
-                var direct = false
-                if !merger.hasPendingFrame {
-                    if !merger.hasReservedChains {
-                        // Read a frame only when the guest has posted a chain for it.
-                        guard let available = try queue.popAvailable() else {
-                            starvedNow = true
-                            break
-                        }
-                        queue.undoPop()
-                        if case .valid(let chain) = available,
-                            chain.writableLength >= UInt64(MergeableReceiver.bufferBytes)
-                        {
-                            direct = true
-                        }
-                    }
-                    if !direct {
-                        switch merger.readFrame(from: backend) {
-                        case .failure(let error):
-                            switch Self.classify(error) {
-                            case .empty: break frames
-                            case .frameLost:
-                                dropped += 1
-                                continue
-                            case .fatal:
-                                backendFailed = true
-                                break frames
-                            }
-                        case .success(let length) where length == 0:
-                            dropped += 1
-                            continue
-                        case .success:
-                            break
-                        }
-                    }
-                }
-                if !direct {
-                    switch try merger.place(queue: queue, memory: activation.memory, queueSize: Int(queue.layout.size))
-                    {
-                    case .placed(let bytes, _, let skipped):
-                        received += 1
-                        receivedBytes &+= UInt64(bytes)
-                        unusable += UInt64(skipped)
-                    case .waiting(let skipped):
-                        unusable += UInt64(skipped)
-                        starvedNow = true
-                        break frames
-                    case .dropped(let skipped):
-                        unusable += UInt64(skipped)
-                        dropped += 1
-                    }
-                    continue
-                }
+                step = try receiveMerged(merger, queue: queue, activation: activation, tally: &tally)
+            } else {
+                step = try receiveDirect(queue: queue, activation: activation, tally: &tally)
             }
-            guard let available = try queue.popAvailable() else {
-                starvedNow = true
-                break
-            }
-            guard case .valid(let chain) = available, chain.writableLength >= UInt64(VirtioNetHeader.size) else {
-                unusable += 1
-                try queue.addUsed(head: available.head, length: 0)
-                continue
-            }
-            switch backend.receive(into: chain.writable, memory: activation.memory) {
-            case .failure(let error):
-                // The buffer stays posted for the next frame.
-                queue.undoPop()
-                switch Self.classify(error) {
-                case .empty: break frames
-                case .frameLost: dropped += 1
-                case .fatal:
-                    backendFailed = true
-                    break frames
-                }
-            case .success(let length):
-                guard length >= VirtioNetHeader.size, UInt64(length) <= chain.writableLength else {
-                    // Truncated (the frame was larger than the buffers) or garbage: lost.
-                    queue.undoPop()
-                    dropped += 1
-                    continue
-                }
-                // One chain for this frame: num_buffers is 1 (with or without
-                // VIRTIO_NET_F_MRG_RXBUF). It goes at its offset in the chain, whatever the size
-                // of the first buffer.
-                var writer = ChainWriter(chain, memory: activation.memory)
-                _ = try? writer.skip(Self.numBuffersOffset)
-                _ = try? writer.write(UInt16(1))
-                try queue.addUsed(head: available.head, length: UInt32(length))
-                received += 1
-                receivedBytes &+= UInt64(length - VirtioNetHeader.size)
-            }
+            if step == .stop { break }
         }
-        if backendFailed {
+        if tally.backendFailed {
             failed.store(true, ordering: .releasing)
             tellOwner(.detach)
-        } else if starvedNow, !starved.exchange(true, ordering: .acquiringAndReleasing) {
+        } else if tally.starved, !starved.exchange(true, ordering: .acquiringAndReleasing) {
             tellOwner(.pause)
             counters.withLock { $0.receiveStarvations += 1 }
             // Buffers posted between the pop and the pause would be missed: look once more.
@@ -299,13 +225,116 @@ package final class VirtioNet: VirtioDevice, Sendable {
             }
         }
         counters.withLock {
-            $0.receivedFrames += received
-            $0.receivedBytes &+= receivedBytes
-            $0.droppedReceive += dropped
-            $0.unusableReceiveBuffers += unusable
-            $0.backendFailed = $0.backendFailed || backendFailed
+            $0.receivedFrames += tally.received
+            $0.receivedBytes &+= tally.receivedBytes
+            $0.droppedReceive += tally.dropped
+            $0.unusableReceiveBuffers += tally.unusable
+            $0.backendFailed = $0.backendFailed || tally.backendFailed
         }
         if try queue.needsInterrupt() { activation.interrupt.raise() }
+    }
+
+    /// One frame read straight into one chain (`popped`, or the next posted one).
+    private func receiveDirect(
+        queue: SplitQueue, activation: VirtioActivation, tally: inout ReceiveTally, popped: AvailableChain? = nil
+    ) throws(QueueError) -> ReceiveStep {
+        var next = popped
+        if next == nil { next = try queue.popAvailable() }
+        guard let available = next else {
+            tally.starved = true
+            return .stop
+        }
+        guard case .valid(let chain) = available, chain.writableLength >= UInt64(VirtioNetHeader.size) else {
+            tally.unusable += 1
+            try queue.addUsed(head: available.head, length: 0)
+            return .next
+        }
+        switch backend.receive(into: chain.writable, memory: activation.memory) {
+        case .failure(let error):
+            // The buffer stays posted for the next frame.
+            queue.undoPop()
+            return Self.backendError(error, tally: &tally)
+        case .success(let length):
+            guard length >= VirtioNetHeader.size, UInt64(length) <= chain.writableLength else {
+                // Truncated (the frame was larger than the buffers) or garbage: lost.
+                queue.undoPop()
+                tally.dropped += 1
+                return .next
+            }
+            // One chain for this frame: num_buffers is 1 (with or without
+            // VIRTIO_NET_F_MRG_RXBUF). It goes at its offset in the chain, whatever the size of
+            // the first buffer.
+            var writer = ChainWriter(chain, memory: activation.memory)
+            _ = try? writer.skip(Self.numBuffersOffset)
+            _ = try? writer.write(UInt16(1))
+            try queue.addUsed(head: available.head, length: UInt32(length))
+            tally.received += 1
+            tally.receivedBytes &+= UInt64(length - VirtioNetHeader.size)
+            return .next
+        }
+    }
+
+    /// One frame with mergeable buffers: through the bounce buffer, unless the next chain can
+    /// take the largest frame (then straight into it).
+    private func receiveMerged(
+        _ merger: MergeableReceiver, queue: SplitQueue, activation: VirtioActivation, tally: inout ReceiveTally
+    ) throws(QueueError) -> ReceiveStep {
+        if !merger.hasPendingFrame {
+            if !merger.hasReservedChains {
+                // Read a frame only when the guest has posted a chain for it.
+                guard let available = try queue.popAvailable() else {
+                    tally.starved = true
+                    return .stop
+                }
+                if case .valid(let chain) = available, chain.writableLength >= UInt64(MergeableReceiver.bufferBytes) {
+                    return try receiveDirect(queue: queue, activation: activation, tally: &tally, popped: available)
+                }
+                if case .valid(let chain) = available, chain.writableLength >= UInt64(VirtioNetHeader.size) {
+                    merger.hold(chain)  // the frame's first chain, popped once
+                } else {
+                    queue.undoPop()  // placing the frame gives it back empty
+                }
+            }
+            switch merger.readFrame(from: backend) {
+            case .failure(let error):
+                return Self.backendError(error, tally: &tally)
+            case .success(let length) where length == 0:
+                tally.dropped += 1
+                return .next
+            case .success:
+                break
+            }
+        }
+        switch try merger.place(queue: queue, memory: activation.memory) {
+        case .placed(let bytes, _, let skipped):
+            tally.received += 1
+            tally.receivedBytes &+= UInt64(bytes)
+            tally.unusable += UInt64(skipped)
+            return .next
+        case .waiting(let skipped):
+            tally.unusable += UInt64(skipped)
+            tally.starved = true
+            return .stop
+        case .dropped(let skipped):
+            tally.unusable += UInt64(skipped)
+            tally.dropped += 1
+            return .next
+        }
+    }
+
+    /// Counts a failed backend read: nothing waiting stops the turn, a lost frame does not, a
+    /// dead backend stops receiving for good.
+    private static func backendError(_ error: FileIOError, tally: inout ReceiveTally) -> ReceiveStep {
+        switch classify(error) {
+        case .empty:
+            return .stop
+        case .frameLost:
+            tally.dropped += 1
+            return .next
+        case .fatal:
+            tally.backendFailed = true
+            return .stop
+        }
     }
 
     /// Sends up to `QueueWork.budget` frames the guest queued, in order.

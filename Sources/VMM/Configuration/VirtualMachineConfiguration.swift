@@ -123,7 +123,6 @@ public struct VirtualMachineConfiguration: Sendable, Equatable, Codable {
     public var memoryBytes: UInt64 { UInt64(max(0, memoryMiB)) << 20 }
 }
 
-/// How system calls outside a thread's allow-list are treated (see `Sandbox`).
 /// What backs guest RAM on the host (`memory_backing`).
 public enum MemoryBacking: String, Sendable, Codable, CaseIterable {
     /// Private anonymous memory, allocated as the guest first touches it (the default).
@@ -144,7 +143,8 @@ public enum MemoryBacking: String, Sendable, Codable, CaseIterable {
     }
 }
 
-/// How the machine's threads are filtered with seccomp.
+/// How the machine's threads are filtered with seccomp: how system calls outside a thread's
+/// allow-list are treated (see `Sandbox`).
 public enum SeccompMode: String, Sendable, Codable, CaseIterable {
     /// The process stops at the first forbidden call (SIGSYS; one line on stderr naming the
     /// call and the thread; exit status 16). The default.

@@ -94,9 +94,14 @@ public struct NetworkInterfaceStatistics: Sendable, Equatable {
 }
 
 extension MachineRuntime {
+    /// The disks' devices and transports, in configuration order.
+    var diskSlots: [(disk: VirtioBlock, transport: VirtioMMIOTransport)] {
+        resources.virtioSlots.compactMap { slot in (slot.transport.device as? VirtioBlock).map { ($0, slot.transport) }
+        }
+    }
+
     var diskStatistics: [DiskStatistics] {
-        let disks = resources.virtioSlots.compactMap { $0.transport.device as? VirtioBlock }
-        return zip(configuration.disks.indices, disks).map { index, disk in
+        zip(configuration.disks.indices, diskSlots.map(\.disk)).map { index, disk in
             DiskStatistics(
                 index: index, path: (disk.backend as? FileBlockBackend)?.path ?? configuration.disks[index].path,
                 disk.statistics)

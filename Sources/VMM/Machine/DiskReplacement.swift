@@ -12,15 +12,13 @@ extension MachineRuntime {
         case .stopping, .stopped:
             throw .invalidState("replaceDiskImage", current, "a stopping or stopped machine's disks cannot change")
         }
-        let transports = resources.virtioSlots.map(\.transport).filter { $0.device is VirtioBlock }
-        guard configuration.disks.indices.contains(index), index < transports.count,
-            let disk = transports[index].device as? VirtioBlock
-        else {
+        let disks = diskSlots
+        guard configuration.disks.indices.contains(index), disks.indices.contains(index) else {
             throw .invalidValue(
                 field: "disk index", value: "\(index)",
                 expected: "0 to \(configuration.disks.count - 1) (the machine has \(configuration.disks.count) disks)")
         }
-        let transport = transports[index]
+        let (disk, transport) = disks[index]
         let options = configuration.disks[index]
         do {
             if let open = disk.backend as? FileBlockBackend, open.isSameFile(as: path) {

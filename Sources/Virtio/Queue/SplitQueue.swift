@@ -147,10 +147,8 @@ package final class SplitQueue: @unchecked Sendable {
 
     /// Puts chain `head` in the used ring with `length` bytes written, and publishes it.
     package func addUsed(head: UInt16, length: UInt32) throws(QueueError) {
-        let element = GuestAddress(layout.usedRing + 4 + 8 * UInt64(usedIndex % layout.size))
         do {
-            try memory.store(UInt32(head), at: element)
-            try memory.store(length, at: GuestAddress(element.rawValue + 4))
+            try storeUsedElement(head: head, length: length, at: usedIndex)
             usedIndex &+= 1
             try memory.storeRelease(usedIndex, at: usedIndexAddress)
         } catch {
@@ -164,9 +162,7 @@ package final class SplitQueue: @unchecked Sendable {
         var index = usedIndex
         do {
             for (head, length) in elements {
-                let element = GuestAddress(layout.usedRing + 4 + 8 * UInt64(index % layout.size))
-                try memory.store(UInt32(head), at: element)
-                try memory.store(length, at: GuestAddress(element.rawValue + 4))
+                try storeUsedElement(head: head, length: length, at: index)
                 index &+= 1
             }
             usedIndex = index
@@ -174,6 +170,13 @@ package final class SplitQueue: @unchecked Sendable {
         } catch {
             throw .from(error, "used ring")
         }
+    }
+
+    /// Writes used element number `index` (not yet published).
+    private func storeUsedElement(head: UInt16, length: UInt32, at index: UInt16) throws(GuestMemoryError) {
+        let element = GuestAddress(layout.usedRing + 4 + 8 * UInt64(index % layout.size))
+        try memory.store(UInt32(head), at: element)
+        try memory.store(length, at: GuestAddress(element.rawValue + 4))
     }
 
     /// Whether the driver wants an interrupt for the entries used since the last call
