@@ -55,8 +55,11 @@ let package = Package(
         .target(name: "VirtioTestSupport", dependencies: ["Virtio", "GuestMemory"], path: "Tests/VirtioTestSupport"),
         // C: OFD locks, fallocate modes, block-device size, O_DIRECT (Glibc lacks them).
         .target(name: "CHostIO"),
+        // C: io_uring through liburing (Debian liburing-dev), for the asynchronous block engine.
+        .target(name: "CIOUring", linkerSettings: [.linkedLibrary("uring")]),
         // Device models and the address-range bus. Never imports KVM.
-        .target(name: "Devices", dependencies: ["GuestMemory", "EventLoop", "Virtio", "CHostIO"]),
+        .target(
+            name: "Devices", dependencies: ["GuestMemory", "EventLoop", "Virtio", "CHostIO", "CIOUring", "Threads"]),
         // Boot loaders (PVH ELF, later bzImage): pure plans of bytes and entry state.
         .target(name: "Boot", dependencies: ["GuestMemory"]),
         // The test firmware, built by gcc/ld through the plugin and embedded as base64.

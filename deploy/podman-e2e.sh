@@ -317,6 +317,9 @@ done
 poll_ms=$(($(ms "$poll_start") / (polls > 0 ? polls : 1)))
 grep -q '"message":"pod network ready"' "$log" && ok "$s: launcher: pod network ready" || bad "$s: no 'pod network ready'"
 grep -q "^fw: blk OK" "$log" && ok "$s: guest: fw.test=blk OK" || bad "$s: no 'fw: blk OK'"
+# The disk's engine: io_uring, or worker threads where the runtime's seccomp profile refuses it.
+engine=$(grep -o 'disks\[0\]: aio [a-z_]*[^"]*' "$log" | head -1)
+[ -n "$engine" ] && ok "$s: launcher: $engine" || bad "$s: no 'disks[0]: aio' log line"
 lease=$(grep -m1 "^fw: net0 dhcp lease " "$log")
 [[ $lease == "fw: net0 dhcp lease 10.0.2.2/24 router 10.0.2.1 "* ]] \
   && ok "$s: podman logs shows the console with the lease: $lease" || bad "$s: no DHCP lease of 10.0.2.2 on the console: '$lease'"

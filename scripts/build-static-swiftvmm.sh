@@ -8,7 +8,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 scratch=${SWIFTVMM_CACHE:-$HOME/.cache/swiftvmm}/nested-build
 # The Swift toolchain's libraries and git, the C modules' headers, gcc and binutils (the firmware),
 # and libstdc++-12-dev: --static-swift-stdlib links -lstdc++.
-"$repo/scripts/host-packages.sh" swift-toolchain libc6-dev linux-libc-dev libseccomp-dev libnftables-dev gcc binutils libstdc++-12-dev
+"$repo/scripts/host-packages.sh" swift-toolchain libc6-dev linux-libc-dev libseccomp-dev liburing-dev libnftables-dev gcc binutils libstdc++-12-dev
 (cd "$repo" && flock /tmp/swiftvmm-build.lock swift build -c release --static-swift-stdlib \
    --product swiftvmm --scratch-path "$scratch" >&2)
 echo "$scratch/release/swiftvmm"

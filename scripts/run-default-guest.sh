@@ -4,6 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The Swift toolchain's libraries and git, the C modules' headers, gcc and binutils (the firmware).
-scripts/host-packages.sh swift-toolchain libc6-dev linux-libc-dev libseccomp-dev libnftables-dev gcc binutils
+scripts/host-packages.sh swift-toolchain libc6-dev linux-libc-dev libseccomp-dev liburing-dev libnftables-dev gcc binutils
 swift build -c release --product swiftvmm >&2
 exec .build/release/swiftvmm run --cpus 2 "$@"

@@ -6,14 +6,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # What the build and the tests need beyond a minimal Debian 12 (debootstrap --variant=minbase)
 # with the Swift toolchain: the toolchain's libraries and git (swift-toolchain), the C modules'
-# headers (libc6-dev, linux-libc-dev, libseccomp-dev, libnftables-dev), gcc and binutils (the firmware),
+# headers (libc6-dev, linux-libc-dev, libseccomp-dev, liburing-dev, libnftables-dev), gcc and binutils (the firmware),
 # libstdc++-12-dev (the static swiftvmm links -lstdc++) and the programs the tests run:
 # qemu-system-x86, strace, iasl (acpica-tools), lz4 and python3 (the cloud kernel's vmlinux, the
 # UDP tools), mkfs.ext4 and debugfs (e2fsprogs), ip (iproute2), ping (iputils-ping), curl and
 # python3-prometheus-client (the metrics endpoint's tests: scripts/parse-metrics.py), busybox-static
 # (udhcpc against the DHCP server). The initramfs scripts install kmod and cpio themselves. A test whose program is missing fails
 # and names the package (Tests/SwiftVMMEndToEndTests/HostTool.swift).
-scripts/host-packages.sh swift-toolchain libc6-dev linux-libc-dev libseccomp-dev libnftables-dev gcc binutils libstdc++-12-dev \
+scripts/host-packages.sh swift-toolchain libc6-dev linux-libc-dev libseccomp-dev liburing-dev libnftables-dev gcc binutils libstdc++-12-dev \
   qemu-system-x86 strace acpica-tools lz4 python3 e2fsprogs iproute2 iputils-ping curl python3-prometheus-client \
   busybox-static
 if [ ! -w /dev/kvm ]; then

@@ -23,8 +23,16 @@ package final class EventFD: Sendable {
     package let rawValue: Int32
 
     /// Creates an eventfd with counter 0 (non-blocking, close-on-exec).
-    package init() throws(EventLoopError) {
-        let fd = eventfd(0, CEVENTLOOP_EFD_CLOEXEC | CEVENTLOOP_EFD_NONBLOCK)
+    package convenience init() throws(EventLoopError) {
+        try self.init(semaphore: false)
+    }
+
+    /// Creates an eventfd with counter 0 (close-on-exec). A `semaphore` one blocks its readers
+    /// (`waitOne`) until the counter is above 0 and takes 1 per read (EFD_SEMAPHORE): a work
+    /// queue's wake-ups for its worker threads.
+    package init(semaphore: Bool) throws(EventLoopError) {
+        let flags = semaphore ? CEVENTLOOP_EFD_SEMAPHORE : CEVENTLOOP_EFD_NONBLOCK
+        let fd = eventfd(0, CEVENTLOOP_EFD_CLOEXEC | flags)
         guard fd >= 0 else { throw .systemCallFailed(name: "eventfd", errno: errno) }
         rawValue = fd
     }
@@ -46,5 +54,18 @@ package final class EventFD: Sendable {
         // SAFETY: reads 8 bytes into a local UInt64, as eventfd requires.
         let count = withUnsafeMutableBytes(of: &value) { read(rawValue, $0.baseAddress, 8) }
         return count == 8 ? value : nil
+    }
+
+    /// For a semaphore eventfd: blocks until the counter is above 0 and takes 1. False when the
+    /// read failed (other than by a signal).
+    package func waitOne() -> Bool {
+        var value: UInt64 = 0
+        while true {
+            // SAFETY: reads 8 bytes into a local UInt64, as eventfd requires.
+            let count = withUnsafeMutableBytes(of: &value) { read(rawValue, $0.baseAddress, 8) }
+            if count == 8 { return true }
+            if count < 0, errno == EINTR { continue }
+            return false
+        }
     }
 }

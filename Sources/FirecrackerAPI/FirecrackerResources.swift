@@ -83,9 +83,6 @@ public struct FirecrackerResources: Sendable, Equatable {
     /// PUT /drives/{id}: a new drive, or a whole new configuration of an existing one.
     mutating func putDrive(_ drive: FirecrackerDrive) throws(FirecrackerFault) {
         try Self.checkID(drive.driveID)
-        if drive.ioEngine == .async {
-            throw FirecrackerFault.unsupported("the Async io_engine (drive \(drive.driveID)); use Sync")
-        }
         if drive.isRootDevice, let root = drives.first(where: { $0.isRootDevice && $0.driveID != drive.driveID }) {
             throw FirecrackerFault("A root block device already exists: \(root.driveID).")
         }
@@ -140,7 +137,7 @@ public struct FirecrackerResources: Sendable, Equatable {
             DiskConfiguration(
                 path: drive.pathOnHost, readOnly: drive.isReadOnly,
                 serial: String(decoding: drive.driveID.utf8.prefix(20), as: UTF8.self),
-                cache: .writeback)
+                cache: .writeback, aio: drive.ioEngine == .async ? .ioUring : .auto)
         }
         configuration.networkInterfaces = networkInterfaces.map {
             NetworkInterfaceConfiguration(tap: $0.hostDevName, mac: $0.guestMAC, mtu: $0.mtu)

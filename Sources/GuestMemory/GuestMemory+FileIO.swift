@@ -46,28 +46,34 @@ extension GuestMemory {
             vectors.append(iovec(iov_base: pointer, iov_len: Int(buffer.length)))
             total += Int(buffer.length)
         }
+        return vectors.withUnsafeMutableBufferPointer { vectors in
+            // SAFETY: the iovecs point into guest mappings (checked above), alive for this call.
+            Self.transferAll(descriptor: descriptor, offset: offset, vectors: vectors, total: total, writing: writing)
+        }
+    }
+
+    /// preadv/pwritev over `vectors` (which it advances) until `total` bytes moved, the file
+    /// ended or a call failed; at most 1024 iovecs per call (IOV_MAX).
+    /// SAFETY: the caller guarantees that every iovec points into memory that stays valid for
+    /// the whole call.
+    static func transferAll(
+        descriptor: Int32, offset: UInt64, vectors: UnsafeMutableBufferPointer<iovec>, total: Int, writing: Bool
+    ) -> Result<Int, FileIOError> {
         var done = 0
         var first = 0
         while done < total, first < vectors.count {
-            let count = vectors.withUnsafeMutableBufferPointer { vectors in
-                // SAFETY: the iovecs point into guest mappings (checked above); preadv/pwritev
-                // touch exactly those ranges.
-                writing
-                    ? pwritev(
-                        descriptor, vectors.baseAddress! + first, Int32(min(vectors.count - first, 1024)),
-                        off_t(offset) + off_t(done))
-                    : preadv(
-                        descriptor, vectors.baseAddress! + first, Int32(min(vectors.count - first, 1024)),
-                        off_t(offset) + off_t(done))
-            }
-            if count < 0 {
+            let base = vectors.baseAddress! + first
+            let count = Int32(min(vectors.count - first, 1024))
+            let position = off_t(offset) + off_t(done)
+            let moved = writing ? pwritev(descriptor, base, count, position) : preadv(descriptor, base, count, position)
+            if moved < 0 {
                 if errno == EINTR { continue }
                 return .failure(FileIOError(errno: errno))
             }
-            if count == 0 { break }  // end of file (reads) or a device that takes nothing more
-            done += count
+            if moved == 0 { break }  // end of file (reads) or a device that takes nothing more
+            done += moved
             // Advance past what was transferred (a short transfer can stop mid-buffer).
-            var remaining = count
+            var remaining = moved
             while remaining > 0, first < vectors.count {
                 if remaining >= vectors[first].iov_len {
                     remaining -= vectors[first].iov_len

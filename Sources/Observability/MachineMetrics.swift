@@ -117,6 +117,8 @@ public final class MachineMetrics: Sendable {
                 counter(&state, "swiftvmm_disk_time_seconds_total", [label, op], disk.seconds[operation] ?? 0)
             }
             counter(&state, "swiftvmm_disk_errors_total", [label], Double(disk.errors))
+            // Which engine runs the disk's requests (io_uring, threads or sync): 1 for that one.
+            gauge(&state, "swiftvmm_disk_engine_info", [label, ("engine", disk.engine)], 1)
             histogram(&state, disk)
         }
         for nic in machine.networkStatistics {

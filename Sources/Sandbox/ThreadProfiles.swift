@@ -7,8 +7,9 @@ package enum ThreadProfile: String, Sendable, CaseIterable {
     /// vCPU threads: KVM_RUN and the register reads of a failure report, device register
     /// accesses (eventfd signals, epoll changes when a virtio device starts, TUNSETOFFLOAD).
     case vcpu
-    /// The I/O thread: epoll, eventfds, disk I/O (preadv/pwritev, fdatasync, fallocate), tap
-    /// readv/writev, getrandom for the entropy device, console input (read).
+    /// The I/O thread and the block worker threads: epoll, eventfds, disk I/O (preadv/pwritev,
+    /// fdatasync, fallocate, io_uring_enter on the disks' rings), tap readv/writev, getrandom for
+    /// the entropy device, console input (read).
     case io
     /// The console thread: poll and write to the console sink.
     case console
@@ -34,7 +35,7 @@ package enum ThreadProfile: String, Sendable, CaseIterable {
         case .io:
             return [
                 "epoll_wait", "epoll_pwait", "epoll_ctl", "readv", "writev", "preadv", "pwritev", "preadv2",
-                "pwritev2", "pread64", "pwrite64", "fdatasync", "fsync", "fallocate",
+                "pwritev2", "pread64", "pwrite64", "fdatasync", "fsync", "fallocate", "io_uring_enter",
             ]
         case .console:
             return ["poll", "ppoll"]
@@ -90,5 +91,8 @@ package enum ThreadProfile: String, Sendable, CaseIterable {
         "setpriority", "getpriority", "sched_setparam",
         "sched_get_priority_min", "sched_get_priority_max", "set_tid_address", "arch_prctl", "times", "seccomp",
         "clock_getres", "gettimeofday", "time", "setitimer", "getitimer", "alarm", "pause",
+        // The disks' io_uring rings (built again on a reboot); each ring is restricted to
+        // READV, WRITEV and FSYNC before it is enabled.
+        "io_uring_setup", "io_uring_register", "io_uring_enter",
     ]
 }

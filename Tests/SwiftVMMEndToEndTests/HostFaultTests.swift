@@ -46,8 +46,10 @@ struct HostFaultTests {
     /// The firmware's blk self-test writes its pattern over a disk whose writes fail (ENOSPC, or
     /// EIO from a loop device over a full file system): the
     /// request completes with IOERR, the firmware reports it and ends with its own status.
-    private func expectIOErrorReachesTheGuest(disk: String) throws {
-        let result = try SwiftVMMBinary.run(["run", "--disk", "path=\(disk)", "--cmdline", "fw.test=blk fw.blk-mib=6"])
+    private func expectIOErrorReachesTheGuest(disk: String, aio: String) throws {
+        let result = try SwiftVMMBinary.run([
+            "run", "--disk", "path=\(disk),aio=\(aio)", "--cmdline", "fw.test=blk fw.blk-mib=6",
+        ])
         let failure = result.standardOutput.split(separator: "\n").first { $0.contains("fw: blk0 FAIL") } ?? ""
         // IOERR is status 1: on a write (the file system is full) or, when the host buffered the
         // writes (a loop device), on the FLUSH whose fdatasync reports the error.
@@ -59,12 +61,18 @@ struct HostFaultTests {
         #expect(!result.standardError.contains("seccomp") && !result.standardError.contains("Fatal"))
     }
 
-    @Test func aFullDiskGivesIOErrors() throws {
+    /// Every engine: the errors of operations in flight (io_uring, worker threads) reach the
+    /// guest as IOERR just as the synchronous path's do.
+    static let engines = ["sync", "threads", "io_uring"]
+
+    @Test(arguments: engines)
+    func aFullDiskGivesIOErrors(aio: String) throws {
         let tmpfs = try TinyFileSystem(kibibytes: 1024)
-        try expectIOErrorReachesTheGuest(disk: try tmpfs.sparseImage(mebibytes: 8))
+        try expectIOErrorReachesTheGuest(disk: try tmpfs.sparseImage(mebibytes: 8), aio: aio)
     }
 
-    @Test func aBlockDeviceThatFailsWithEIOGivesIOErrors() throws {
+    @Test(arguments: engines)
+    func aBlockDeviceThatFailsWithEIOGivesIOErrors(aio: String) throws {
         let losetup = try HostTool.require("losetup", package: "mount")
         let tmpfs = try TinyFileSystem(kibibytes: 1024)
         let image = try tmpfs.sparseImage(mebibytes: 8)
@@ -77,7 +85,7 @@ struct HostFaultTests {
             _ = try? RunningProcess(executable: URL(fileURLWithPath: losetup), arguments: ["-d", device]).waitForExit(
                 timeoutSeconds: 10)
         }
-        try expectIOErrorReachesTheGuest(disk: device)
+        try expectIOErrorReachesTheGuest(disk: device, aio: aio)
     }
 
     /// The tap is deleted under a guest that answers pings: the VMM says so once, stops reading

@@ -74,6 +74,7 @@ struct ObservabilityEndpointTests {
         #expect(metrics["swiftvmm_disk_requests_total{disk=disk0,op=read}"] == numbers[1] + 2)
         #expect(metrics["swiftvmm_disk_requests_total{disk=disk0,op=flush}"] == 2)
         #expect(metrics["swiftvmm_disk_errors_total{disk=disk0}"] == 1, "the past-end read")
+        #expect(metrics["swiftvmm_disk_engine_info{disk=disk0,engine=io_uring}"] == 1, "aio auto took io_uring")
         #expect(metrics["swiftvmm_disk_bytes_total{disk=disk0,op=write}"] == Double(1 << 20))
         let total = metrics.filter { $0.key.hasPrefix("swiftvmm_disk_requests_total{") }.values.reduce(0, +)
         #expect(metrics["swiftvmm_disk_request_duration_seconds_count{disk=disk0}"] == total)

@@ -22,14 +22,17 @@ struct SandboxTests {
     }
 
     /// While a guest with a disk and an entropy device runs, every thread has the process
-    /// filter, the vCPU, I/O and console threads their own on top, and no thread holds a
-    /// capability; SIGTERM still powers the guest off cleanly (status 0).
-    @Test func everyThreadIsFilteredAndHoldsNoCapability() throws {
+    /// filter, the vCPU, I/O, console and block worker threads their own on top (io_uring's
+    /// kernel workers, iou-wrk-*, are made by the I/O thread and carry its filters), and no
+    /// thread holds a capability; SIGTERM still powers the guest off cleanly (status 0).
+    @Test(arguments: ["auto", "threads"])
+    func everyThreadIsFilteredAndHoldsNoCapability(aio: String) throws {
         let disk = try SwiftVMMBinary.temporaryFile("sandbox.img", contents: Data(count: 1 << 20))
         let process = try RunningProcess(
             executable: SwiftVMMBinary.url,
             arguments: [
-                "run", "--cpus", "2", "--rng", "--disk", "path=\(disk.path)", "--cmdline", "fw.test=blk fw.wait=button",
+                "run", "--cpus", "2", "--rng", "--disk", "path=\(disk.path),aio=\(aio)", "--cmdline",
+                "fw.test=blk fw.wait=button",
             ])
         let waiting = process.waitForOutput(containing: "fw: waiting for the power button", timeoutSeconds: 60)
         #expect(waiting, "output so far: \(process.standardOutput.text) \(process.standardError.text)")
@@ -51,10 +54,13 @@ struct SandboxTests {
         #expect(seen.count >= 5, "threads: \(seen)")
         // KVM's own kernel worker (kvm-nx-lpage-recovery) is listed among the process's tasks.
         for (thread, state) in seen where !thread.hasPrefix("kvm-") {
-            let ownFilter = ["vcpu", "vmm-io", "vmm-console"].contains { thread.hasPrefix($0) }
+            let ownFilter = ["vcpu", "vmm-io", "vmm-console", "vmm-blk", "iou-wrk"].contains { thread.hasPrefix($0) }
             #expect(state.filters == (ownFilter ? 2 : 1), "\(thread): \(state.filters) seccomp filters")
             #expect(state.capabilities == "0000000000000000", "\(thread) holds capabilities \(state.capabilities)")
         }
         #expect(seen.keys.contains { $0.hasPrefix("vcpu1/") })
+        if aio == "threads" {
+            #expect(seen.keys.filter { $0.hasPrefix("vmm-blk0-") }.count == 8, "the disk's 8 workers: \(seen.keys)")
+        }
     }
 }

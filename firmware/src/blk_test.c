@@ -5,7 +5,9 @@
  * The self-test, for every virtio-blk device i (in command-line order):
  *   1. capacity (and whether the device is read-only), GET_ID
  *   2. writable: the pattern over the tested area (min(capacity, fw.blk-mib MiB)) in requests
- *      of 1, 8, 64 and 256 sectors (cycling) with up to max_in_flight of them in flight; FLUSH;
+ *      of 1, 8, 64 and 256 sectors (cycling) with up to max_in_flight of them in flight; FLUSH
+ *      (with fw.blk-flush-behind, another FLUSH behind writes still in flight, which must complete
+ *      after all of them);
  *      read back in the same way and compared; DISCARD + WRITE_ZEROES of the last 8 sectors
  *      (read back as zeros); a read at sector = capacity must fail with IOERR
  *   3. read-only: a write to sector 0 must fail with IOERR, a read of it must succeed
@@ -269,6 +271,51 @@ static void print_id(struct blk_device *blk, unsigned disk)
 		fw_printf("fw: blk%u id %.*s\n", disk, (int)length, (const char *)id_buffer);
 }
 
+/* FLUSH behind writes still in flight: up to depth - 1 writes (the pattern again, so nothing
+ * changes) and a FLUSH made available together; the FLUSH must complete only after every one of
+ * them (virtio-blk's FLUSH covers the writes completed before it; a device that starts its
+ * fdatasync while earlier writes are still in flight fails here). */
+static void flush_behind_writes(struct blk_device *blk, unsigned disk, uint64_t area, uint64_t stride, unsigned depth,
+				uint32_t unit)
+{
+	unsigned limit = depth < blk->max_in_flight ? depth : blk->max_in_flight - 1;
+	uint32_t sectors = 8 * unit;
+	unsigned submitted = 0;
+	for (uint64_t sector = 0; submitted < limit && sector + sectors <= area; sector += sectors) {
+		uint8_t *buffer = arena + (uint64_t)submitted * stride;
+		fill_pattern(buffer, sector, sectors, disk);
+		blk_prepare(&slots[submitted], VIRTIO_BLK_T_OUT, sector, buffer, sectors * BLK_SECTOR_SIZE);
+		slots[submitted].tag = submitted;
+		if (!blk_submit(blk, &slots[submitted]))
+			BLK_FAIL(blk, "queue full with %u requests in flight", blk->in_flight);
+		submitted++;
+	}
+	blk_prepare(&single, VIRTIO_BLK_T_FLUSH, 0, NULL, 0);
+	single.tag = BLK_MAX_IN_FLIGHT;
+	if (!blk_submit(blk, &single))
+		BLK_FAIL(blk, "queue full with %u requests in flight", blk->in_flight);
+	blk_kick(blk);
+	unsigned writes_done = 0;
+	bool flushed = false;
+	while (!flushed || writes_done < submitted) {
+		struct blk_request *r = blk_wait(blk);
+		if (r == NULL)
+			BLK_FAIL(blk, "timeout waiting for the device (%u requests in flight)", blk->in_flight);
+		do {
+			check_completion(blk, r, VIRTIO_BLK_S_OK);
+			if (r == &single) {
+				if (writes_done != submitted)
+					BLK_FAIL(blk, "flush completed with %u of %u earlier writes in flight",
+						 submitted - writes_done, submitted);
+				flushed = true;
+			} else {
+				writes_done++;
+			}
+		} while ((r = blk_poll(blk)) != NULL);
+	}
+	fw_printf("fw: blk%u flush behind %u writes ok\n", disk, submitted);
+}
+
 static void test_writable(struct blk_device *blk, unsigned disk, const struct fw_options *options)
 {
 	uint32_t unit = sector_unit(blk);
@@ -307,6 +354,8 @@ static void test_writable(struct blk_device *blk, unsigned disk, const struct fw
 			BLK_FAIL(blk, "flush status %d", status);
 		check_completion(blk, &single, VIRTIO_BLK_S_OK);
 		fw_printf("fw: blk%u flush ok\n", disk);
+		if (options->blk_flush_behind)
+			flush_behind_writes(blk, disk, area, stride, depth, unit);
 	}
 
 	/* Read everything back (buffers pre-filled so stale data cannot pass), compare. */

@@ -336,6 +336,10 @@ static bool parse_switch(const char *token, uint32_t n, struct fw_options *optio
 		options->wait_ticks = true;
 		return true;
 	}
+	if (equals(token, n, "fw.blk-flush-behind")) {
+		options->blk_flush_behind = true;
+		return true;
+	}
 	if (equals(token, n, "fw.blk-wait-button")) {
 		options->blk_wait_button = true;
 		return true;

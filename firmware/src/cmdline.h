@@ -53,6 +53,9 @@ struct fw_options {
 	bool virtio_plain;  /* fw.virtio-features=plain: never accept EVENT_IDX / INDIRECT_DESC */
 	uint32_t blk_test_mib; /* fw.blk-mib=N (BLK_TEST_DEFAULT_MIB when absent) */
 	uint32_t blk_queue;    /* fw.blk-queue=N: the virtio-blk request queue used (N > 0: VIRTIO_BLK_F_MQ) */
+	bool blk_flush_behind; /* fw.blk-flush-behind: fw.test=blk also makes a FLUSH available behind
+				* writes still in flight and fails unless it completes after all of them
+				* (SwiftVMM's guarantee; virtio lets a device complete it earlier) */
 	bool blk_wait_button;  /* fw.blk-wait-button: fw.test=blk opens disk 0, then waits for the
 	                        * power button before testing it (the host may swap its image) */
 	bool blk_bench;        /* fw.blk-bench=...: the sequential read or write benchmark */

@@ -198,6 +198,15 @@ package final class FileBlockBackend: BlockBackend {
         offset <= capacityBytes && length <= capacityBytes - offset
     }
 
+    package var supportsEngine: Bool { true }
+
+    package func transferDescriptor(offset: UInt64, buffers: [DescriptorBuffer], writing: Bool) -> Int32? {
+        guard !(writing && isReadOnly), inRange(offset, buffers.totalLength) else { return nil }
+        return descriptor(offset: offset, buffers: buffers)
+    }
+
+    package var flushDescriptor: Int32? { isReadOnly ? nil : primary }
+
     package func read(at offset: UInt64, into buffers: [DescriptorBuffer], memory: GuestMemory) -> BlockRequest.Status {
         let length = buffers.totalLength
         guard inRange(offset, length) else { return .ioError }

@@ -4,8 +4,11 @@ import Synchronization
 @_spi(ExitPath) import Virtio
 
 /// virtio-blk (device ID 2): one or more request queues (VIRTIO_BLK_F_MQ) over a `BlockBackend`. Requests are parsed
-/// (`BlockRequest.parse`), then executed; FLUSH completes only after the backend's fdatasync
-/// returned. Malformed requests get IOERR (or length 0 when not even a status byte exists).
+/// (`BlockRequest.parse`), then executed: on the I/O thread (`aio=sync`), or handed to an
+/// asynchronous engine (io_uring or a worker pool) with many in flight and completed when the
+/// engine reports them (VirtioBlock+Engine.swift). FLUSH completes only after every write
+/// taken before it completed and the backend's fdatasync returned. Malformed requests get
+/// IOERR (or length 0 when not even a status byte exists).
 package final class VirtioBlock: VirtioDevice, Sendable {
     package static let deviceTypeID: UInt32 = 2
     package static let queueSize: UInt16 = 256
@@ -32,18 +35,34 @@ package final class VirtioBlock: VirtioDevice, Sendable {
     private let backendSlot: Mutex<any BlockBackend>
     /// The GET_ID answer (at most 20 bytes).
     package let identifier: [UInt8]
-    private let active = Mutex<VirtioActivation?>(nil)
+    let active = Mutex<VirtioActivation?>(nil)
     private let completed = Atomic<UInt64>(0)
     private let statisticsStore = Mutex(BlockStatistics())
 
     /// Request queues (each drained on its own notification; all on the I/O thread).
     package let queueCount: Int
+    /// The asynchronous engine; nil runs every request on the I/O thread (`aio=sync`).
+    let engine: (any BlockEngine)?
+    /// What the engine has in flight (and flushes waiting for earlier writes).
+    let inFlight: Mutex<InFlightRequests>
+    /// Operations the engine would not take, with the result they complete with.
+    let orphans = Mutex<[(InFlightRequests.Entry, Int)]>([])
 
-    package init(backend: any BlockBackend, serial: String?, queueCount: Int = 1) {
+    package init(backend: any BlockBackend, serial: String?, queueCount: Int = 1, engine: (any BlockEngine)? = nil) {
         backendSlot = Mutex(backend)
         self.queueCount = max(1, queueCount)
         identifier = Array((serial ?? "").utf8.prefix(Int(BlockRequest.identifierSize)))
+        self.engine = engine
+        inFlight = Mutex(InFlightRequests(queueCount: max(1, queueCount)))
     }
+
+    deinit {
+        // Nothing may still read or write guest buffers once the device is gone.
+        drainEngine(completing: false)
+    }
+
+    /// How requests run: the engine's kind, or `.sync`.
+    package var engineKind: BlockEngineKind { engine?.kind ?? .sync }
 
     package var deviceID: UInt32 { Self.deviceTypeID }
     package var queueMaximumSizes: [UInt16] { Array(repeating: Self.queueSize, count: queueCount) }
@@ -60,6 +79,7 @@ package final class VirtioBlock: VirtioDevice, Sendable {
                 reason: next.isReadOnly != current.isReadOnly
                     ? "its read-only setting differs" : "one is a block device and the other a regular file")
         }
+        drainEngine(completing: true)  // nothing in flight on the old image
         _ = current.flush()
         backendSlot.withLock { $0 = next }
     }
@@ -116,17 +136,14 @@ package final class VirtioBlock: VirtioDevice, Sendable {
     }
 
     package func reset() {
+        // The driver may reuse its buffers at once: every operation still reading or writing
+        // them finishes first (its completion is dropped; the queues are gone).
+        drainEngine(completing: false)
         active.withLock { $0 = nil }
     }
 
     /// Most iovecs one merged read or write may use (the kernel's IOV_MAX).
     static let maximumMergedBuffers = 1024
-
-    /// A parsed request waiting to be completed, with the chain head it completes.
-    private struct Pending {
-        let head: UInt16
-        let request: BlockRequest
-    }
 
     package func queueNotified(_ index: Int) throws(QueueError) -> QueueWork {
         guard let activation = active.withLock({ $0 }), activation.queues.indices.contains(index),
@@ -134,6 +151,11 @@ package final class VirtioBlock: VirtioDevice, Sendable {
         else {
             return .done
         }
+        return try process(queue, index: index, activation: activation)
+    }
+
+    /// Takes and runs what queue `index` has available, within one notification's budget.
+    func process(_ queue: SplitQueue, index: Int, activation: VirtioActivation) throws(QueueError) -> QueueWork {
         // Everything available now (up to the budget) is taken in one go, so that sequential
         // reads or writes can be merged into one preadv/pwritev (as QEMU merges them); other
         // requests run in order. Notifications stay off while the queue is drained, and the queue
@@ -144,7 +166,13 @@ package final class VirtioBlock: VirtioDevice, Sendable {
         repeat {
             try queue.disableNotifications()
             let before = budget.requests
-            try drain(queue, activation: activation, budget: &budget)
+            let throttled = try drain(queue, index: index, activation: activation, budget: &budget)
+            if throttled {
+                // Requests in flight fill the queue (or the engine): notifications stay off and
+                // the engine's completions take the queue up again.
+                if try queue.needsInterrupt() { activation.interrupt.raise() }
+                return .done
+            }
             if budget.exhausted {
                 if try queue.needsInterrupt() { activation.interrupt.raise() }
                 return .pending
@@ -170,14 +198,30 @@ package final class VirtioBlock: VirtioDevice, Sendable {
         }
     }
 
-    private func drain(_ queue: SplitQueue, activation: VirtioActivation, budget: inout Budget) throws(QueueError) {
-        var batch: [Pending] = []
-        while !budget.exhausted, let available = try queue.popAvailable() {
+    /// Takes requests and runs (or submits) them; true when it stopped because the queue's
+    /// requests in flight reached the queue size or the engine's capacity.
+    private func drain(_ queue: SplitQueue, index: Int, activation: VirtioActivation, budget: inout Budget)
+        throws(QueueError) -> Bool
+    {
+        var batch: [PendingRequest] = []
+        var throttled = false
+        while !budget.exhausted {
+            if let engine {
+                let room = inFlight.withLock { table in
+                    table.canTake(queue: index, size: queue.layout.size, capacity: engine.capacity, adding: batch.count)
+                }
+                guard room else {
+                    inFlight.withLock { _ = $0.throttled.insert(index) }
+                    throttled = true
+                    break
+                }
+            }
+            guard let available = try queue.popAvailable() else { break }
             guard case .valid(let chain) = available,
                 let request = BlockRequest.parse(chain, memory: activation.memory, limits: limits)
             else {
                 budget.requests -= 1
-                try complete(batch, queue: queue, memory: activation.memory)
+                try complete(batch, queue: queue, index: index, memory: activation.memory)
                 batch = []
                 try queue.addUsed(head: available.head, length: 0)
                 completed.add(1, ordering: .relaxed)
@@ -185,14 +229,23 @@ package final class VirtioBlock: VirtioDevice, Sendable {
                 continue
             }
             budget.spend(request)
-            batch.append(Pending(head: available.head, request: request))
+            batch.append(PendingRequest(head: available.head, request: request))
         }
-        try complete(batch, queue: queue, memory: activation.memory)
+        try complete(batch, queue: queue, index: index, memory: activation.memory)
+        return throttled
     }
 
-    /// Executes `batch` in order, merging runs of adjacent reads or writes, and completes each.
-    private func complete(_ batch: [Pending], queue: SplitQueue, memory: GuestMemory) throws(QueueError) {
+    /// Executes `batch` in order, merging runs of adjacent reads or writes, and completes each
+    /// (or hands it to the engine, which completes it later).
+    private func complete(_ batch: [PendingRequest], queue: SplitQueue, index: Int, memory: GuestMemory)
+        throws(QueueError)
+    {
+        guard !batch.isEmpty else { return }
         let backend = self.backend  // one read per batch (a replacement waits for the batch)
+        if let engine, backend.supportsEngine {
+            try submit(batch, queue: queue, index: index, memory: memory, backend: backend, engine: engine)
+            return
+        }
         var position = 0
         while position < batch.count {
             let run = Self.mergeableRun(batch, from: position)
@@ -208,21 +261,29 @@ package final class VirtioBlock: VirtioDevice, Sendable {
             } else {
                 statuses = run.map { execute($0.request, on: backend, memory: memory) }
             }
-            let nanoseconds = MonotonicClock.nanoseconds() &- started
-            statisticsStore.withLock { statistics in
-                for (pending, status) in zip(run, statuses) {
-                    statistics.record(
-                        BlockStatistics.Operation(pending.request.operation), bytes: pending.request.workBytes,
-                        failed: status != .ok, nanoseconds: nanoseconds)
-                }
-            }
-            for (pending, status) in zip(run, statuses) {
-                try? memory.store(status.rawValue, at: pending.request.status)
-                let written = status == .ok ? pending.request.writableDataLength : 0
-                try queue.addUsed(head: pending.head, length: UInt32(clamping: written &+ 1))
-                completed.add(1, ordering: .relaxed)
-            }
+            try finish(run, statuses: statuses, queue: queue, memory: memory, startedNanoseconds: started)
             position += run.count
+        }
+    }
+
+    /// Writes each request's status byte, puts its chain in the used ring and counts it.
+    func finish(
+        _ requests: some Collection<PendingRequest>, statuses: [BlockRequest.Status], queue: SplitQueue,
+        memory: GuestMemory, startedNanoseconds: UInt64
+    ) throws(QueueError) {
+        let nanoseconds = MonotonicClock.nanoseconds() &- startedNanoseconds
+        statisticsStore.withLock { statistics in
+            for (pending, status) in zip(requests, statuses) {
+                statistics.record(
+                    BlockStatistics.Operation(pending.request.operation), bytes: pending.request.workBytes,
+                    failed: status != .ok, nanoseconds: nanoseconds)
+            }
+        }
+        for (pending, status) in zip(requests, statuses) {
+            try? memory.store(status.rawValue, at: pending.request.status)
+            let written = status == .ok ? pending.request.writableDataLength : 0
+            try queue.addUsed(head: pending.head, length: UInt32(clamping: written &+ 1))
+            completed.add(1, ordering: .relaxed)
         }
     }
 
@@ -247,12 +308,12 @@ package final class VirtioBlock: VirtioDevice, Sendable {
         return start..<end
     }
 
-    private static func mergeableRun(_ batch: [Pending], from start: Int) -> ArraySlice<Pending> {
+    static func mergeableRun(_ batch: [PendingRequest], from start: Int) -> ArraySlice<PendingRequest> {
         batch[mergeableRun(batch.lazy.map(\.request), from: start)]
     }
 
     /// One request covering all of `requests` (adjacent reads or writes), or nil.
-    private static func merged(_ requests: [BlockRequest]) -> BlockRequest? {
+    static func merged(_ requests: [BlockRequest]) -> BlockRequest? {
         guard let first = requests.first, let transfer = first.transfer else { return nil }
         let buffers = requests.flatMap { $0.dataBuffers ?? [] }
         let operation: BlockRequest.Operation =

@@ -8,6 +8,19 @@ public struct DiskConfiguration: Sendable, Equatable, Codable {
         case none
     }
 
+    /// How reads, writes and flushes run (QEMU's `aio`).
+    public enum AsyncIO: String, Sendable, Codable, CaseIterable {
+        /// io_uring where the host allows it, else the worker threads (a container runtime's
+        /// default seccomp profile refuses io_uring; the log says which was taken).
+        case auto
+        /// io_uring (liburing): many requests in flight; an error when the host refuses it.
+        case ioUring = "io_uring"
+        /// A pool of worker threads (preadv2/pwritev2, fdatasync).
+        case threads
+        /// One request after another on the I/O thread (adjacent ones merged).
+        case sync
+    }
+
     /// The image file or block device.
     public var path: String
     /// Offer the disk read-only (VIRTIO_BLK_F_RO); the image is opened read-only.
@@ -25,6 +38,8 @@ public struct DiskConfiguration: Sendable, Equatable, Codable {
     /// Request queues offered to the guest (VIRTIO_BLK_F_MQ when more than one), each notified
     /// through its own ioeventfd.
     public var queues: Int
+    /// How reads, writes and flushes run.
+    public var aio: AsyncIO
 
     /// The most request queues a disk offers.
     public static let maximumQueues = 32
@@ -32,7 +47,7 @@ public struct DiskConfiguration: Sendable, Equatable, Codable {
     /// A disk backed by `path`.
     public init(
         path: String, readOnly: Bool = false, serial: String? = nil, cache: Cache = .writeback, sizeMiB: Int? = nil,
-        createSizeMiB: Int? = nil, queues: Int = 1
+        createSizeMiB: Int? = nil, queues: Int = 1, aio: AsyncIO = .auto
     ) {
         self.path = path
         self.readOnly = readOnly
@@ -41,6 +56,7 @@ public struct DiskConfiguration: Sendable, Equatable, Codable {
         self.sizeMiB = sizeMiB
         self.createSizeMiB = createSizeMiB
         self.queues = queues
+        self.aio = aio
     }
 
     /// The smallest size the disk may have: the larger of `sizeMiB` and `createSizeMiB`.
@@ -60,6 +76,7 @@ public struct DiskConfiguration: Sendable, Equatable, Codable {
         case sizeMiB = "size_mib"
         case createSizeMiB = "create_size_mib"
         case queues
+        case aio
     }
 
     public init(from decoder: any Decoder) throws {
@@ -72,10 +89,12 @@ public struct DiskConfiguration: Sendable, Equatable, Codable {
         sizeMiB = try container.optional(Int.self, .sizeMiB)
         createSizeMiB = try container.optional(Int.self, .createSizeMiB)
         queues = try container.optional(Int.self, .queues) ?? 1
+        aio = try container.optional(AsyncIO.self, .aio) ?? .auto
     }
 
     /// Parses the command-line form
     /// `path=PATH[,readonly=on|off][,serial=S][,cache=none|writeback][,size_mib=N][,create_size_mib=N]`
+    /// `[,queues=N][,aio=auto|io_uring|threads|sync]`
     /// (`field` names the flag in errors, e.g. "--disk").
     public init(argument: String, field: String = "disk") throws(MachineError) {
         var path: String?
@@ -84,6 +103,7 @@ public struct DiskConfiguration: Sendable, Equatable, Codable {
         var cache = Cache.writeback
         var sizes: [String: Int] = [:]
         var queues = 1
+        var aio = AsyncIO.auto
         for option in argument.split(separator: ",", omittingEmptySubsequences: false) {
             let parts = option.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2 else {
@@ -111,6 +131,12 @@ public struct DiskConfiguration: Sendable, Equatable, Codable {
                     throw .invalidValue(field: "\(field) queues", value: parts[1], expected: "a whole number of queues")
                 }
                 queues = count
+            case "aio":
+                guard let value = AsyncIO(rawValue: parts[1]) else {
+                    throw .invalidValue(
+                        field: "\(field) aio", value: parts[1], expected: "auto, io_uring, threads or sync")
+                }
+                aio = value
             case "cache":
                 guard let value = Cache(rawValue: parts[1]) else {
                     throw .invalidValue(field: "\(field) cache", value: parts[1], expected: "none or writeback")
@@ -119,7 +145,7 @@ public struct DiskConfiguration: Sendable, Equatable, Codable {
             default:
                 throw .invalidValue(
                     field: field, value: parts[0],
-                    expected: "one of path, readonly, serial, cache, size_mib, create_size_mib, queues")
+                    expected: "one of path, readonly, serial, cache, size_mib, create_size_mib, queues, aio")
             }
         }
         guard let path, !path.isEmpty else {
@@ -127,7 +153,7 @@ public struct DiskConfiguration: Sendable, Equatable, Codable {
         }
         self.init(
             path: path, readOnly: readOnly, serial: serial, cache: cache, sizeMiB: sizes["size_mib"],
-            createSizeMiB: sizes["create_size_mib"], queues: queues)
+            createSizeMiB: sizes["create_size_mib"], queues: queues, aio: aio)
     }
 
     package func validate(field: String) throws(MachineError) {

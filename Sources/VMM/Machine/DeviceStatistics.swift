@@ -17,6 +17,8 @@ public struct DiskStatistics: Sendable, Equatable {
     public var index: Int
     /// Its image or device.
     public var path: String
+    /// How its requests run: `io_uring`, `threads` or `sync` (what `aio` resolved to).
+    public var engine: String
     /// Requests completed, by operation.
     public var requests: [Operation: UInt64]
     /// Bytes read or written (reads, writes), or covered (discard, write-zeroes), by operation.
@@ -33,9 +35,10 @@ public struct DiskStatistics: Sendable, Equatable {
     /// The sum of all request durations, in seconds.
     public var durationSumSeconds: Double
 
-    init(index: Int, path: String, _ statistics: BlockStatistics) {
+    init(index: Int, path: String, engine: String, _ statistics: BlockStatistics) {
         self.index = index
         self.path = path
+        self.engine = engine
         var requests: [Operation: UInt64] = [:]
         var bytes: [Operation: UInt64] = [:]
         var seconds: [Operation: Double] = [:]
@@ -104,7 +107,7 @@ extension MachineRuntime {
         zip(configuration.disks.indices, diskSlots.map(\.disk)).map { index, disk in
             DiskStatistics(
                 index: index, path: (disk.backend as? FileBlockBackend)?.path ?? configuration.disks[index].path,
-                disk.statistics)
+                engine: disk.engineKind.rawValue, disk.statistics)
         }
     }
 

@@ -121,7 +121,8 @@ final class MachineResources: Sendable {
             let ioThread = try IOThread()
             var virtioSlots: [VirtioSlot] = []
             for (index, placement) in layout.virtioDevices.enumerated() {
-                let device = try placement.kind.make(machineName: configuration.name)
+                let device = try placement.kind.make(
+                    machineName: configuration.name, seccomp: configuration.seccomp, logRelay: logRelay)
                 let slot = try VirtioSlot(
                     device: device, index: index, placement: placement, vm: vm, memory: memory,
                     loop: ioThread.loop, logRelay: logRelay)
@@ -205,7 +206,9 @@ final class MachineResources: Sendable {
                 if device < slots.count { slots[device].queueNotified(queue) }
             case .backendReadable(let device):
                 guard device < slots.count else { return }
-                slots[device].transport.deviceEvent { device throws(QueueError) in try device.backendReadable() }
+                slots[device].transport.deviceEvent(
+                    { device throws(QueueError) in try device.backendReadable() },
+                    inactive: { device in device.backendReadableWhileInactive() })
             case .consoleInput: inputPump?.inputReadable()
             case .consoleInputRoom: inputPump?.roomAvailable()
             }

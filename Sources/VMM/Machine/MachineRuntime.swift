@@ -124,6 +124,13 @@ final class MachineRuntime: Sendable {
             if let writer = try ConsoleWriter(output: resources.console, seccomp: seccomp) {
                 lifecycle.withLock { $0.consoleWriter = writer }
             }
+            for (index, disk) in diskSlots.map(\.disk).enumerated() {
+                do {
+                    try disk.startEngine()
+                } catch {
+                    throw MachineError.setupFailed("disks[\(index)]", error.description)
+                }
+            }
             try resources.ioThread.start(seccomp: seccomp, resources.ioEventHandler(inputPump: inputPump))
             for runner in resources.runners {
                 let thread = try OSThread(name: "vcpu\(runner.vcpu.index)") { [self] in runVCPU(runner) }
@@ -395,10 +402,20 @@ final class MachineRuntime: Sendable {
             return (lifecycle.inputPump, lifecycle.consoleWriter)
         }
         pump?.stop()
+        finishDiskOperations()
         resources.ioThread.stop()
         flushDisks()
         writer?.stop()
         console?.finish()
+    }
+
+    /// Lets every disk's engine finish what it has in flight, completed to the guest as usual,
+    /// while the I/O thread still runs (the vCPUs have ended: nothing new arrives), so that the
+    /// final fdatasync covers every write the guest handed over.
+    private func finishDiskOperations() {
+        for slot in resources.virtioSlots {
+            slot.transport.withDeviceLocked { device in (device as? VirtioBlock)?.finishInFlight() }
+        }
     }
 
     /// Makes every disk's completed writes durable (fdatasync) once no thread can write any

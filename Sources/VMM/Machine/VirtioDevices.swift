@@ -3,6 +3,7 @@ import HostNetwork
 import EventLoop
 import GuestMemory
 @_spi(ExitPath) import KVM
+import Sandbox
 import Synchronization
 @_spi(ExitPath) import Virtio
 
@@ -149,7 +150,7 @@ enum VirtioDeviceKind: Sendable {
     }
 
     /// Creates the device; opening a disk or a tap can fail with a configuration error naming it.
-    func make(machineName: String) throws(MachineError) -> any VirtioDevice {
+    func make(machineName: String, seccomp: SeccompMode, logRelay: LogRelay) throws(MachineError) -> any VirtioDevice {
         switch self {
         case .network(let index, let interface):
             let field = "network_interfaces[\(index)]"
@@ -172,10 +173,53 @@ enum VirtioDeviceKind: Sendable {
                 let backend = try FileBlockBackend(
                     path: disk.path, readOnly: disk.readOnly, directIO: disk.cache == .none,
                     declaredBytes: disk.declaredBytes)
-                return VirtioBlock(backend: backend, serial: disk.serial, queueCount: disk.queues)
-            } catch {
+                let engine = try Self.blockEngine(
+                    disk.aio, field: field, index: index, seccomp: seccomp, logRelay: logRelay)
+                return VirtioBlock(backend: backend, serial: disk.serial, queueCount: disk.queues, engine: engine)
+            } catch let error as BlockBackendError {
                 throw MachineError.from(error, field: field)
+            } catch let error as MachineError {
+                throw error
+            } catch {
+                throw MachineError.setupFailed(field, "\(error)")
             }
+        }
+    }
+}
+
+extension VirtioDeviceKind {
+    /// The engine for a disk's `aio` setting; `auto` takes io_uring where the host allows it and
+    /// says in the log when it falls back to the worker threads. Worker threads run under the
+    /// I/O thread's seccomp profile.
+    static func blockEngine(
+        _ aio: DiskConfiguration.AsyncIO, field: String, index: Int, seccomp: SeccompMode, logRelay: LogRelay
+    ) throws(MachineError) -> (any BlockEngine)? {
+        let spawn: BlockWorkerSpawner = { name, body in
+            try sandboxedThread(name: name, profile: .io, seccomp: seccomp, body)
+        }
+        let name = "vmm-blk\(index)"
+        do {
+            let engine: (any BlockEngine)?
+            var reason = ""
+            switch aio {
+            case .sync: engine = nil
+            case .threads: engine = try BlockEngines.make(.threads, name: name, spawn: spawn)
+            case .ioUring: engine = try BlockEngines.make(.ioUring, name: name, spawn: spawn)
+            case .auto:
+                let (automatic, refusal) = try BlockEngines.automatic(name: name, spawn: spawn)
+                engine = automatic
+                if let refusal { reason = " (aio auto: \(refusal.description))" }
+            }
+            logRelay.post(
+                .info, key: "aio-\(index)", "\(field): aio \((engine?.kind ?? .sync).rawValue)\(reason)")
+            return engine
+        } catch {
+            if case .ioUringUnavailable = error {
+                throw MachineError.hostUnsupported(
+                    "\(field).aio: \(error.description); use aio auto or threads (worker threads do the same"
+                        + " without io_uring)")
+            }
+            throw MachineError.setupFailed(field, error.description)
         }
     }
 }

@@ -103,6 +103,9 @@ package protocol VirtioDevice: AnyObject, Sendable {
     func backendReadable() throws(QueueError)
     /// How the device tells its owner whether to watch `backendDescriptor`; set before activation.
     func setBackendInterestHandler(_ handler: @escaping @Sendable (BackendInterest) -> Void)
+    /// `backendDescriptor` is readable while the device is not active (before activation, or
+    /// after it asked for a reset): consume what would keep it readable.
+    func backendReadableWhileInactive()
 }
 
 extension VirtioDevice {
@@ -111,6 +114,7 @@ extension VirtioDevice {
     package var backendName: String { "backend" }
     package func backendReadable() throws(QueueError) {}
     package func setBackendInterestHandler(_ handler: @escaping @Sendable (BackendInterest) -> Void) {}
+    package func backendReadableWhileInactive() {}
 }
 
 /// What a device wants from whoever watches its backend descriptor.

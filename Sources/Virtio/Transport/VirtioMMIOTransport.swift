@@ -319,11 +319,17 @@ import Synchronization
     }
 
     /// Runs device work that does not come from a queue notification (e.g. a network backend
-    /// became readable) serialized with notifications and resets, only while active.
-    package func deviceEvent(_ body: (any VirtioDevice) throws(QueueError) -> Void) {
+    /// became readable) serialized with notifications and resets, only while active; otherwise
+    /// `inactive` runs (also serialized).
+    package func deviceEvent(
+        _ body: (any VirtioDevice) throws(QueueError) -> Void, inactive: (any VirtioDevice) -> Void = { _ in }
+    ) {
         deviceLock.withLock { _ in
             let active = state.withLock { $0.activated && $0.status & VirtioStatus.deviceNeedsReset == 0 }
-            guard active else { return }
+            guard active else {
+                inactive(device)
+                return
+            }
             do throws(QueueError) {
                 try body(device)
             } catch {

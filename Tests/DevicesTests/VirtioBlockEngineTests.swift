@@ -1,0 +1,346 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+import EventLoop
+import Foundation
+import GuestMemory
+import Synchronization
+import Testing
+import Threads
+@_spi(ExitPath) import Virtio
+import VirtioTestSupport
+
+@_spi(ExitPath) @testable import Devices
+
+/// An engine double: it keeps every operation until the test completes it, so that the order
+/// of completions (and what the device does in between) is the test's to choose.
+final class ScriptedEngine: BlockEngine {
+    let completed: EventFD
+    let queued = Mutex<[BlockEngineOperation]>([])
+    let submitted = Mutex<[BlockEngineOperation]>([])
+    let finished = Mutex<[BlockEngineCompletion]>([])
+    let capacity: Int
+    var kind: BlockEngineKind { .threads }
+    var completionDescriptor: Int32 { completed.rawValue }
+
+    init(capacity: Int = 1024) throws {
+        completed = try EventFD()
+        self.capacity = capacity
+    }
+
+    func start() throws(BlockEngineError) {}
+    func enqueue(_ operation: BlockEngineOperation) -> Bool {
+        queued.withLock { $0.append(operation) }
+        return true
+    }
+    func submit() {
+        let operations = queued.withLock { queued in
+            defer { queued = [] }
+            return queued
+        }
+        submitted.withLock { $0 += operations }
+    }
+    func reap(maximum: Int) -> [BlockEngineCompletion] {
+        finished.withLock { finished in
+            let count = min(maximum, finished.count)
+            defer { finished.removeFirst(count) }
+            return Array(finished.prefix(count))
+        }
+    }
+    func acknowledgeWakeUp() { _ = completed.drain() }
+    func wakeAgain() { completed.signal() }
+
+    /// Operations submitted and not yet completed, in submission order.
+    var running: [BlockEngineOperation] { submitted.withLock { $0 } }
+
+    /// Completes the submitted operation `tag` with `result` (default: every byte moved).
+    func complete(_ tag: UInt64, result: Int? = nil) {
+        let operation = submitted.withLock { submitted in
+            let index = submitted.firstIndex { $0.tag == tag }!
+            return submitted.remove(at: index)
+        }
+        let bytes = Int(operation.vectors?.totalBytes ?? 0)
+        finished.withLock { $0.append(BlockEngineCompletion(tag: tag, result: result ?? bytes)) }
+        completed.signal()
+    }
+}
+
+final class Flag: Sendable {
+    let value = Atomic<Bool>(false)
+}
+
+/// A backend whose every synchronous call fails, as a disk returning EIO would; its descriptor
+/// is a real (empty) file, so that the engine path is taken.
+final class FailingBackend: BlockBackend, @unchecked Sendable {
+    let descriptor: Int32
+    let capacityBytes: UInt64 = 64 * 512
+    let isReadOnly = false
+    let supportsDiscard = false
+    init(path: String) {
+        descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+    }
+    deinit { close(descriptor) }
+    func read(at offset: UInt64, into buffers: [DescriptorBuffer], memory: GuestMemory) -> BlockRequest.Status {
+        .ioError
+    }
+    func write(at offset: UInt64, from buffers: [DescriptorBuffer], memory: GuestMemory) -> BlockRequest.Status {
+        .ioError
+    }
+    func flush() -> BlockRequest.Status { .ioError }
+    func discard(at offset: UInt64, length: UInt64) -> BlockRequest.Status { .unsupported }
+    func writeZeroes(at offset: UInt64, length: UInt64, unmap: Bool) -> BlockRequest.Status { .unsupported }
+    var supportsEngine: Bool { true }
+    func transferDescriptor(offset: UInt64, buffers: [DescriptorBuffer], writing: Bool) -> Int32? { descriptor }
+    var flushDescriptor: Int32? { descriptor }
+}
+
+/// A virtio-blk device with an engine on a mock queue, over a scratch image file.
+struct EngineHarness {
+    let device: VirtioBlock
+    let driver: MockDriverQueue
+    let memory: GuestMemory
+    let directory: String
+
+    init(engine: any BlockEngine, queueSize: UInt16 = 64, sectors: Int = 2048, backend: (any BlockBackend)? = nil)
+        throws
+    {
+        directory = NSTemporaryDirectory() + "swiftvmm-engine-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let image = directory + "/disk.img"
+        #expect(FileManager.default.createFile(atPath: image, contents: Data(count: sectors * 512)))
+        memory = try GuestMemory(totalBytes: 4 << 20)
+        driver = MockDriverQueue(memory: memory, size: queueSize)
+        let chosen = try backend ?? FileBlockBackend(path: image, readOnly: false, directIO: false)
+        device = VirtioBlock(backend: chosen, serial: nil, engine: engine)
+        try device.startEngine()
+        let queue = try SplitQueue(layout: driver.layout, memory: memory, eventIndex: false, indirectDescriptors: true)
+        try device.activate(
+            VirtioActivation(queues: [queue], memory: memory, features: 0, interrupt: VirtioInterrupt(line: nil)))
+    }
+
+    var imagePath: String { directory + "/disk.img" }
+
+    /// Adds a request chain: header, `data` (device-readable for writes, writable for reads) and
+    /// a status byte. Returns the head, the data address and the status address.
+    @discardableResult
+    func request(type: UInt32, sector: UInt64, data: [UInt8] = [], readBytes: UInt32 = 0)
+        -> (head: UInt16, data: UInt64, status: UInt64)
+    {
+        let header = driver.allocate(16)
+        try? memory.store(type, at: GuestAddress(header))
+        try? memory.store(sector, at: GuestAddress(header + 8))
+        var buffers: [MockDriverQueue.Buffer] = [.init(address: header, length: 16, writable: false)]
+        var dataAddress: UInt64 = 0
+        if !data.isEmpty {
+            dataAddress = driver.allocate(UInt32(data.count))
+            try? memory.write(data, at: GuestAddress(dataAddress))
+            buffers.append(.init(address: dataAddress, length: UInt32(data.count), writable: false))
+        } else if readBytes > 0 {
+            dataAddress = driver.allocate(readBytes, filledWith: 0x5a)
+            buffers.append(.init(address: dataAddress, length: readBytes, writable: true))
+        }
+        let status = driver.allocate(1, filledWith: 0xee)
+        buffers.append(.init(address: status, length: 1, writable: true))
+        // Indirect: one ring descriptor per request, however many are in flight.
+        let head = driver.addIndirectChain(buffers)
+        return (head, dataAddress, status)
+    }
+
+    func status(_ address: UInt64) -> UInt8? { try? memory.load(UInt8.self, at: GuestAddress(address)) }
+
+    func cleanUp() { try? FileManager.default.removeItem(atPath: directory) }
+}
+
+@Suite struct VirtioBlockEngineTests {
+    static let write: UInt32 = 1
+    static let read: UInt32 = 0
+    static let flush: UInt32 = 4
+
+    @Test func aFlushStartsOnlyAfterEveryEarlierWriteCompleted() throws {
+        let engine = try ScriptedEngine()
+        let harness = try EngineHarness(engine: engine)
+        defer { harness.cleanUp() }
+        // Two writes (not adjacent: not merged), a FLUSH, then a later write, made available together.
+        let first = harness.request(type: Self.write, sector: 0, data: [UInt8](repeating: 1, count: 512))
+        let second = harness.request(type: Self.write, sector: 100, data: [UInt8](repeating: 2, count: 512))
+        let flush = harness.request(type: Self.flush, sector: 0)
+        let later = harness.request(type: Self.write, sector: 200, data: [UInt8](repeating: 3, count: 512))
+        _ = try harness.device.queueNotified(0)
+        #expect(engine.running.map(\.kind) == [.write, .write, .write], "the flush waits; the later write does not")
+        engine.complete(engine.running[0].tag)
+        try harness.device.backendReadable()
+        #expect(engine.running.map(\.kind) == [.write, .write], "one earlier write is still in flight")
+        #expect(harness.driver.takeUsed().map(\.head) == [UInt32(first.head)])
+        // The later write completing first does not release the flush either.
+        engine.complete(engine.running[1].tag)
+        try harness.device.backendReadable()
+        #expect(!engine.running.contains { $0.kind == .datasync })
+        engine.complete(engine.running[0].tag)
+        try harness.device.backendReadable()
+        #expect(engine.running.map(\.kind) == [.datasync], "every earlier write done: fdatasync starts")
+        #expect(harness.driver.takeUsed().map(\.head) == [UInt32(later.head), UInt32(second.head)])
+        #expect(harness.status(flush.status) == 0xee, "not completed before its fdatasync returned")
+        engine.complete(engine.running[0].tag, result: 0)
+        try harness.device.backendReadable()
+        #expect(harness.driver.takeUsed().map(\.head) == [UInt32(flush.head)])
+        #expect(harness.status(flush.status) == 0)
+        // A flush with no write in flight starts at once.
+        let alone = harness.request(type: Self.flush, sector: 0)
+        _ = try harness.device.queueNotified(0)
+        #expect(engine.running.map(\.kind) == [.datasync])
+        engine.complete(engine.running[0].tag, result: -Int(EIO))
+        try harness.device.backendReadable()
+        #expect(harness.status(alone.status) == 1, "a failed fdatasync is IOERR")
+    }
+
+    @Test func aQueueNeverHasMoreThanItsSizeInFlightWhateverTheDriverRepublishes() throws {
+        let engine = try ScriptedEngine()
+        let harness = try EngineHarness(engine: engine, queueSize: 8)
+        defer { harness.cleanUp() }
+        var heads: [UInt16] = []
+        for index in 0..<8 {
+            heads.append(harness.request(type: Self.read, sector: UInt64(index * 10), readBytes: 512).head)
+        }
+        #expect(try harness.device.queueNotified(0) == .done)
+        #expect(engine.running.count == 8)
+        // A hostile driver makes the same eight heads available again while they are in flight.
+        for head in heads { harness.driver.makeAvailable(head: head) }
+        #expect(try harness.device.queueNotified(0) == .done)
+        #expect(engine.running.count == 8, "the queue's size in flight, no more")
+        #expect(try harness.device.queueNotified(0) == .done)
+        #expect(engine.running.count == 8, "another notification takes nothing more")
+        // Completions free room: the device takes the queue up again on its own.
+        for operation in engine.running { engine.complete(operation.tag) }
+        try harness.device.backendReadable()
+        #expect(harness.driver.takeUsed().count == 8)
+        #expect(engine.running.count == 8, "the republished heads, taken after the completions")
+        for operation in engine.running { engine.complete(operation.tag) }
+        try harness.device.backendReadable()
+        #expect(harness.driver.takeUsed().count == 8)
+        #expect(engine.running.isEmpty)
+    }
+
+    @Test func aFailedOperationIsRetriedAloneAndItsStatusIsIOError() throws {
+        let engine = try ScriptedEngine()
+        let directory = NSTemporaryDirectory() + "swiftvmm-failing-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let harness = try EngineHarness(engine: engine, backend: FailingBackend(path: directory + "/failing.img"))
+        defer { harness.cleanUp() }
+        // Two adjacent writes: one operation for both.
+        let first = harness.request(type: Self.write, sector: 0, data: [UInt8](repeating: 1, count: 512))
+        let second = harness.request(type: Self.write, sector: 1, data: [UInt8](repeating: 1, count: 512))
+        _ = try harness.device.queueNotified(0)
+        #expect(engine.running.count == 1, "merged into one operation")
+        engine.complete(engine.running[0].tag, result: -Int(ENOSPC))
+        try harness.device.backendReadable()
+        #expect(harness.status(first.status) == 1 && harness.status(second.status) == 1)
+        #expect(harness.driver.takeUsed().map(\.length) == [1, 1])
+        #expect(harness.device.statistics.errors == 2)
+        // A short transfer is not success either.
+        let read = harness.request(type: Self.read, sector: 8, readBytes: 4096)
+        _ = try harness.device.queueNotified(0)
+        engine.complete(engine.running[0].tag, result: 512)
+        try harness.device.backendReadable()
+        #expect(harness.status(read.status) == 1)
+    }
+
+    @Test func aResetWaitsForEveryOperationInFlight() throws {
+        let engine = try ScriptedEngine()
+        let harness = try EngineHarness(engine: engine)
+        defer { harness.cleanUp() }
+        for index in 0..<4 {
+            harness.request(type: Self.read, sector: UInt64(index * 10), readBytes: 4096)
+        }
+        _ = try harness.device.queueNotified(0)
+        #expect(engine.running.count == 4)
+        let completedBeforeReset = Flag()
+        let completer = try OSThread(name: "completer") {
+            var pause = timespec(tv_sec: 0, tv_nsec: 100_000_000)
+            nanosleep(&pause, nil)
+            completedBeforeReset.value.store(true, ordering: .releasing)
+            for operation in engine.running { engine.complete(operation.tag) }
+        }
+        harness.device.reset()
+        let completedFirst = completedBeforeReset.value.load(ordering: .acquiring)
+        #expect(completedFirst, "reset returned only after the completions")
+        #expect(engine.running.isEmpty)
+        #expect(harness.driver.takeUsed().isEmpty, "completions after a reset go nowhere")
+        completer.join()
+    }
+
+    /// Random data through the real engines, many requests in flight, read back byte-exact
+    /// through the device and checked in the image file.
+    @Test(arguments: [BlockEngineKind.ioUring, .threads])
+    func dataRoundTripsByteExactThroughARealEngine(kind: BlockEngineKind) throws {
+        let spawn: BlockWorkerSpawner = { name, body in try OSThread(name: name, body: body) }
+        let engine: any BlockEngine
+        do {
+            guard let made = try BlockEngines.make(kind, name: "test", spawn: spawn) else { return }
+            engine = made
+        } catch {
+            print("SKIPPED: \(kind.rawValue) engine unavailable here: \(error)")
+            return
+        }
+        let harness = try EngineHarness(engine: engine, queueSize: 128)
+        defer { harness.cleanUp() }
+        var generator = SystemRandomNumberGenerator()
+        var expected = [UInt8](repeating: 0, count: 2048 * 512)
+        var pending = 0
+        // 48 writes of 1–16 sectors at scattered (non-overlapping) places, one notification.
+        for index in 0..<48 {
+            let sectors = Int.random(in: 1...16, using: &generator)
+            let sector = index * 40
+            let data = (0..<sectors * 512).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            expected.replaceSubrange(sector * 512..<sector * 512 + data.count, with: data)
+            harness.request(type: Self.write, sector: UInt64(sector), data: data)
+            pending += 1
+        }
+        harness.request(type: Self.flush, sector: 0)
+        pending += 1
+        _ = try harness.device.queueNotified(0)
+        let written = try waitForUsed(harness, count: pending)
+        #expect(written.count == pending && written.allSatisfy { $0.length == 1 })
+        // Read everything back in 64 reads of 32 sectors.
+        var reads: [(data: UInt64, status: UInt64, sector: Int)] = []
+        for index in 0..<64 {
+            let request = harness.request(type: Self.read, sector: UInt64(index * 32), readBytes: 32 * 512)
+            reads.append((request.data, request.status, index * 32))
+        }
+        _ = try harness.device.queueNotified(0)
+        let read = try waitForUsed(harness, count: 64)
+        #expect(read.count == 64 && read.allSatisfy { $0.length == 32 * 512 + 1 })
+        for request in reads {
+            #expect(harness.status(request.status) == 0)
+            let bytes = try harness.memory.readBytes(at: GuestAddress(request.data), count: 32 * 512)
+            let same = bytes == Array(expected[request.sector * 512..<(request.sector + 32) * 512])
+            #expect(same, "sectors \(request.sector)..<\(request.sector + 32) read back as written")
+        }
+        let file = try Data(contentsOf: URL(fileURLWithPath: harness.imagePath))
+        let imageMatches = Array(file) == expected
+        #expect(imageMatches, "the image holds exactly what the guest wrote")
+        #expect(harness.device.engineKind == kind)
+    }
+
+    /// Polls the device's completions (as the I/O thread would on the eventfd) until `count`
+    /// chains are used or 10 s passed.
+    private func waitForUsed(_ harness: EngineHarness, count: Int) throws -> [(head: UInt32, length: UInt32)] {
+        var used: [(head: UInt32, length: UInt32)] = []
+        let deadline = Date().addingTimeInterval(10)
+        while used.count < count, Date() < deadline {
+            try harness.device.backendReadable()
+            used += harness.driver.takeUsed()
+            if used.count < count { usleep(1000) }
+        }
+        return used
+    }
+
+    @Test func inFlightTableOrdersFlushesByTag() {
+        var table = InFlightRequests(queueCount: 2)
+        #expect(table.canTake(queue: 0, size: 2, capacity: 10, adding: 1))
+        #expect(!table.canTake(queue: 0, size: 2, capacity: 10, adding: 2))
+        #expect(!table.canTake(queue: 5, size: 2, capacity: 10, adding: 0), "no such queue")
+        #expect(table.takeReadyFlushes().isEmpty)
+    }
+}
