@@ -238,12 +238,37 @@ struct EngineHarness {
         #expect(harness.status(first.status) == 1 && harness.status(second.status) == 1)
         #expect(harness.driver.takeUsed().map(\.length) == [1, 1])
         #expect(harness.device.statistics.errors == 2)
-        // A short transfer is not success either.
+        // A short transfer is not success either (two reads: a lone one runs inline).
         let read = harness.request(type: Self.read, sector: 8, readBytes: 4096)
+        harness.request(type: Self.read, sector: 40, readBytes: 512)
         _ = try harness.device.queueNotified(0)
+        #expect(engine.running.count == 2)
         engine.complete(engine.running[0].tag, result: 512)
         try harness.device.backendReadable()
         #expect(harness.status(read.status) == 1)
+        engine.complete(engine.running[0].tag)
+        try harness.device.backendReadable()
+    }
+
+    @Test func aLoneReadOrWriteWithNothingInFlightRunsInline() throws {
+        let engine = try ScriptedEngine()
+        let harness = try EngineHarness(engine: engine)
+        defer { harness.cleanUp() }
+        let lone = harness.request(type: Self.write, sector: 3, data: [UInt8](repeating: 7, count: 512))
+        _ = try harness.device.queueNotified(0)
+        #expect(engine.running.isEmpty, "no hand-off at queue depth 1")
+        #expect(harness.status(lone.status) == 0)
+        #expect(harness.driver.takeUsed().map(\.head) == [UInt32(lone.head)])
+        // With one in flight, the next lone request goes to the engine too.
+        harness.request(type: Self.read, sector: 0, readBytes: 512)
+        harness.request(type: Self.read, sector: 20, readBytes: 512)
+        _ = try harness.device.queueNotified(0)
+        #expect(engine.running.count == 2)
+        harness.request(type: Self.read, sector: 40, readBytes: 512)
+        _ = try harness.device.queueNotified(0)
+        #expect(engine.running.count == 3)
+        for operation in engine.running { engine.complete(operation.tag) }
+        try harness.device.backendReadable()
     }
 
     @Test func aResetWaitsForEveryOperationInFlight() throws {

@@ -512,9 +512,16 @@ void blk_bench(const struct fw_options *options)
 	 * counted against the deeper pass, which uses depth times as many buffers. */
 	memset(arena, 0, stride * depth);
 
+	/* Passes at queue depth 1, 8 and the deepest the queue and the buffers allow. */
 	uint32_t sizes[1] = {request / BLK_SECTOR_SIZE};
-	unsigned depths[2] = {1, depth};
-	for (unsigned pass = 0; pass < 2; pass++) {
+	unsigned depths[3] = {1, 8, depth};
+	unsigned passes = 0;
+	for (unsigned k = 0; k < 3; k++) {
+		unsigned d = depths[k] < depth ? depths[k] : depth;
+		if (passes == 0 || d > depths[passes - 1])
+			depths[passes++] = d;
+	}
+	for (unsigned pass = 0; pass < passes; pass++) {
 		struct transfer t = {.blk = &blk, .write = write, .verify = false, .disk = 0, .first = 0,
 				     .end = total / BLK_SECTOR_SIZE, .sizes = sizes, .size_count = 1,
 				     .depth = depths[pass], .stride = stride};

@@ -242,7 +242,7 @@ package final class VirtioBlock: VirtioDevice, Sendable {
     {
         guard !batch.isEmpty else { return }
         let backend = self.backend  // one read per batch (a replacement waits for the batch)
-        if let engine, backend.supportsEngine {
+        if let engine, backend.supportsEngine, !runsInline(batch) {
             try submit(batch, queue: queue, index: index, memory: memory, backend: backend, engine: engine)
             return
         }
@@ -264,6 +264,14 @@ package final class VirtioBlock: VirtioDevice, Sendable {
             try finish(run, statuses: statuses, queue: queue, memory: memory, startedNanoseconds: started)
             position += run.count
         }
+    }
+
+    /// A lone read or write with nothing in flight runs on the I/O thread: at queue depth 1 a
+    /// hand-off to the engine and back only adds latency (measured: 4 KiB reads at depth 1 go
+    /// 1.7× faster inline than through io_uring, 4× faster than through the worker threads).
+    /// From the second request in flight on, requests go to the engine.
+    private func runsInline(_ batch: [PendingRequest]) -> Bool {
+        batch.count == 1 && batch[0].request.transfer != nil && inFlight.withLock { $0.isEmpty }
     }
 
     /// Writes each request's status byte, puts its chain in the used ring and counts it.
