@@ -8,6 +8,7 @@ SwiftVMM, ...) and the medians are reported, with their ratio.
 Usage: boot-time.py SWIFTVMM_BINARY FIRMWARE_ELF [--runs N] [--cpus N]
 """
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -38,6 +39,7 @@ def main():
     parser.add_argument("firmware")
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--cpus", type=int, default=1)
+    parser.add_argument("--json", help="also write the medians to this file (for Benchmarks/run.sh)")
     arguments = parser.parse_args()
     commands = {
         "SwiftVMM": [arguments.swiftvmm, "run", "--firmware", arguments.firmware, "--cpus", str(arguments.cpus)],
@@ -60,6 +62,11 @@ def main():
     ratio_ready = medians["SwiftVMM"][0] / medians["QEMU"][0]
     ratio_exit = medians["SwiftVMM"][1] / medians["QEMU"][1]
     print(f"{'ratio':10} {ratio_ready:14.2f} {ratio_exit:10.2f}   (SwiftVMM / QEMU)")
+    if arguments.json:
+        with open(arguments.json, "w") as handle:
+            json.dump({"runs": arguments.runs, "cpus": arguments.cpus,
+                       "medians": {name: {"ready_ms": v[0], "exit_ms": v[1]} for name, v in medians.items()}},
+                      handle, indent=1)
 
 
 if __name__ == "__main__":

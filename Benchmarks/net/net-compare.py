@@ -15,6 +15,7 @@ Medians are printed with the SwiftVMM/QEMU ratio.
 Usage (root): net-compare.py SWIFTVMM_BINARY FIRMWARE_ELF [--runs 3] [--mib 64]
 """
 import argparse
+import json
 import os
 import re
 import signal
@@ -69,6 +70,7 @@ def main():
     parser.add_argument("firmware")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--mib", type=int, default=64)
+    parser.add_argument("--json", help="also write the medians to this file (for Benchmarks/run.sh)")
     arguments = parser.parse_args()
     cmdline = f"fw.net=10.0.2.15/24 fw.net-bench=10.0.2.2:5001,{arguments.mib},1400 fw.net-sink=5002"
     subprocess.run(["ip", "netns", "add", NAMESPACE], check=True)
@@ -102,6 +104,11 @@ def main():
     print(f"{'ratio':10} {medians['SwiftVMM'][0] / medians['QEMU'][0]:12.2f} {'':9} "
           f"{medians['SwiftVMM'][2] / medians['QEMU'][2]:9.2f} {'':6} "
           f"{medians['SwiftVMM'][4] / medians['QEMU'][4]:9.2f}   (SwiftVMM / QEMU; tx = guest → host, rx = host → guest)")
+    if arguments.json:
+        keys = ["ping_ms", "received", "tx_mib_s", "tx_lost", "rx_mib_s", "rx_lost"]
+        with open(arguments.json, "w") as handle:
+            json.dump({"runs": arguments.runs, "mib": arguments.mib,
+                       "medians": {name: dict(zip(keys, values)) for name, values in medians.items()}}, handle, indent=1)
 
 
 if __name__ == "__main__":

@@ -112,6 +112,13 @@ package final class GuestMemory: @unchecked Sendable {
             throw backing == .hugetlbfs
                 ? .hugePagesUnavailable(bytes: bytes, errno: code) : .allocationFailed(bytes: bytes, errno: code)
         }
+        if backing == .anonymous {
+            // Transparent huge pages where the host allows them (its THP mode "madvise", as
+            // QEMU asks too): 2 MiB pages for what the guest touches — fewer faults, TLB
+            // entries and page pins per O_DIRECT request. Advice only: refused is fine.
+            // SAFETY: the range is the mapping just made.
+            _ = madvise(pointer, Int(bytes), MADV_HUGEPAGE)
+        }
         return pointer
     }
 

@@ -6,9 +6,11 @@ import Testing
 /// (booted as Firecracker's kernel_image_path), driven by curl, raw connections and a
 /// Firecracker client from PyPI.
 @Suite(.serialized, .enabled(if: kvmUsable, "SKIPPED: needs read/write access to /dev/kvm"))
-struct FirecrackerServeTests {
+final class FirecrackerServeTests {
     let directory: URL
     let kernel: String
+
+    deinit { try? FileManager.default.removeItem(at: directory) }
 
     init() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent(

@@ -332,6 +332,10 @@ static bool parse_switch(const char *token, uint32_t n, struct fw_options *optio
 		options->wait_echo = true;
 		return true;
 	}
+	if (equals(token, n, "fw.wait=idle")) {
+		options->wait_idle = true;
+		return true;
+	}
 	if (equals(token, n, "fw.wait=ticks")) {
 		options->wait_ticks = true;
 		return true;

@@ -45,6 +45,7 @@ struct fw_options {
 	bool wait_button;   /* fw.wait=button: wait for the power button before the end */
 	bool ignore_button; /* fw.ignore-button: with fw.wait=button, ignore presses forever */
 	bool wait_echo;     /* fw.wait=echo: echo console input lines until the power button */
+	bool wait_idle;     /* fw.wait=idle: "fw: idle", then the power button, or for ever without one */
 	bool wait_ticks;    /* fw.wait=ticks: print a tick line every 2^26 TSC cycles until the button */
 	bool has_exit;      /* fw.exit=N: end through the debug-exit port instead of powering off */
 	uint8_t exit_status;

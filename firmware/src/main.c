@@ -122,5 +122,14 @@ void fw_main(uint64_t start_info_paddr)
 	}
 	if (options.wait_button)
 		wait_for_power_button(&options);
+	if (options.wait_idle) {
+		/* Idle until the power button, or for ever without one (QEMU microvm): for measuring
+		 * a VMM at rest (the host ends the run). */
+		fw_printf("fw: idle\n");
+		if (power_button_present())
+			wait_for_power_button(&options);
+		for (;;)
+			__asm__ volatile("pause");
+	}
 	finish(&options);
 }
