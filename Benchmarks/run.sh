@@ -13,7 +13,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
 runs=${BENCH_RUNS:-3}
-lock=/tmp/swiftvmm-build.lock
 cache=${SWIFTVMM_CACHE:-$HOME/.cache/swiftvmm}/bench
 work=$(mktemp -d /tmp/swiftvmm-bench.XXXXXX)
 results=$repo/Benchmarks/results
@@ -34,19 +33,19 @@ stage() {
 
 stage build
 mkdir -p "$cache"
-rm -f .build/release.yaml
-flock "$lock" swift build -c release --product swiftvmm >&2
-swiftvmm=$(flock "$lock" swift build -c release --show-bin-path)/swiftvmm
+# The binary as it ships (the pod image, the nested harness): release, static Swift stdlib.
+swiftvmm=$(scripts/build-static-swiftvmm.sh)
 firmware=$cache/firmware.elf
 firmware/build.sh "$firmware"
 {
   echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (modified)')"
   echo "host: $(uname -r), $(nproc) CPUs ($(sed -n 's/^model name\t: //p' /proc/cpuinfo | head -1)), $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
-  echo "kvm: $(lsmod | awk '$1 ~ /^kvm_/ {print $1}' | paste -sd, -)"
+  echo "kvm: $(ls /sys/module | grep '^kvm' | paste -sd, -)"
   echo "qemu: $(qemu-system-x86_64 --version | head -1)"
   echo "fio: $(fio --version)"
   echo "swift: $(swift --version 2>&1 | head -1)"
+  echo "swiftvmm: release, --static-swift-stdlib ($(stat -c %s "$swiftvmm") bytes)"
 } >"$work/machine.txt"
 
 stage exit-loop
