@@ -2,7 +2,7 @@
 # Builds SwiftVMM's fuzz targets with libFuzzer and AddressSanitizer and runs a campaign.
 # Usage: Fuzz/run-fuzz.sh [SECONDS-PER-TARGET] [TARGET...]   (default 600 s, every target)
 #        Fuzz/run-fuzz.sh 0 TARGET CRASH-FILE                  (reproduce one input)
-# Targets: transport blk net rng legacy exits pvh bzimage config threads dhcp firecracker.
+# Targets: transport blk blkaio net rng legacy exits pvh bzimage config threads dhcp firecracker.
 # Each run is bounded: -rss_limit_mb, -malloc_limit_mb and -timeout make a leak, a memory blow-up
 # or a hang a finding like a crash. Corpora live in ~/.cache/swiftvmm/fuzz/TARGET (the loader
 # targets are seeded with the headers of Debian's cloud kernel when it is cached); findings are
@@ -22,7 +22,7 @@ if [ "$seconds" = totals ]; then
   awk -F'\t' '{ sum[$2] += $3 } END { for (t in sum) printf "%s\t%d\n", t, sum[t] }' "$ledger" | sort
   exit 0
 fi
-all=(transport blk net rng legacy exits pvh bzimage config threads dhcp firecracker)
+all=(transport blk blkaio net rng legacy exits pvh bzimage config threads dhcp firecracker)
 mkdir -p artifacts
 # The build lives in the cache (like the nested harness's), so a fresh clone does not rebuild it.
 flags=(-c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -enable-testing

@@ -6,13 +6,27 @@
     import Glibc
 #endif
 
+/// The `blkaio` target's image (removed when the fuzzer exits).
+let fuzzScratchImagePath = "/tmp/swiftvmm-fuzz-\(getpid()).img"
+
 /// What a guest driver (and, for virtio-net, the tap) can do, as a script read from the input:
 /// register accesses of every width, notifications, descriptors and ring entries written
 /// anywhere (across the 3–4 GiB hole), memory changed under the device, resets, handshakes and
 /// backend events. Anything must end in an error status, DEVICE_NEEDS_RESET or nothing — never a
 /// trap — with bounded work per call (checked here).
 enum DeviceScript {
-    enum Kind { case echo, block, network, entropy }
+    enum Kind { case echo, block, asyncBlock, network, entropy }
+
+    /// For `asyncBlock`: one io_uring engine for the whole run (each input's device drains it
+    /// before it goes) and a 1 MiB scratch image.
+    static let sharedEngine = try? IOUringEngine(entries: 64)
+    static let scratchImage: String? = {
+        let descriptor = open(fuzzScratchImagePath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        atexit { unlink(fuzzScratchImagePath) }
+        return ftruncate(descriptor, 1 << 20) == 0 ? fuzzScratchImagePath : nil
+    }()
 
     static func run(_ input: inout FuzzInput, device kind: Kind) {
         guard let memory = try? FuzzMemory.make() else { return }
@@ -22,6 +36,13 @@ enum DeviceScript {
         switch kind {
         case .echo: device = ChainEchoDevice()
         case .block: device = VirtioBlock(backend: disk, serial: "fuzz")
+        case .asyncBlock:
+            // Requests in flight on a real engine over a real file: completions arrive on the
+            // engine's eventfd and are taken by operation 8.
+            guard let engine = sharedEngine, let image = scratchImage,
+                let file = try? FileBlockBackend(path: image, readOnly: false, directIO: false)
+            else { return }
+            device = VirtioBlock(backend: file, serial: "fuzz", engine: engine)
         case .network: device = VirtioNet(backend: tap, mac: [2, 0, 0, 0, 0, 1], mtu: 1500)
         case .entropy: device = VirtioEntropy()
         }
@@ -52,6 +73,11 @@ enum DeviceScript {
                 precondition(
                     tap.receiveCalls + tap.sendCalls - before.1 <= 2 * (rounds + 1) * QueueWork.budget,
                     "tap work unbounded")
+                // However the driver republishes heads, a queue has at most its size in flight.
+                if let block = device as? VirtioBlock {
+                    let inFlight = block.inFlight.withLock { $0.chainsInFlight.max() ?? 0 }
+                    precondition(inFlight <= Int(VirtioBlock.queueSize), "\(inFlight) chains in flight")
+                }
             case 3:
                 guard let address = input.address(), let width = input.u8(), let value = input.u64() else { return }
                 switch width % 3 {
@@ -93,7 +119,8 @@ enum DeviceScript {
                 guard let kind = input.u8(), let length = input.u16() else { return }
                 tap.program(kind: kind, length: Int(length))
                 let before = tap.receiveCalls
-                transport.deviceEvent { device throws(QueueError) in try (device as? VirtioNet)?.backendReadable() }
+                // The backend is readable: the tap (virtio-net) or the engine's completions.
+                transport.deviceEvent { device throws(QueueError) in try device.backendReadable() }
                 precondition(tap.receiveCalls - before <= QueueWork.budget, "receive work unbounded")
             default:
                 // A block request header (or range) at an address: realistic inputs for the parser.

@@ -6,13 +6,14 @@ import CFuzzerDriver
 
 /// The fuzz targets; `FUZZ_TARGET=NAME` picks one (run-fuzz.sh sets it).
 enum FuzzTarget: String, CaseIterable {
-    case transport, blk, net, rng, legacy, exits, pvh, bzimage, config, threads, dhcp, firecracker
+    case transport, blk, blkaio, net, rng, legacy, exits, pvh, bzimage, config, threads, dhcp, firecracker
 
     func run(_ bytes: [UInt8]) {
         var input = FuzzInput(bytes)
         switch self {
         case .transport: DeviceScript.run(&input, device: .echo)
         case .blk: DeviceScript.run(&input, device: .block)
+        case .blkaio: DeviceScript.run(&input, device: .asyncBlock)
         case .net: DeviceScript.run(&input, device: .network)
         case .rng: DeviceScript.run(&input, device: .entropy)
         case .legacy: LegacyPortsFuzz.run(&input)
