@@ -59,9 +59,11 @@ struct NestedLinuxTests {
 
     /// The guest mounts an ext4 image (made on the host with mkfs.ext4) from its virtio-blk disk,
     /// writes a file and syncs; after the run the host reads the file from the image (debugfs).
-    /// With two vCPUs and two request queues (VIRTIO_BLK_F_MQ) Linux's blk-mq uses both.
-    @Test(arguments: [(1, 1), (2, 2)])
-    func theGuestWritesAFileToAnExt4DiskThatTheHostReads(vcpus: Int, queues: Int) throws {
+    /// With two vCPUs and two request queues (VIRTIO_BLK_F_MQ) Linux's blk-mq uses both. Each
+    /// `aio` engine once: an explicit io_uring that the outer kernel refused would end the inner
+    /// VMM with status 2 (and fail "swiftvmm exit 0").
+    @Test(arguments: [(1, 1, "sync"), (2, 2, "io_uring"), (1, 1, "threads")])
+    func theGuestWritesAFileToAnExt4DiskThatTheHostReads(vcpus: Int, queues: Int, aio: String) throws {
         let mkfsExt4 = try HostTool.mkfsExt4
         let debugfsPath = try HostTool.debugfs
         let image = try SwiftVMMBinary.temporaryFile("nested-ext4.img", contents: Data())
@@ -76,7 +78,7 @@ struct NestedLinuxTests {
             vcpus: vcpus,
             environment: [
                 "INNER_DISK_IMAGE": image.path, "INNER_CMDLINE": "guest.mount=/mnt guest.cmd64=\(write)",
-                "INNER_DISK_OPTIONS": "queues=\(queues)",
+                "INNER_DISK_OPTIONS": "queues=\(queues),aio=\(aio)",
             ])
         let queueList = (0..<queues).map(String.init).joined(separator: " ")
         #expect(console.contains("blk-mq queues: \(queueList)"), "\(console.suffix(2000))")
