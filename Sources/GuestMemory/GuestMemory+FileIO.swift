@@ -34,22 +34,18 @@ extension GuestMemory {
     private func transfer(descriptor: Int32, offset: UInt64, buffers: [Buffer], writing: Bool) throws(GuestMemoryError)
         -> Result<Int, FileIOError>
     {
-        var vectors: [iovec] = []
-        vectors.reserveCapacity(buffers.count)
-        var total = 0
-        for buffer in buffers where buffer.length > 0 {
-            guard let pointer = hostPointer(buffer.address, length: UInt64(buffer.length)) else {
-                throw .outOfBounds(address: buffer.address, length: UInt64(buffer.length))
-            }
-            // SAFETY: hostPointer checked that the buffer lies inside one guest mapping, which
-            // stays mapped while `self` lives (the whole call).
-            vectors.append(iovec(iov_base: pointer, iov_len: Int(buffer.length)))
-            total += Int(buffer.length)
+        try HostIOVectors(memory: self, buffers: buffers).transfer(
+            descriptor: descriptor, offset: offset, writing: writing)
+    }
+
+    /// The host iovec of one guest buffer, checked to lie inside one guest mapping.
+    func hostVector(_ buffer: Buffer) throws(GuestMemoryError) -> iovec {
+        guard let pointer = hostPointer(buffer.address, length: UInt64(buffer.length)) else {
+            throw .outOfBounds(address: buffer.address, length: UInt64(buffer.length))
         }
-        return vectors.withUnsafeMutableBufferPointer { vectors in
-            // SAFETY: the iovecs point into guest mappings (checked above), alive for this call.
-            Self.transferAll(descriptor: descriptor, offset: offset, vectors: vectors, total: total, writing: writing)
-        }
+        // SAFETY: hostPointer checked the range; it stays mapped while `self` lives, which the
+        // caller guarantees for as long as it uses the iovec.
+        return iovec(iov_base: pointer, iov_len: Int(buffer.length))
     }
 
     /// preadv/pwritev over `vectors` (which it advances) until `total` bytes moved, the file
@@ -110,11 +106,7 @@ extension GuestMemory {
         var vectors: [iovec] = []
         vectors.reserveCapacity(buffers.count)
         for buffer in buffers where buffer.length > 0 {
-            guard let pointer = hostPointer(buffer.address, length: UInt64(buffer.length)) else {
-                throw .outOfBounds(address: buffer.address, length: UInt64(buffer.length))
-            }
-            // SAFETY: hostPointer checked that the buffer lies inside one guest mapping.
-            vectors.append(iovec(iov_base: pointer, iov_len: Int(buffer.length)))
+            vectors.append(try hostVector(buffer))  // valid for this call: `self` lives through it
         }
         guard !vectors.isEmpty else { return .failure(FileIOError(errno: EINVAL)) }
         guard vectors.count <= 1024 else { return .failure(FileIOError(errno: EMSGSIZE)) }

@@ -24,13 +24,13 @@ package final class HostIOVectors: @unchecked Sendable {
         var count = 0
         var total: UInt64 = 0
         for buffer in buffers where buffer.length > 0 {
-            guard let pointer = memory.hostPointer(buffer.address, length: UInt64(buffer.length)) else {
+            do {
+                // The mapping lives as long as `memory`, which these vectors retain.
+                storage[count] = try memory.hostVector(buffer)
+            } catch {
                 storage.deallocate()
-                throw .outOfBounds(address: buffer.address, length: UInt64(buffer.length))
+                throw error
             }
-            // SAFETY: hostPointer checked the range; the mapping lives as long as `memory`,
-            // which these vectors retain.
-            storage[count] = iovec(iov_base: pointer, iov_len: Int(buffer.length))
             count += 1
             total += UInt64(buffer.length)
         }

@@ -209,8 +209,7 @@ package final class FileBlockBackend: BlockBackend {
 
     package func read(at offset: UInt64, into buffers: [DescriptorBuffer], memory: GuestMemory) -> BlockRequest.Status {
         let length = buffers.totalLength
-        guard inRange(offset, length) else { return .ioError }
-        let fd = descriptor(offset: offset, buffers: buffers)
+        guard let fd = transferDescriptor(offset: offset, buffers: buffers, writing: false) else { return .ioError }
         let pieces = buffers.map { (address: $0.address, length: $0.length) }
         guard case .success(let count)? = try? memory.read(from: fd, offset: offset, into: pieces),
             UInt64(count) == length
@@ -220,10 +219,8 @@ package final class FileBlockBackend: BlockBackend {
 
     package func write(at offset: UInt64, from buffers: [DescriptorBuffer], memory: GuestMemory) -> BlockRequest.Status
     {
-        guard !isReadOnly else { return .ioError }
         let length = buffers.totalLength
-        guard inRange(offset, length) else { return .ioError }
-        let fd = descriptor(offset: offset, buffers: buffers)
+        guard let fd = transferDescriptor(offset: offset, buffers: buffers, writing: true) else { return .ioError }
         let pieces = buffers.map { (address: $0.address, length: $0.length) }
         guard case .success(let count)? = try? memory.write(to: fd, offset: offset, from: pieces),
             UInt64(count) == length

@@ -239,7 +239,7 @@ extension VirtioBlock {
     /// a reset), which may not block in the kernel on anything but sleeps.
     func drainEngine(completing: Bool) {
         guard let engine else { return }
-        if !completing { _ = inFlight.withLock { $0.dropWaitingFlushes() } }
+        if !completing { inFlight.withLock { $0.dropWaitingFlushes() } }
         let activation = completing ? active.withLock { $0 } : nil
         while !inFlight.withLock({ $0.isEmpty }) {
             engine.submit()  // anything a failed submit left queued

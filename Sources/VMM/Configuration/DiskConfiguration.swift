@@ -15,7 +15,7 @@ public struct DiskConfiguration: Sendable, Equatable, Codable {
         case auto
         /// io_uring (liburing): many requests in flight; an error when the host refuses it.
         case ioUring = "io_uring"
-        /// A pool of worker threads (preadv2/pwritev2, fdatasync).
+        /// A pool of worker threads (preadv/pwritev, fdatasync).
         case threads
         /// One request after another on the I/O thread (adjacent ones merged).
         case sync

@@ -413,8 +413,8 @@ final class MachineRuntime: Sendable {
     /// while the I/O thread still runs (the vCPUs have ended: nothing new arrives), so that the
     /// final fdatasync covers every write the guest handed over.
     private func finishDiskOperations() {
-        for slot in resources.virtioSlots {
-            slot.transport.withDeviceLocked { device in (device as? VirtioBlock)?.finishInFlight() }
+        for (disk, transport) in diskSlots {
+            transport.withDeviceLocked { _ in disk.finishInFlight() }
         }
     }
 

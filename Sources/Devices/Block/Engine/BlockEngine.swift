@@ -27,25 +27,12 @@ package struct BlockEngineOperation: Sendable {
     package let vectors: HostIOVectors?
     /// The caller's name for the operation, returned with its completion.
     package let tag: UInt64
-
-    package init(kind: Kind, descriptor: Int32, offset: UInt64, vectors: HostIOVectors?, tag: UInt64) {
-        self.kind = kind
-        self.descriptor = descriptor
-        self.offset = offset
-        self.vectors = vectors
-        self.tag = tag
-    }
 }
 
 /// One finished operation: its tag and the bytes moved (or 0 for fdatasync), or -errno.
 package struct BlockEngineCompletion: Sendable, Equatable {
     package let tag: UInt64
     package let result: Int
-
-    package init(tag: UInt64, result: Int) {
-        self.tag = tag
-        self.result = result
-    }
 }
 
 /// Why an engine cannot be set up.

@@ -46,8 +46,6 @@ struct InFlightRequests: Sendable {
     }
 
     var isEmpty: Bool { entries.isEmpty && waitingFlushes.isEmpty }
-    /// Operations handed to the engine and not yet completed.
-    var operationCount: Int { entries.count }
 
     /// A new tag (taken in request order).
     mutating func makeTag() -> UInt64 {
@@ -94,11 +92,8 @@ struct InFlightRequests: Sendable {
     }
 
     /// Forgets every waiting flush (a reset: they never started).
-    mutating func dropWaitingFlushes() -> [WaitingFlush] {
-        defer {
-            for flush in waitingFlushes { chainsInFlight[flush.queue] -= 1 }
-            waitingFlushes = []
-        }
-        return waitingFlushes
+    mutating func dropWaitingFlushes() {
+        for flush in waitingFlushes { chainsInFlight[flush.queue] -= 1 }
+        waitingFlushes = []
     }
 }
