@@ -37,5 +37,8 @@ swift test --skip-build --skip SwiftVMMLibraryTests --skip ObservabilityTests "$
 # other suites' long blocking waits — the nested boots take minutes — would hold.
 swift test --skip-build --filter SwiftVMMLibraryTests --filter ObservabilityTests "$@"
 # The example embedder builds against this checkout, and the DocC catalog without warnings.
+# SwiftPM keeps the cached build plan of a path dependency (this checkout) when only its file
+# list changed and then misses a source file added since: plan again on every run (cheap).
+rm -f Examples/ConsoleMarker/.build/debug.yaml
 swift build --package-path Examples/ConsoleMarker
 swift package generate-documentation --target VMM --warnings-as-errors >/dev/null
