@@ -57,6 +57,10 @@ package final class EventLoop<Token: Sendable>: Sendable {
         close(epollDescriptor)
     }
 
+    /// The descriptors this loop owns: its epoll instance first, then its wake event.
+    /// Tests watch them to see that releasing the loop closes them.
+    package var ownedDescriptors: [Int32] { [epollDescriptor, wakeEvent.rawValue] }
+
     /// Watches `descriptor` for `interest`; `token` comes back from `wait` when it is ready.
     /// The caller keeps the descriptor open until it unregisters it.
     package func register(descriptor: Int32, interest: EventInterest = .readable, token: Token) throws(EventLoopError)

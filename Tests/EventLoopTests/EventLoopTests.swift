@@ -8,9 +8,17 @@ private enum Source: Equatable, Sendable {
     case timer
 }
 
-/// Open file descriptors of this process.
-private func openDescriptorCount() -> Int {
-    (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1
+/// The descriptors that the epoll instance `epollDescriptor` watches, from its fdinfo
+/// (one `tfd:` line per watched open file). The kernel drops a watch when the watched file's
+/// last descriptor closes, so this sees exactly those files, whatever other tests running in
+/// parallel open or close meanwhile.
+private func watchedDescriptors(of epollDescriptor: Int32) -> [Int32] {
+    guard let info = try? String(contentsOfFile: "/proc/self/fdinfo/\(epollDescriptor)", encoding: .utf8)
+    else { return [-1] }
+    return info.split(separator: "\n").compactMap { line in
+        guard line.hasPrefix("tfd:") else { return nil }
+        return line.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().first.flatMap { Int32($0) }
+    }
 }
 
 @Suite struct EventLoopTests {
@@ -90,13 +98,22 @@ private func openDescriptorCount() -> Int {
     }
 
     @Test func releasingTheLoopClosesItsDescriptors() throws {
-        let before = openDescriptorCount()
+        let observer = try EventLoop<Source>()
+        let observerEpoll = try #require(observer.ownedDescriptors.first)
+        let observerWake = observer.ownedDescriptors[1]
+        var watched: Set<Int32> = []
         do {
             let loop = try EventLoop<Source>()
             let timer = try TimerFD()
             _ = try loop.register(descriptor: timer.rawValue, token: .timer)
-            #expect(openDescriptorCount() == before + 3)
+            for descriptor in loop.ownedDescriptors + [timer.rawValue] {
+                _ = try observer.register(descriptor: descriptor, token: .first)
+                watched.insert(descriptor)
+            }
+            #expect(Set(watchedDescriptors(of: observerEpoll)) == watched.union([observerWake]))
         }
-        #expect(openDescriptorCount() == before)
+        #expect(
+            watchedDescriptors(of: observerEpoll) == [observerWake], "the loop's epoll, wake event and timer are closed"
+        )
     }
 }
