@@ -103,21 +103,25 @@ extension GuestMemory {
     private func vectorCall(_ buffers: [Buffer], _ call: (UnsafePointer<iovec>, Int32) -> Int) throws(GuestMemoryError)
         -> Result<Int, FileIOError>
     {
-        var vectors: [iovec] = []
-        vectors.reserveCapacity(buffers.count)
-        for buffer in buffers where buffer.length > 0 {
-            vectors.append(try hostVector(buffer))  // valid for this call: `self` lives through it
-        }
-        guard !vectors.isEmpty else { return .failure(FileIOError(errno: EINVAL)) }
-        guard vectors.count <= 1024 else { return .failure(FileIOError(errno: EMSGSIZE)) }
-        while true {
-            // SAFETY: the iovecs point into guest mappings checked above.
-            let result = vectors.withUnsafeBufferPointer { call($0.baseAddress!, Int32($0.count)) }
-            if result < 0 {
-                if errno == EINTR { continue }
-                return .failure(FileIOError(errno: errno))
+        guard buffers.count <= 1024 else { return .failure(FileIOError(errno: EMSGSIZE)) }
+        // A frame's iovecs on the stack (at most 16 KiB), not in a heap array per frame.
+        return try withUnsafeTemporaryAllocation(of: iovec.self, capacity: max(1, buffers.count)) {
+            vectors throws(GuestMemoryError) -> Result<Int, FileIOError> in
+            var count = 0
+            for buffer in buffers where buffer.length > 0 {
+                vectors[count] = try hostVector(buffer)  // valid for this call: `self` lives through it
+                count += 1
             }
-            return .success(result)
+            guard count > 0 else { return .failure(FileIOError(errno: EINVAL)) }
+            while true {
+                // SAFETY: the first `count` iovecs point into guest mappings checked above.
+                let result = call(vectors.baseAddress!, Int32(count))
+                if result < 0 {
+                    if errno == EINTR { continue }
+                    return .failure(FileIOError(errno: errno))
+                }
+                return .success(result)
+            }
         }
     }
 }
