@@ -47,6 +47,8 @@ struct BootLoop {
         } catch {
             throw CommandFailure(error)
         }
+        // Found while /proc is open; released once the first machine runs.
+        let startupCode: StartupCode? = firstBoot ? StartupCode.locate() : nil
         if firstBoot {
             // Once, after set-up and before the machine's threads exist (they stack their own
             // filters on this one): every thread under the process filter, capabilities dropped;
@@ -71,6 +73,7 @@ struct BootLoop {
         do {
             try machine.start()
             started(machine)
+            startupCode?.release()
             return machine.waitForExit()
         } catch {
             try? machine.stop()
