@@ -59,7 +59,9 @@ $python Benchmarks/disk/disk-throughput.py "$swiftvmm" "$firmware" --mib 64 --ru
   --json "$work/disk.json" >&2
 
 stage network
-$python Benchmarks/net/net-compare.py "$swiftvmm" "$firmware" --runs "$runs" --json "$work/net.json" >&2
+# 256 MiB each way: 1.5-2 s per stream; 64 MiB (0.3-0.5 s) measured mostly the start of a stream
+# (the same guests gave 0.39 to 0.84 of QEMU's host -> guest rate between runs).
+$python Benchmarks/net/net-compare.py "$swiftvmm" "$firmware" --runs "$runs" --mib 256 --json "$work/net.json" >&2
 
 stage memory
 $python Benchmarks/memory/footprint.py "$swiftvmm" "$firmware" --runs "$runs" --json "$work/memory.json" >&2
