@@ -30,17 +30,29 @@ package enum Sandboxing {
     /// Restricts every thread of the process to the `process` profile (seccomp TSYNC), and the
     /// calling thread's capabilities to `keeping`. With `networkServices`, the process may also
     /// serve and use sockets (`ThreadProfile.networkServiceCalls`: the launcher's DHCP server,
-    /// netlink for libnftables, HTTP endpoints).
+    /// netlink for libnftables, HTTP endpoints); with `ringSetup`, set up io_uring rings
+    /// (`ThreadProfile.ringSetupCalls`), which otherwise fail with EACCES.
     package static func restrictProcess(
-        mode: FilterMode, keeping capabilities: Set<Capability>, networkServices: Bool = false
+        mode: FilterMode, keeping capabilities: Set<Capability>, networkServices: Bool = false, ringSetup: Bool = false
     ) throws(SandboxError) {
         let mask = capabilities.reduce(UInt64(0)) { $0 | 1 << $1.rawValue }
         let limited = cseccomp_limit_capabilities(mask)
         guard limited == 0 else { throw SandboxError("cannot drop capabilities (errno \(-limited))") }
         guard mode != .off else { return }
         try installViolationHandler()
-        try filter(for: .process, extraCalls: networkServices ? ThreadProfile.networkServiceCalls : [])
+        let policy = processPolicy(networkServices: networkServices, ringSetup: ringSetup)
+        try filter(for: .process, extraCalls: policy.extraCalls, extraRefused: policy.extraRefused)
             .load(mode: mode, allThreads: true)
+    }
+
+    /// What the process filter adds to the `process` profile: calls allowed, and calls that fail
+    /// with EACCES.
+    package static func processPolicy(networkServices: Bool, ringSetup: Bool) -> (
+        extraCalls: [String], extraRefused: [String]
+    ) {
+        let network = networkServices ? ThreadProfile.networkServiceCalls : []
+        return ringSetup
+            ? (network + ThreadProfile.ringSetupCalls, []) : (network, ThreadProfile.ringSetupCalls)
     }
 
     /// The effective capabilities of the calling thread.
@@ -49,11 +61,13 @@ package enum Sandboxing {
         return Set(Capability.allCases.filter { mask & (1 << $0.rawValue) != 0 })
     }
 
-    static func filter(for profile: ThreadProfile, extraCalls: [String] = []) -> SeccompFilter {
+    static func filter(for profile: ThreadProfile, extraCalls: [String] = [], extraRefused: [String] = [])
+        -> SeccompFilter
+    {
         SeccompFilter(
             calls: Array(Set(ThreadProfile.runtime + profile.calls + extraCalls)).sorted(),
             ioctls: profile.ioctls ?? [],
-            threadsOnlyClone: true, refused: profile.refused)
+            threadsOnlyClone: true, refused: profile.refused + extraRefused)
     }
 }
 

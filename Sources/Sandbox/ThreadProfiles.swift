@@ -91,8 +91,14 @@ package enum ThreadProfile: String, Sendable, CaseIterable {
         "setpriority", "getpriority", "sched_setparam",
         "sched_get_priority_min", "sched_get_priority_max", "set_tid_address", "arch_prctl", "times", "seccomp",
         "clock_getres", "gettimeofday", "time", "setitimer", "getitimer", "alarm", "pause",
-        // The disks' io_uring rings (built again on a reboot); each ring is restricted to
-        // READV, WRITEV and FSYNC before it is enabled.
-        "io_uring_setup", "io_uring_register", "io_uring_enter",
+        // Submitting to the disks' io_uring rings, which were set up before this filter.
+        "io_uring_enter",
     ]
+
+    /// Setting up an io_uring ring (each of the disks' rings is restricted to READV, WRITEV and
+    /// FSYNC before it is enabled). The process filter allows these only when the process builds
+    /// machines again (reboot in place) with disks that may use io_uring; otherwise they fail with
+    /// EACCES: a compromised process cannot make an unrestricted ring, and an unexpected set-up
+    /// falls back to the worker threads instead of stopping the VMM.
+    static let ringSetupCalls = ["io_uring_setup", "io_uring_register"]
 }

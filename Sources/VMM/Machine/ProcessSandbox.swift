@@ -24,10 +24,18 @@ package enum ProcessSandbox {
         }
         do {
             try Sandboxing.restrictProcess(
-                mode: configuration.seccomp.filterMode, keeping: keep, networkServices: networkServices)
+                mode: configuration.seccomp.filterMode, keeping: keep, networkServices: networkServices,
+                ringSetup: setsUpRingsLater(configuration, rebuilds: rebuilds))
         } catch {
             throw .setupFailed("seccomp", error.description)
         }
+    }
+
+    /// Whether the process may set up io_uring rings under its filter: only when it builds the
+    /// machine again (reboot in place) and a disk may take io_uring (`aio` auto or io_uring).
+    /// The first machine's rings exist before the filter.
+    package static func setsUpRingsLater(_ configuration: VirtualMachineConfiguration, rebuilds: Bool) -> Bool {
+        rebuilds && configuration.disks.contains { $0.aio == .auto || $0.aio == .ioUring }
     }
 
     /// For tests of the filters: starts a thread named `vcpu-check` under the vCPU profile in
