@@ -41,14 +41,15 @@ struct BootLoop {
     /// Builds a fresh machine, runs it to its end and releases it (memory, vCPUs, disk locks and
     /// taps are closed before the next boot). A signal that came before the boot ends the run.
     private func boot(firstBoot: Bool) throws(CommandFailure) -> MachineExit {
+        // Found while /proc is open and before guest memory exists (smaps walks every mapping);
+        // released once the first machine runs.
+        let startupCode: StartupCode? = firstBoot ? StartupCode.locate() : nil
         let machine: Machine
         do {
             machine = try Machine(configuration: configuration, logger: logger, events: events)
         } catch {
             throw CommandFailure(error)
         }
-        // Found while /proc is open; released once the first machine runs.
-        let startupCode: StartupCode? = firstBoot ? StartupCode.locate() : nil
         if firstBoot {
             // Once, after set-up and before the machine's threads exist (they stack their own
             // filters on this one): every thread under the process filter, capabilities dropped;

@@ -4,42 +4,48 @@ import FoundationEssentials
     import Glibc
 #endif
 
-/// The executable's machine code that only set-up ran, handed back once the machine runs.
+/// The machine code that only set-up ran, handed back once the machine runs.
 ///
 /// Measured on the static release binary (Benchmarks/memory/footprint.py, /proc/PID/smaps): of
 /// an idle VMM's ~16 MiB resident, ~9.5 MiB were pages of the executable's 24 MiB code mapping
 /// that argument parsing, configuration, logging set-up and the machine's build had touched —
 /// the kernel maps file pages in 64 KiB windows around each fault ("fault-around"), so a few
-/// hundred scattered functions keep a third of the code resident. A running VMM needs a few
-/// of those windows (the exit loop, the I/O thread, the event loop). `MADV_DONTNEED` over the
-/// code mapping unmaps all of it from this process; what runs afterwards maps its windows
-/// again on first use (minor faults: the pages stay in the page cache, shared with every other
-/// swiftvmm on the host). It only ever touches the executable's read-only, executable,
-/// private file mappings, whose pages are never written (W^X), so nothing can be lost; a
-/// debugger's breakpoints in them would be.
+/// hundred scattered functions keep a third of the code resident — and ~1.4 MiB the shared
+/// libraries' code. A running VMM needs a few of those windows (the exit loop, the I/O thread,
+/// the event loop). `MADV_DONTNEED` over the code mappings unmaps them from this process; what
+/// runs afterwards maps its windows again on first use (minor faults: the pages stay in the page
+/// cache, shared with every other process that maps the same files). Only private file mappings
+/// that are readable and executable, not writable, and hold no page of their own (smaps
+/// `Anonymous: 0 kB`: no text relocation, no breakpoint) are advised, so nothing can be lost.
 struct StartupCode {
-    /// A code mapping of the executable: its start address and length in bytes.
+    /// A code mapping: its start address and length in bytes.
     private let ranges: [(start: UInt, bytes: Int)]
 
-    /// Finds the executable's code mappings in /proc/self/maps: call before the process sandbox
+    /// Finds the process's code mappings in /proc/self/smaps: call before the process sandbox
     /// closes /proc. Empty when they cannot be read (nothing is released then).
     static func locate() -> StartupCode {
         // A debugger's breakpoints live in those pages: SWIFTVMM_KEEP_STARTUP_CODE=1 keeps them.
         if getenv("SWIFTVMM_KEEP_STARTUP_CODE") != nil { return StartupCode(ranges: []) }
-        guard let maps = try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8) else {
-            return StartupCode(ranges: [])
-        }
+        guard let smaps = readWhole("/proc/self/smaps") else { return StartupCode(ranges: []) }
         var ranges: [(start: UInt, bytes: Int)] = []
-        for line in maps.split(separator: "\n") {
-            // start-end perms offset dev inode path
+        var candidate: (start: UInt, bytes: Int)?
+        for line in smaps.split(separator: "\n") {
+            // A mapping's first line: start-end perms offset dev inode path; then "Key: value kB".
             let fields = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
-            guard fields.count == 6, fields[1] == "r-xp", fields[5].trimmingPrefix(while: { $0 == " " }).first == "/"
-            else { continue }
-            let bounds = fields[0].split(separator: "-")
-            guard bounds.count == 2, let start = UInt(bounds[0], radix: 16), let end = UInt(bounds[1], radix: 16),
-                end > start
-            else { continue }
-            ranges.append((start, Int(end - start)))
+            if let first = fields.first, !first.hasSuffix(":") {
+                candidate = nil  // a block without an Anonymous line is left alone
+                guard fields.count == 6, fields[1] == "r-xp",
+                    fields[5].trimmingPrefix(while: { $0 == " " }).first == "/"
+                else { continue }
+                let bounds = first.split(separator: "-")
+                guard bounds.count == 2, let start = UInt(bounds[0], radix: 16),
+                    let end = UInt(bounds[1], radix: 16), end > start
+                else { continue }
+                candidate = (start, Int(end - start))
+            } else if fields.first == "Anonymous:", let code = candidate {
+                if fields.count >= 2, fields[1] == "0" { ranges.append(code) }
+                candidate = nil
+            }
         }
         return StartupCode(ranges: ranges)
     }
@@ -50,14 +56,33 @@ struct StartupCode {
     func release() -> Int {
         var advised = 0
         for range in ranges {
-            // SAFETY: the range is one of this executable's r-xp private file mappings, found in
-            // /proc/self/maps; MADV_DONTNEED on it drops page table entries only, and the kernel
-            // maps the unchanged file pages again on the next execution of that code.
+            // SAFETY: the range is one of this process's r-xp private file mappings without a page
+            // of its own, found in /proc/self/smaps; MADV_DONTNEED on it drops page table entries
+            // only, and the kernel maps the unchanged file pages again when that code runs next.
             guard let address = UnsafeMutableRawPointer(bitPattern: range.start),
                 madvise(address, range.bytes, MADV_DONTNEED) == 0
             else { continue }
             advised += range.bytes
         }
         return advised
+    }
+
+    /// A /proc file read to its end (its size reads as 0, and Foundation's String(contentsOfFile:)
+    /// read only the first part of smaps), at most `limit` bytes.
+    private static func readWhole(_ path: String, limit: Int = 16 << 20) -> String? {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 << 10)
+        while bytes.count < limit {
+            // SAFETY: read(2) writes at most chunk.count bytes into the array's own storage.
+            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0, errno == EINTR { continue }
+            guard count >= 0 else { return nil }
+            if count == 0 { return String(decoding: bytes, as: UTF8.self) }
+            bytes += chunk[0..<count]
+        }
+        return nil  // larger than any smaps of this process should be: release nothing
     }
 }
