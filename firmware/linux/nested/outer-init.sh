@@ -69,10 +69,26 @@ fi
 ICMD="console=ttyS0 panic=-1 reboot=acpi${XCMD:+ $XCMD}"
 echo "outer: run uptime=$(up) swiftvmm run --kernel /bzImage --initrd /initrd --cpus $CPUS --memory $MEM --cmdline \"$ICMD\" $XARGS"
 T0=$(up)
+# A watchdog for a VMM that outlives its SIGTERM (timeout) and the default 30 s grace period: it
+# prints where each of swiftvmm's threads waits (state, wchan, kernel stack), then kills it, so
+# that a hang ends with "outer: swiftvmm exit 137" and a trace instead of QEMU's time limit.
+(
+  sleep $((TO + 50))
+  for pid in $(pidof swiftvmm); do
+    echo "outer: watchdog: swiftvmm $pid still running $((TO + 50)) s after its start; its threads:"
+    for task in /proc/"$pid"/task/*; do
+      echo "outer: thread $(cat "$task/comm") state=$(cut -d' ' -f3 "$task/stat") wchan=$(cat "$task/wchan")"
+      sed 's/^/outer:   /' "$task/stack" 2>/dev/null
+    done
+    kill -KILL "$pid"
+  done
+) &
+WATCHDOG=$!
 # shellcheck disable=SC2086
 timeout "$TO" /swiftvmm run --kernel /bzImage --initrd /initrd --cpus "$CPUS" --memory "$MEM" \
   --cmdline "$ICMD" $XARGS </dev/null
 RC=$?
+kill "$WATCHDOG" 2>/dev/null
 if [ -n "$DISK_IMAGE" ]; then
   cat /tmp/disk.img > /dev/vda && sync && echo "outer: disk image written back"
 fi
