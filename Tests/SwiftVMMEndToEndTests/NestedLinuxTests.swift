@@ -160,8 +160,17 @@ struct NestedLinuxTests {
             executable: SwiftVMMBinary.repositoryRoot.appendingPathComponent("firmware/linux/nested/run-nested.sh"),
             arguments: ["\(vcpus)"] + arguments,
             environment: environment.merging(["NESTED_NO_BUILD": "1", "NESTED_TIMEOUT": "180"]) { mine, _ in mine })
-        let (status, timedOut) = harness.waitForExit(timeoutSeconds: 240)
-        let console = harness.standardOutput.text
+        // 180 s per outer run; run-nested.sh makes a second run after an emulator stall.
+        let (status, timedOut) = harness.waitForExit(timeoutSeconds: 420)
+        var console = harness.standardOutput.text
+        // After an emulator stall (QEMU's TCG spinning without progress) run-nested.sh runs the
+        // outer VM once more; only that run counts.
+        if let secondRun = console.range(of: "run-nested: second run", options: .backwards) {
+            print(
+                "NestedLinuxTests: the outer VM stalled in QEMU's TCG; the verdict comes from run-nested.sh's second run"
+            )
+            console = String(console[secondRun.upperBound...])
+        }
         #expect(!timedOut && status == 0, "QEMU: \(status); \(console.suffix(3000))")
         return console
     }

@@ -23,6 +23,9 @@ export PATH=/bin:/sbin:/usr/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
+# A heartbeat on the second serial port: run-nested.sh tells a frozen outer VM (an emulator stall)
+# from a hung inner VMM by it.
+(while :; do echo beat; sleep 5; done > /dev/ttyS1) 2>/dev/null &
 mkdir -p /tmp /dev/shm && mount -t tmpfs tmpfs /tmp && mount -t tmpfs tmpfs /dev/shm
 up() { cut -d' ' -f1 /proc/uptime; }
 arg() { tr ' ' '\n' < /proc/cmdline | sed -n "s/^$1=//p" | tail -n 1; }
