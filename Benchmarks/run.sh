@@ -4,9 +4,10 @@
 # README's Performance section shows. Stages: the vCPU exit loop (run-exit-loop.sh), boot to
 # ready, disk throughput at depth (fio as the ceiling), network both ways and round trip (a
 # namespace and a tap of its own), memory (RSS/PSS/anonymous beyond the guest's memory for a
-# 128 MiB and a 1 GiB guest). Installs what it needs from Debian (fio, QEMU, matplotlib,
-# valgrind, iproute2, iputils-ping). Needs root and /dev/kvm. About 20 minutes on 2 cores from a
-# fresh clone (the release builds included).
+# 128 MiB and a 1 GiB guest), and boot time and memory for each guest-memory backing (with and
+# without prefault). Installs what it needs from Debian (fio, QEMU, matplotlib, valgrind,
+# iproute2, iputils-ping). Needs root and /dev/kvm. About 20 minutes on 2 cores from a fresh
+# clone (the release builds included).
 #
 # usage: Benchmarks/run.sh            (BENCH_RUNS [3] interleaved runs per figure)
 set -euo pipefail
@@ -65,6 +66,10 @@ $python Benchmarks/net/net-compare.py "$swiftvmm" "$firmware" --runs "$runs" --m
 
 stage memory
 $python Benchmarks/memory/footprint.py "$swiftvmm" "$firmware" --runs "$runs" --json "$work/memory.json" >&2
+
+stage backing
+# Boot to ready and memory for each guest-memory backing, with and without prefault.
+$python Benchmarks/memory/backing.py "$swiftvmm" --runs "$runs" >"$work/backing.md"
 
 stage report
 $python Benchmarks/scripts/report.py "$work" "$results" "Benchmarks/run.sh (BENCH_RUNS=$runs)"
