@@ -54,22 +54,35 @@ fi
 # saying so. Anything else — a time-out with a beating outer VM included — is the run's verdict.
 beats=$(mktemp /tmp/run-nested-beats.XXXXXX)
 trap 'rm -f "$beats"' EXIT
+limit=${NESTED_TIMEOUT:-240}
+# SIGTERM, then SIGKILL after 5 s (a stalled TCG never handles SIGTERM).
+stop_qemu() {
+  kill -TERM "$1" 2>/dev/null
+  for _ in 1 2 3 4 5; do kill -0 "$1" 2>/dev/null || break; sleep 1; done
+  kill -KILL "$1" 2>/dev/null
+  wait "$1" 2>/dev/null
+}
+# One outer run: QEMU's status, 124 after $limit s, 200 after an emulator stall.
 run_outer() {
   : > "$beats"
-  timeout "${NESTED_TIMEOUT:-240}" qemu-system-x86_64 -nodefaults -no-user-config -nographic -no-reboot \
+  qemu-system-x86_64 -nodefaults -no-user-config -nographic -no-reboot \
     -accel tcg,thread=single -cpu EPYC -smp 1 -m 1G -M q35 -serial stdio -serial "file:$beats" \
     -kernel "$kernel" -initrd "$initrd" -append "$append" "${drive[@]}" </dev/null &
-  local qemu=$! last_size=0 last_change=$SECONDS size
+  local qemu=$! started=$SECONDS last_size=0 last_change=$SECONDS size
   while kill -0 "$qemu" 2>/dev/null; do
-    sleep 2
-    size=$(stat -c %s "$beats" 2>/dev/null || echo 0)
+    sleep 1
+    size=$(stat -c %s "$beats")
     if [ "$size" != "$last_size" ]; then
       last_size=$size; last_change=$SECONDS
     elif [ $((SECONDS - last_change)) -ge 60 ]; then
       echo "run-nested: no heartbeat from the outer VM for 60 s: QEMU's TCG stopped making progress (an emulator stall, not the inner VMM)" >&2
-      pkill -KILL -P "$qemu" 2>/dev/null; kill -KILL "$qemu" 2>/dev/null
-      wait "$qemu" 2>/dev/null
+      stop_qemu "$qemu"
       return 200
+    fi
+    if [ $((SECONDS - started)) -ge "$limit" ]; then
+      echo "run-nested: QEMU still running after $limit s (NESTED_TIMEOUT): stopped" >&2
+      stop_qemu "$qemu"
+      return 124
     fi
   done
   wait "$qemu"
