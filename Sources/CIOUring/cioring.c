@@ -106,3 +106,20 @@ unsigned cioring_reap(cioring *ring, cioring_completion *completions, unsigned m
     io_uring_cq_advance(&ring->ring, count);
     return count;
 }
+
+unsigned cioring_withdraw(cioring *ring, uint64_t *tags, unsigned maximum) {
+    struct io_uring_sq *sq = &ring->ring.sq;
+    // Without SQPOLL the kernel consumes submissions only inside io_uring_enter, which no other
+    // thread is in (the caller serializes its calls): everything from the kernel's head to
+    // liburing's tail is queued and not started.
+    unsigned head = io_uring_smp_load_acquire(sq->khead);
+    unsigned tail = sq->sqe_tail;
+    unsigned count = 0;
+    for (unsigned position = head; position != tail && count < maximum; position++) {
+        tags[count++] = sq->sqes[position & sq->ring_mask].user_data;
+    }
+    sq->sqe_head = head;
+    sq->sqe_tail = head;
+    io_uring_smp_store_release(sq->ktail, head);
+    return count;
+}

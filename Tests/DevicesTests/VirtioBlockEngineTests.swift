@@ -20,6 +20,13 @@ final class ScriptedEngine: BlockEngine {
     let queued = Mutex<[BlockEngineOperation]>([])
     let submitted = Mutex<[BlockEngineOperation]>([])
     let finished = Mutex<[BlockEngineCompletion]>([])
+    /// Submits that fail (leaving the operations queued, as io_uring_submit does when the kernel
+    /// cannot take them) before they succeed again.
+    let failingSubmits = Atomic<Int>(0)
+    /// submit() calls so far.
+    let submitCalls = Atomic<Int>(0)
+    /// Tags taken back by withdrawQueued().
+    let withdrawn = Mutex<[UInt64]>([])
     let capacity: Int
     var kind: BlockEngineKind { .threads }
     var completionDescriptor: Int32 { completed.rawValue }
@@ -35,11 +42,24 @@ final class ScriptedEngine: BlockEngine {
         return true
     }
     func submit() {
+        submitCalls.add(1, ordering: .relaxed)
+        if failingSubmits.load(ordering: .relaxed) > 0 {
+            failingSubmits.subtract(1, ordering: .relaxed)
+            return
+        }
         let operations = queued.withLock { queued in
             defer { queued = [] }
             return queued
         }
         submitted.withLock { $0 += operations }
+    }
+    func withdrawQueued() -> [UInt64] {
+        let tags = queued.withLock { queued in
+            defer { queued = [] }
+            return queued.map(\.tag)
+        }
+        withdrawn.withLock { $0 += tags }
+        return tags
     }
     func reap(maximum: Int) -> [BlockEngineCompletion] {
         finished.withLock { finished in
@@ -295,6 +315,76 @@ struct EngineHarness {
         completer.join()
     }
 
+    /// A reset runs on a vCPU thread, whose filter forbids io_uring_enter: what a failed submit
+    /// left queued is withdrawn (never started), not submitted, and the reset waits only for
+    /// what was started.
+    @Test func aResetAfterAFailedSubmitWithdrawsWhatIsQueuedWithoutSubmitting() throws {
+        let engine = try ScriptedEngine()
+        let harness = try EngineHarness(engine: engine)
+        defer { harness.cleanUp() }
+        harness.request(type: Self.read, sector: 0, readBytes: 4096)
+        harness.request(type: Self.read, sector: 10, readBytes: 4096)
+        _ = try harness.device.queueNotified(0)
+        #expect(engine.running.count == 2, "two started")
+        engine.failingSubmits.store(1, ordering: .relaxed)
+        for index in 2..<5 {
+            harness.request(type: Self.read, sector: UInt64(index * 10), readBytes: 4096)
+        }
+        _ = try harness.device.queueNotified(0)
+        #expect(engine.queued.withLock { $0.count } == 3, "the failed submit left three queued")
+        let submitsBeforeReset = engine.submitCalls.load(ordering: .relaxed)
+        let completer = try OSThread(name: "completer") {
+            var pause = timespec(tv_sec: 0, tv_nsec: 50_000_000)
+            nanosleep(&pause, nil)
+            for operation in engine.running { engine.complete(operation.tag) }
+        }
+        harness.device.reset()
+        completer.join()
+        #expect(engine.submitCalls.load(ordering: .relaxed) == submitsBeforeReset, "the reset never submitted")
+        #expect(engine.withdrawn.withLock { $0.count } == 3)
+        #expect(engine.running.isEmpty && engine.queued.withLock { $0.isEmpty })
+        #expect(harness.driver.takeUsed().isEmpty, "nothing completes to the driver after a reset")
+    }
+
+    /// io_uring's withdraw: operations queued in the ring and not submitted leave it without a
+    /// system call and never run; the ring stays usable.
+    @Test(.enabled(if: (try? IOUringEngine(entries: 8)) != nil, "SKIPPED: io_uring is not available here"))
+    func queuedRingOperationsAreWithdrawnAndNeverRun() throws {
+        let engine = try IOUringEngine(entries: 8)
+        let memory = try GuestMemory(totalBytes: 1 << 20)
+        let path = NSTemporaryDirectory() + "swiftvmm-withdraw-\(UUID().uuidString)"
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(repeating: 0xAB, count: 8192)))
+        defer { unlink(path) }
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        defer { close(descriptor) }
+        func read(_ tag: UInt64) throws -> BlockEngineOperation {
+            let vectors = try HostIOVectors(
+                memory: memory, buffers: [(address: GuestAddress(tag * 4096), length: 4096)])
+            return BlockEngineOperation(kind: .read, descriptor: descriptor, offset: 0, vectors: vectors, tag: tag)
+        }
+        // The operations (their iovecs) live until they complete, as the device's in-flight table keeps them.
+        let withdrawn = try (UInt64(1)...3).map { try read($0) }
+        for operation in withdrawn { #expect(engine.enqueue(operation)) }
+        #expect(engine.withdrawQueued().sorted() == [1, 2, 3])
+        engine.submit()
+        var pause = timespec(tv_sec: 0, tv_nsec: 100_000_000)
+        nanosleep(&pause, nil)
+        #expect(engine.reap(maximum: 16).isEmpty, "nothing withdrawn ran")
+        #expect(try memory.load(UInt8.self, at: GuestAddress(4096)) == 0, "its buffer was never written")
+        let kept = try read(7)
+        #expect(engine.enqueue(kept))
+        engine.submit()
+        var completions: [BlockEngineCompletion] = []
+        #expect(
+            waitUntil(seconds: 5) {
+                completions += engine.reap(maximum: 16)
+                return !completions.isEmpty
+            })
+        #expect(completions == [BlockEngineCompletion(tag: 7, result: 4096)])
+        #expect(try memory.load(UInt8.self, at: GuestAddress(7 * 4096)) == 0xAB)
+        _ = (withdrawn, kept)
+    }
+
     /// Random data through the real engines, many requests in flight, read back byte-exact
     /// through the device and checked in the image file.
     @Test(arguments: [BlockEngineKind.ioUring, .threads])
@@ -368,4 +458,15 @@ struct EngineHarness {
         #expect(!table.canTake(queue: 5, size: 2, capacity: 10, adding: 0), "no such queue")
         #expect(table.takeReadyFlushes().isEmpty)
     }
+}
+
+/// Polls `condition` every millisecond for up to `seconds`.
+func waitUntil(seconds: Double, _ condition: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if condition() { return true }
+        var pause = timespec(tv_sec: 0, tv_nsec: 1_000_000)
+        nanosleep(&pause, nil)
+    }
+    return condition()
 }

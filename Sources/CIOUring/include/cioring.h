@@ -40,6 +40,11 @@ int cioring_queue_datasync(cioring *ring, int fd, uint64_t tag);
 /// Hands every queued operation to the kernel. Returns the number submitted or -errno.
 int cioring_submit(cioring *ring);
 
+/// Takes back every operation queued and not yet consumed by the kernel (a failed submit leaves
+/// them queued): copies up to `maximum` of their tags into `tags` and empties the submission
+/// queue, so they never start. Makes no system call. Returns the number of tags.
+unsigned cioring_withdraw(cioring *ring, uint64_t *tags, unsigned maximum);
+
 /// Copies up to `maximum` completions into `completions` and consumes them; never blocks and
 /// makes no system call. Returns the number copied.
 unsigned cioring_reap(cioring *ring, cioring_completion *completions, unsigned maximum);

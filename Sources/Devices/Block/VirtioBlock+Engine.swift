@@ -234,15 +234,25 @@ extension VirtioBlock {
 
     /// Waits until the engine has nothing in flight: for a reset or the device's end
     /// (`completing` false: completions and waiting flushes are dropped, the driver gave the
-    /// buffers up), or before the image is replaced or the machine stops (completed to the
-    /// guest as usual). Polls every 50 µs: it runs on whichever thread asks (a vCPU thread for
-    /// a reset), which may not block in the kernel on anything but sleeps.
+    /// buffers up, and what was queued but not started is withdrawn — never started, and never
+    /// submitted from here: a reset runs on a vCPU thread, whose filter forbids io_uring_enter),
+    /// or before the image is replaced or the machine stops (completed to the guest as usual;
+    /// what is queued is submitted). Polls every 50 µs: a vCPU thread may not block in the
+    /// kernel on anything but sleeps.
     func drainEngine(completing: Bool) {
         guard let engine else { return }
-        if !completing { inFlight.withLock { $0.dropWaitingFlushes() } }
+        if !completing {
+            inFlight.withLock { table in
+                table.dropWaitingFlushes()
+                // Only a device with operations of its own in flight withdraws: the engine
+                // outlives it (a reboot in place hands it to the next machine's device).
+                guard !table.isEmpty else { return }
+                for tag in engine.withdrawQueued() { _ = table.remove(tag) }
+            }
+        }
         let activation = completing ? active.withLock { $0 } : nil
         while !inFlight.withLock({ $0.isEmpty }) {
-            engine.submit()  // anything a failed submit left queued
+            if completing { engine.submit() }  // anything a failed submit left queued
             let completions = engine.reap(maximum: Self.completionBudget)
             try? complete(completions, activation: activation)
             if completing { startReadyFlushes(engine) }

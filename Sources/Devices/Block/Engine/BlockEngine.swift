@@ -75,6 +75,11 @@ package protocol BlockEngine: AnyObject, Sendable {
     func enqueue(_ operation: BlockEngineOperation) -> Bool
     /// Starts every queued operation.
     func submit()
+    /// Takes back the operations queued and not yet started (a failed submit leaves io_uring's
+    /// queued), without a system call, and returns their tags: they never start. A reset uses
+    /// it on whichever thread resets the device — a vCPU thread, whose filter forbids
+    /// io_uring_enter.
+    func withdrawQueued() -> [UInt64]
     /// Takes up to `maximum` completions; never blocks.
     func reap(maximum: Int) -> [BlockEngineCompletion]
     /// Consumes the completion descriptor's wake-ups (before reaping).

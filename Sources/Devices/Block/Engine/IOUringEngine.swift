@@ -66,6 +66,16 @@ package final class IOUringEngine: BlockEngine {
         _ = ring.withLock { cioring_submit($0.handle) }
     }
 
+    package func withdrawQueued() -> [UInt64] {
+        ring.withLock { ring in
+            let maximum = capacity
+            return [UInt64](unsafeUninitializedCapacity: maximum) { buffer, count in
+                // SAFETY: cioring_withdraw writes at most `maximum` tags into the buffer.
+                count = Int(cioring_withdraw(ring.handle, buffer.baseAddress, UInt32(maximum)))
+            }
+        }
+    }
+
     package func reap(maximum: Int) -> [BlockEngineCompletion] {
         let wanted = max(0, min(maximum, capacity))
         return ring.withLock { ring in

@@ -136,6 +136,17 @@ package final class WorkerPoolEngine: BlockEngine {
         if count > 0 { shared.work.signal(UInt64(count)) }
     }
 
+    /// The operations no worker has taken yet leave the queue (the semaphore's extra counts wake
+    /// workers that find nothing).
+    package func withdrawQueued() -> [UInt64] {
+        shared.queue.withLock { queue in
+            let withdrawn = queue.operations[queue.next...].map(\.tag)
+            queue.operations.removeAll(keepingCapacity: true)
+            queue.next = 0
+            return withdrawn
+        }
+    }
+
     package func reap(maximum: Int) -> [BlockEngineCompletion] {
         shared.queue.withLock { queue in
             let count = min(max(0, maximum), queue.finished.count)
