@@ -138,7 +138,7 @@ let package = Package(
         .testTarget(name: "VirtioTests", dependencies: ["Virtio", "VirtioTestSupport", "GuestMemory", "EventLoop"]),
         .testTarget(
             name: "DevicesTests", dependencies: ["Devices", "GuestMemory", "EventLoop", "Virtio", "VirtioTestSupport"]),
-        .testTarget(name: "VMMTests", dependencies: ["VMM", "KVM", "Devices", "GuestMemory", "Sandbox"]),
+        .testTarget(name: "VMMTests", dependencies: ["VMM", "KVM", "Devices", "GuestMemory", "Sandbox", "CSeccomp"]),
         .testTarget(name: "SwiftVMMEndToEndTests", dependencies: ["VMM", "EmbeddedFirmware"]),
         .testTarget(name: "LauncherTests", dependencies: ["Launcher", "VMM"]),
         .testTarget(name: "PodNetworkTests", dependencies: ["PodNetwork", "CPodNetwork", "VMM"]),

@@ -2,7 +2,6 @@
 #include "CSeccomp.h"
 
 #include <errno.h>
-#include <linux/capability.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -10,6 +9,10 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+// si_code of a SIGSYS that a seccomp filter raised (asm-generic/siginfo.h; glibc's <signal.h>
+// does not define it).
+#define SIGSYS_FROM_SECCOMP 1
 
 static int violation_status = 16;
 
@@ -35,6 +38,14 @@ static void append_number(char *buffer, size_t *length, size_t capacity, long va
 static void violation(int signal, siginfo_t *info, void *context) {
     (void)signal;
     (void)context;
+    // A SIGSYS this process sent itself (cseccomp_drop_capabilities_everywhere): drop this
+    // thread's capabilities. Any other SIGSYS that no filter raised (kill(2) from outside) is
+    // ignored: only a filter's report stops the VMM.
+    if (info->si_code == SI_TKILL && info->si_pid == getpid()) {
+        cseccomp_drop_own_capabilities_from_handler();
+        return;
+    }
+    if (info->si_code != SIGSYS_FROM_SECCOMP) return;
     char name[17] = {0};
     prctl(PR_GET_NAME, name, 0, 0, 0);
     char message[256];
@@ -69,21 +80,33 @@ void *cseccomp_new(int default_action) {
     return context;
 }
 
-int cseccomp_allow(void *context, const char *name) {
+int cseccomp_add_rule(void *context, const char *name, int error, const cseccomp_condition *conditions,
+                      unsigned count) {
     int number = seccomp_syscall_resolve_name(name);
     if (number == __NR_SCMP_ERROR) return -EINVAL;
-    return seccomp_rule_add(context, SCMP_ACT_ALLOW, number, 0);
-}
-
-int cseccomp_fail(void *context, const char *name, int error) {
-    int number = seccomp_syscall_resolve_name(name);
-    if (number == __NR_SCMP_ERROR) return -EINVAL;
-    return seccomp_rule_add(context, SCMP_ACT_ERRNO((uint32_t)error), number, 0);
-}
-
-int cseccomp_allow_ioctl(void *context, unsigned long request) {
-    return seccomp_rule_add(context, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-                            SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)request));
+    if (count > 6) return -E2BIG;
+    struct scmp_arg_cmp comparisons[6];
+    for (unsigned index = 0; index < count; index++) {
+        const cseccomp_condition *condition = &conditions[index];
+        if (condition->argument > 5) return -EINVAL;
+        comparisons[index].arg = condition->argument;
+        switch (condition->operation) {
+        case CSECCOMP_EQUAL:
+            comparisons[index].op = SCMP_CMP_EQ;
+            comparisons[index].datum_a = condition->value;
+            comparisons[index].datum_b = 0;
+            break;
+        case CSECCOMP_MASKED_EQUAL:
+            comparisons[index].op = SCMP_CMP_MASKED_EQ;
+            comparisons[index].datum_a = condition->mask;
+            comparisons[index].datum_b = condition->value;
+            break;
+        default:
+            return -EINVAL;
+        }
+    }
+    uint32_t action = error == 0 ? SCMP_ACT_ALLOW : SCMP_ACT_ERRNO((uint32_t)error);
+    return seccomp_rule_add_array(context, action, number, count, comparisons);
 }
 
 int cseccomp_allow_clone_threads(void *context) {
@@ -105,37 +128,3 @@ int cseccomp_load(void *context, int all_threads) {
 void cseccomp_release(void *context) { seccomp_release(context); }
 
 int cseccomp_resolve(const char *name) { return seccomp_syscall_resolve_name(name); }
-
-int cseccomp_limit_capabilities(uint64_t keep) {
-    // The bounding set first (dropping needs CAP_SETPCAP, which may go below). A thread whose
-    // process already gave up CAP_SETPCAP keeps its bounding set: it only matters for execve,
-    // which no filter allows, and the sets below still shrink.
-    for (int capability = 0; capability <= 63; capability++) {
-        if (keep & (1ULL << capability)) continue;
-        if (prctl(PR_CAPBSET_READ, capability, 0, 0, 0) != 1) continue;
-        if (prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0) {
-            if (errno == EPERM) break;
-            return -errno;
-        }
-    }
-    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL) return -errno;
-    struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
-    struct __user_cap_data_struct data[2];
-    memset(data, 0, sizeof(data));
-    if (syscall(SYS_capget, &header, data) != 0) return -errno;
-    for (int index = 0; index < 2; index++) {
-        uint32_t mask = (uint32_t)(keep >> (32 * index));
-        data[index].effective &= mask;
-        data[index].permitted &= mask;
-        data[index].inheritable &= mask;
-    }
-    return syscall(SYS_capset, &header, data) == 0 ? 0 : -errno;
-}
-
-uint64_t cseccomp_effective_capabilities(void) {
-    struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
-    struct __user_cap_data_struct data[2];
-    memset(data, 0, sizeof(data));
-    if (syscall(SYS_capget, &header, data) != 0) return 0;
-    return (uint64_t)data[0].effective | ((uint64_t)data[1].effective << 32);
-}

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 
 static void (*signal_handler)(int);
@@ -65,6 +66,9 @@ int csignalwaiter_block(void) {
 
 static void *wait_for_signals(void *unused) {
     (void)unused;
+    // Named from inside (prctl): naming another thread opens /proc/self/task/TID/comm for
+    // writing, which the process filter refuses.
+    prctl(PR_SET_NAME, "vmm-signals", 0, 0, 0);
     sigset_t set;
     shutdown_signals(&set);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
@@ -92,6 +96,5 @@ int csignalwaiter_start(void (*handler)(int)) {
     pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
     int result = pthread_create(&thread, &attributes, wait_for_signals, NULL);
     pthread_attr_destroy(&attributes);
-    if (result == 0) pthread_setname_np(thread, "vmm-signals");
-    return result;
+      return result;
 }

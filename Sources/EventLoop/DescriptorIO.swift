@@ -105,6 +105,23 @@ extension DescriptorIO {
             return .success(bytes)
         }
     }
+    /// One pread(2) of at most `maximumCount` bytes at `offset` (EINTR retried): the bytes
+    /// (empty at end of file), or the errno.
+    package static func read(_ descriptor: Int32, maximumCount: Int, at offset: UInt64) -> Result<
+        [UInt8], DescriptorIOError
+    > {
+        guard let position = off_t(exactly: offset) else { return .failure(DescriptorIOError(errno: EINVAL)) }
+        var bytes = [UInt8](repeating: 0, count: max(0, maximumCount))
+        while true {
+            // SAFETY: pread(2) writes at most `bytes.count` bytes into the array's own storage.
+            let count = bytes.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, $0.count, position) }
+            if count < 0, errno == EINTR { continue }
+            guard count >= 0 else { return .failure(DescriptorIOError(errno: Glibc.errno)) }
+            bytes.removeLast(bytes.count - count)
+            return .success(bytes)
+        }
+    }
+
     /// A pipe with both ends non-blocking and close-on-exec: (read end, write end), or the errno.
     package static func makePipe() -> Result<(read: Int32, write: Int32), DescriptorIOError> {
         var ends: [Int32] = [-1, -1]

@@ -5,13 +5,18 @@ import CSeccomp
 #endif
 
 /// SwiftVMM's sandbox: seccomp allow-lists per thread (libseccomp) and capabilities dropped
-/// once they are no longer needed.
+/// once set-up is done — on every thread, since Linux keeps capabilities per thread.
 package enum Sandboxing {
     /// The exit status of a process stopped by a forbidden system call.
     package static let violationExitStatus: Int32 = 16
+    /// How many times the process-wide capability drop reads /proc/self/task before it gives
+    /// up (2 ms apart): threads that start meanwhile from a thread that still held capabilities
+    /// are caught by a later round.
+    static let capabilityDropRounds: Int32 = 500
 
     /// Installs the SIGSYS handler that reports a forbidden call and ends the process with
-    /// `violationExitStatus`. Idempotent.
+    /// `violationExitStatus` (and drops a thread's capabilities when the process asks it to,
+    /// `dropCapabilitiesEverywhere`). Idempotent.
     package static func installViolationHandler() throws(SandboxError) {
         let result = cseccomp_install_violation_handler(violationExitStatus)
         guard result == 0 else { throw SandboxError("seccomp: cannot install the SIGSYS handler (errno \(-result))") }
@@ -24,64 +29,42 @@ package enum Sandboxing {
         try installViolationHandler()
         let limited = cseccomp_limit_capabilities(0)
         guard limited == 0 else { throw SandboxError("cannot drop capabilities (errno \(-limited))") }
-        try filter(for: profile).load(mode: mode, allThreads: false)
+        try SeccompFilter(rules: profile.rules(processID: getpid())).load(mode: mode, allThreads: false)
     }
 
-    /// Restricts every thread of the process to the `process` profile (seccomp TSYNC), and the
-    /// calling thread's capabilities to `keeping`. With `networkServices`, the process may also
-    /// serve and use sockets (`ThreadProfile.networkServiceCalls`: the launcher's DHCP server,
-    /// netlink for libnftables, HTTP endpoints); with `ringSetup`, set up io_uring rings
-    /// (`ThreadProfile.ringSetupCalls`), which otherwise fail with EACCES.
-    package static func restrictProcess(
-        mode: FilterMode, keeping capabilities: Set<Capability>, networkServices: Bool = false, ringSetup: Bool = false
-    ) throws(SandboxError) {
-        let mask = capabilities.reduce(UInt64(0)) { $0 | 1 << $1.rawValue }
-        let limited = cseccomp_limit_capabilities(mask)
-        guard limited == 0 else { throw SandboxError("cannot drop capabilities (errno \(-limited))") }
-        guard mode != .off else { return }
+    /// Ends set-up for the whole process: every thread gives up every capability
+    /// (`dropCapabilitiesEverywhere`), then every thread is put under `policy`'s filter
+    /// (seccomp TSYNC, which also sets no_new_privs on each). Threads started later inherit
+    /// both. With `mode` .off, only the capabilities go.
+    package static func restrictProcess(mode: FilterMode, policy: ProcessPolicy) throws(SandboxError) {
         try installViolationHandler()
-        let policy = processPolicy(networkServices: networkServices, ringSetup: ringSetup)
-        try filter(for: .process, extraCalls: policy.extraCalls, extraRefused: policy.extraRefused)
-            .load(mode: mode, allThreads: true)
+        try dropCapabilitiesEverywhere()
+        guard mode != .off else { return }
+        try SeccompFilter(rules: policy.rules(processID: getpid())).load(mode: mode, allThreads: true)
     }
 
-    /// What the process filter adds to the `process` profile: calls allowed, and calls that fail
-    /// with EACCES.
-    package static func processPolicy(networkServices: Bool, ringSetup: Bool) -> (
-        extraCalls: [String], extraRefused: [String]
-    ) {
-        let network = networkServices ? ThreadProfile.networkServiceCalls : []
-        return ringSetup
-            ? (network + ThreadProfile.ringSetupCalls, []) : (network, ThreadProfile.ringSetupCalls)
+    /// Drops every capability on every thread of the process (each thread drops its own when
+    /// asked through a signal) and returns once /proc/self/task shows none left; throws,
+    /// naming a thread, when one still holds some after `capabilityDropRounds` reads.
+    package static func dropCapabilitiesEverywhere() throws(SandboxError) {
+        var holder = [CChar](repeating: 0, count: 32)
+        let result = cseccomp_drop_capabilities_everywhere(capabilityDropRounds, &holder, holder.count)
+        guard result == 0 else {
+            let name = String(decoding: holder.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            throw SandboxError(
+                result == -EAGAIN
+                    ? "cannot drop capabilities: thread '\(name)' still holds some after "
+                        + "\(capabilityDropRounds) tries"
+                    : "cannot drop capabilities (errno \(-result))")
+        }
     }
 
-    /// The effective capabilities of the calling thread.
-    package static var effectiveCapabilities: Set<Capability> {
-        let mask = cseccomp_effective_capabilities()
-        return Set(Capability.allCases.filter { mask & (1 << $0.rawValue) != 0 })
-    }
-
-    static func filter(for profile: ThreadProfile, extraCalls: [String] = [], extraRefused: [String] = [])
-        -> SeccompFilter
-    {
-        SeccompFilter(
-            calls: Array(Set(ThreadProfile.runtime + profile.calls + extraCalls)).sorted(),
-            ioctls: profile.ioctls ?? [],
-            threadsOnlyClone: true, refused: profile.refused + extraRefused)
-    }
-}
-
-/// The capabilities SwiftVMM may keep (linux/capability.h numbers).
-package enum Capability: UInt64, Sendable, CaseIterable {
-    case dacOverride = 1
-    case dacReadSearch = 2
-    case netAdmin = 12
-    case sysAdmin = 21
-    case sysResource = 24
+    /// The effective capabilities of the calling thread (bit n = capability n).
+    package static var effectiveCapabilities: UInt64 { cseccomp_effective_capabilities() }
 }
 
 extension Sandboxing {
-    /// A system call no thread profile but `process` allows (socket(2)), for tests of the filters.
+    /// A system call no thread profile allows (socket(2)), for tests of the filters.
     package static func forbiddenCallForTests() -> Int32 {
         let descriptor = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
         if descriptor >= 0 { close(descriptor) }

@@ -25,11 +25,16 @@ package struct SandboxError: Error, Equatable, Sendable, CustomStringConvertible
 /// A seccomp allow-list being built (libseccomp), then loaded on the calling thread (or, with
 /// `allThreads`, on every thread of the process).
 struct SeccompFilter {
-    let calls: [String]
-    let ioctls: [UInt]
+    /// The rules, without repeats (libseccomp refuses a rule twice).
+    let rules: [SeccompRule]
+    /// clone(2) only for new threads (never a new process); clone3 answers ENOSYS.
     let threadsOnlyClone: Bool
-    /// Calls that fail with EACCES instead of stopping the process.
-    var refused: [String] = []
+
+    init(rules: [SeccompRule], threadsOnlyClone: Bool = true) {
+        var seen = Set<SeccompRule>()
+        self.rules = rules.filter { seen.insert($0).inserted }
+        self.threadsOnlyClone = threadsOnlyClone
+    }
 
     /// Loads the filter. `mode` .off does nothing.
     func load(mode: FilterMode, allThreads: Bool) throws(SandboxError) {
@@ -37,21 +42,23 @@ struct SeccompFilter {
         guard let context = cseccomp_new(Int32(mode == .log ? CSECCOMP_LOG.rawValue : CSECCOMP_TRAP.rawValue)) else {
             throw SandboxError("seccomp: cannot create a filter (libseccomp)")
         }
-        for call in calls where cseccomp_allow(context, call) != 0 {
-            // A name this kernel or libseccomp does not know is simply not needed here.
-            if cseccomp_resolve(call) >= 0 {
-                cseccomp_release(context)
-                throw SandboxError("seccomp: cannot allow \(call)")
+        for rule in rules {
+            let conditions = rule.conditions.map { condition in
+                cseccomp_condition(
+                    argument: condition.argument, operation: UInt32(CSECCOMP_MASKED_EQUAL.rawValue),
+                    mask: condition.mask, value: condition.value)
             }
-        }
-        for request in ioctls where cseccomp_allow_ioctl(context, request) != 0 {
-            cseccomp_release(context)
-            throw SandboxError("seccomp: cannot allow ioctl 0x\(String(request, radix: 16))")
-        }
-        for call in refused where cseccomp_fail(context, call, EACCES) != 0 {
-            if cseccomp_resolve(call) >= 0 {
+            let error: Int32
+            switch rule.outcome {
+            case .allow: error = 0
+            case .fail(let code): error = code
+            }
+            // The array is passed as a pointer for the call only; the rule copies the comparisons.
+            let result = cseccomp_add_rule(context, rule.call, error, conditions, UInt32(conditions.count))
+            // A name this kernel or libseccomp does not know is simply not needed here.
+            if result != 0, cseccomp_resolve(rule.call) >= 0 {
                 cseccomp_release(context)
-                throw SandboxError("seccomp: cannot refuse \(call)")
+                throw SandboxError("seccomp: cannot add the rule \(rule) (errno \(-result))")
             }
         }
         if threadsOnlyClone, cseccomp_allow_clone_threads(context) != 0 {

@@ -47,12 +47,6 @@ struct ObservabilityStep {
         readiness.startChecking()
     }
 
-    /// The TCP port `listen` names, to keep it out of the pod network's forwarding.
-    static func port(of listen: String?) -> Int? {
-        guard let listen, let colon = listen.lastIndex(of: ":") else { return nil }
-        return Int(listen[listen.index(after: colon)...])
-    }
-
     /// A new machine (each boot): reported on from now; the console rule starts over and reads
     /// its console lines.
     func attach(_ machine: Machine) {
@@ -74,6 +68,10 @@ struct ObservabilityStep {
         probeEndpoint?.stop()
     }
 
-    /// Whether anything listens (the sandbox then allows sockets).
-    var serves: Bool { endpoint != nil || probeEndpoint != nil }
+    /// Whether anything listens or connects (the sandbox then allows sockets): an endpoint, or
+    /// the TCP readiness rule.
+    var usesNetwork: Bool {
+        if case .tcpPort = readiness.rule { return true }
+        return endpoint != nil || probeEndpoint != nil
+    }
 }

@@ -203,7 +203,7 @@ struct RunCommand: ParsableCommand {
                     Task.detached { for await chunk in chunks { writeStandardOutput(chunk) } }
                 }
             })
-        loop.networkServices = observability.serves
+        loop.networkServices = observability.usesNetwork
         loop.finished = { observability.detach() }
         let exit = try loop.run()
         observability.stop()

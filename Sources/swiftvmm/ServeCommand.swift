@@ -179,6 +179,7 @@ struct ServeCommand: ParsableCommand {
                 configuration: RunCommand.interactive(configuration), rebootInPlace: false, signals: signals,
                 logger: logger, events: RunLog.event, prepare: { _ in sandboxed.store(true, ordering: .relaxed) })
             loop.networkServices = true
+            loop.opensDiskImages = true
             loop.started = { machine in starter.answer(.success(machine)) }
             do {
                 return try loop.run()

@@ -66,12 +66,14 @@ final class RunningProcess: @unchecked Sendable {
         if let error = failure.withLock({ $0 }) { throw error }
     }
 
-    /// Waits until standard output contains `text`; false after `timeoutSeconds`.
-    func waitForOutput(containing text: String, timeoutSeconds: Double) -> Bool {
+    /// Waits until standard output (or, with `inStandardError`, standard error) contains
+    /// `text`; false after `timeoutSeconds`.
+    func waitForOutput(containing text: String, inStandardError: Bool = false, timeoutSeconds: Double) -> Bool {
+        let stream = inStandardError ? standardError : standardOutput
         let deadline = Date().addingTimeInterval(timeoutSeconds)
         while Date() < deadline {
-            if standardOutput.text.contains(text) { return true }
-            if !process.isRunning { return standardOutput.text.contains(text) }
+            if stream.text.contains(text) { return true }
+            if !process.isRunning { return stream.text.contains(text) }
             Thread.sleep(forTimeInterval: 0.01)
         }
         return false

@@ -8,29 +8,24 @@ enum GuestBoot {
     case raw(RawCodeBoot)
     case planned(BootPlan)
 
-    /// Reads and plans the boot source of `configuration` for RAM `layout`. Every failure names
-    /// the configuration field and the file.
+    /// Reads and plans the boot source of `configuration` from `files` (opened from it) for RAM
+    /// `layout`. Every failure names the configuration field and the file.
     static func prepare(
-        _ configuration: VirtualMachineConfiguration, layout: GuestMemoryLayout, commandLine: String,
+        _ configuration: VirtualMachineConfiguration, files: BootFiles, layout: GuestMemoryLayout, commandLine: String,
         rsdpAddress: UInt64 = 0
     ) throws(MachineError) -> GuestBoot {
         if let raw = configuration.rawCode { return .raw(raw) }
         let field: String
         let path: String
         let image: [UInt8]
-        if let kernel = configuration.kernelPath {
-            (field, path) = ("kernel", kernel)
-            image = try HostFile.read(path: kernel, field: field)
-        } else if let firmware = configuration.firmwarePath {
-            (field, path) = ("firmware", firmware)
-            image = try HostFile.read(path: firmware, field: field)
+        if let file = files.image {
+            (field, path) = (file.field, file.path)
+            image = try file.readAll()
         } else {
             (field, path) = ("firmware", "(built-in test firmware)")
             image = EmbeddedFirmware.elf
         }
-        let initrd = try configuration.initrdPath.map { path throws(MachineError) in
-            try HostFile.read(path: path, field: "initrd")
-        }
+        let initrd = try files.initrd.map { file throws(MachineError) in try file.readAll() }
         switch BootImageFormat(of: image) {
         case .bzImage:
             do {
@@ -135,6 +130,29 @@ enum GuestBoot {
         special.cr4 = 0
         special.efer = 0
         return (general, special)
+    }
+}
+
+/// The boot files a configuration names (kernel or firmware, initrd), open.
+struct BootFiles: Sendable {
+    let image: BootFile?
+    let initrd: BootFile?
+
+    /// Opens the files of `configuration` (none for raw code or the built-in firmware).
+    static func open(_ configuration: VirtualMachineConfiguration) throws(MachineError) -> BootFiles {
+        guard configuration.rawCode == nil else { return BootFiles(image: nil, initrd: nil) }
+        let image: BootFile?
+        if let kernel = configuration.kernelPath {
+            image = try BootFile.open(path: kernel, field: "kernel")
+        } else if let firmware = configuration.firmwarePath {
+            image = try BootFile.open(path: firmware, field: "firmware")
+        } else {
+            image = nil
+        }
+        let initrd = try configuration.initrdPath.map { path throws(MachineError) in
+            try BootFile.open(path: path, field: "initrd")
+        }
+        return BootFiles(image: image, initrd: initrd)
     }
 }
 

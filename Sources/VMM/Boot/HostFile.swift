@@ -8,26 +8,7 @@ import EventLoop
 package enum HostFile {
     /// Reads the whole regular file at `path`.
     package static func read(path: String, field: String) throws(MachineError) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw .fileUnreadable(field: field, path: path, reason: errnoText(errno)) }
-        defer { close(fd) }
-        var status = stat()
-        guard fstat(fd, &status) == 0 else { throw .fileUnreadable(field: field, path: path, reason: errnoText(errno)) }
-        guard status.st_mode & S_IFMT == S_IFREG else {
-            let kind = status.st_mode & S_IFMT == S_IFDIR ? "it is a directory" : "it is not a regular file"
-            throw .fileUnreadable(field: field, path: path, reason: kind)
-        }
-        let size = Int(status.st_size)
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(size)
-        while bytes.count < size {
-            switch DescriptorIO.read(fd, maximumCount: min(size - bytes.count, 1 << 24)) {
-            case .success(let chunk) where !chunk.isEmpty: bytes += chunk
-            case .success: throw .fileUnreadable(field: field, path: path, reason: "the file ended early")
-            case .failure(let error): throw .fileUnreadable(field: field, path: path, reason: errnoText(error.errno))
-            }
-        }
-        return bytes
+        try BootFile.open(path: path, field: field).readAll()
     }
 
     /// Reads a text file such as /proc/meminfo (size unknown in advance).
@@ -40,6 +21,66 @@ package enum HostFile {
             result += chunk
         }
         return String(decoding: result, as: UTF8.self)
+    }
+}
+
+/// A regular file a configuration names (a kernel, an initrd, firmware), opened once and read
+/// in full by each machine built from it: a reboot in place reads it again through the same
+/// descriptor (the guest may have been given a new kernel at the same path only by replacing the
+/// file's contents), without opening anything.
+final class BootFile: Sendable {
+    let path: String
+    let field: String
+    private let descriptor: Int32
+
+    private init(path: String, field: String, descriptor: Int32) {
+        self.path = path
+        self.field = field
+        self.descriptor = descriptor
+    }
+
+    deinit { close(descriptor) }
+
+    /// Opens `path` for reading; it must be a regular file.
+    static func open(path: String, field: String) throws(MachineError) -> BootFile {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw .fileUnreadable(field: field, path: path, reason: errnoText(errno)) }
+        let file = BootFile(path: path, field: field, descriptor: fd)
+        _ = try file.size()
+        return file
+    }
+
+    /// The file's size now; it must still be a regular file.
+    private func size() throws(MachineError) -> Int {
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else {
+            throw .fileUnreadable(field: field, path: path, reason: errnoText(errno))
+        }
+        guard status.st_mode & S_IFMT == S_IFREG else {
+            let kind = status.st_mode & S_IFMT == S_IFDIR ? "it is a directory" : "it is not a regular file"
+            throw .fileUnreadable(field: field, path: path, reason: kind)
+        }
+        guard let size = Int(exactly: status.st_size), size >= 0 else {
+            throw .fileUnreadable(field: field, path: path, reason: "its size \(status.st_size) cannot be read")
+        }
+        return size
+    }
+
+    /// The whole file, from its start.
+    func readAll() throws(MachineError) -> [UInt8] {
+        let size = try size()
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(size)
+        while bytes.count < size {
+            switch DescriptorIO.read(
+                descriptor, maximumCount: min(size - bytes.count, 1 << 24), at: UInt64(bytes.count))
+            {
+            case .success(let chunk) where !chunk.isEmpty: bytes += chunk
+            case .success: throw .fileUnreadable(field: field, path: path, reason: "the file ended early")
+            case .failure(let error): throw .fileUnreadable(field: field, path: path, reason: errnoText(error.errno))
+            }
+        }
+        return bytes
     }
 }
 

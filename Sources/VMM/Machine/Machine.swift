@@ -35,13 +35,37 @@ public final class Machine: Sendable {
     ///   - events: notable moments of the run (state changes, the guest's ready signal), on
     ///     the thread where they happen; keep it short and do not block in it.
     ///   - kvmPath: the KVM device (`/dev/kvm`).
-    public init(
+    public convenience init(
         configuration: VirtualMachineConfiguration, logger: Logger = Logger(label: "swiftvmm"),
         kvmPath: String = "/dev/kvm", events: (@Sendable (MachineEvent) -> Void)? = nil
     ) throws(MachineError) {
+        try self.init(configuration: configuration, kvmPath: kvmPath, reusing: nil, logger: logger, events: events)
+    }
+
+    /// Builds the next machine of a reboot in place: the configuration of the machine `host`
+    /// came from, with fresh memory, vCPUs and devices, on that machine's host resources (see
+    /// `Machine.hostResourcesForReboot()`). Nothing is opened, so no privilege is needed: a
+    /// process that has dropped its capabilities and filters opening files can still reboot its
+    /// guest. The boot files are read again through their open descriptors (a kernel replaced
+    /// by renaming another file over its path is not seen). Release the previous `Machine`
+    /// first: its guest memory goes with it, and a huge-page backing needs its pages back.
+    public convenience init(
+        rebootingWith host: MachineHostResources, logger: Logger = Logger(label: "swiftvmm"),
+        events: (@Sendable (MachineEvent) -> Void)? = nil
+    ) throws(MachineError) {
+        try self.init(
+            configuration: host.resources.configuration, kvmPath: "/dev/kvm", reusing: host.resources, logger: logger,
+            events: events)
+    }
+
+    private init(
+        configuration: VirtualMachineConfiguration, kvmPath: String, reusing host: HostResources?, logger: Logger,
+        events: (@Sendable (MachineEvent) -> Void)?
+    ) throws(MachineError) {
         var logger = logger
         logger[metadataKey: "vm"] = "\(configuration.name)"
-        runtime = try MachineBuilder.build(configuration, kvmPath: kvmPath, logger: logger, events: events)
+        runtime = try MachineBuilder.build(
+            configuration, kvmPath: kvmPath, reusing: host, logger: logger, events: events)
     }
 
     deinit {
@@ -125,6 +149,20 @@ public final class Machine: Sendable {
         try runtime.replaceDiskImage(index: index, path: path)
     }
 
+    /// What this stopped machine holds of the host — the KVM device, its boot files, disk
+    /// images (with their locks and block engines: io_uring rings, worker threads), taps and
+    /// console file, all open — for the next machine of a reboot in place
+    /// (`Machine(rebootingWith:)`). The disks are the images the devices use now (after any
+    /// `replaceDiskImage`). Throws `invalidState` unless the machine has stopped.
+    public func hostResourcesForReboot() throws(MachineError) -> MachineHostResources {
+        let current = state
+        guard case .stopped = current else {
+            throw .invalidState("hostResourcesForReboot()", current, "wait until the machine has stopped")
+        }
+        let images = runtime.diskSlots.map { $0.disk.backend }
+        return MachineHostResources(resources: runtime.resources.host.withDiskImages(images))
+    }
+
     /// Pauses the guest: every vCPU parks outside KVM_RUN and the I/O thread stops serving the
     /// device queues (notifications and received frames wait). Returns once everything is
     /// parked; the state is then `.paused`. Throws `invalidState` unless running.
@@ -191,6 +229,18 @@ public final class Machine: Sendable {
     public var consoleStatistics: ConsoleStatistics { ConsoleStatistics(runtime.resources.console.statistics) }
 
     private var logger: Logger { runtime.logger }
+}
+
+/// What a stopped machine holds of the host, open, for the next machine of a reboot in place
+/// (`Machine.hostResourcesForReboot()`, `Machine(rebootingWith:)`). Its descriptors close when
+/// the last machine using it and this value are released.
+public final class MachineHostResources: Sendable {
+    let resources: HostResources
+
+    init(resources: HostResources) { self.resources = resources }
+
+    /// The configuration the resources were opened for.
+    public var configuration: VirtualMachineConfiguration { resources.configuration }
 }
 
 /// What happened to the guest's console output.

@@ -31,12 +31,16 @@ final class MachineResources: Sendable {
     let vcpuEnded: EventFD
     /// eventfds registered with KVM (irqfds, in-kernel probes); kept open as long as the VM.
     let eventFDs: [EventFD]
+    /// What the machine holds of the host (disks, taps, console file, boot files), for the next
+    /// machine of a reboot in place.
+    let host: HostResources
 
     private init(
         system: KVMSystem, vm: VirtualMachineFD, memory: GuestMemory, bus: DeviceBus, runners: [VCPURunner],
         probes: [ExitProbe], platform: PlatformDevices, console: ConsoleOutput, eventFDs: [EventFD],
-        virtioSlots: [VirtioSlot], ioThread: IOThread, pauseGate: PauseGate, vcpuEnded: EventFD
+        virtioSlots: [VirtioSlot], ioThread: IOThread, pauseGate: PauseGate, vcpuEnded: EventFD, host: HostResources
     ) {
+        self.host = host
         self.pauseGate = pauseGate
         self.vcpuEnded = vcpuEnded
         self.console = console
@@ -54,14 +58,16 @@ final class MachineResources: Sendable {
         self.eventFDs = eventFDs + platform.interruptLines
     }
 
-    /// Builds the machine `configuration` describes (already validated and planned) on `system`.
+    /// Builds the machine `configuration` describes (already validated and planned) on the
+    /// host resources opened for it.
     static func build(
-        _ configuration: VirtualMachineConfiguration, layout: MachineLayout, system: KVMSystem, boot: GuestBoot,
+        _ configuration: VirtualMachineConfiguration, layout: MachineLayout, host: HostResources, boot: GuestBoot,
         tables: ACPITables?, console stream: MachineConsole?, logRelay: LogRelay,
         onGuestReady: (@Sendable (UInt64) -> Void)?
     ) throws(MachineError) -> MachineResources {
+        let system = host.system
         do {
-            let console = try PlatformDevices.consoleOutput(configuration.console, stream: stream)
+            let console = PlatformDevices.consoleOutput(configuration.console, stream: stream, file: host.consoleFile)
             let vm = try system.makeVirtualMachine()
             try vm.setSystemAreas(tssAddress: layout.tssAddress, identityMapAddress: layout.identityMapAddress)
             if configuration.inKernelIRQChip { try vm.createInterruptControllerAndTimer() }
@@ -121,8 +127,7 @@ final class MachineResources: Sendable {
             let ioThread = try IOThread()
             var virtioSlots: [VirtioSlot] = []
             for (index, placement) in layout.virtioDevices.enumerated() {
-                let device = try placement.kind.make(
-                    machineName: configuration.name, seccomp: configuration.seccomp, logRelay: logRelay)
+                let device = placement.kind.make(machineName: configuration.name, host: host)
                 let slot = try VirtioSlot(
                     device: device, index: index, placement: placement, vm: vm, memory: memory,
                     loop: ioThread.loop, logRelay: logRelay)
@@ -151,7 +156,7 @@ final class MachineResources: Sendable {
             return MachineResources(
                 system: system, vm: vm, memory: memory, bus: bus, runners: runners, probes: probes, platform: platform,
                 console: console, eventFDs: eventFDs, virtioSlots: virtioSlots, ioThread: ioThread,
-                pauseGate: pauseGate, vcpuEnded: try EventFD())
+                pauseGate: pauseGate, vcpuEnded: try EventFD(), host: host)
         } catch let error as KVMError {
             throw MachineError.from(error)
         } catch let error as MachineError {

@@ -52,8 +52,9 @@ struct PlatformDevices {
         return PlatformDevices(serial: serial, powerButton: powerButton, bootTimer: bootTimer, interruptLines: lines)
     }
 
-    /// Opens the console sink the configuration names.
-    static func consoleOutput(_ console: ConsoleConfiguration, stream: MachineConsole?) throws(MachineError)
+    /// The console sink the configuration names: `file` is the console file opened for it
+    /// (`openConsoleFile`), kept across boots; the others need nothing opened.
+    static func consoleOutput(_ console: ConsoleConfiguration, stream: MachineConsole?, file: ConsoleOutput?)
         -> ConsoleOutput
     {
         switch console {
@@ -65,13 +66,17 @@ struct PlatformDevices {
         case .fileDescriptor(_, let write):
             guard let write else { return .discard }
             return ConsoleOutput(borrowing: write)
-        case .file(let path, _):
-            let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-            guard fd >= 0 else {
-                throw .fileUnreadable(
-                    field: "console", path: path, reason: "cannot open for writing: \(errnoText(errno))")
-            }
-            return ConsoleOutput(taking: fd, limitBytes: console.fileLimitBytes)
+        case .file: return file ?? .discard
         }
+    }
+
+    /// Opens the console file when the configuration names one.
+    static func openConsoleFile(_ console: ConsoleConfiguration) throws(MachineError) -> ConsoleOutput? {
+        guard case .file(let path, _) = console else { return nil }
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw .fileUnreadable(field: "console", path: path, reason: "cannot open for writing: \(errnoText(errno))")
+        }
+        return ConsoleOutput(taking: fd, limitBytes: console.fileLimitBytes)
     }
 }

@@ -9,33 +9,24 @@ package enum ProcessSandbox {
     package static let violationExitStatus = Sandboxing.violationExitStatus
 
     /// Call once, after the first machine is built and before it starts (a thread's own filter
-    /// must come after the process filter). With `rebuilds` (reboot in place) the process keeps
-    /// what building the next machine needs: CAP_NET_ADMIN when there are NICs (taps are opened
-    /// again) and CAP_DAC_OVERRIDE / CAP_DAC_READ_SEARCH (disk images and kernels are opened
-    /// again); otherwise it keeps no capability at all. With `networkServices` the process may
-    /// serve and use sockets (the launcher's DHCP server and nftables, HTTP endpoints).
+    /// must come after the process filter): every thread of the process drops every capability
+    /// (checked in /proc/self/task), then goes under the process filter. Nothing later needs a
+    /// capability: a reboot in place (`rebuilds`) builds the next machine on the first one's
+    /// host resources (`Machine(rebooting:)`), which stay open. `networkServices`: the process
+    /// serves and uses sockets (the launcher's DHCP server, HTTP endpoints, TCP readiness
+    /// checks); `opensDiskImages`: it opens images for writing later (PATCH /drives).
     package static func restrict(
-        for configuration: VirtualMachineConfiguration, rebuilds: Bool, networkServices: Bool = false
+        for configuration: VirtualMachineConfiguration, rebuilds: Bool, networkServices: Bool = false,
+        opensDiskImages: Bool = false
     ) throws(MachineError) {
-        var keep: Set<Capability> = []
-        if rebuilds {
-            keep = [.dacOverride, .dacReadSearch]
-            if !configuration.networkInterfaces.isEmpty { keep.insert(.netAdmin) }
-        }
         do {
             try Sandboxing.restrictProcess(
-                mode: configuration.seccomp.filterMode, keeping: keep, networkServices: networkServices,
-                ringSetup: setsUpRingsLater(configuration, rebuilds: rebuilds))
+                mode: configuration.seccomp.filterMode,
+                policy: ProcessPolicy(
+                    networkServices: networkServices, rebuildsMachines: rebuilds, opensDiskImages: opensDiskImages))
         } catch {
             throw .setupFailed("seccomp", error.description)
         }
-    }
-
-    /// Whether the process may set up io_uring rings under its filter: only when it builds the
-    /// machine again (reboot in place) and a disk may take io_uring (`aio` auto or io_uring).
-    /// The first machine's rings exist before the filter.
-    package static func setsUpRingsLater(_ configuration: VirtualMachineConfiguration, rebuilds: Bool) -> Bool {
-        rebuilds && configuration.disks.contains { $0.aio == .auto || $0.aio == .ioUring }
     }
 
     /// For tests of the filters: starts a thread named `vcpu-check` under the vCPU profile in

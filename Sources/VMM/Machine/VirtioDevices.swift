@@ -1,5 +1,4 @@
 @_spi(ExitPath) import Devices
-import HostNetwork
 import EventLoop
 import GuestMemory
 @_spi(ExitPath) import KVM
@@ -149,40 +148,19 @@ enum VirtioDeviceKind: Sendable {
             + (configuration.entropyDevice ? [.entropy] : [])
     }
 
-    /// Creates the device; opening a disk or a tap can fail with a configuration error naming it.
-    func make(machineName: String, seccomp: SeccompMode, logRelay: LogRelay) throws(MachineError) -> any VirtioDevice {
+    /// Creates the device on the disk or tap `host` holds for it.
+    func make(machineName: String, host: HostResources) -> any VirtioDevice {
         switch self {
         case .network(let index, let interface):
-            let field = "network_interfaces[\(index)]"
-            do {
-                let tap = try TapDevice(name: interface.tap, mtu: interface.mtu)
-                return VirtioNet(
-                    backend: TapBackend(tap: tap), mac: interface.macAddress(machineName: machineName, index: index),
-                    mtu: interface.mtu.flatMap { UInt16(exactly: $0) })
-            } catch {
-                throw .networkUnavailable(field: field, reason: error.description)
-            }
+            return VirtioNet(
+                backend: host.taps[index], mac: interface.macAddress(machineName: machineName, index: index),
+                mtu: interface.mtu.flatMap { UInt16(exactly: $0) })
         case .entropy:
             return VirtioEntropy()
         case .block(let index, let disk):
-            let field = "disks[\(index)]"
-            do {
-                if let mib = disk.createSizeMiB {
-                    _ = try FileBlockBackend.createSparseImage(path: disk.path, bytes: UInt64(mib) << 20)
-                }
-                let backend = try FileBlockBackend(
-                    path: disk.path, readOnly: disk.readOnly, directIO: disk.cache == .none,
-                    declaredBytes: disk.declaredBytes)
-                let engine = try Self.blockEngine(
-                    disk.aio, field: field, index: index, seccomp: seccomp, logRelay: logRelay)
-                return VirtioBlock(backend: backend, serial: disk.serial, queueCount: disk.queues, engine: engine)
-            } catch let error as BlockBackendError {
-                throw MachineError.from(error, field: field)
-            } catch let error as MachineError {
-                throw error
-            } catch {
-                throw MachineError.setupFailed(field, "\(error)")
-            }
+            let opened = host.disks[index]
+            return VirtioBlock(
+                backend: opened.backend, serial: disk.serial, queueCount: disk.queues, engine: opened.engine)
         }
     }
 }
