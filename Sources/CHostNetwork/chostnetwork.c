@@ -3,6 +3,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/if_addr.h>
+#include <linux/if_link.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <fcntl.h>
@@ -156,11 +158,37 @@ int chostnetwork_interface_read(const char *name, uint32_t *address, uint32_t *n
 
 unsigned chostnetwork_interface_index(const char *name) { return if_nametoindex(name); }
 
+// Sends one netlink request (NLM_F_ACK set) and reads its acknowledgement: an NLMSG_ERROR whose
+// error is 0 (success, 0 returned) or -errno (-1 returned, errno set).
+static int netlink_transact(struct nlmsghdr *request) {
+  int sock = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  if (sock < 0) return -1;
+  struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+  int result = -1;
+  ssize_t length = (ssize_t)request->nlmsg_len;
+  if (sendto(sock, request, (size_t)length, 0, (struct sockaddr *)&kernel, sizeof kernel) == length) {
+    char reply[512];
+    ssize_t received = recv(sock, reply, sizeof reply, 0);
+    struct nlmsghdr *header = (struct nlmsghdr *)reply;
+    if (received >= (ssize_t)(sizeof *header + sizeof(struct nlmsgerr)) && header->nlmsg_type == NLMSG_ERROR) {
+      const struct nlmsgerr *ack = NLMSG_DATA(header);
+      if (ack->error == 0)
+        result = 0;
+      else
+        errno = -ack->error;
+    } else if (received >= 0) {
+      errno = EPROTO;
+    }
+  }
+  int saved = errno;
+  close(sock);
+  errno = saved;
+  return result;
+}
+
 int chostnetwork_link_delete(const char *name) {
   unsigned index = if_nametoindex(name);
   if (index == 0) return -1;  // errno ENODEV
-  int sock = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-  if (sock < 0) return -1;
   struct {
     struct nlmsghdr header;
     struct ifinfomsg link;
@@ -172,25 +200,53 @@ int chostnetwork_link_delete(const char *name) {
   request.header.nlmsg_seq = 1;
   request.link.ifi_family = AF_UNSPEC;
   request.link.ifi_index = (int)index;
-  struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
-  int result = -1;
-  if (sendto(sock, &request, sizeof request, 0, (struct sockaddr *)&kernel, sizeof kernel) == (ssize_t)sizeof request) {
-    // The acknowledgement: an NLMSG_ERROR whose error is 0 (success) or -errno.
-    char reply[512];
-    ssize_t length = recv(sock, reply, sizeof reply, 0);
-    struct nlmsghdr *header = (struct nlmsghdr *)reply;
-    if (length >= (ssize_t)(sizeof *header + sizeof(struct nlmsgerr)) && header->nlmsg_type == NLMSG_ERROR) {
-      const struct nlmsgerr *ack = NLMSG_DATA(header);
-      if (ack->error == 0)
-        result = 0;
-      else
-        errno = -ack->error;
-    } else if (length >= 0) {
-      errno = EPROTO;
-    }
+  return netlink_transact(&request.header);
+}
+
+int chostnetwork_link_ipv6_addresses_off(const char *name) {
+  unsigned index = if_nametoindex(name);
+  if (index == 0) return -1;
+  // RTM_NEWLINK on the existing link: IFLA_AF_SPEC { AF_INET6 { IFLA_INET6_ADDR_GEN_MODE = NONE } }.
+  struct {
+    struct nlmsghdr header;
+    struct ifinfomsg link;
+    char attributes[64];
+  } request;
+  memset(&request, 0, sizeof request);
+  request.header.nlmsg_type = RTM_NEWLINK;
+  request.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+  request.header.nlmsg_seq = 1;
+  request.link.ifi_family = AF_UNSPEC;
+  request.link.ifi_index = (int)index;
+  struct rtattr *spec = (struct rtattr *)request.attributes;
+  spec->rta_type = IFLA_AF_SPEC;
+  struct rtattr *inet6 = (struct rtattr *)RTA_DATA(spec);
+  inet6->rta_type = AF_INET6;
+  struct rtattr *mode = (struct rtattr *)RTA_DATA(inet6);
+  mode->rta_type = IFLA_INET6_ADDR_GEN_MODE;
+  mode->rta_len = RTA_LENGTH(1);
+  *(unsigned char *)RTA_DATA(mode) = IN6_ADDR_GEN_MODE_NONE;
+  inet6->rta_len = RTA_LENGTH(RTA_ALIGN(mode->rta_len));
+  spec->rta_len = RTA_LENGTH(inet6->rta_len);
+  request.header.nlmsg_len = NLMSG_LENGTH(sizeof request.link) + RTA_ALIGN(spec->rta_len);
+  if (netlink_transact(&request.header) == 0) return 0;
+  // No IPv6 in this kernel or namespace: nothing can be configured over it anyway.
+  return errno == EAFNOSUPPORT || errno == EOPNOTSUPP ? 0 : -1;
+}
+
+int chostnetwork_interface_down(const char *name) {
+  int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) return -1;
+  struct ifreq request;
+  memset(&request, 0, sizeof request);
+  strncpy(request.ifr_name, name, IFNAMSIZ - 1);
+  int result = ioctl(sock, SIOCGIFFLAGS, &request);
+  if (result == 0 && (request.ifr_flags & IFF_UP)) {
+    request.ifr_flags &= ~IFF_UP;
+    result = ioctl(sock, SIOCSIFFLAGS, &request);
   }
   int saved = errno;
   close(sock);
   errno = saved;
-  return result;
+  return result < 0 ? -1 : 0;
 }

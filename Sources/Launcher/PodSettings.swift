@@ -56,6 +56,14 @@ public struct PodSettings: Sendable, Equatable {
     ]
 }
 
+extension PodSettings {
+    /// The TCP port of `httpListen` (`HOST:PORT`), kept out of the pod network's forwarding.
+    public var httpPort: Int? {
+        guard let listen = httpListen, let colon = listen.lastIndex(of: ":") else { return nil }
+        return Int(listen[listen.index(after: colon)...])
+    }
+}
+
 /// A launch's whole input: the VM configuration and the pod settings.
 public struct LaunchConfiguration: Sendable, Equatable {
     public var machine: VirtualMachineConfiguration
@@ -84,6 +92,9 @@ public struct LaunchConfiguration: Sendable, Equatable {
             throw .malformedConfigurationFile(path: source, reason: "\(error)")
         }
         try apply(environment)
+        if let network = pod.network, let listen = pod.httpListen, let port = pod.httpPort {
+            try network.checkDeclaredPorts(avoid: port, field: "pod.http_listen", listen: listen)
+        }
     }
 
     /// Applies the environment variables (`PodSettings.environmentVariables`).

@@ -100,9 +100,10 @@ public final class PodNetwork: Sendable {
         // A name server on the pod's loopback cannot be reached from the guest.
         dns.servers.removeAll(where: \.isLoopback)
         let ruleset = NFTablesRuleset(
-            podInterface: interface, podAddress: podAddress, guestSubnet: configuration.subnet,
+            tap: configuration.tap, podInterface: interface, podAddress: podAddress, guestSubnet: configuration.subnet,
             guestAddress: configuration.guestAddress, ports: configuration.ports, reservedTCPPorts: reservedTCPPorts,
-            forwardICMP: configuration.forwardICMP)
+            forwardICMP: configuration.forwardICMP, dnsServers: dns.servers,
+            allowedDestinations: configuration.allowedDestinations)
         let lease = DHCPServer.Lease(
             address: configuration.guestAddress, subnet: configuration.subnet, gateway: configuration.gatewayAddress,
             dnsServers: dns.servers, searchDomains: dns.searchDomains, mtu: mtu, hostName: hostName,
@@ -128,6 +129,13 @@ public final class PodNetwork: Sendable {
         if !tapExisted { undo.append { _ = chostnetwork_link_delete(tap) } }
         func rollback() { for step in undo.reversed() { step() } }
         let configuration = plan.configuration
+        // IPv6 off before the link goes up: no link-local address (services on [::] would be
+        // reachable over it); a leftover tap goes down first, which drops the addresses it has.
+        guard chostnetwork_interface_down(tap) == 0, chostnetwork_link_ipv6_addresses_off(tap) == 0 else {
+            let code = errno
+            rollback()
+            throw PodNetworkError(step: "turning IPv6 addresses off on \(tap)", errno: code)
+        }
         guard
             chostnetwork_interface_configure(
                 tap, configuration.gatewayAddress.value, Int32(configuration.subnet.prefixLength), Int32(plan.mtu)) == 0
@@ -164,9 +172,15 @@ public final class PodNetwork: Sendable {
     /// The DHCP server's counters (zero without DHCP).
     public var dhcpCounters: DHCPService.Counters { dhcp?.counters ?? DHCPService.Counters() }
 
-    /// Stops the DHCP server and removes the rules and the tap (if set-up created it). Without
-    /// CAP_NET_ADMIN (dropped after set-up) only the server stops; the pod's namespace, and all
-    /// in it, goes when the pod does. Returns what could not be removed.
+    /// Stops the DHCP server; the tap and the rules stay (the end of a run, when no capability
+    /// is left to remove them: the pod's namespace, and all in it, goes when the pod does).
+    public func stopServices() {
+        dhcp?.stop()
+    }
+
+    /// Stops the DHCP server and removes the rules and the tap (if set-up created it): for a
+    /// set-up that fails after the network was made, while the process holds CAP_NET_ADMIN.
+    /// Returns what could not be removed.
     @discardableResult
     public func tearDown() -> [String] {
         dhcp?.stop()

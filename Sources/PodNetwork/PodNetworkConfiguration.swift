@@ -44,8 +44,23 @@ public struct PodNetworkConfiguration: Sendable, Equatable {
     public var leaseSeconds: UInt32 = 86_400
     /// The guest's MTU (default: the pod interface's).
     public var mtu: Int?
+    /// Destinations the guest may reach although the pod refuses them by default: link-local
+    /// addresses (169.254.0.0/16, where cloud metadata services answer) and the pod's own
+    /// addresses (the gateway, the pod's IP: its local services and sidecars). Empty by default.
+    public var allowedDestinations: [IPv4Subnet] = []
 
     public init() {}
+
+    /// Throws when a declared TCP port is `port`, where the launcher's HTTP endpoint listens
+    /// (`field`, `listen`): the kubelet's probes would go to the guest.
+    public func checkDeclaredPorts(avoid port: Int, field: String, listen: String) throws(MachineError) {
+        guard let index = (ports ?? []).firstIndex(where: { $0.transport == .tcp && $0.port == port }) else { return }
+        throw .invalidValue(
+            field: "pod.network.ports[\(index)]", value: "TCP \(port)",
+            expected:
+                "a port other than \(field)'s (\(listen)), where the launcher's endpoint listens: the kubelet's "
+                + "probes must reach the launcher, not the guest; change one of them")
+    }
 
     /// The gateway's address: `gateway` or the subnet's first address.
     public var gatewayAddress: IPv4Address { gateway ?? subnet.address(offset: 1) }
@@ -114,6 +129,7 @@ extension PodNetworkConfiguration: Decodable {
         case podInterface = "interface"
         case forwardICMP = "forward_icmp"
         case leaseSeconds = "lease_seconds"
+        case allowedDestinations = "allowed_destinations"
     }
 
     /// The section; unknown keys and malformed values are errors naming `pod.network.KEY`.
@@ -156,6 +172,16 @@ extension PodNetworkConfiguration: Decodable {
             leaseSeconds = value
         }
         ports = try container.decodeIfPresent([Port].self, forKey: .ports)
+        let destinations = try container.decodeIfPresent([String].self, forKey: .allowedDestinations) ?? []
+        allowedDestinations = try destinations.enumerated().map { index, text throws(MachineError) in
+            let cidr = text.contains("/") ? text : text + "/32"
+            guard let subnet = IPv4Subnet(cidr) else {
+                throw .invalidValue(
+                    field: "pod.network.allowed_destinations[\(index)]", value: text,
+                    expected: "an IPv4 address or subnet such as 169.254.169.254 or 169.254.0.0/16 (host bits zero)")
+            }
+            return subnet
+        }
         try validate()
     }
 }

@@ -70,7 +70,7 @@ struct LaunchCommand: ParsableCommand {
         } catch {
             throw CommandFailure(message: error.message, status: error.status)
         }
-        let httpPort = ObservabilityStep.port(of: settings.pod.httpListen)
+        let httpPort = settings.pod.httpPort
         let network = try PodNetworkStep.setUp(
             settings, machine: &machineConfiguration, reservedTCPPorts: httpPort.map { [$0] } ?? [], logger: logger)
         let observability: ObservabilityStep
@@ -94,7 +94,7 @@ struct LaunchCommand: ParsableCommand {
                 observability.attach(machine)
                 Self.stream(machine, to: console, idleMilliseconds: settings.pod.consoleIdleFlushMilliseconds)
             })
-        loop.networkServices = network != nil || observability.serves
+        loop.networkServices = network != nil || observability.usesNetwork
         loop.finished = { observability.detach() }
         logger.info(
             "launching",
@@ -102,12 +102,14 @@ struct LaunchCommand: ParsableCommand {
         let exit: MachineExit
         do { exit = try loop.run() } catch {
             console.finish()
-            PodNetworkStep.tearDown(network, logger: logger)
+            // Before the sandbox, what set-up made is removed again; after it, no capability is
+            // left to do so (the next start replaces the table and reuses the tap).
+            if !loop.sandboxed.isSet { PodNetworkStep.tearDown(network, logger: logger) }
             throw error
         }
         console.finish()
         observability.stop()
-        PodNetworkStep.tearDown(network, logger: logger)
+        PodNetworkStep.finish(network, logger: logger)
         signals.cancel()
         logger.info("exiting", metadata: ["exit": "\(exit)", "status": "\(exit.exitStatus)"])
         Glibc.exit(exit.exitStatus)

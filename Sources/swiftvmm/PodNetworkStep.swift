@@ -48,8 +48,24 @@ enum PodNetworkStep {
         }
     }
 
-    /// Removes what set-up made (best effort: without CAP_NET_ADMIN the pod's namespace keeps it
-    /// until the pod goes).
+    /// At the end of a run: stops the DHCP server and logs its counters. The tap and the table
+    /// stay: no capability is left to remove them (the process sandbox dropped them all); the
+    /// pod's namespace holds them until the pod goes, and a restarted container reuses the tap
+    /// and replaces the table.
+    static func finish(_ network: PodNetwork?, logger: Logger) {
+        guard let network else { return }
+        let counters = network.dhcpCounters
+        network.stopServices()
+        logger.debug(
+            "pod network left in place",
+            metadata: [
+                "dhcp_acks": "\(counters.acks)", "dhcp_naks": "\(counters.naks)",
+                "dhcp_malformed": "\(counters.malformed)",
+            ])
+    }
+
+    /// Removes what set-up made, when a later set-up step failed (the process still holds
+    /// CAP_NET_ADMIN then).
     static func tearDown(_ network: PodNetwork?, logger: Logger) {
         guard let network else { return }
         let counters = network.dhcpCounters

@@ -286,6 +286,23 @@ static bool parse_switch(const char *token, uint32_t n, struct fw_options *optio
 		uint32_t skip = sizeof(net_bench_prefix) - 1;
 		return parse_net_bench(token + skip, n - skip, options);
 	}
+	static const char net_src_prefix[] = "fw.net-src=";
+	if (starts_with(token, n, net_src_prefix)) {
+		uint32_t skip = sizeof(net_src_prefix) - 1, ip;
+		if (parse_ipv4(token + skip, n - skip, &ip) != n - skip || ip == 0)
+			return false;
+		options->net_src_ip = ip;
+		return true;
+	}
+	static const char reboot_after_prefix[] = "fw.reboot-after=";
+	if (starts_with(token, n, reboot_after_prefix)) {
+		uint32_t skip = sizeof(reboot_after_prefix) - 1;
+		return parse_decimal(token + skip, n - skip, 1, 1000000, &options->reboot_after_mcycles);
+	}
+	if (equals(token, n, "fw.net-ra")) {
+		options->net_ra = true;
+		return true;
+	}
 	if (equals(token, n, "fw.test=rng")) {
 		options->test = FW_TEST_RNG;
 		return true;
@@ -394,7 +411,8 @@ bool cmdline_parse(const char *cmdline, struct fw_options *options, const char *
 			ok = parse_switch(token, n, options);
 			if (starts_with(token, n, "fw.udp-echo=") || starts_with(token, n, "fw.net-bench=") ||
 			    starts_with(token, n, "fw.net-rx-pause=") || starts_with(token, n, "fw.net-rx-buffer=") ||
-			    starts_with(token, n, "fw.net-sink=")) {
+			    starts_with(token, n, "fw.net-sink=") || starts_with(token, n, "fw.net-src=") ||
+			    equals(token, n, "fw.net-ra") || starts_with(token, n, "fw.reboot-after=")) {
 				net_only = token;
 				net_only_length = n;
 			}

@@ -76,6 +76,13 @@ struct fw_options {
 	uint16_t net_bench_port;
 	uint32_t net_bench_mib;  /* MiB of UDP payload */
 	uint32_t net_bench_size; /* payload bytes per datagram */
+	uint32_t net_src_ip;     /* fw.net-src=IP: fw.net-bench's datagrams carry this source address
+				  * (a forged one: the host must drop them; 0: our own) */
+	uint32_t reboot_after_mcycles; /* fw.reboot-after=N: reset the machine N million TSC cycles
+					* after the net responder started, unless the power button came first
+					* (0: off) */
+	bool net_ra;             /* fw.net-ra: after "fw: net ready", send one IPv6 router advertisement
+				  * for 2001:db8:5:1::/64 (the host must take nothing from it) */
 	struct virtio_mmio_token virtio_mmio[VIRTIO_MMIO_MAX_DEVICES]; /* in command-line order */
 	uint32_t virtio_mmio_count;
 	uint32_t virtio_mmio_dropped; /* well-formed tokens beyond VIRTIO_MMIO_MAX_DEVICES */

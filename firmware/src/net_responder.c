@@ -115,6 +115,7 @@ struct responder {
 	bool button;             /* the power-button device exists */
 	bool stop;               /* it was pressed (and is not ignored) */
 	uint64_t last_housekeeping;
+	uint64_t started; /* TSC when the responder started (fw.reboot-after counts from it) */
 	uint8_t *bench_template; /* BENCH_TEMPLATE_BYTES at the arena's end (fw.net-bench) */
 };
 
@@ -249,6 +250,11 @@ static void housekeeping(struct responder *r)
 		return;
 	r->last_housekeeping = now;
 	virtio_check_status(r->net.dev);
+	uint32_t reboot_after = r->options->reboot_after_mcycles;
+	if (reboot_after > 0 && now - r->started > (uint64_t)reboot_after * 1000000ull) {
+		fw_printf("fw: rebooting\n");
+		platform_reset();
+	}
 	if (r->button && power_button_poll()) {
 		if (r->options->ignore_button)
 			fw_printf("fw: power button pressed (ignored)\n");
@@ -310,10 +316,10 @@ static void put_eth(const struct responder *r, uint8_t *frame, const uint8_t *ds
 	put16(frame + 12, type);
 }
 
-/* Ethernet + IPv4 header (no options) for `payload_length` bytes of `proto`; returns the
- * payload's place. */
-static uint8_t *put_ipv4(struct responder *r, uint8_t *frame, const uint8_t *dst_mac, uint32_t dst_ip, uint8_t proto,
-			 uint32_t payload_length)
+/* Ethernet + IPv4 header (no options) from `src_ip` for `payload_length` bytes of `proto`;
+ * returns the payload's place. */
+static uint8_t *put_ipv4_from(struct responder *r, uint8_t *frame, const uint8_t *dst_mac, uint32_t src_ip,
+			      uint32_t dst_ip, uint8_t proto, uint32_t payload_length)
 {
 	put_eth(r, frame, dst_mac, ETHERTYPE_IPV4);
 	uint8_t *ip = frame + ETH_HLEN;
@@ -325,10 +331,17 @@ static uint8_t *put_ipv4(struct responder *r, uint8_t *frame, const uint8_t *dst
 	ip[8] = IP_TTL;
 	ip[9] = proto;
 	put16(ip + 10, 0);
-	put32(ip + 12, r->ip);
+	put32(ip + 12, src_ip);
 	put32(ip + 16, dst_ip);
 	put16(ip + 10, csum_fold(csum_add(0, ip, IPV4_HLEN)));
 	return ip + IPV4_HLEN;
+}
+
+/* The same from our own address. */
+static uint8_t *put_ipv4(struct responder *r, uint8_t *frame, const uint8_t *dst_mac, uint32_t dst_ip, uint8_t proto,
+			 uint32_t payload_length)
+{
+	return put_ipv4_from(r, frame, dst_mac, r->ip, dst_ip, proto, payload_length);
 }
 
 /* A UDP datagram from our address; the payload is copied in. */
@@ -364,6 +377,66 @@ static void send_arp(struct responder *r, uint16_t op, const uint8_t *dst_mac, c
 	memcpy(a + 18, target_mac, 6);
 	put32(a + 24, target_ip);
 	tx_send(r, frame, ETH_HLEN + ARP_LEN, false);
+}
+
+/* fw.net-ra: one ICMPv6 router advertisement to all nodes (ff02::1) from our link-local address
+ * (fe80:: + the EUI-64 of our MAC), offering itself as the default router for 30 minutes and
+ * the prefix 2001:db8:5:1::/64 for stateless autoconfiguration — what a hostile guest sends to
+ * make its host take an address and route its IPv6 traffic to the guest. */
+static void send_router_advertisement(struct responder *r)
+{
+	enum { IPV6_HLEN = 40, RA_LEN = 16, PREFIX_OPTION_LEN = 32, SOURCE_OPTION_LEN = 8 };
+	static const uint8_t all_nodes_mac[6] = {0x33, 0x33, 0x00, 0x00, 0x00, 0x01};
+	static const uint8_t prefix[16] = {0x20, 0x01, 0x0d, 0xb8, 0x00, 0x05, 0x00, 0x01};
+	const uint32_t icmp_length = RA_LEN + PREFIX_OPTION_LEN + SOURCE_OPTION_LEN;
+	uint8_t *frame = tx_frame_wait(r);
+	put_eth(r, frame, all_nodes_mac, 0x86dd);
+	uint8_t *ip = frame + ETH_HLEN;
+	memset(ip, 0, IPV6_HLEN + icmp_length);
+	ip[0] = 0x60;
+	put16(ip + 4, (uint16_t)icmp_length);
+	ip[6] = 58;   /* ICMPv6 */
+	ip[7] = 255;  /* hop limit: neighbour discovery demands 255 */
+	uint8_t *src = ip + 8, *dst = ip + 24;
+	src[0] = 0xfe;
+	src[1] = 0x80;
+	const uint8_t *mac = r->net.mac;
+	src[8] = mac[0] ^ 0x02;
+	src[9] = mac[1];
+	src[10] = mac[2];
+	src[11] = 0xff;
+	src[12] = 0xfe;
+	src[13] = mac[3];
+	src[14] = mac[4];
+	src[15] = mac[5];
+	dst[0] = 0xff;
+	dst[1] = 0x02;
+	dst[15] = 0x01;
+	uint8_t *ra = ip + IPV6_HLEN;
+	ra[0] = 134; /* router advertisement */
+	ra[4] = 64;  /* current hop limit */
+	put16(ra + 6, 1800);
+	uint8_t *option = ra + RA_LEN;
+	option[0] = 3; /* prefix information */
+	option[1] = 4;
+	option[2] = 64;
+	option[3] = 0xc0; /* on-link, autonomous */
+	put32(option + 4, 86400);
+	put32(option + 8, 14400);
+	memcpy(option + 16, prefix, 16);
+	option += PREFIX_OPTION_LEN;
+	option[0] = 1; /* source link-layer address */
+	option[1] = 1;
+	memcpy(option + 2, mac, 6);
+	/* The checksum covers the pseudo-header: both addresses, the length and the next header. */
+	uint64_t sum = csum_add(0, src, 32);
+	uint8_t tail[8] = {0, 0, (uint8_t)(icmp_length >> 8), (uint8_t)icmp_length, 0, 0, 0, 58};
+	sum = csum_add(sum, tail, 8);
+	sum = csum_add(sum, ra, icmp_length);
+	put16(ra + 2, csum_fold(sum));
+	tx_send(r, frame, ETH_HLEN + IPV6_HLEN + icmp_length, false);
+	net_tx_kick(&r->net);
+	fw_printf("fw: net0 sent a router advertisement for 2001:db8:5:1::/64\n");
 }
 
 /* ---- Receiving ----------------------------------------------------------------------------- */
@@ -655,6 +728,9 @@ static void bench(struct responder *r)
 	uint64_t template_sum = csum_add(0, template, size);
 	uint64_t total = (uint64_t)o->net_bench_mib << 20;
 	uint32_t dst_ip = o->net_bench_ip;
+	uint32_t src_ip = o->net_src_ip != 0 ? o->net_src_ip : r->ip;
+	if (o->net_src_ip != 0)
+		fw_printf("fw~ net-bench: from the forged source %s\n", ip_text(src_ip).s);
 	uint16_t dst_port = o->net_bench_port;
 
 	fw_printf("fw~ net-bench start\n");
@@ -671,7 +747,7 @@ static void bench(struct responder *r)
 			continue;
 		}
 		uint32_t n = total - sent < size ? (uint32_t)(total - sent) : size;
-		uint8_t *udp = put_ipv4(r, frame, mac, dst_ip, IP_PROTO_UDP, UDP_HLEN + n);
+		uint8_t *udp = put_ipv4_from(r, frame, mac, src_ip, dst_ip, IP_PROTO_UDP, UDP_HLEN + n);
 		put16(udp, BENCH_SOURCE_PORT);
 		put16(udp + 2, dst_port);
 		put16(udp + 4, (uint16_t)(UDP_HLEN + n));
@@ -681,7 +757,7 @@ static void bench(struct responder *r)
 		uint64_t seq = datagrams;
 		for (unsigned i = 0; i < 8 && i < n; i++)
 			data[i] = (uint8_t)(seq >> (8 * i));
-		uint64_t sum = pseudo_header(r->ip, dst_ip, IP_PROTO_UDP, UDP_HLEN + n) + csum_add(0, udp, UDP_HLEN);
+		uint64_t sum = pseudo_header(src_ip, dst_ip, IP_PROTO_UDP, UDP_HLEN + n) + csum_add(0, udp, UDP_HLEN);
 		if (n == size && n >= 8)
 			sum = csum_add(sum + template_sum, data, 8); /* the template's first 8 bytes are zero */
 		else
@@ -870,6 +946,8 @@ static void serve(struct responder *r)
 	fw_printf("fw: net ready\n");
 	platform_signal_ready();
 
+	if (options->net_ra)
+		send_router_advertisement(r);
 	if (options->net_bench)
 		bench(r);
 
@@ -932,6 +1010,7 @@ void net_responder(const struct fw_options *options)
 	fw_printf("fw: net0 link %s\n", net->link_up ? "up" : "down");
 	r->button = power_button_present();
 	r->last_housekeeping = rdtsc();
+	r->started = r->last_housekeeping;
 	if (!options->net_dhcp || dhcp_acquire(r))
 		serve(r);
 	fw_printf("fw: power button pressed\n");

@@ -45,6 +45,15 @@ int chostnetwork_interface_read(const char *name, uint32_t *address, uint32_t *n
 /// descriptor is still attached to it). 0 or -1 with errno.
 int chostnetwork_link_delete(const char *name);
 
+/// Sets the IPv6 address generation mode of link `name` to none (netlink: IFLA_INET6_ADDR_GEN_MODE),
+/// so that it makes no link-local address when it goes up (a pod's /proc/sys is read-only; this
+/// alone does not stop an address from a router advertisement). 0 also when the kernel has no
+/// IPv6; -1 with errno otherwise.
+int chostnetwork_link_ipv6_addresses_off(const char *name);
+
+/// Takes interface `name` down (going down drops its IPv6 addresses). 0, or -1 with errno.
+int chostnetwork_interface_down(const char *name);
+
 /// The interface index of `name`, or 0 when there is none.
 unsigned chostnetwork_interface_index(const char *name);
 
