@@ -32,6 +32,7 @@ __attribute__((noreturn)) static void finish(const struct fw_options *options)
 		fw_printf("fw: exit %u\n", (unsigned)options->exit_status);
 		platform_debug_exit(options->exit_status);
 	}
+
 	fw_printf("fw: powering off\n");
 	platform_power_off();
 }

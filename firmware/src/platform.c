@@ -26,6 +26,14 @@ void platform_power_off(void)
 	platform_debug_exit(FW_STATUS_POWER_OFF_FALLBACK);
 }
 
+void platform_reset(void)
+{
+	outb(PORT_SLEEP_CONTROL + 2, 1);
+	/* Still running: no reset register. */
+	fw_printf("fw: FAIL the reset register did not reset the machine\n");
+	platform_park();
+}
+
 void platform_signal_ready(void)
 {
 	mmio_write8(BOOT_TIMER_ADDR, BOOT_TIMER_READY);

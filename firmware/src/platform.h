@@ -14,6 +14,8 @@ __attribute__((noreturn)) void platform_debug_exit(uint8_t status);
 /* Powers off through the sleep control register; if the VM keeps running (e.g. under QEMU,
  * which has nothing at that port), leaves through the debug-exit port with status 0. */
 __attribute__((noreturn)) void platform_power_off(void);
+/* Resets the machine through the platform's reset register (port 0x602 ← 1). */
+__attribute__((noreturn)) void platform_reset(void);
 
 /* Signals "guest ready" to the boot timer (MMIO byte write). */
 void platform_signal_ready(void);
