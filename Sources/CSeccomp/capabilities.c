@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -171,4 +173,41 @@ int cseccomp_drop_capabilities_everywhere(int rounds, char *holder, size_t holde
         nanosleep(&pause, NULL);
     }
     return -EAGAIN;
+}
+
+long cseccomp_probe(int which, const char *path) {
+    long result;
+    switch (which) {
+    case CSECCOMP_PROBE_EXECUTABLE_MAPPING: {
+        void *mapping = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (mapping == MAP_FAILED) return -errno;
+        munmap(mapping, 4096);
+        return 0;
+    }
+    case CSECCOMP_PROBE_OPEN_FOR_WRITING:
+        result = open(path, O_WRONLY | O_CLOEXEC);
+        if (result < 0) return -errno;
+        close((int)result);
+        return 0;
+    case CSECCOMP_PROBE_UNLINK:
+        return unlink(path) == 0 ? 0 : -errno;
+    case CSECCOMP_PROBE_IO_URING_SETUP: {
+        struct { uint32_t words[30]; } parameters;
+        memset(&parameters, 0, sizeof parameters);
+        result = syscall(__NR_io_uring_setup, 4, &parameters);
+        if (result < 0) return -errno;
+        close((int)result);
+        return 0;
+    }
+    case CSECCOMP_PROBE_UNIX_SOCKET:
+        result = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (result < 0) return -errno;
+        close((int)result);
+        return 0;
+    case CSECCOMP_PROBE_SIGNAL_OUTSIDE:
+        // Signal 0 to PID 1: nothing is sent even where the call is allowed.
+        return syscall(SYS_tgkill, 1, 1, 0) == 0 ? 0 : -errno;
+    default:
+        return -EINVAL;
+    }
 }

@@ -71,3 +71,31 @@ extension Sandboxing {
         return descriptor
     }
 }
+
+/// A call the process filter refuses, tried from inside the real binary
+/// (`swiftvmm sandbox-check --process`).
+package enum SandboxProbe: String, Sendable, CaseIterable {
+    case executableMapping = "exec-mmap"
+    case openForWriting = "open-write"
+    case unlink
+    case ioUringSetup = "io-uring-setup"
+    case unixSocket = "unix-socket"
+    /// tgkill of PID 1 with signal 0 (harmless where allowed): the filter stops the process.
+    case signalOutside = "signal-outside"
+
+    private var kind: cseccomp_probe_kind {
+        switch self {
+        case .executableMapping: return CSECCOMP_PROBE_EXECUTABLE_MAPPING
+        case .openForWriting: return CSECCOMP_PROBE_OPEN_FOR_WRITING
+        case .unlink: return CSECCOMP_PROBE_UNLINK
+        case .ioUringSetup: return CSECCOMP_PROBE_IO_URING_SETUP
+        case .unixSocket: return CSECCOMP_PROBE_UNIX_SOCKET
+        case .signalOutside: return CSECCOMP_PROBE_SIGNAL_OUTSIDE
+        }
+    }
+
+    /// Makes the call (on `path` for the file probes): 0 when it succeeded, or the errno.
+    package func attempt(path: String) -> Int32 {
+        Int32(truncatingIfNeeded: -cseccomp_probe(Int32(kind.rawValue), path))
+    }
+}

@@ -21,6 +21,27 @@ struct SandboxTests {
         #expect(logged.status == 0, "stderr: \(logged.standardError)")
     }
 
+    /// The process filter from inside the real binary: an executable mapping, opening a file for
+    /// writing, removing it, an io_uring and a unix socket fail with EACCES (the file is
+    /// untouched), and a signal outside the process stops it with status 16; under `log` only
+    /// that last call goes through (logged): the refusals are rules of their own.
+    @Test func theProcessFilterRefusesWhatNoThreadNeedsAfterSetUp() throws {
+        let file = try SwiftVMMBinary.temporaryFile("probe-target", contents: Data("kept".utf8))
+        defer { try? FileManager.default.removeItem(at: file) }
+        let enforced = try SwiftVMMBinary.run(["sandbox-check", "--process", file.path])
+        #expect(enforced.status == 16, "stderr: \(enforced.standardError)")
+        for probe in ["exec-mmap", "open-write", "unlink", "io-uring-setup", "unix-socket"] {
+            #expect(enforced.standardError.contains("probe \(probe): errno \(EACCES)"), "\(enforced.standardError)")
+        }
+        #expect(enforced.standardError.contains("made system call 234"), "tgkill outside the process")
+        #expect(try String(contentsOf: file, encoding: .utf8) == "kept")
+        let logged = try SwiftVMMBinary.run(["sandbox-check", "--process", file.path, "--seccomp", "log"])
+        #expect(logged.status == 0, "\(logged.standardError)")
+        #expect(logged.standardError.contains("probe unlink: errno \(EACCES)"), "\(logged.standardError)")
+        #expect(logged.standardError.contains("probe signal-outside: errno 0"), "\(logged.standardError)")
+        #expect(try String(contentsOf: file, encoding: .utf8) == "kept")
+    }
+
     /// While a guest with a disk and an entropy device runs, every thread has the process
     /// filter, the vCPU, I/O, console and block worker threads their own on top (io_uring's
     /// kernel workers, iou-wrk-*, are made by the I/O thread and carry its filters), and no

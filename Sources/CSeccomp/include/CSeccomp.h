@@ -109,6 +109,19 @@ uint64_t cseccomp_effective_capabilities(void);
 /// run no user code and are skipped. Returns 0, or -EAGAIN with the name of a thread that
 /// still holds capabilities in `holder`, or -errno.
 int cseccomp_drop_capabilities_everywhere(int rounds, char *holder, size_t holder_size);
+/// What `cseccomp_probe` tries (`swiftvmm sandbox-check --process`: the process filter seen
+/// from inside the real binary).
+enum cseccomp_probe_kind {
+    CSECCOMP_PROBE_EXECUTABLE_MAPPING = 0,
+    CSECCOMP_PROBE_OPEN_FOR_WRITING = 1,
+    CSECCOMP_PROBE_UNLINK = 2,
+    CSECCOMP_PROBE_IO_URING_SETUP = 3,
+    CSECCOMP_PROBE_UNIX_SOCKET = 4,
+    /// tgkill of PID 1 with signal 0 (harmless where allowed; the filter stops the process).
+    CSECCOMP_PROBE_SIGNAL_OUTSIDE = 5,
+};
+/// Tries `which` (on `path` for the file probes): 0 when the call succeeded, or -errno.
+long cseccomp_probe(int which, const char *path);
 /// What the violation handler runs for such a SIGSYS (async-signal-safe).
 void cseccomp_drop_own_capabilities_from_handler(void);
 

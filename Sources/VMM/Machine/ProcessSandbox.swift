@@ -29,6 +29,22 @@ package enum ProcessSandbox {
         }
     }
 
+    /// For tests of the filters: puts the process under the process filter of a run (no
+    /// network services, no reboot in place), in `mode`, then makes each call it refuses, on
+    /// `path` for the file ones, and reports each (`SandboxProbe`'s name and 0 or the errno)
+    /// through `report` as it returns. The last probe, a signal outside the process, ends the
+    /// process with `violationExitStatus` under `enforce`.
+    package static func probeProcessFilter(
+        mode: SeccompMode, path: String, report: (_ probe: String, _ errno: Int32) -> Void
+    ) throws(MachineError) {
+        do {
+            try Sandboxing.restrictProcess(mode: mode.filterMode, policy: ProcessPolicy())
+        } catch {
+            throw .setupFailed("seccomp", error.description)
+        }
+        for probe in SandboxProbe.allCases { report(probe.rawValue, probe.attempt(path: path)) }
+    }
+
     /// For tests of the filters: starts a thread named `vcpu-check` under the vCPU profile in
     /// `mode` and makes a system call that profile forbids (socket(2)). Under `enforce` the
     /// process ends with `violationExitStatus` and this never returns; under `log` it returns
