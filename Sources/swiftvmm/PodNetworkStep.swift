@@ -62,14 +62,21 @@ enum PodNetworkStep {
             ])
     }
 
+    /// One log line for a DHCP event (`DHCPService` reports a lease only when it changes, and
+    /// refusals and malformed datagrams at most once per 10 s per kind, with how many it left
+    /// out in between).
     static func log(_ event: DHCPService.Event, logger: Logger) {
         switch event {
         case .leased(let address, let mac):
             logger.info("guest leased its address", metadata: ["guest_ip": "\(address)", "mac": "\(mac)"])
-        case .refused(let mac, let reason):
-            logger.notice("DHCP request refused", metadata: ["mac": "\(mac)", "reason": "\(reason)"])
-        case .malformed(let length):
-            logger.debug("DHCP: malformed datagram dropped", metadata: ["bytes": "\(length)"])
+        case .refused(let mac, let reason, let suppressed):
+            logger.notice(
+                "DHCP request refused",
+                metadata: ["mac": "\(mac)", "reason": "\(reason)", "suppressed_since_last": "\(suppressed)"])
+        case .malformed(let length, let suppressed):
+            logger.debug(
+                "DHCP: malformed datagram dropped",
+                metadata: ["bytes": "\(length)", "suppressed_since_last": "\(suppressed)"])
         }
     }
 }
