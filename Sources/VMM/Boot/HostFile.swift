@@ -6,9 +6,11 @@ import EventLoop
 
 /// Reading the files a configuration names, with errors that name the field and the file.
 package enum HostFile {
-    /// Reads the whole regular file at `path`.
+    /// Reads the whole regular file at `path` (links followed). It is opened without blocking
+    /// (a named pipe at the path must not hold the VMM), then judged by fstat on the open
+    /// descriptor — never by a stat of the path, which another file could answer.
     package static func read(path: String, field: String) throws(MachineError) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { throw .fileUnreadable(field: field, path: path, reason: errnoText(errno)) }
         defer { close(fd) }
         var status = stat()
@@ -16,6 +18,11 @@ package enum HostFile {
         guard status.st_mode & S_IFMT == S_IFREG else {
             let kind = status.st_mode & S_IFMT == S_IFDIR ? "it is a directory" : "it is not a regular file"
             throw .fileUnreadable(field: field, path: path, reason: kind)
+        }
+        // A regular file reads the same with or without O_NONBLOCK; cleared all the same.
+        let flags = fcntl(fd, F_GETFL)
+        guard flags >= 0, fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == 0 else {
+            throw .fileUnreadable(field: field, path: path, reason: errnoText(errno))
         }
         let size = Int(status.st_size)
         var bytes: [UInt8] = []
