@@ -1,15 +1,16 @@
+import VMM
+
 #if canImport(Glibc)
     import Glibc
 #endif
 
 /// The files (or named pipes) the API's log and metrics lines are appended to.
 enum LineFile {
-    /// Opens `path` for appending, created owner-only when missing (a named pipe without
-    /// blocking): the descriptor, or why not (strerror).
+    /// Opens `path` for appending (`HostOutputFile`: not through a symbolic link, without
+    /// blocking — a named pipe needs its reader already —, created owner-only when missing, a
+    /// regular file, character device or named pipe): the descriptor, or why not (one line).
     static func open(_ path: String) -> Result<Int32, LineFileError> {
-        let descriptor = Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { return .failure(LineFileError(reason: String(cString: strerror(errno)))) }
-        return .success(descriptor)
+        HostOutputFile.openForAppending(path).mapError { LineFileError(reason: $0.reason) }
     }
 
     /// Appends `line` with one write(2): a short or failed write (a full pipe) drops the line

@@ -63,23 +63,34 @@ public struct CgroupLimits: Sendable, Equatable {
 }
 
 /// The fit check before a launch: guest memory plus the launcher's overhead must fit the
-/// container's memory limit; more vCPUs than the CPU quota only warrant a warning.
+/// container's memory limit; more vCPUs than the CPU quota only warrant a warning. Every size
+/// is checked arithmetic: the values come from a user's file and environment.
 public enum ResourceCheck {
-    /// Throws when the guest does not fit; returns warnings (one line each) otherwise.
+    /// Throws when a size is negative (status 10) or the guest does not fit (status 17);
+    /// returns warnings (one line each) otherwise.
     public static func check(
         guestMemoryMiB: Int, overheadMiB: Int, vcpus: Int, cgroup: CgroupLimits, downwardMemoryLimitBytes: UInt64?
     ) throws(LaunchError) -> [String] {
+        for (field, value) in [("memory_mib", guestMemoryMiB), ("pod.memory_overhead_mib", overheadMiB)] where value < 0
+        {
+            throw LaunchError(
+                status: ExitStatus.invalidArgument, field: field,
+                message: "\(field): '\(value)' is not valid; expected a size in MiB of at least 0")
+        }
         var limits: [(bytes: UInt64, source: String)] = []
         if let bytes = cgroup.memoryBytes { limits.append((bytes, cgroup.memorySource ?? "the cgroup")) }
         if let bytes = downwardMemoryLimitBytes { limits.append((bytes, "SWIFTVMM_MEMORY_LIMIT")) }
-        let neededMiB = UInt64(guestMemoryMiB) + UInt64(overheadMiB)
-        if let tightest = limits.min(by: { $0.bytes < $1.bytes }), neededMiB << 20 > tightest.bytes {
+        // Past Int or 64 bits of bytes, the need is larger than any limit.
+        let (neededMiB, overflow) = guestMemoryMiB.addingReportingOverflow(overheadMiB)
+        let neededBytes = overflow ? nil : Mebibytes.bytes(neededMiB)
+        if let tightest = limits.min(by: { $0.bytes < $1.bytes }), (neededBytes ?? .max) > tightest.bytes {
+            let needed = overflow ? "more than \(Int.max)" : "\(neededMiB)"
             throw LaunchError(
                 status: LaunchError.podResources, field: "memory_mib",
                 message:
-                    "memory_mib: guest \(guestMemoryMiB) MiB + launcher overhead \(overheadMiB) MiB = \(neededMiB) MiB does "
+                    "memory_mib: guest \(guestMemoryMiB) MiB + launcher overhead \(overheadMiB) MiB = \(needed) MiB does "
                     + "not fit the container's memory limit of \(tightest.bytes >> 20) MiB (\(tightest.source)); request "
-                    + "resources.limits.memory of at least \(neededMiB)Mi, or lower memory_mib")
+                    + "resources.limits.memory of at least \(needed)Mi, or lower memory_mib")
         }
         var warnings: [String] = []
         if let quota = cgroup.cpuQuota, Double(vcpus) > quota {

@@ -19,7 +19,9 @@ public final class ConsoleLineWriter: Sendable {
     /// Writes to `sink`; a partial line is flushed after `idleMilliseconds` without input.
     public init(idleMilliseconds: Int, sink: @escaping @Sendable ([UInt8]) -> Void) {
         self.sink = sink
-        self.idleNanoseconds = UInt64(max(1, idleMilliseconds)) * 1_000_000
+        // Saturating: a period past 64 bits of nanoseconds (585 years) means "never".
+        let (nanoseconds, overflow) = UInt64(max(1, idleMilliseconds)).multipliedReportingOverflow(by: 1_000_000)
+        self.idleNanoseconds = overflow ? .max : nanoseconds
     }
 
     /// Takes a chunk of console output at time `now` (nanoseconds, any monotonic clock).

@@ -69,6 +69,9 @@ public struct LaunchConfiguration: Sendable, Equatable {
     public var machine: VirtualMachineConfiguration
     public var pod: PodSettings
 
+    /// The longest grace period `pod.grace_seconds` and `SWIFTVMM_GRACE_SECONDS` accept (a day).
+    static let maximumGraceSeconds = 86_400.0
+
     /// Reads the configuration file at `path` (the VM configuration's keys plus `pod`), then
     /// applies `environment`. Every error names the key or variable and the bad value.
     public init(file path: String, environment: [String: String]) throws(MachineError) {
@@ -140,8 +143,11 @@ public struct LaunchConfiguration: Sendable, Equatable {
             machine.memoryMiB = mib
         }
         if let grace = value("SWIFTVMM_GRACE_SECONDS") {
-            guard let seconds = Double(grace), seconds >= 0, seconds.isFinite else {
-                throw .invalidValue(field: "SWIFTVMM_GRACE_SECONDS", value: grace, expected: "seconds ≥ 0")
+            // The range of pod.grace_seconds: a pod's grace is minutes, never centuries.
+            guard let seconds = Double(grace), (0...Self.maximumGraceSeconds).contains(seconds) else {
+                throw .invalidValue(
+                    field: "SWIFTVMM_GRACE_SECONDS", value: grace,
+                    expected: "seconds from 0 to \(Int(Self.maximumGraceSeconds))")
             }
             pod.graceSeconds = seconds
         }
@@ -200,7 +206,9 @@ extension PodSettings: Decodable {
             }
             return value
         }
-        if let seconds = try checked(.graceSeconds, 0.0...86_400.0) { graceSeconds = seconds }
+        if let seconds = try checked(.graceSeconds, 0.0...LaunchConfiguration.maximumGraceSeconds) {
+            graceSeconds = seconds
+        }
         if let mib = try checked(.memoryOverheadMiB, 0...(1 << 20)) { memoryOverheadMiB = mib }
         if let milliseconds = try checked(.consoleIdleFlushMilliseconds, 1...60_000) {
             consoleIdleFlushMilliseconds = milliseconds

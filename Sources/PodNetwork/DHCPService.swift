@@ -8,17 +8,21 @@ import VMM
 #endif
 
 /// The DHCPv4 server at work: a UDP socket on port 67 bound to the tap, served by its own thread
-/// until `stop()`. Each datagram is parsed (bounded by its length), answered by `DHCPServer`
-/// and the reply sent (broadcast, or unicast to a renewing client); every message is counted.
+/// until `stop()`. Each datagram goes through a `DHCPExchange` (parsed, answered by
+/// `DHCPServer`, counted) and the reply is sent (broadcast, or unicast to a renewing client).
+/// Events reach the caller only when they are worth a log line (`DHCPEventLimiter`): a lease
+/// when it changes, refusals and malformed datagrams at most once per 10 s per kind.
 public final class DHCPService: Sendable {
     /// What happened, for the launcher's log.
     public enum Event: Sendable, Equatable {
-        /// An ACK: the guest has (or renewed) its lease.
+        /// An ACK that gave the guest a lease it did not have (the first, or another address or
+        /// client): renewals of the same lease are not reported.
         case leased(address: IPv4Address, clientHardwareAddress: String)
-        /// A NAK, with the reason sent.
-        case refused(clientHardwareAddress: String, reason: String)
-        /// A datagram that is not a DHCP request (dropped).
-        case malformed(length: Int)
+        /// A NAK, with the reason sent; `suppressed` refusals before it were not reported.
+        case refused(clientHardwareAddress: String, reason: String, suppressed: Int)
+        /// A datagram that is not a DHCP request (dropped); `suppressed` before it were not
+        /// reported.
+        case malformed(length: Int, suppressed: Int)
     }
 
     /// Messages seen and sent.
@@ -31,9 +35,8 @@ public final class DHCPService: Sendable {
     }
 
     private let socket: Int32
-    private let server: DHCPServer
     private let stopping = Atomic<Bool>(false)
-    private let state = Mutex<(thread: OSThread?, counters: Counters)>((nil, Counters()))
+    private let state: Mutex<(thread: OSThread?, exchange: DHCPExchange)>
 
     /// Opens the socket on `interface` (CAP_NET_BIND_SERVICE or root: port 67). Call `start`.
     public init(interface: String, lease: DHCPServer.Lease) throws(PodNetworkError) {
@@ -42,7 +45,7 @@ public final class DHCPService: Sendable {
             throw PodNetworkError(step: "DHCP server socket on \(interface) port 67", errno: errno)
         }
         socket = descriptor
-        server = DHCPServer(lease: lease)
+        state = Mutex((nil, DHCPExchange(lease: lease)))
     }
 
     deinit {
@@ -72,9 +75,10 @@ public final class DHCPService: Sendable {
     }
 
     /// The counters so far.
-    public var counters: Counters { state.withLock { $0.counters } }
+    public var counters: Counters { state.withLock { $0.exchange.counters } }
 
     private func serve(_ events: @Sendable (Event) -> Void) {
+        let start = ContinuousClock.now
         // One datagram at a time, at most an Ethernet jumbo frame's worth.
         var buffer = [UInt8](repeating: 0, count: 9216)
         while !stopping.load(ordering: .acquiring) {
@@ -86,43 +90,25 @@ public final class DHCPService: Sendable {
                     cpodnet_udp_receive(socket, pointer.baseAddress, pointer.count)
                 }
                 guard length >= 0 else { break }
-                handle(Array(buffer.prefix(Int(length))), truncated: Int(length) > buffer.count, events: events)
+                let bytes = Array(buffer.prefix(Int(length)))
+                let truncated = Int(length) > buffer.count
+                let now = ContinuousClock.now - start
+                let event = state.withLock { state in
+                    state.exchange.handle(bytes, truncated: truncated, at: now) { reply in send(reply) }
+                }
+                if let event { events(event) }
             }
         }
     }
 
-    private func handle(_ bytes: [UInt8], truncated: Bool, events: (Event) -> Void) {
-        state.withLock { $0.counters.received += 1 }
-        guard !truncated, let request = DHCPMessage(bytes: bytes) else {
-            state.withLock { $0.counters.malformed += 1 }
-            events(.malformed(length: bytes.count))
-            return
-        }
-        guard let reply = server.reply(to: request) else { return }
+    /// Sends `reply` to its destination, port 68: whether all of it went out.
+    private func send(_ reply: DHCPServer.Reply) -> Bool {
         let payload = reply.message.bytes
         let sent = payload.withUnsafeBufferPointer { pointer in
             // SAFETY: sendto reads `count` bytes of the buffer it is given.
             cpodnet_udp_send(socket, pointer.baseAddress, pointer.count, reply.destination.value, 68)
         }
-        guard sent == payload.count else { return }
-        let mac = request.clientHardwareAddress.map { byte in
-            let text = String(byte, radix: 16)
-            return text.count == 1 ? "0" + text : text
-        }.joined(separator: ":")
-        switch reply.message.messageType {
-        case .offer: state.withLock { $0.counters.offers += 1 }
-        case .ack:
-            state.withLock { $0.counters.acks += 1 }
-            if reply.message.yourAddress != .any {
-                events(.leased(address: reply.message.yourAddress, clientHardwareAddress: mac))
-            }
-        case .nak:
-            state.withLock { $0.counters.naks += 1 }
-            let reason =
-                reply.message.option(DHCPMessage.Option.message).map { String(decoding: $0, as: UTF8.self) } ?? ""
-            events(.refused(clientHardwareAddress: mac, reason: reason))
-        default: break
-        }
+        return sent == payload.count
     }
 }
 

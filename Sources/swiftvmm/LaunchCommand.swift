@@ -51,6 +51,10 @@ struct LaunchCommand: ParsableCommand {
         let settings: LaunchConfiguration
         do {
             settings = try LaunchConfiguration(file: config, environment: ProcessInfo.processInfo.environment)
+            // Every field on its own terms before any is used: the fit check below does
+            // arithmetic on memory_mib, and a negative or huge value must be an error line
+            // (status 10), not a crash. `Machine` validates the final configuration again.
+            try settings.machine.validate()
         } catch {
             throw CommandFailure(error)
         }

@@ -54,38 +54,43 @@ enum PodNetworkStep {
     /// and replaces the table.
     static func finish(_ network: PodNetwork?, logger: Logger) {
         guard let network else { return }
-        let counters = network.dhcpCounters
+        let counters = counterMetadata(network)
         network.stopServices()
-        logger.debug(
-            "pod network left in place",
-            metadata: [
-                "dhcp_acks": "\(counters.acks)", "dhcp_naks": "\(counters.naks)",
-                "dhcp_malformed": "\(counters.malformed)",
-            ])
+        logger.debug("pod network left in place", metadata: counters)
     }
 
     /// Removes what set-up made, when a later set-up step failed (the process still holds
     /// CAP_NET_ADMIN then).
     static func tearDown(_ network: PodNetwork?, logger: Logger) {
         guard let network else { return }
-        let counters = network.dhcpCounters
+        let counters = counterMetadata(network)
         for problem in network.tearDown() { logger.debug("\(problem)") }
-        logger.debug(
-            "pod network removed",
-            metadata: [
-                "dhcp_acks": "\(counters.acks)", "dhcp_naks": "\(counters.naks)",
-                "dhcp_malformed": "\(counters.malformed)",
-            ])
+        logger.debug("pod network removed", metadata: counters)
     }
 
+    /// The DHCP server's counters as log metadata.
+    private static func counterMetadata(_ network: PodNetwork) -> Logger.Metadata {
+        let counters = network.dhcpCounters
+        return [
+            "dhcp_acks": "\(counters.acks)", "dhcp_naks": "\(counters.naks)", "dhcp_malformed": "\(counters.malformed)",
+        ]
+    }
+
+    /// One log line for a DHCP event (`DHCPService` reports a lease only when it changes, and
+    /// refusals and malformed datagrams at most once per 10 s per kind, with how many it left
+    /// out in between).
     static func log(_ event: DHCPService.Event, logger: Logger) {
         switch event {
         case .leased(let address, let mac):
             logger.info("guest leased its address", metadata: ["guest_ip": "\(address)", "mac": "\(mac)"])
-        case .refused(let mac, let reason):
-            logger.notice("DHCP request refused", metadata: ["mac": "\(mac)", "reason": "\(reason)"])
-        case .malformed(let length):
-            logger.debug("DHCP: malformed datagram dropped", metadata: ["bytes": "\(length)"])
+        case .refused(let mac, let reason, let suppressed):
+            logger.notice(
+                "DHCP request refused",
+                metadata: ["mac": "\(mac)", "reason": "\(reason)", "suppressed_since_last": "\(suppressed)"])
+        case .malformed(let length, let suppressed):
+            logger.debug(
+                "DHCP: malformed datagram dropped",
+                metadata: ["bytes": "\(length)", "suppressed_since_last": "\(suppressed)"])
         }
     }
 }

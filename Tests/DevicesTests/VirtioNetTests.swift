@@ -48,7 +48,7 @@ final class SocketPairBackend: NetworkBackend, @unchecked Sendable {
     }
 }
 
-fileprivate struct NetHarness {
+struct NetHarness {
     let device: VirtioNet
     let backend = SocketPairBackend()
     let receive: MockDriverQueue
@@ -330,6 +330,8 @@ final class ScriptedBackend: NetworkBackend, @unchecked Sendable {
         let net = try Harness()
         let small = net.receive.allocate(16, filledWith: 0xaa)
         let large = net.receive.allocate(1600, filledWith: 0xbb)
+        // What the (scripted) tap leaves in the header's first bytes: flags 0, no GSO.
+        try net.receive.memory.write([0, 0, 0, 0], at: GuestAddress(small))
         net.receive.addChain([
             .init(address: small, length: 4, writable: true), .init(address: large, length: 1600, writable: true),
         ])

@@ -65,6 +65,7 @@ import VMM
         ("SWIFTVMM_POD_NAME", "Web_0"), ("SWIFTVMM_POD_IP", "10.88.0"), ("SWIFTVMM_POD_IP", "300.1.1.1"),
         ("SWIFTVMM_MEMORY_LIMIT", "512Mi"), ("SWIFTVMM_MEMORY_LIMIT", "0"), ("SWIFTVMM_VCPUS", "two"),
         ("SWIFTVMM_VCPUS", "0"), ("SWIFTVMM_MEMORY_MIB", "-5"), ("SWIFTVMM_GRACE_SECONDS", "soon"),
+        ("SWIFTVMM_GRACE_SECONDS", "1e300"), ("SWIFTVMM_GRACE_SECONDS", "nan"),
     ])
     func badVariablesNameTheVariableAndValue(name: String, value: String) {
         #expect {

@@ -99,6 +99,17 @@ import Testing
             ["run", "--config", "/nonexistent/vm.json"], status: 11, mentioning: ["config", "/nonexistent/vm.json"])
     }
 
+    /// `launch` validates the machine before its fit check does arithmetic on `memory_mib`: a
+    /// negative or huge value is one line and status 10, not a crash (SIGILL, status 132).
+    @Test(arguments: ["-1", "-9223372036854775808", "9223372036854775807", "17592186044417"])
+    func launchRefusesMemoryMiBOutsideItsRange(value: String) throws {
+        let configuration = try SwiftVMMBinary.temporaryFile(
+            "launch-memory.json",
+            contents: Data(#"{"memory_mib": \#(value), "pod": {"http_listen": "", "probe_socket": ""}}"#.utf8))
+        try expectOneLineError(
+            ["launch", "--config", configuration.path], status: 10, mentioning: ["memory_mib", "'\(value)'"])
+    }
+
     @Test func badFlagValues() throws {
         try expectOneLineError(
             ["run", "--kernel", "/k", "--console", "serial"], status: 10, mentioning: ["console", "serial"])

@@ -48,6 +48,29 @@ struct NetworkTests {
         }
     }
 
+    /// Frames the host kernel forwards from another interface as checksum-valid reach the tap
+    /// with VIRTIO_NET_HDR_F_DATA_VALID; the firmware negotiates no GUEST_CSUM, so it must see
+    /// flags 0 (it stops with `net0 FAIL received header flags 0x2` otherwise) and answers.
+    @Test func framesTheHostForwardsAsChecksumValidArriveWithFlagsZero() throws {
+        let python3 = try HostTool.python3
+        let namespace = try NetworkNamespace()
+        try namespace.addTap("tap0", address: "10.0.2.2/24")
+        let guest = try namespace.start([
+            SwiftVMMBinary.url.path, "run", "--net", "tap=tap0", "--cmdline", "fw.net=10.0.2.15/24",
+        ])
+        #expect(guest.waitForOutput(containing: "fw: net ready", timeoutSeconds: 30), "\(guest.standardError.text)")
+        let echo = try namespace.run([
+            python3, tools.appendingPathComponent("forwarded-echo.py").path, "10.0.2.15", "7", "--ip", namespace.ip,
+        ])
+        #expect(echo.status == 0 && echo.output.contains("echoed 5 of 5"), "\(echo.output)")
+        #expect(!guest.standardOutput.text.contains("FAIL"), "\(guest.standardOutput.text)")
+        guest.send(SIGTERM)
+        let (status, timedOut) = guest.waitForExit(timeoutSeconds: 30)
+        #expect(!timedOut && status == 0, "stderr: \(guest.standardError.text)")
+        let counters = firmwareLines(guest.standardOutput.text).first { $0.hasPrefix("fw: net counters") } ?? ""
+        #expect(counters.contains(" udp 5 "), "\(counters)")
+    }
+
     /// The receive benchmark's parts: the firmware's sink counts what udp-blast.py sends it.
     @Test func theReceiveSinkCountsAHostStream() throws {
         let python3 = try HostTool.python3

@@ -58,8 +58,20 @@ struct RebootTests {
         return false
     }
 
-    /// The process's thread and open-file counts and resident memory (KiB) from /proc.
+    /// The process's thread and open-file counts and resident memory (KiB) from /proc: the
+    /// least of 50 readings 10 ms apart, so that a reading in the middle of a build (the next
+    /// machine's descriptors open, the previous one's threads not yet joined) does not count.
     private func resourceCounts(of process: RunningProcess) -> (threads: Int, fileDescriptors: Int, residentKiB: Int) {
+        var least = reading(of: process)
+        for _ in 1..<50 {
+            Thread.sleep(forTimeInterval: 0.01)
+            let next = reading(of: process)
+            least = (min(least.0, next.0), min(least.1, next.1), min(least.2, next.2))
+        }
+        return least
+    }
+
+    private func reading(of process: RunningProcess) -> (threads: Int, fileDescriptors: Int, residentKiB: Int) {
         let pid = process.processIdentifier
         let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
         func field(_ name: String) -> Int {

@@ -5,8 +5,15 @@ import Testing
 /// code mappings' resident pages drop, and the VMM goes on working on the pages it faults back.
 @Suite(.serialized, .enabled(if: kvmUsable, "SKIPPED: needs read/write access to /dev/kvm to run a guest"))
 struct StartupCodeTests {
+    /// Whether the file mapped at `path` is a shared library: `.so` in its file name
+    /// (`libc.so.6`), whatever the directories above it are called (a checkout under a
+    /// `mktemp -d` directory such as `/tmp/tmp.soXXXX` holds the executable, not a library).
+    static func isSharedLibrary(_ path: Substring) -> Bool {
+        (path.split(separator: "/").last ?? path).contains(".so")
+    }
+
     /// Resident KiB of the process's executable (r-xp) file mappings, from /proc/PID/smaps: of the
-    /// shared libraries (`.so` in the path), or of the others (the executable).
+    /// shared libraries (`isSharedLibrary`), or of the others (the executable).
     func residentCodeKiB(_ pid: Int32, libraries: Bool) -> Int {
         // FileHandle reads to the end; String(contentsOfFile:) stops after the first ~4 KiB of a
         // /proc file (its size reads as 0).
@@ -19,7 +26,7 @@ struct StartupCodeTests {
             if let first = fields.first, first.contains("-"), !first.hasSuffix(":") {
                 inCode =
                     fields.count >= 6 && fields[1] == "r-xp" && fields[5].hasPrefix("/")
-                    && fields[5].contains(".so") == libraries
+                    && Self.isSharedLibrary(fields[5]) == libraries
             } else if inCode, fields.first == "Rss:", fields.count >= 2, let kib = Int(fields[1]) {
                 total += kib
             }
@@ -45,5 +52,18 @@ struct StartupCodeTests {
             kept.executable > 0 && released.executable > 0, "resident code (KiB): \(kept) kept, \(released) released")
         #expect(released.executable + 2048 < kept.executable, "resident code (KiB): \(kept) kept, \(released) released")
         #expect(released.libraries < kept.libraries, "resident code (KiB): \(kept) kept, \(released) released")
+    }
+}
+
+/// How StartupCodeTests tells the executable's mappings from the libraries', without a guest.
+@Suite struct StartupCodeMappingTests {
+    /// A checkout under a directory whose name holds ".so" (a `mktemp -d` name such as
+    /// `/tmp/tmp.soXXXX`) still has its executable counted as the executable.
+    @Test func librariesAreToldByTheirFileNameNotTheirDirectories() {
+        #expect(!StartupCodeTests.isSharedLibrary("/tmp/tmp.soTEST/x/.build/debug/swiftvmm"))
+        #expect(!StartupCodeTests.isSharedLibrary("/work/swiftvmm/.build/x86_64-unknown-linux-gnu/debug/swiftvmm"))
+        #expect(StartupCodeTests.isSharedLibrary("/usr/lib/x86_64-linux-gnu/libc.so.6"))
+        #expect(StartupCodeTests.isSharedLibrary("/lib64/ld-linux-x86-64.so.2"))
+        #expect(StartupCodeTests.isSharedLibrary("/tmp/tmp.soTEST/x/.build/debug/libswift_Concurrency.so"))
     }
 }

@@ -66,9 +66,10 @@ package final class FileBlockBackend: BlockBackend {
     private let buffered: Int32?
 
     /// Creates `path` as a sparse image of `bytes` when it does not exist (never touching an
-    /// existing file); returns whether it created one.
+    /// existing file, nor following a link planted there); owner-only (0600: it will hold the
+    /// guest's data). Returns whether it created one.
     package static func createSparseImage(path: String, bytes: UInt64) throws(BlockBackendError) -> Bool {
-        let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0o600)
         if fd < 0 {
             if errno == EEXIST { return false }
             if errno == EROFS { throw .readOnlyFileSystem(path: path) }
@@ -91,12 +92,10 @@ package final class FileBlockBackend: BlockBackend {
         self.path = path
         isReadOnly = readOnly
         let access = readOnly ? O_RDONLY : O_RDWR
-        // The type first: opening a FIFO or a character device can have effects of its own.
-        var named = stat()
-        if stat(path, &named) == 0, named.st_mode & S_IFMT != S_IFREG, named.st_mode & S_IFMT != S_IFBLK {
-            throw .notADisk(path: path)
-        }
-        let fd = open(path, access | O_CLOEXEC | (directIO ? CHOSTIO_O_DIRECT : 0))
+        // Open, then judge what was opened (fstat): a stat of the path first could be answered
+        // by a file that a FIFO replaces before the open. O_NONBLOCK keeps a FIFO (or a
+        // device that waits on open) from blocking; links are followed (/dev/disk/by-id/...).
+        let fd = open(path, access | O_NONBLOCK | O_CLOEXEC | (directIO ? CHOSTIO_O_DIRECT : 0))
         guard fd >= 0 else {
             if errno == EROFS { throw .readOnlyFileSystem(path: path) }
             if errno == EISDIR { throw .notADisk(path: path) }
@@ -106,6 +105,7 @@ package final class FileBlockBackend: BlockBackend {
         let bytes: UInt64
         do {
             (kind, bytes) = try Self.size(of: fd, path: path)
+            try Self.clearNonBlocking(fd, path: path)
         } catch {
             close(fd)
             throw error
@@ -126,11 +126,27 @@ package final class FileBlockBackend: BlockBackend {
         supportsDiscard = kind == S_IFREG && !readOnly
         primary = fd
         if directIO {
-            let second = open(path, access | O_CLOEXEC)
+            // The same file again, buffered: opened by path, so checked to be the same inode.
+            let second = open(path, access | O_NONBLOCK | O_CLOEXEC)
             guard second >= 0 else {
                 let code = errno
                 close(fd)
                 throw .cannotOpen(path: path, errno: code)
+            }
+            var first = stat()
+            var other = stat()
+            do throws(BlockBackendError) {
+                guard fstat(fd, &first) == 0, fstat(second, &other) == 0 else {
+                    throw .cannotOpen(path: path, errno: errno)
+                }
+                guard first.st_dev == other.st_dev, first.st_ino == other.st_ino else {
+                    throw .cannotOpen(path: path, errno: ESTALE)
+                }
+                try Self.clearNonBlocking(second, path: path)
+            } catch {
+                close(second)
+                close(fd)
+                throw error
             }
             buffered = second
         } else {
@@ -147,9 +163,13 @@ package final class FileBlockBackend: BlockBackend {
     }
 
     /// Reads the size of the open file or device again (it was grown or shrunk on the host);
-    /// returns the new capacity. A size below one sector is refused and changes nothing.
-    package func refreshCapacity() throws(BlockBackendError) -> UInt64 {
+    /// returns the new capacity. A size below one sector, or below `declaredBytes` when given,
+    /// is refused and changes nothing.
+    package func refreshCapacity(declaredBytes: UInt64? = nil) throws(BlockBackendError) -> UInt64 {
         let (_, bytes) = try Self.size(of: primary, path: path)
+        if let declaredBytes, bytes < declaredBytes {
+            throw .smallerThanDeclared(path: path, bytes: bytes, declaredBytes: declaredBytes)
+        }
         let sectors = Self.wholeSectors(bytes)
         guard sectors > 0 else { throw .tooSmall(path: path, bytes: bytes) }
         capacity.store(sectors, ordering: .relaxed)
@@ -172,6 +192,15 @@ package final class FileBlockBackend: BlockBackend {
             return (kind, bytes)
         default:
             throw .notADisk(path: path)
+        }
+    }
+
+    /// Clears O_NONBLOCK (set for the open only): io_uring would fail a request on an
+    /// O_NONBLOCK file with EAGAIN instead of waiting for the disk.
+    private static func clearNonBlocking(_ descriptor: Int32, path: String) throws(BlockBackendError) {
+        let flags = fcntl(descriptor, F_GETFL)
+        guard flags >= 0, fcntl(descriptor, F_SETFL, flags & ~O_NONBLOCK) == 0 else {
+            throw .cannotOpen(path: path, errno: errno)
         }
     }
 

@@ -45,13 +45,19 @@ final class MergeableReceiver: Sendable {
     /// Chains are held for the next frame.
     var hasReservedChains: Bool { state.withLock { !$0.reserved.isEmpty } }
 
-    /// Reads the next frame from `backend` into the bounce buffer. A read that is not a whole
-    /// frame with its header (too short) reports `.success(0)` and holds nothing.
-    func readFrame(from backend: any NetworkBackend) -> Result<Int, FileIOError> {
+    /// Reads the next frame from `backend` into the bounce buffer and makes its header match
+    /// the driver's `features` (`ReceiveOffloads`). A read that is not a whole frame with its
+    /// header (too short), or a frame `ReceiveOffloads` drops, reports `.success(0)` and holds
+    /// nothing.
+    func readFrame(from backend: any NetworkBackend, features: UInt64) -> Result<Int, FileIOError> {
         let buffer = DescriptorBuffer(address: GuestAddress(0), length: UInt32(Self.bufferBytes))
         let result = backend.receive(into: [buffer], memory: bounce)
         guard case .success(let length) = result else { return result }
-        guard length >= VirtioNetHeader.size, length <= Self.bufferBytes else { return .success(0) }
+        guard length >= VirtioNetHeader.size, length <= Self.bufferBytes,
+            ReceiveOffloads.apply(
+                to: ReceivedFrame(memory: bounce, buffers: [buffer], length: length), features: features)
+                == .deliver
+        else { return .success(0) }
         state.withLock { $0.pendingLength = length }
         return .success(length)
     }

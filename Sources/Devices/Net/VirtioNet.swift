@@ -50,7 +50,8 @@ package struct VirtioNetCounters: Sendable, Equatable {
     package var transmittedBytes: UInt64 = 0
     /// Transmitted frames refused: bad header or length, or the backend would not take them.
     package var droppedTransmit: UInt64 = 0
-    /// Received frames that did not fit the guest's buffer, or that the backend lost.
+    /// Received frames that did not fit the guest's buffer, that the backend lost, or whose
+    /// header asked for an offload the driver did not negotiate (`ReceiveOffloads`).
     package var droppedReceive: UInt64 = 0
     /// Receive chains the device could not use (malformed, or too small for the header).
     package var unusableReceiveBuffers: UInt64 = 0
@@ -261,6 +262,14 @@ package final class VirtioNet: VirtioDevice, Sendable {
                 tally.dropped += 1
                 return .next
             }
+            // The header must say only what the driver negotiated (its buffers stay posted
+            // when the frame is dropped).
+            let frame = ReceivedFrame(memory: activation.memory, buffers: chain.writable, length: length)
+            guard ReceiveOffloads.apply(to: frame, features: activation.features) == .deliver else {
+                queue.undoPop()
+                tally.dropped += 1
+                return .next
+            }
             // One chain for this frame: num_buffers is 1 (with or without
             // VIRTIO_NET_F_MRG_RXBUF). It goes at its offset in the chain, whatever the size of
             // the first buffer.
@@ -295,7 +304,7 @@ package final class VirtioNet: VirtioDevice, Sendable {
                     queue.undoPop()  // placing the frame gives it back empty
                 }
             }
-            switch merger.readFrame(from: backend) {
+            switch merger.readFrame(from: backend, features: activation.features) {
             case .failure(let error):
                 return Self.backendError(error, tally: &tally)
             case .success(let length) where length == 0:

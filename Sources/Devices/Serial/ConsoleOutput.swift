@@ -157,14 +157,39 @@ package final class ConsoleOutput: Sendable {
         case .timedOut: return .timedOut
         case .failed: return .failed
         }
-        guard case .success(let count) = DescriptorIO.writeAll(descriptor, bytes) else { return .failed }
-        if reachesLimit {
+        guard let count = Self.writeAvailable(descriptor, bytes) else { return .failed }
+        if count == 0, !bytes.isEmpty {
+            // Writable by poll, yet nothing taken: wait as for a stuck sink instead of spinning.
+            usleep(UInt32(min(max(timeoutMilliseconds, 1), 100)) * 1000)
+            return .timedOut
+        }
+        if reachesLimit, count == bytes.count {
             let notice = "\n[swiftvmm: console limit of \(limitBytes ?? 0) bytes reached; further output dropped]\n"
-            _ = DescriptorIO.writeAll(descriptor, Array(notice.utf8))
+            _ = Self.writeAvailable(descriptor, Array(notice.utf8))
             closeSink(dropping: count)
             return .written(0)
         }
         return .written(count)
+    }
+
+    /// Writes as much of `bytes` as the sink takes now (short writes and EINTR retried): the
+    /// count, which is short when a non-blocking sink (a console file is opened O_NONBLOCK) is
+    /// full (EAGAIN); nil when the sink failed.
+    static func writeAvailable(_ descriptor: Int32, _ bytes: [UInt8]) -> Int? {
+        var count = 0
+        while count < bytes.count {
+            switch DescriptorIO.writeSome(descriptor, bytes[count...]) {
+            case .success(let written) where written > 0:
+                count += written
+            case .failure(let error) where error.errno == EINTR:
+                continue
+            case .failure(let error) where error.errno == EAGAIN || error.errno == EWOULDBLOCK:
+                return count
+            default:
+                return nil
+            }
+        }
+        return count
     }
 
     /// Stops taking bytes: what is buffered (after the first `written`) counts as dropped.

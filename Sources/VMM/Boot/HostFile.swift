@@ -6,7 +6,9 @@ import EventLoop
 
 /// Reading the files a configuration names, with errors that name the field and the file.
 package enum HostFile {
-    /// Reads the whole regular file at `path`.
+    /// Reads the whole regular file at `path` (links followed). It is opened without blocking
+    /// (a named pipe at the path must not hold the VMM), then judged by fstat on the open
+    /// descriptor — never by a stat of the path, which another file could answer.
     package static func read(path: String, field: String) throws(MachineError) -> [UInt8] {
         try BootFile.open(path: path, field: field).readAll()
     }
@@ -41,12 +43,19 @@ final class BootFile: Sendable {
 
     deinit { close(descriptor) }
 
-    /// Opens `path` for reading; it must be a regular file.
+    /// Opens `path` for reading (links followed); it must be a regular file. It is opened
+    /// without blocking (a named pipe at the path must not hold the VMM), then judged by fstat
+    /// on the open descriptor — never by a stat of the path, which another file could answer.
     static func open(path: String, field: String) throws(MachineError) -> BootFile {
-        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        let fd = Glibc.open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { throw .fileUnreadable(field: field, path: path, reason: errnoText(errno)) }
         let file = BootFile(path: path, field: field, descriptor: fd)
         _ = try file.size()
+        // A regular file reads the same with or without O_NONBLOCK; cleared all the same.
+        let flags = fcntl(fd, F_GETFL)
+        guard flags >= 0, fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == 0 else {
+            throw .fileUnreadable(field: field, path: path, reason: errnoText(errno))
+        }
         return file
     }
 

@@ -63,7 +63,7 @@ public enum ConsoleConfiguration: Sendable, Equatable, Codable, CustomStringConv
     /// The size cap of a console file, in bytes.
     public var fileLimitBytes: UInt64? {
         guard case .file(_, let limitMiB) = self else { return nil }
-        return (limitMiB ?? Self.defaultFileLimitMiB) << 20
+        return Mebibytes.bytes(limitMiB ?? Self.defaultFileLimitMiB) ?? .max
     }
 
     /// The console file cap when none is given (1 GiB).

@@ -59,11 +59,17 @@ public struct DiskConfiguration: Sendable, Equatable, Codable {
         self.aio = aio
     }
 
-    /// The smallest size the disk may have: the larger of `sizeMiB` and `createSizeMiB`.
+    /// The smallest size the disk may have: the larger of `sizeMiB` and `createSizeMiB` (a size
+    /// beyond 64 bits of bytes reads as `UInt64.max`: no image has it; a negative one, which
+    /// `validate` refuses, as no size).
     var declaredBytes: UInt64? {
-        guard let mib = [sizeMiB, createSizeMiB].compactMap({ $0 }).max() else { return nil }
-        return UInt64(mib) << 20
+        guard let mib = [sizeMiB, createSizeMiB].compactMap({ $0 }).max(), mib >= 0 else { return nil }
+        return Mebibytes.bytes(mib) ?? .max
     }
+
+    /// The size of an image `createSizeMiB` creates, in bytes; nil without one (or with a size
+    /// `validate` refuses).
+    var createBytes: UInt64? { createSizeMiB.flatMap { Mebibytes.bytes($0) } }
 
     /// Sizes are capped at 2^40 MiB (1 EiB), far above any device.
     static let maximumSizeMiB = 1 << 40

@@ -119,8 +119,9 @@ public struct VirtualMachineConfiguration: Sendable, Equatable, Codable {
         seccomp = try container.optional(SeccompMode.self, .seccomp) ?? .enforce
     }
 
-    /// Guest RAM in bytes.
-    public var memoryBytes: UInt64 { UInt64(max(0, memoryMiB)) << 20 }
+    /// Guest RAM in bytes (0 for a negative `memoryMiB`, `UInt64.max` past 64 bits: both
+    /// refused by `validate`).
+    public var memoryBytes: UInt64 { Mebibytes.bytes(max(0, memoryMiB)) ?? .max }
 }
 
 /// What backs guest RAM on the host (`memory_backing`).

@@ -72,7 +72,9 @@ public struct NetworkInterfaceStatistics: Sendable, Equatable {
     public var transmittedBytes: UInt64
     /// Frames from the guest that were refused (malformed, too long) or that the tap would not take.
     public var droppedTransmit: UInt64
-    /// Frames for the guest that did not fit its buffer, or that the tap lost.
+    /// Frames for the guest that did not fit its buffer, that the tap lost, or whose header
+    /// asked for an offload the guest's driver did not negotiate (a GSO frame, a checksum that
+    /// could not be completed).
     public var droppedReceive: UInt64
     /// Receive buffers the guest posted that could not be used (malformed, too small).
     public var unusableReceiveBuffers: UInt64

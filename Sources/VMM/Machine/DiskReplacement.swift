@@ -21,11 +21,14 @@ extension MachineRuntime {
         let (disk, transport) = disks[index]
         let options = configuration.disks[index]
         do {
+            // The image must be at least the disk's declared size (size_mib, create_size_mib),
+            // as at boot.
             if let open = disk.backend as? FileBlockBackend, open.isSameFile(as: path) {
-                _ = try open.refreshCapacity()
+                _ = try open.refreshCapacity(declaredBytes: options.declaredBytes)
             } else {
                 let next = try FileBlockBackend(
-                    path: path, readOnly: options.readOnly, directIO: options.cache == .none)
+                    path: path, readOnly: options.readOnly, directIO: options.cache == .none,
+                    declaredBytes: options.declaredBytes)
                 try transport.withDeviceLocked { (_) throws(BlockBackendError) in try disk.replaceBackend(next) }
             }
         } catch {

@@ -73,8 +73,8 @@ final class HostResources: Sendable {
     ) throws(MachineError) -> Disk {
         let field = "disks[\(index)]"
         do {
-            if let mib = disk.createSizeMiB {
-                _ = try FileBlockBackend.createSparseImage(path: disk.path, bytes: UInt64(mib) << 20)
+            if let bytes = disk.createBytes {
+                _ = try FileBlockBackend.createSparseImage(path: disk.path, bytes: bytes)
             }
             let backend = try FileBlockBackend(
                 path: disk.path, readOnly: disk.readOnly, directIO: disk.cache == .none,

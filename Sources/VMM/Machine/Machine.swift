@@ -143,7 +143,9 @@ public final class Machine: Sendable {
     /// which is flushed (fdatasync) and closed; the guest's driver gets a configuration-change
     /// interrupt and reads the new capacity. Given the image the disk already uses, only its size
     /// is read again (it was resized on the host). The new image must be of the same kind
-    /// (regular file or block device) as the old. `configuration` keeps the original paths;
+    /// (regular file or block device) as the old, and at least the disk's declared size
+    /// (`size_mib`, `create_size_mib`: `diskTooSmall` otherwise, as at boot); a file of another
+    /// kind (a named pipe) is refused without blocking. `configuration` keeps the original paths;
     /// `diskStatistics` names the current image.
     public func replaceDiskImage(index: Int, path: String) throws(MachineError) {
         try runtime.replaceDiskImage(index: index, path: path)

@@ -73,10 +73,14 @@ struct PlatformDevices {
     /// Opens the console file when the configuration names one.
     static func openConsoleFile(_ console: ConsoleConfiguration) throws(MachineError) -> ConsoleOutput? {
         guard case .file(let path, _) = console else { return nil }
-        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            throw .fileUnreadable(field: "console", path: path, reason: "cannot open for writing: \(errnoText(errno))")
+        // Not through a link, without blocking (a named pipe needs its reader already), created
+        // 0600; ConsoleOutput copes with a full pipe (EAGAIN).
+        switch HostOutputFile.openForAppending(path) {
+        case .success(let fd):
+            return ConsoleOutput(taking: fd, limitBytes: console.fileLimitBytes)
+        case .failure(let error):
+            throw MachineError(
+                code: .fileUnreadable, field: "console", message: "console: cannot write to '\(path)': \(error)")
         }
-        return ConsoleOutput(taking: fd, limitBytes: console.fileLimitBytes)
     }
 }
