@@ -3,7 +3,7 @@ import Hummingbird
 import HummingbirdCore
 import Logging
 import NIOCore
-import ServiceLifecycle
+import NIOPosix
 import Synchronization
 import VMM
 
@@ -38,71 +38,127 @@ public enum HTTPListenAddress: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// An HTTP/1.1 server on Hummingbird's own event loop (never a vCPU or the I/O thread), bound
-/// before `start` returns: the observability endpoint and the Firecracker-compatible API.
-/// Stopping is a graceful shutdown of a service group (open connections are finished), never a
-/// task cancellation, which NIO's channels do not survive.
+/// An HTTP/1.1 server on NIO's event loops (never a vCPU or the I/O thread), bound before
+/// `start` returns: the observability endpoint and the Firecracker-compatible API. Requests are
+/// read and answered by Hummingbird's HTTP/1.1 channel; the listener is ours, so that every
+/// connection is under a `ConnectionGuard` (header and idle deadlines, a cap that evicts the
+/// oldest unfinished connection rather than refusing a new one). Stopping closes the listener and
+/// lets the connections finish the answers in flight — never a task cancellation, which NIO's
+/// channels do not survive.
 package final class HTTPService: Sendable {
     package let address: HTTPListenAddress
-    private let group: ServiceGroup
+    private let listener: any Channel
+    private let connections: ConnectionGuard
     private let finished: DispatchSemaphore
 
-    private init(address: HTTPListenAddress, group: ServiceGroup, finished: DispatchSemaphore) {
+    private init(
+        address: HTTPListenAddress, listener: any Channel, connections: ConnectionGuard, finished: DispatchSemaphore
+    ) {
         self.address = address
-        self.group = group
+        self.listener = listener
+        self.connections = connections
         self.finished = finished
     }
 
     /// Binds `address` and serves `respond` until `stop()`; throws (before anything is served)
     /// when the address cannot be bound, naming `field`. A unix socket is claimed first (see
-    /// `UnixSocketPath.claim`) and made owner-only once bound. `idleTimeout` closes connections
-    /// that send nothing (a half-open or slow client); headers are capped by Hummingbird's
-    /// decoder (80 KiB).
+    /// `UnixSocketPath.claim`) and made owner-only once bound. Connections are held to `limits`; headers are capped by
+    /// Hummingbird's decoder (80 KiB), so a connection's memory is bounded too.
     package static func start(
-        address: HTTPListenAddress, field: String, idleTimeout: Duration? = nil, logger: Logger,
-        respond: @escaping @Sendable (Request) async -> Response
+        address: HTTPListenAddress, field: String, limits: HTTPConnectionLimits = HTTPConnectionLimits(),
+        logger: Logger, respond: @escaping @Sendable (Request) async -> Response
     ) throws(MachineError) -> HTTPService {
-        if case .unixSocket(let path) = address { try UnixSocketPath.claim(path, field: field) }
-        let bindAddress: BindAddress
-        switch address {
-        case .tcp(let host, let port): bindAddress = .hostname(host, port: port)
-        case .unixSocket(let path): bindAddress = .unixDomainSocket(path: path)
-        }
         var quiet = logger
         quiet.logLevel = max(logger.logLevel, .warning)
+        let logger = quiet
+        if case .unixSocket(let path) = address { try UnixSocketPath.claim(path, field: field) }
+        let connections = ConnectionGuard(limits: limits)
+        let throttle = AcceptThrottle()
+        let child = GuardedHTTP1Channel(responder: responder(respond), connectionGuard: connections, throttle: throttle)
         let bound = DispatchSemaphore(value: 0)
         let finished = DispatchSemaphore(value: 0)
-        let outcome = Mutex<String?>(nil)
-        let responder = CallbackResponder<BasicRequestContext> { request, _ in await respond(request) }
-        let timeout = idleTimeout.map { TimeAmount.nanoseconds(Int64($0.components.seconds) * 1_000_000_000) }
-        let application = Application(
-            responder: responder, server: .http1(configuration: .init(idleTimeout: timeout)),
-            configuration: .init(address: bindAddress, serverName: "swiftvmm"),
-            onServerRunning: { _ in bound.signal() }, logger: quiet)
-        let group = ServiceGroup(services: [application], logger: quiet)
+        let outcome = Mutex<Result<any Channel, any Error>?>(nil)
         Task.detached {
-            do { try await group.run() } catch {
-                outcome.withLock { $0 = "\(error)" }
+            let server: NIOAsyncChannel<GuardedHTTP1Channel.Value, Never>
+            do {
+                server = try await listen(on: address, throttle: throttle) {
+                    child.setup(channel: $0, logger: logger)
+                }
+                outcome.withLock { $0 = .success(server.channel) }
+            } catch {
+                outcome.withLock { $0 = .failure(error) }
+                bound.signal()
+                finished.signal()
+                return
             }
             bound.signal()
+            await withDiscardingTaskGroup { group in
+                do {
+                    try await server.executeThenClose { inbound in
+                        for try await connection in inbound {
+                            group.addTask { await child.handle(value: connection, logger: logger) }
+                        }
+                    }
+                } catch {
+                    logger.error("the HTTP server stopped accepting", metadata: ["error": "\(error)"])
+                }
+            }
             finished.signal()
         }
         bound.wait()
-        if let failure = outcome.withLock({ $0 }) {
-            throw MachineError(
-                code: .networkUnavailable, field: field,
-                message: "\(field): cannot listen on \(address): \(failure); choose a free port or another path")
+        if case .success(let listener)? = outcome.withLock({ $0 }) {
+            // Only the owner (root in a pod) may connect.
+            if case .unixSocket(let path) = address { chmod(path, 0o600) }
+            return HTTPService(address: address, listener: listener, connections: connections, finished: finished)
         }
-        // Only the owner (root in a pod) may connect.
-        if case .unixSocket(let path) = address { chmod(path, 0o600) }
-        return HTTPService(address: address, group: group, finished: finished)
+        if case .unixSocket(let path) = address { unlink(path) }
+        let failure = outcome.withLock { $0 }.map { "\($0)" } ?? "the listener ended before it was bound"
+        throw MachineError(
+            code: .networkUnavailable, field: field,
+            message: "\(field): cannot listen on \(address): \(failure); choose a free port or another path")
     }
 
-    /// Stops serving: a graceful shutdown that ends in the background; a unix socket's file is
+    /// A listening channel on `address`, its accepts paced by `throttle`.
+    private static func listen(
+        on address: HTTPListenAddress, throttle: AcceptThrottle,
+        initializer: @escaping @Sendable (any Channel) -> EventLoopFuture<GuardedHTTP1Channel.Value>
+    ) async throws -> NIOAsyncChannel<GuardedHTTP1Channel.Value, Never> {
+        let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(ChannelOptions.backlog, value: 256)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelInitializer { listener in
+                listener.eventLoop.makeCompletedFuture {
+                    try listener.pipeline.syncOperations.addHandler(throttle.makeHandler())
+                }
+            }
+            .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+        switch address {
+        case .tcp(let host, let port):
+            return try await bootstrap.bind(host: host, port: port, childChannelInitializer: initializer)
+        case .unixSocket(let path):
+            return try await bootstrap.bind(
+                unixDomainSocketPath: path, cleanupExistingSocketFile: true, childChannelInitializer: initializer)
+        }
+    }
+
+    /// Hummingbird's responder for `respond`: the answer with `Server` and `Date` headers.
+    private static func responder(
+        _ respond: @escaping @Sendable (Request) async -> Response
+    ) -> HTTPChannelHandler.Responder {
+        { (request, writer: consuming ResponseWriter, _) in
+            var response = await respond(request)
+            response.headers[.server] = "swiftvmm"
+            response.headers[.date] = HTTPDate.string(secondsSinceEpoch: Int64(time(nil)))
+            try await writer.write(response: response.head, body: response.body)
+        }
+    }
+
+    /// Stops serving: the listener closes, idle connections and those awaiting headers close, and
+    /// those in a request close once answered (in the background); a unix socket's file is
     /// removed now.
     package func stop() {
-        let group = self.group
-        Task.detached { await group.triggerGracefulShutdown() }
+        let connections = self.connections
+        listener.close().whenComplete { _ in connections.quiesce() }
         if case .unixSocket(let path) = address { unlink(path) }
     }
 
