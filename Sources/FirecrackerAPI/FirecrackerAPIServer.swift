@@ -4,12 +4,13 @@ import NIOCore
 import Observability
 import VMM
 
-/// The API socket: HTTP/1.1 on a unix socket (owner-only, removed on exit; one in use is an
-/// error), answering through a `FirecrackerController`. Bodies are capped (Firecracker's default,
-/// 51200 bytes), headers by Hummingbird's decoder; headers must be complete within `idleTimeout`
-/// of their first byte, and a connection silent for `idleTimeout` after it was accepted, between
-/// requests or in a body is closed; at most 256 stay open (the oldest unfinished one is closed for
-/// a new one), so that a slow, half-open or hostile client holds nothing.
+/// The API socket: HTTP/1.1 on a unix socket (owner-only from the moment it exists, removed on
+/// exit; one in use is an error), answering through a `FirecrackerController`. Bodies are capped
+/// (Firecracker's default, 51200 bytes), headers by Hummingbird's decoder; headers must be
+/// complete within `idleTimeout` of their first byte, and a connection silent for `idleTimeout`
+/// after it was accepted, between requests or in a body is closed; at most 256 stay open (the
+/// oldest unfinished one is closed for a new one), so that a slow, half-open or hostile client
+/// holds nothing.
 public final class FirecrackerAPIServer: Sendable {
     /// Firecracker's default cap on a request body (`--http-api-max-payload-size`).
     public static let defaultMaximumBodyBytes = 51_200

@@ -40,7 +40,8 @@ public enum HTTPListenAddress: Sendable, Equatable, CustomStringConvertible {
 
 /// An HTTP/1.1 server on NIO's event loops (never a vCPU or the I/O thread), bound before
 /// `start` returns: the observability endpoint and the Firecracker-compatible API. Requests are
-/// read and answered by Hummingbird's HTTP/1.1 channel; the listener is ours, so that every
+/// read and answered by Hummingbird's HTTP/1.1 channel; the listener is ours, so that a unix
+/// socket is owner-only from the moment it exists (`UnixSocketPath.bindOwnerOnly`), and every
 /// connection is under a `ConnectionGuard` (header and idle deadlines, a cap that evicts the
 /// oldest unfinished connection rather than refusing a new one). Stopping closes the listener and
 /// lets the connections finish the answers in flight — never a task cancellation, which NIO's
@@ -62,7 +63,7 @@ package final class HTTPService: Sendable {
 
     /// Binds `address` and serves `respond` until `stop()`; throws (before anything is served)
     /// when the address cannot be bound, naming `field`. A unix socket is claimed first (see
-    /// `UnixSocketPath.claim`) and made owner-only once bound. Connections are held to `limits`; headers are capped by
+    /// `UnixSocketPath.claim`). Connections are held to `limits`; headers are capped by
     /// Hummingbird's decoder (80 KiB), so a connection's memory is bounded too.
     package static func start(
         address: HTTPListenAddress, field: String, limits: HTTPConnectionLimits = HTTPConnectionLimits(),
@@ -71,7 +72,14 @@ package final class HTTPService: Sendable {
         var quiet = logger
         quiet.logLevel = max(logger.logLevel, .warning)
         let logger = quiet
-        if case .unixSocket(let path) = address { try UnixSocketPath.claim(path, field: field) }
+        let target: ListenTarget
+        switch address {
+        case .tcp(let host, let port):
+            target = .tcp(host: host, port: port)
+        case .unixSocket(let path):
+            try UnixSocketPath.claim(path, field: field)
+            target = .boundSocket(try UnixSocketPath.bindOwnerOnly(path, field: field))
+        }
         let connections = ConnectionGuard(limits: limits)
         let throttle = AcceptThrottle()
         let child = GuardedHTTP1Channel(responder: responder(respond), connectionGuard: connections, throttle: throttle)
@@ -81,7 +89,7 @@ package final class HTTPService: Sendable {
         Task.detached {
             let server: NIOAsyncChannel<GuardedHTTP1Channel.Value, Never>
             do {
-                server = try await listen(on: address, throttle: throttle) {
+                server = try await listen(on: target, throttle: throttle) {
                     child.setup(channel: $0, logger: logger)
                 }
                 outcome.withLock { $0 = .success(server.channel) }
@@ -107,8 +115,6 @@ package final class HTTPService: Sendable {
         }
         bound.wait()
         if case .success(let listener)? = outcome.withLock({ $0 }) {
-            // Only the owner (root in a pod) may connect.
-            if case .unixSocket(let path) = address { chmod(path, 0o600) }
             return HTTPService(address: address, listener: listener, connections: connections, finished: finished)
         }
         if case .unixSocket(let path) = address { unlink(path) }
@@ -118,9 +124,15 @@ package final class HTTPService: Sendable {
             message: "\(field): cannot listen on \(address): \(failure); choose a free port or another path")
     }
 
-    /// A listening channel on `address`, its accepts paced by `throttle`.
+    /// What the listener listens on: a TCP address NIO binds, or a unix socket bound already.
+    private enum ListenTarget {
+        case tcp(host: String, port: Int)
+        case boundSocket(Int32)
+    }
+
+    /// A listening channel on `target`, its accepts paced by `throttle`.
     private static func listen(
-        on address: HTTPListenAddress, throttle: AcceptThrottle,
+        on target: ListenTarget, throttle: AcceptThrottle,
         initializer: @escaping @Sendable (any Channel) -> EventLoopFuture<GuardedHTTP1Channel.Value>
     ) async throws -> NIOAsyncChannel<GuardedHTTP1Channel.Value, Never> {
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -132,12 +144,11 @@ package final class HTTPService: Sendable {
                 }
             }
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
-        switch address {
+        switch target {
         case .tcp(let host, let port):
             return try await bootstrap.bind(host: host, port: port, childChannelInitializer: initializer)
-        case .unixSocket(let path):
-            return try await bootstrap.bind(
-                unixDomainSocketPath: path, cleanupExistingSocketFile: true, childChannelInitializer: initializer)
+        case .boundSocket(let socket):
+            return try await bootstrap.bind(socket, childChannelInitializer: initializer)
         }
     }
 
@@ -166,56 +177,5 @@ package final class HTTPService: Sendable {
     package func stopAndWait(timeoutSeconds: Double) {
         stop()
         _ = finished.wait(timeout: .now() + timeoutSeconds)
-    }
-}
-
-/// The file of a unix socket a server is about to bind.
-package enum UnixSocketPath {
-    /// Makes `path` usable for a new socket: its directory is created (owner only) when missing;
-    /// a leftover socket nobody listens on is removed; one in use, or any other file, is an error
-    /// (never someone else's socket unlinked).
-    package static func claim(_ path: String, field: String) throws(MachineError) {
-        if let slash = path.lastIndex(of: "/"), slash != path.startIndex {
-            let directory = String(path[..<slash])
-            if access(directory, F_OK) != 0, mkdir(directory, 0o700) != 0, errno != EEXIST {
-                throw MachineError(
-                    code: .networkUnavailable, field: field,
-                    message: "\(field): cannot create the directory of '\(path)': \(String(cString: strerror(errno)))")
-            }
-        }
-        var status = stat()
-        guard lstat(path, &status) == 0 else { return }
-        guard status.st_mode & S_IFMT == S_IFSOCK else {
-            throw MachineError(
-                code: .networkUnavailable, field: field,
-                message: "\(field): '\(path)' exists and is not a socket; remove it or choose another path")
-        }
-        if hasListener(path) {
-            throw MachineError(
-                code: .networkUnavailable, field: field,
-                message: "\(field): '\(path)' is in use by another process; stop it or choose another path")
-        }
-        unlink(path)
-    }
-
-    /// Whether a process accepts connections on the socket at `path`.
-    static func hasListener(_ path: String) -> Bool {
-        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard descriptor >= 0 else { return false }
-        defer { close(descriptor) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return false }
-        // SAFETY: the path (shorter than sun_path, checked above) is copied into the tuple's own
-        // storage; the rest stays zero, so the name is NUL-terminated.
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in raw.copyBytes(from: bytes) }
-        // SAFETY: connect(2) reads `size` bytes of the local sockaddr_un during the call.
-        let connected = withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        return connected == 0 || errno == EAGAIN
     }
 }

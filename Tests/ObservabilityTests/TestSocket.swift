@@ -69,6 +69,19 @@ struct TestSocket {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
+    /// Connects to the unix socket at `path`.
+    static func unix(path: String) throws -> TestSocket {
+        let descriptor = try open(AF_UNIX)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        precondition(bytes.count < MemoryLayout.size(ofValue: address.sun_path))
+        // SAFETY: the path, shorter than sun_path (checked), is copied into the tuple's storage.
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
+        try call("connect", descriptor, on: address, connect)
+        return TestSocket(descriptor: descriptor)
+    }
+
     /// Writes `text` whole; false when the server closed the connection (EPIPE, ECONNRESET).
     @discardableResult
     func send(_ text: String) -> Bool {
