@@ -4,15 +4,20 @@ import NIOCore
 import Observability
 import VMM
 
-/// The API socket: HTTP/1.1 on a unix socket (owner-only, removed on exit; one in use is an
-/// error), answering through a `FirecrackerController`. Bodies are capped (Firecracker's
-/// default, 51200 bytes), headers by Hummingbird's decoder, and a connection that sends nothing
-/// for `idleTimeout` is closed, so that a slow or half-open client holds nothing.
+/// The API socket: HTTP/1.1 on a unix socket (owner-only from the moment it exists, removed on
+/// exit; one in use is an error), answering through a `FirecrackerController`. Bodies are capped
+/// (Firecracker's default, 51200 bytes), headers by Hummingbird's decoder; headers must be
+/// complete within `idleTimeout` of their first byte, and a connection silent for `idleTimeout`
+/// after it was accepted, between requests or in a body is closed; at most 256 stay open (the
+/// oldest unfinished one is closed for a new one), so that a slow, half-open or hostile client
+/// holds nothing.
 public final class FirecrackerAPIServer: Sendable {
     /// Firecracker's default cap on a request body (`--http-api-max-payload-size`).
     public static let defaultMaximumBodyBytes = 51_200
     /// How long a connection may stay silent.
     public static let idleTimeout = Duration.seconds(10)
+    /// The API socket's connection limits: `idleTimeout` for headers and between requests.
+    static let limits = HTTPConnectionLimits(headerTimeout: idleTimeout, idleTimeout: idleTimeout)
 
     private let service: HTTPService
 
@@ -25,7 +30,7 @@ public final class FirecrackerAPIServer: Sendable {
         maximumBodyBytes: Int = defaultMaximumBodyBytes, logger: Logger
     ) throws(MachineError) -> FirecrackerAPIServer {
         let service = try HTTPService.start(
-            address: .unixSocket(path: socketPath), field: field, idleTimeout: idleTimeout, logger: logger
+            address: .unixSocket(path: socketPath), field: field, limits: limits, logger: logger
         ) { request in
             await respond(to: request, controller: controller, maximumBodyBytes: maximumBodyBytes, logger: logger)
         }

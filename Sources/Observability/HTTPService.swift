@@ -3,7 +3,7 @@ import Hummingbird
 import HummingbirdCore
 import Logging
 import NIOCore
-import ServiceLifecycle
+import NIOPosix
 import Synchronization
 import VMM
 
@@ -38,71 +38,139 @@ public enum HTTPListenAddress: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// An HTTP/1.1 server on Hummingbird's own event loop (never a vCPU or the I/O thread), bound
-/// before `start` returns: the observability endpoint and the Firecracker-compatible API.
-/// Stopping is a graceful shutdown of a service group (open connections are finished), never a
-/// task cancellation, which NIO's channels do not survive.
+/// An HTTP/1.1 server on NIO's event loops (never a vCPU or the I/O thread), bound before
+/// `start` returns: the observability endpoint and the Firecracker-compatible API. Requests are
+/// read and answered by Hummingbird's HTTP/1.1 channel; the listener is ours, so that a unix
+/// socket is owner-only from the moment it exists (`UnixSocketPath.bindOwnerOnly`), and every
+/// connection is under a `ConnectionGuard` (header and idle deadlines, a cap that evicts the
+/// oldest unfinished connection rather than refusing a new one). Stopping closes the listener and
+/// lets the connections finish the answers in flight — never a task cancellation, which NIO's
+/// channels do not survive.
 package final class HTTPService: Sendable {
     package let address: HTTPListenAddress
-    private let group: ServiceGroup
+    private let listener: any Channel
+    private let connections: ConnectionGuard
     private let finished: DispatchSemaphore
 
-    private init(address: HTTPListenAddress, group: ServiceGroup, finished: DispatchSemaphore) {
+    private init(
+        address: HTTPListenAddress, listener: any Channel, connections: ConnectionGuard, finished: DispatchSemaphore
+    ) {
         self.address = address
-        self.group = group
+        self.listener = listener
+        self.connections = connections
         self.finished = finished
     }
 
     /// Binds `address` and serves `respond` until `stop()`; throws (before anything is served)
     /// when the address cannot be bound, naming `field`. A unix socket is claimed first (see
-    /// `UnixSocketPath.claim`) and made owner-only once bound. `idleTimeout` closes connections
-    /// that send nothing (a half-open or slow client); headers are capped by Hummingbird's
-    /// decoder (80 KiB).
+    /// `UnixSocketPath.claim`). Connections are held to `limits`; headers are capped by
+    /// Hummingbird's decoder (80 KiB), so a connection's memory is bounded too.
     package static func start(
-        address: HTTPListenAddress, field: String, idleTimeout: Duration? = nil, logger: Logger,
-        respond: @escaping @Sendable (Request) async -> Response
+        address: HTTPListenAddress, field: String, limits: HTTPConnectionLimits = HTTPConnectionLimits(),
+        logger: Logger, respond: @escaping @Sendable (Request) async -> Response
     ) throws(MachineError) -> HTTPService {
-        if case .unixSocket(let path) = address { try UnixSocketPath.claim(path, field: field) }
-        let bindAddress: BindAddress
-        switch address {
-        case .tcp(let host, let port): bindAddress = .hostname(host, port: port)
-        case .unixSocket(let path): bindAddress = .unixDomainSocket(path: path)
-        }
         var quiet = logger
         quiet.logLevel = max(logger.logLevel, .warning)
+        let logger = quiet
+        let target: ListenTarget
+        switch address {
+        case .tcp(let host, let port):
+            target = .tcp(host: host, port: port)
+        case .unixSocket(let path):
+            try UnixSocketPath.claim(path, field: field)
+            target = .boundSocket(try UnixSocketPath.bindOwnerOnly(path, field: field))
+        }
+        let connections = ConnectionGuard(limits: limits)
+        let throttle = AcceptThrottle()
+        let child = GuardedHTTP1Channel(responder: responder(respond), connectionGuard: connections, throttle: throttle)
         let bound = DispatchSemaphore(value: 0)
         let finished = DispatchSemaphore(value: 0)
-        let outcome = Mutex<String?>(nil)
-        let responder = CallbackResponder<BasicRequestContext> { request, _ in await respond(request) }
-        let timeout = idleTimeout.map { TimeAmount.nanoseconds(Int64($0.components.seconds) * 1_000_000_000) }
-        let application = Application(
-            responder: responder, server: .http1(configuration: .init(idleTimeout: timeout)),
-            configuration: .init(address: bindAddress, serverName: "swiftvmm"),
-            onServerRunning: { _ in bound.signal() }, logger: quiet)
-        let group = ServiceGroup(services: [application], logger: quiet)
+        let outcome = Mutex<Result<any Channel, any Error>?>(nil)
         Task.detached {
-            do { try await group.run() } catch {
-                outcome.withLock { $0 = "\(error)" }
+            let server: NIOAsyncChannel<GuardedHTTP1Channel.Value, Never>
+            do {
+                server = try await listen(on: target, throttle: throttle) {
+                    child.setup(channel: $0, logger: logger)
+                }
+                outcome.withLock { $0 = .success(server.channel) }
+            } catch {
+                outcome.withLock { $0 = .failure(error) }
+                bound.signal()
+                finished.signal()
+                return
             }
             bound.signal()
+            await withDiscardingTaskGroup { group in
+                do {
+                    try await server.executeThenClose { inbound in
+                        for try await connection in inbound {
+                            group.addTask { await child.handle(value: connection, logger: logger) }
+                        }
+                    }
+                } catch {
+                    logger.error("the HTTP server stopped accepting", metadata: ["error": "\(error)"])
+                }
+            }
             finished.signal()
         }
         bound.wait()
-        if let failure = outcome.withLock({ $0 }) {
-            throw MachineError(
-                code: .networkUnavailable, field: field,
-                message: "\(field): cannot listen on \(address): \(failure); choose a free port or another path")
+        if case .success(let listener)? = outcome.withLock({ $0 }) {
+            return HTTPService(address: address, listener: listener, connections: connections, finished: finished)
         }
-        // Only the owner (root in a pod) may connect.
-        if case .unixSocket(let path) = address { chmod(path, 0o600) }
-        return HTTPService(address: address, group: group, finished: finished)
+        if case .unixSocket(let path) = address { unlink(path) }
+        let failure = outcome.withLock { $0 }.map { "\($0)" } ?? "the listener ended before it was bound"
+        throw MachineError(
+            code: .networkUnavailable, field: field,
+            message: "\(field): cannot listen on \(address): \(failure); choose a free port or another path")
     }
 
-    /// Stops serving: a graceful shutdown that ends in the background; a unix socket's file is
-    /// removed now.
+    /// What the listener listens on: a TCP address NIO binds, or a unix socket bound already.
+    private enum ListenTarget {
+        case tcp(host: String, port: Int)
+        case boundSocket(Int32)
+    }
+
+    /// A listening channel on `target`, its accepts paced by `throttle`.
+    private static func listen(
+        on target: ListenTarget, throttle: AcceptThrottle,
+        initializer: @escaping @Sendable (any Channel) -> EventLoopFuture<GuardedHTTP1Channel.Value>
+    ) async throws -> NIOAsyncChannel<GuardedHTTP1Channel.Value, Never> {
+        let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(ChannelOptions.backlog, value: 256)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelInitializer { listener in
+                listener.eventLoop.makeCompletedFuture {
+                    try listener.pipeline.syncOperations.addHandler(throttle.makeHandler())
+                }
+            }
+            .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+        switch target {
+        case .tcp(let host, let port):
+            return try await bootstrap.bind(host: host, port: port, childChannelInitializer: initializer)
+        case .boundSocket(let socket):
+            return try await bootstrap.bind(socket, childChannelInitializer: initializer)
+        }
+    }
+
+    /// Hummingbird's responder for `respond`: the answer with `Server` and `Date` headers.
+    private static func responder(
+        _ respond: @escaping @Sendable (Request) async -> Response
+    ) -> HTTPChannelHandler.Responder {
+        { (request, writer: consuming ResponseWriter, _) in
+            var response = await respond(request)
+            response.headers[.server] = "swiftvmm"
+            response.headers[.date] = HTTPDate.string(secondsSinceEpoch: Int64(time(nil)))
+            try await writer.write(response: response.head, body: response.body)
+        }
+    }
+
+    /// Stops serving: the listener closes, idle connections and those awaiting headers close, and
+    /// those in a request close once answered (in the background); a unix socket's file is
+    /// removed now where the process may still remove files (the executables' process sandbox
+    /// refuses it: the file stays and the next start replaces it).
     package func stop() {
-        let group = self.group
-        Task.detached { await group.triggerGracefulShutdown() }
+        let connections = self.connections
+        listener.close().whenComplete { _ in connections.quiesce() }
         if case .unixSocket(let path) = address { unlink(path) }
     }
 
@@ -110,56 +178,5 @@ package final class HTTPService: Sendable {
     package func stopAndWait(timeoutSeconds: Double) {
         stop()
         _ = finished.wait(timeout: .now() + timeoutSeconds)
-    }
-}
-
-/// The file of a unix socket a server is about to bind.
-package enum UnixSocketPath {
-    /// Makes `path` usable for a new socket: its directory is created (owner only) when missing;
-    /// a leftover socket nobody listens on is removed; one in use, or any other file, is an error
-    /// (never someone else's socket unlinked).
-    package static func claim(_ path: String, field: String) throws(MachineError) {
-        if let slash = path.lastIndex(of: "/"), slash != path.startIndex {
-            let directory = String(path[..<slash])
-            if access(directory, F_OK) != 0, mkdir(directory, 0o700) != 0, errno != EEXIST {
-                throw MachineError(
-                    code: .networkUnavailable, field: field,
-                    message: "\(field): cannot create the directory of '\(path)': \(String(cString: strerror(errno)))")
-            }
-        }
-        var status = stat()
-        guard lstat(path, &status) == 0 else { return }
-        guard status.st_mode & S_IFMT == S_IFSOCK else {
-            throw MachineError(
-                code: .networkUnavailable, field: field,
-                message: "\(field): '\(path)' exists and is not a socket; remove it or choose another path")
-        }
-        if hasListener(path) {
-            throw MachineError(
-                code: .networkUnavailable, field: field,
-                message: "\(field): '\(path)' is in use by another process; stop it or choose another path")
-        }
-        unlink(path)
-    }
-
-    /// Whether a process accepts connections on the socket at `path`.
-    static func hasListener(_ path: String) -> Bool {
-        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard descriptor >= 0 else { return false }
-        defer { close(descriptor) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return false }
-        // SAFETY: the path (shorter than sun_path, checked above) is copied into the tuple's own
-        // storage; the rest stays zero, so the name is NUL-terminated.
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in raw.copyBytes(from: bytes) }
-        // SAFETY: connect(2) reads `size` bytes of the local sockaddr_un during the call.
-        let connected = withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        return connected == 0 || errno == EAGAIN
     }
 }

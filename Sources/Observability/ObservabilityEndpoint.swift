@@ -34,12 +34,14 @@ public final class ObservabilityEndpoint: Sendable {
     public let address: Address
 
     /// Binds `address` and serves until `stop()`; throws (before anything is served) when the
-    /// address cannot be bound, naming `field`.
+    /// address cannot be bound, naming `field`. Clients are held to `limits` (by default: headers
+    /// within 10 s, idle keep-alive connections closed after 30 s, at most 256 connections — the
+    /// oldest unfinished one is closed for a new one, so a probe always gets through).
     public static func start(
         address: Address, field: String, machine: CurrentMachine, metrics: MachineMetrics, readiness: Readiness,
-        logger: Logger
+        limits: HTTPConnectionLimits = HTTPConnectionLimits(), logger: Logger
     ) throws(MachineError) -> ObservabilityEndpoint {
-        let service = try HTTPService.start(address: address, field: field, logger: logger) { request in
+        let service = try HTTPService.start(address: address, field: field, limits: limits, logger: logger) { request in
             guard request.method == .get else { return Self.text(.methodNotAllowed, "only GET is served") }
             switch request.uri.path {
             case "/healthz":
