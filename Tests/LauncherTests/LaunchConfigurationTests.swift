@@ -44,6 +44,23 @@ import VMM
         }
     }
 
+    /// A declared TCP port that is the launcher's own would send the kubelet's probes to the
+    /// guest: status 10, naming the port's entry and the endpoint's address.
+    @Test func aDeclaredPortEqualToTheEndpointsIsRefused() throws {
+        let ports = #"{"port": 53, "protocol": "UDP"}, {"port": 8080}"#
+        #expect {
+            _ = try parse(#"{"pod": {"http_listen": "0.0.0.0:8080", "network": {"ports": [\#(ports)]}}}"#)
+        } throws: { error in
+            guard let error = error as? MachineError else { return false }
+            return error.exitStatus == 10 && error.message.contains("pod.network.ports[1]")
+                && error.message.contains("0.0.0.0:8080")
+        }
+        // The same port over UDP, another port, or no endpoint: accepted.
+        _ = try parse(#"{"pod": {"http_listen": "0.0.0.0:53", "network": {"ports": [\#(ports)]}}}"#)
+        _ = try parse(#"{"pod": {"http_listen": "0.0.0.0:9090", "network": {"ports": [\#(ports)]}}}"#)
+        _ = try parse(#"{"pod": {"http_listen": "", "network": {"ports": [\#(ports)]}}}"#)
+    }
+
     @Test func theEnvironmentNamesThePodAndOverrides() throws {
         let launch = try parse(
             #"{"vcpus": 1, "memory_mib": 128}"#,
