@@ -140,6 +140,9 @@ int cseccomp_drop_capabilities_everywhere(int rounds, char *holder, size_t holde
     if (result != 0) return result;
     pid_t process = getpid();
     pid_t self = (pid_t)syscall(SYS_gettid);
+    // Two clean readings in a row: a thread that was being cloned by a thread still holding
+    // capabilities during one reading is in the next.
+    int clean = 0;
     for (int round = 0; round < rounds; round++) {
         DIR *tasks = opendir("/proc/self/task");
         if (tasks == NULL) return -errno;
@@ -165,10 +168,12 @@ int cseccomp_drop_capabilities_everywhere(int rounds, char *holder, size_t holde
             }
         }
         closedir(tasks);
-        if (holders == 0) {
+        clean = holders == 0 ? clean + 1 : 0;
+        if (clean == 2) {
             if (holder_size > 0) holder[0] = 0;
             return 0;
         }
+        if (holders == 0) continue;
         struct timespec pause = {.tv_sec = 0, .tv_nsec = 2 * 1000 * 1000};
         nanosleep(&pause, NULL);
     }
