@@ -249,12 +249,23 @@ final class ScriptedTap: NetworkBackend, @unchecked Sendable {
         case 2: return .failure(FileIOError(errno: EFAULT))
         case 3: return .failure(FileIOError(errno: EBADFD))
         default:
-            // A frame of `length` bytes: what fits is written, the whole length is reported.
+            // A frame of `length` bytes: what fits is written, the whole length is reported. Its
+            // virtio-net header comes from the length's bits — the checksum flags, a GSO type,
+            // csum_start and csum_offset anywhere — for the receive offload rules; 0x5a follows.
+            let bits = UInt64(truncatingIfNeeded: length) &* 0x9E37_79B9_7F4A_7C15
+            var header = [UInt8](repeating: 0, count: 12)
+            header[0] = UInt8(truncatingIfNeeded: bits & 3)
+            header[1] = (bits >> 2) & 7 == 0 ? UInt8(truncatingIfNeeded: bits >> 5) : 0
+            for index in 0..<6 { header[6 + index] = UInt8(truncatingIfNeeded: bits >> (8 + 8 * UInt64(index))) }
             var remaining = length
+            var written = 0
             for buffer in buffers where remaining > 0 {
                 let count = min(Int(buffer.length), remaining)
-                try? memory.fill(0x5a, count: count, at: buffer.address)
+                var bytes = [UInt8](repeating: 0x5a, count: count)
+                for index in 0..<count where written + index < header.count { bytes[index] = header[written + index] }
+                try? memory.write(bytes, at: buffer.address)
                 remaining -= count
+                written += count
             }
             return .success(kind == 7 ? length &* 4 : length)
         }
