@@ -42,6 +42,7 @@ MEM=$(arg outer.memory); MEM=${MEM:-256}
 TO=$(arg outer.timeout); TO=${TO:-60}
 XCMD=$(arg outer.cmdline64); [ -n "$XCMD" ] && XCMD=$(echo "$XCMD" | base64 -d)
 XARGS=$(arg outer.args64); [ -n "$XARGS" ] && XARGS=$(echo "$XARGS" | base64 -d)
+TERM_ON=$(arg outer.term-on64); [ -n "$TERM_ON" ] && TERM_ON=$(echo "$TERM_ON" | base64 -d)
 DISK_OPTIONS=$(arg outer.disk-options)
 DISK_MIB=$(arg outer.disk-mib)
 if [ -n "$DISK_MIB" ]; then
@@ -87,10 +88,27 @@ T0=$(up)
   done
 ) &
 WATCHDOG=$!
+# With outer.term-on64, SIGTERM goes to swiftvmm as soon as its console shows that text (the
+# guest is waiting for the button), however long the emulated boot took; the timeout stays the
+# backstop.
+if [ -n "$TERM_ON" ]; then
+  (
+    i=0
+    while ! grep -qF "$TERM_ON" /tmp/inner-console 2>/dev/null && [ $i -lt $((TO * 5)) ]; do
+      sleep 0.2
+      i=$((i + 1))
+    done
+    sleep 1
+    echo "outer: sending SIGTERM (the console showed '$TERM_ON')"
+    kill -TERM $(pidof swiftvmm) 2>/dev/null
+  ) &
+fi
+set -o pipefail
 # shellcheck disable=SC2086
 timeout "$TO" /swiftvmm run --kernel /bzImage --initrd /initrd --cpus "$CPUS" --memory "$MEM" \
-  --cmdline "$ICMD" $XARGS </dev/null
+  --cmdline "$ICMD" $XARGS </dev/null 2>&1 | tee /tmp/inner-console
 RC=$?
+set +o pipefail
 kill "$WATCHDOG" 2>/dev/null
 if [ -n "$DISK_IMAGE" ]; then
   cat /tmp/disk.img > /dev/vda && sync && echo "outer: disk image written back"

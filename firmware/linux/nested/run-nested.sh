@@ -9,6 +9,7 @@
 # Env: INNER_CMDLINE  extra inner kernel command line     []
 #      INNER_MEMORY   inner memory, MiB                    [256]
 #      INNER_TIMEOUT  seconds the outer init gives swiftvmm [60]
+#      INNER_TERM_ON  text that makes the outer init send swiftvmm SIGTERM once its console shows it []
 #      INNER_DISK_MIB size of a zeroed disk image given to the inner VM (outer /tmp/disk.img) []
 #      INNER_DISK_IMAGE  a host image file the inner VM gets as its disk (through the outer VM's
 #                        virtio-blk); what the inner guest writes lands in this file     []
@@ -45,6 +46,7 @@ fi
 [ -n "${INNER_DISK_OPTIONS:-}" ] && append+=" outer.disk-options=$INNER_DISK_OPTIONS"
 [ -n "${INNER_DISK_MIB:-}" ] && append+=" outer.disk-mib=$INNER_DISK_MIB"
 [ -n "${INNER_CMDLINE:-}" ] && append+=" outer.cmdline64=$(b64 "$INNER_CMDLINE")"
+[ -n "${INNER_TERM_ON:-}" ] && append+=" outer.term-on64=$(b64 "$INNER_TERM_ON")"
 [ $# -gt 0 ] && append+=" outer.args64=$(b64 "$*")"
 # The outer init writes a heartbeat line to its second serial port every 5 s ($beats). QEMU 7.2's
 # TCG has been seen to spin at 100 % without progress with two inner vCPUs (its cpu_exec loop
