@@ -174,7 +174,7 @@ int cseccomp_drop_capabilities_everywhere(int rounds, char *holder, size_t holde
             return 0;
         }
         if (holders == 0) continue;
-        struct timespec pause = {.tv_sec = 0, .tv_nsec = 2 * 1000 * 1000};
+        struct timespec pause = {.tv_sec = 0, .tv_nsec = 200 * 1000};
         nanosleep(&pause, NULL);
     }
     return -EAGAIN;

@@ -10,9 +10,9 @@ package enum Sandboxing {
     /// The exit status of a process stopped by a forbidden system call.
     package static let violationExitStatus: Int32 = 16
     /// How many times the process-wide capability drop reads /proc/self/task before it gives
-    /// up (2 ms apart): threads that start meanwhile from a thread that still held capabilities
-    /// are caught by a later round.
-    static let capabilityDropRounds: Int32 = 500
+    /// up (0.2 ms apart: about a second): threads that start meanwhile from a thread that still
+    /// held capabilities are caught by a later round.
+    static let capabilityDropRounds: Int32 = 5000
 
     /// Installs the SIGSYS handler that reports a forbidden call and ends the process with
     /// `violationExitStatus` (and drops a thread's capabilities when the process asks it to,

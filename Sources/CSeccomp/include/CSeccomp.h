@@ -104,7 +104,7 @@ uint64_t cseccomp_effective_capabilities(void);
 /// Drops every capability on every thread of the process: the caller's own, then each other
 /// thread's through a SIGSYS it sends that thread (the violation handler,
 /// cseccomp_install_violation_handler, must be installed), reading /proc/self/task again up to
-/// `rounds` times (2 ms apart) until twice in a row no thread holds a capability in its inheritable,
+/// `rounds` times (0.2 ms apart) until twice in a row no thread holds a capability in its inheritable,
 /// permitted, effective or ambient set. Kernel workers of the thread group (io_uring's, KVM's)
 /// run no user code and are skipped. Returns 0, or -EAGAIN with the name of a thread that
 /// still holds capabilities in `holder`, or -errno.
