@@ -52,7 +52,9 @@ let package = Package(
         // Split virtqueues, the VirtioDevice protocol, the virtio-mmio transport.
         .target(name: "Virtio", dependencies: ["GuestMemory", "EventLoop"]),
         // A driver-side virtqueue mock for device tests.
-        .target(name: "VirtioTestSupport", dependencies: ["Virtio", "GuestMemory"], path: "Tests/VirtioTestSupport"),
+        .target(
+            name: "VirtioTestSupport", dependencies: ["Virtio", "GuestMemory", "EventLoop"],
+            path: "Tests/VirtioTestSupport"),
         // C: OFD locks, fallocate modes, block-device size, O_DIRECT (Glibc lacks them).
         .target(name: "CHostIO"),
         // C: io_uring through liburing (Debian liburing-dev), for the asynchronous block engine.

@@ -29,7 +29,7 @@ final class ScriptedEngine: BlockEngine {
     let withdrawn = Mutex<[UInt64]>([])
     let capacity: Int
     var kind: BlockEngineKind { .threads }
-    var completionDescriptor: Int32 { completed.rawValue }
+    var completionDescriptor: Int32? { completed.rawValue }
 
     init(capacity: Int = 1024) throws {
         completed = try EventFD()
@@ -37,9 +37,9 @@ final class ScriptedEngine: BlockEngine {
     }
 
     func start() throws(BlockEngineError) {}
-    func enqueue(_ operation: BlockEngineOperation) -> Bool {
+    func enqueue(_ operation: BlockEngineOperation) -> BlockEngineAdmission {
         queued.withLock { $0.append(operation) }
-        return true
+        return .queued
     }
     func submit() {
         submitCalls.add(1, ordering: .relaxed)
@@ -121,6 +121,7 @@ struct EngineHarness {
     let driver: MockDriverQueue
     let memory: GuestMemory
     let directory: String
+    let registrar = RecordingEventRegistrar()
 
     init(engine: any BlockEngine, queueSize: UInt16 = 64, sectors: Int = 2048, backend: (any BlockBackend)? = nil)
         throws
@@ -136,7 +137,9 @@ struct EngineHarness {
         try device.startEngine()
         let queue = try SplitQueue(layout: driver.layout, memory: memory, eventIndex: false, indirectDescriptors: true)
         try device.activate(
-            VirtioActivation(queues: [queue], memory: memory, features: 0, interrupt: VirtioInterrupt(line: nil)))
+            VirtioActivation(
+                queues: [queue], memory: memory, features: 0, interrupt: VirtioInterrupt(line: nil),
+                events: registrar.events(queueCount: 1)))
     }
 
     var imagePath: String { directory + "/disk.img" }
@@ -189,20 +192,20 @@ struct EngineHarness {
         _ = try harness.device.queueNotified(0)
         #expect(engine.running.map(\.kind) == [.write, .write, .write], "the flush waits; the later write does not")
         engine.complete(engine.running[0].tag)
-        try harness.device.backendReadable()
+        try harness.device.sourceReady(VirtioBlock.completionSource)
         #expect(engine.running.map(\.kind) == [.write, .write], "one earlier write is still in flight")
         #expect(harness.driver.takeUsed().map(\.head) == [UInt32(first.head)])
         // The later write completing first does not release the flush either.
         engine.complete(engine.running[1].tag)
-        try harness.device.backendReadable()
+        try harness.device.sourceReady(VirtioBlock.completionSource)
         #expect(!engine.running.contains { $0.kind == .datasync })
         engine.complete(engine.running[0].tag)
-        try harness.device.backendReadable()
+        try harness.device.sourceReady(VirtioBlock.completionSource)
         #expect(engine.running.map(\.kind) == [.datasync], "every earlier write done: fdatasync starts")
         #expect(harness.driver.takeUsed().map(\.head) == [UInt32(later.head), UInt32(second.head)])
         #expect(harness.status(flush.status) == 0xee, "not completed before its fdatasync returned")
         engine.complete(engine.running[0].tag, result: 0)
-        try harness.device.backendReadable()
+        try harness.device.sourceReady(VirtioBlock.completionSource)
         #expect(harness.driver.takeUsed().map(\.head) == [UInt32(flush.head)])
         #expect(harness.status(flush.status) == 0)
         // A flush with no write in flight starts at once.
@@ -210,7 +213,7 @@ struct EngineHarness {
         _ = try harness.device.queueNotified(0)
         #expect(engine.running.map(\.kind) == [.datasync])
         engine.complete(engine.running[0].tag, result: -Int(EIO))
-        try harness.device.backendReadable()
+        try harness.device.sourceReady(VirtioBlock.completionSource)
         #expect(harness.status(alone.status) == 1, "a failed fdatasync is IOERR")
     }
 
@@ -232,11 +235,11 @@ struct EngineHarness {
         #expect(engine.running.count == 8, "another notification takes nothing more")
         // Completions free room: the device takes the queue up again on its own.
         for operation in engine.running { engine.complete(operation.tag) }
-        try harness.device.backendReadable()
+        try harness.device.sourceReady(VirtioBlock.completionSource)
         #expect(harness.driver.takeUsed().count == 8)
         #expect(engine.running.count == 8, "the republished heads, taken after the completions")
         for operation in engine.running { engine.complete(operation.tag) }
-        try harness.device.backendReadable()
+        try harness.device.sourceReady(VirtioBlock.completionSource)
         #expect(harness.driver.takeUsed().count == 8)
         #expect(engine.running.isEmpty)
     }
@@ -254,7 +257,7 @@ struct EngineHarness {
         _ = try harness.device.queueNotified(0)
         #expect(engine.running.count == 1, "merged into one operation")
         engine.complete(engine.running[0].tag, result: -Int(ENOSPC))
-        try harness.device.backendReadable()
+        try harness.device.sourceReady(VirtioBlock.completionSource)
         #expect(harness.status(first.status) == 1 && harness.status(second.status) == 1)
         #expect(harness.driver.takeUsed().map(\.length) == [1, 1])
         #expect(harness.device.statistics.errors == 2)
@@ -264,10 +267,10 @@ struct EngineHarness {
         _ = try harness.device.queueNotified(0)
         #expect(engine.running.count == 2)
         engine.complete(engine.running[0].tag, result: 512)
-        try harness.device.backendReadable()
+        try harness.device.sourceReady(VirtioBlock.completionSource)
         #expect(harness.status(read.status) == 1)
         engine.complete(engine.running[0].tag)
-        try harness.device.backendReadable()
+        try harness.device.sourceReady(VirtioBlock.completionSource)
     }
 
     @Test func aLoneReadOrWriteWithNothingInFlightRunsInline() throws {
@@ -288,7 +291,7 @@ struct EngineHarness {
         _ = try harness.device.queueNotified(0)
         #expect(engine.running.count == 3)
         for operation in engine.running { engine.complete(operation.tag) }
-        try harness.device.backendReadable()
+        try harness.device.sourceReady(VirtioBlock.completionSource)
     }
 
     @Test func aResetWaitsForEveryOperationInFlight() throws {
@@ -364,7 +367,7 @@ struct EngineHarness {
         }
         // The operations (their iovecs) live until they complete, as the device's in-flight table keeps them.
         let withdrawn = try (UInt64(1)...3).map { try read($0) }
-        for operation in withdrawn { #expect(engine.enqueue(operation)) }
+        for operation in withdrawn { #expect(engine.enqueue(operation) == .queued) }
         #expect(engine.withdrawQueued().sorted() == [1, 2, 3])
         engine.submit()
         var pause = timespec(tv_sec: 0, tv_nsec: 100_000_000)
@@ -372,7 +375,7 @@ struct EngineHarness {
         #expect(engine.reap(maximum: 16).isEmpty, "nothing withdrawn ran")
         #expect(try memory.load(UInt8.self, at: GuestAddress(4096)) == 0, "its buffer was never written")
         let kept = try read(7)
-        #expect(engine.enqueue(kept))
+        #expect(engine.enqueue(kept) == .queued)
         engine.submit()
         var completions: [BlockEngineCompletion] = []
         #expect(
@@ -392,8 +395,7 @@ struct EngineHarness {
         let spawn: BlockWorkerSpawner = { name, body in try OSThread(name: name, body: body) }
         let engine: any BlockEngine
         do {
-            guard let made = try BlockEngines.make(kind, name: "test", spawn: spawn) else { return }
-            engine = made
+            engine = try BlockEngines.make(kind, name: "test", spawn: spawn)
         } catch {
             print("SKIPPED: \(kind.rawValue) engine unavailable here: \(error)")
             return
@@ -444,7 +446,7 @@ struct EngineHarness {
         var used: [(head: UInt32, length: UInt32)] = []
         let deadline = Date().addingTimeInterval(10)
         while used.count < count, Date() < deadline {
-            try harness.device.backendReadable()
+            try harness.device.sourceReady(VirtioBlock.completionSource)
             used += harness.driver.takeUsed()
             if used.count < count { usleep(1000) }
         }

@@ -53,20 +53,21 @@ struct NetHarness {
     let backend = SocketPairBackend()
     let receive: MockDriverQueue
     let transmit: MockDriverQueue
-    let interest = InterestLog()
+    let registrar = RecordingEventRegistrar()
+    var interest: InterestLog { InterestLog(registrar) }
 
     init(features: UInt64 = VirtioFeature.version1) throws {
         let memory = try GuestMemory(totalBytes: 1 << 20)
         receive = MockDriverQueue(memory: memory, base: 0x10000, size: 16)
         transmit = MockDriverQueue(memory: memory, base: 0x40000, size: 16)
         device = VirtioNet(backend: backend, mac: [2, 0, 0, 0, 0, 9], mtu: 1500)
-        let log = interest
-        device.setBackendInterestHandler { log.record($0) }
         let queues = try [receive, transmit].map {
             try SplitQueue(layout: $0.layout, memory: memory, eventIndex: false, indirectDescriptors: false)
         }
         try device.activate(
-            VirtioActivation(queues: queues, memory: memory, features: features, interrupt: VirtioInterrupt(line: nil)))
+            VirtioActivation(
+                queues: queues, memory: memory, features: features, interrupt: VirtioInterrupt(line: nil),
+                events: registrar.events(queueCount: 2)))
     }
 
     /// Posts one receive buffer of `length` bytes.
@@ -90,14 +91,32 @@ struct NetHarness {
     }
 }
 
-final class InterestLog: @unchecked Sendable {
-    // SAFETY (@unchecked Sendable): one test thread.
-    var changes: [Bool] = []
-    var interests: [BackendInterest] = []
-    func record(_ value: BackendInterest) {
-        interests.append(value)
-        if value != .detach { changes.append(value == .receive) }
+/// What the device asked of its tap's watch: hear it, stop hearing it (no buffers), or stop
+/// watching it for good.
+enum TapInterest: Equatable {
+    case receive
+    case pause
+    case detach
+}
+
+/// The tap's watch as the device used it, read from the registrar.
+struct InterestLog {
+    let interests: [TapInterest]
+
+    init(_ registrar: RecordingEventRegistrar) {
+        interests = registrar.actions.compactMap { action in
+            switch action {
+            case .watch(.source(VirtioNet.tapSource), let readable),
+                .change(.source(VirtioNet.tapSource), let readable):
+                return readable ? .receive : .pause
+            case .cancel(.source(VirtioNet.tapSource)): return .detach
+            default: return nil
+            }
+        }
     }
+
+    /// Each watch or change: true to hear the tap.
+    var changes: [Bool] { interests.filter { $0 != .detach }.map { $0 == .receive } }
 }
 
 private let ethernetFrame: [UInt8] = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 9, 0x08, 0x06] + Array(0..<46)
@@ -117,7 +136,7 @@ private let ethernetFrame: [UInt8] = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 
         let net = try NetHarness()
         let buffer = net.postReceiveBuffer()
         net.backend.inject([UInt8](repeating: 0, count: 12) + ethernetFrame)
-        try net.device.backendReadable()
+        try net.device.sourceReady(VirtioNet.tapSource)
         let used = net.receive.takeUsed()
         #expect(used.map(\.length) == [UInt32(12 + ethernetFrame.count)])
         let bytes = try net.receive.memory.readBytes(at: GuestAddress(buffer), count: 12 + ethernetFrame.count)
@@ -129,7 +148,7 @@ private let ethernetFrame: [UInt8] = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 
     @Test func receivingPausesWithoutBuffersAndResumesWhenTheGuestPostsSome() throws {
         let net = try NetHarness()
         net.backend.inject([UInt8](repeating: 0, count: 12) + ethernetFrame)
-        try net.device.backendReadable()  // no buffers posted
+        try net.device.sourceReady(VirtioNet.tapSource)  // no buffers posted
         #expect(net.interest.changes == [true, false], "stop watching the backend")
         #expect(net.device.statistics.receiveStarvations == 1)
         net.postReceiveBuffer()
@@ -143,10 +162,10 @@ private let ethernetFrame: [UInt8] = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 
     @Test func noFrameWaitingGivesTheBufferBack() throws {
         let net = try NetHarness()
         net.postReceiveBuffer()
-        try net.device.backendReadable()
+        try net.device.sourceReady(VirtioNet.tapSource)
         #expect(net.receive.takeUsed().isEmpty)
         net.backend.inject([UInt8](repeating: 0, count: 12) + ethernetFrame)
-        try net.device.backendReadable()
+        try net.device.sourceReady(VirtioNet.tapSource)
         #expect(net.receive.takeUsed().count == 1, "the same buffer is used for the next frame")
     }
 
@@ -154,11 +173,11 @@ private let ethernetFrame: [UInt8] = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 
         let net = try NetHarness()
         net.postReceiveBuffer()
         net.backend.inject([1, 2, 3, 4, 5])
-        try net.device.backendReadable()
+        try net.device.sourceReady(VirtioNet.tapSource)
         #expect(net.receive.takeUsed().isEmpty, "the buffer stays posted")
         #expect(net.device.statistics.droppedReceive == 1)
         net.backend.inject([UInt8](repeating: 0, count: 12) + ethernetFrame)
-        try net.device.backendReadable()
+        try net.device.sourceReady(VirtioNet.tapSource)
         #expect(net.receive.takeUsed().map(\.length) == [UInt32(12 + ethernetFrame.count)])
     }
 
@@ -249,22 +268,21 @@ final class ScriptedBackend: NetworkBackend, @unchecked Sendable {
         let backend = ScriptedBackend()
         let receive: MockDriverQueue
         let transmit: MockDriverQueue
-        let interest = InterestLog()
+        let registrar = RecordingEventRegistrar()
+        var interest: InterestLog { InterestLog(registrar) }
 
         init() throws {
             let memory = try GuestMemory(totalBytes: 1 << 20)
             receive = MockDriverQueue(memory: memory, base: 0x10000, size: 256)
             transmit = MockDriverQueue(memory: memory, base: 0x30000, size: 256)
             device = VirtioNet(backend: backend, mac: [2, 0, 0, 0, 0, 9], mtu: nil)
-            let log = interest
-            device.setBackendInterestHandler { log.record($0) }
             let queues = try [receive, transmit].map {
                 try SplitQueue(layout: $0.layout, memory: memory, eventIndex: false, indirectDescriptors: true)
             }
             try device.activate(
                 VirtioActivation(
                     queues: queues, memory: memory, features: VirtioFeature.version1,
-                    interrupt: VirtioInterrupt(line: nil)))
+                    interrupt: VirtioInterrupt(line: nil), events: registrar.events(queueCount: 2)))
         }
     }
 
@@ -276,7 +294,7 @@ final class ScriptedBackend: NetworkBackend, @unchecked Sendable {
         net.receive.addIndirectChain(
             [MockDriverQueue.Buffer](repeating: .init(address: buffer, length: 64, writable: true), count: 1025))
         net.backend.receiveResults = [.success(60)]
-        try net.device.backendReadable()
+        try net.device.sourceReady(VirtioNet.tapSource)
         #expect(net.receive.takeUsed().map(\.length) == [0])
         #expect(net.device.statistics.unusableReceiveBuffers == 1)
         #expect(net.backend.receiveCalls <= 1)
@@ -290,7 +308,7 @@ final class ScriptedBackend: NetworkBackend, @unchecked Sendable {
             net.receive.addChain([.init(address: net.receive.allocate(1526), length: 1526, writable: true)])
         }
         net.backend.receiveDefault = .failure(FileIOError(errno: EMSGSIZE))
-        try net.device.backendReadable()
+        try net.device.sourceReady(VirtioNet.tapSource)
         #expect(net.backend.receiveCalls == QueueWork.budget)
         #expect(net.device.statistics.droppedReceive == UInt64(QueueWork.budget))
         #expect(net.receive.takeUsed().isEmpty, "the buffers stay posted")
@@ -302,10 +320,11 @@ final class ScriptedBackend: NetworkBackend, @unchecked Sendable {
         let net = try Harness()
         net.receive.addChain([.init(address: net.receive.allocate(1526), length: 1526, writable: true)])
         net.backend.receiveDefault = .failure(FileIOError(errno: EBADFD))
-        try net.device.backendReadable()
-        try net.device.backendReadable()
+        try net.device.sourceReady(VirtioNet.tapSource)
+        try net.device.sourceReady(VirtioNet.tapSource)
         #expect(net.backend.receiveCalls == 1)
         #expect(net.interest.interests == [.receive, .detach])
+        #expect(net.registrar.reports.count == 1 && net.registrar.reports[0].contains("failed (deleted?)"))
         #expect(net.device.statistics.backendFailed)
         _ = try net.device.queueNotified(0)  // new buffers do not resume it
         #expect(net.interest.interests == [.receive, .detach])
@@ -318,7 +337,7 @@ final class ScriptedBackend: NetworkBackend, @unchecked Sendable {
         let net = try Harness()
         net.receive.addChain([.init(address: net.receive.allocate(100), length: 100, writable: true)])
         net.backend.receiveResults = [.success(1514 + 12)]
-        try net.device.backendReadable()
+        try net.device.sourceReady(VirtioNet.tapSource)
         #expect(net.receive.takeUsed().isEmpty)
         #expect(net.device.statistics.droppedReceive == 1)
         #expect(net.device.statistics.receivedFrames == 0)
@@ -336,7 +355,7 @@ final class ScriptedBackend: NetworkBackend, @unchecked Sendable {
             .init(address: small, length: 4, writable: true), .init(address: large, length: 1600, writable: true),
         ])
         net.backend.receiveResults = [.success(12 + 60)]
-        try net.device.backendReadable()
+        try net.device.sourceReady(VirtioNet.tapSource)
         #expect(net.receive.takeUsed().map(\.length) == [72])
         let memory = net.receive.memory
         #expect(try memory.readBytes(at: GuestAddress(small + 4), count: 12) == [UInt8](repeating: 0xaa, count: 12))
@@ -384,7 +403,7 @@ final class ScriptedBackend: NetworkBackend, @unchecked Sendable {
         let addresses = (0..<5).map { _ in net.postReceiveBuffer(256) }
         let sent = frame(1000)
         net.backend.inject(sent)
-        try net.device.backendReadable()
+        try net.device.sourceReady(VirtioNet.tapSource)
         let used = net.receive.takeUsed()
         #expect(used.map(\.length) == [256, 256, 256, 244], "1012 bytes over four 256-byte buffers")
         let received = try gather(net, addresses, used)
@@ -398,7 +417,7 @@ final class ScriptedBackend: NetworkBackend, @unchecked Sendable {
         var addresses = (0..<2).map { _ in net.postReceiveBuffer(256) }
         let sent = frame(1000)
         net.backend.inject(sent)
-        try net.device.backendReadable()
+        try net.device.sourceReady(VirtioNet.tapSource)
         #expect(net.receive.takeUsed().isEmpty, "two buffers cannot hold it: it waits")
         #expect(net.interest.changes.last == false, "receiving paused until more buffers come")
         addresses += (0..<2).map { _ in net.postReceiveBuffer(256) }
@@ -415,7 +434,7 @@ final class ScriptedBackend: NetworkBackend, @unchecked Sendable {
         net.backend.inject(frame(2000))  // 2012 bytes > 16 × 64
         let small = frame(50)
         net.backend.inject(small)
-        try net.device.backendReadable()
+        try net.device.sourceReady(VirtioNet.tapSource)
         let used = net.receive.takeUsed()
         #expect(net.device.statistics.droppedReceive == 1)
         #expect(used.map(\.length) == [62], "the next frame in the first kept buffer")
@@ -429,7 +448,7 @@ final class ScriptedBackend: NetworkBackend, @unchecked Sendable {
         let addresses = (0..<2).map { _ in net.postReceiveBuffer(512) }
         let sent = frame(600)
         net.backend.inject(sent)
-        try net.device.backendReadable()
+        try net.device.sourceReady(VirtioNet.tapSource)
         let used = net.receive.takeUsed()
         #expect(used.map(\.length) == [0, 512, 100])
         #expect(Array(try gather(net, addresses, Array(used.dropFirst()))[12...]) == Array(sent[12...]))
@@ -441,7 +460,7 @@ final class ScriptedBackend: NetworkBackend, @unchecked Sendable {
         let address = net.postReceiveBuffer(UInt32(MergeableReceiver.bufferBytes))
         let sent = frame(1000)
         net.backend.inject(sent)
-        try net.device.backendReadable()
+        try net.device.sourceReady(VirtioNet.tapSource)
         #expect(net.receive.takeUsed().map(\.length) == [1012])
         let bytes = try net.receive.memory.readBytes(at: GuestAddress(address), count: 1012)
         #expect(bytes[10] == 1 && Array(bytes[12...]) == Array(sent[12...]))
@@ -451,7 +470,7 @@ final class ScriptedBackend: NetworkBackend, @unchecked Sendable {
         let net = try NetHarness(features: Self.features)
         net.postReceiveBuffer(256)
         net.backend.inject(frame(1000))
-        try net.device.backendReadable()
+        try net.device.sourceReady(VirtioNet.tapSource)
         net.device.reset()
         #expect(net.receive.takeUsed().isEmpty)
     }

@@ -7,13 +7,14 @@ import VirtioTestSupport
 
 /// What a hostile driver can do to the virtio-mmio transport.
 @Suite struct TransportHostileTests {
-    private func make(handler: (@Sendable (Bool) -> Void)? = nil) throws -> (
+    private func make(registrar: RecordingEventRegistrar = RecordingEventRegistrar()) throws -> (
         RecordingDevice, VirtioMMIOTransport, MMIODriver, GuestMemory
     ) {
         let memory = try GuestMemory(totalBytes: 1 << 20)
         let device = RecordingDevice()
         let transport = VirtioMMIOTransport(
-            device: device, memory: memory, interrupt: VirtioInterrupt(line: nil), activationHandler: handler)
+            device: device, memory: memory, interrupt: VirtioInterrupt(line: nil),
+            events: registrar.events(queueCount: device.queueMaximumSizes.count))
         return (device, transport, MMIODriver(transport: transport), memory)
     }
 
@@ -33,18 +34,21 @@ import VirtioTestSupport
         #expect(device.activation.withLock { $0 } == nil, "a device that needs a reset does not start")
     }
 
-    /// DEVICE_NEEDS_RESET on an active device stops it: the owner stops watching its queues and
-    /// the device drops them (a network device stops watching its tap), until the driver resets.
+    /// DEVICE_NEEDS_RESET on an active device stops it: every watch of its activation ends and
+    /// the device drops its queues (a network device stops watching its tap), until the driver
+    /// resets.
     @Test func needsResetStopsAnActiveDevice() throws {
-        let events = Mutex<[Bool]>([])
-        let (device, transport, driver, memory) = try make { active in events.withLock { $0.append(active) } }
+        let registrar = RecordingEventRegistrar()
+        let (device, transport, driver, memory) = try make(registrar: registrar)
         #expect(driver.negotiate(features: VirtioFeature.version1))
         driver.setUpQueue(0, layout: MockDriverQueue(memory: memory, size: 8).layout)
         driver.driverOK()
         #expect(device.activation.withLock { $0 } != nil)
+        #expect(registrar.watching == [.queue(0): true], "the device watches the queue it was given")
         _ = transport.read(offset: 0x70, size: 2)  // a 2-byte register read: a bad access
         #expect(driver.status & VirtioStatus.deviceNeedsReset != 0)
-        #expect(events.withLock { $0 } == [true, false], "the owner stops watching the queues")
+        #expect(registrar.watching.isEmpty, "nothing is watched any more")
+        #expect(registrar.actions == [.watch(.queue(0), readable: true), .cancel(.queue(0))])
         #expect(device.activation.withLock { $0 } == nil, "the device dropped its queues")
         transport.notify(queue: 0)
         #expect(!device.calls.withLock { $0 }.contains("notify 0"), "no work while it needs a reset")
@@ -96,5 +100,37 @@ import VirtioTestSupport
             #expect(active == statusSaysActive, "status \(driver.status), device active: \(active)")
             if active != statusSaysActive { break }
         }
+    }
+}
+
+/// A device that registers its queues and then refuses to start.
+private final class RefusingDevice: VirtioDevice {
+    var deviceID: UInt32 { 4 }
+    var queueMaximumSizes: [UInt16] { [8] }
+    var deviceFeatures: UInt64 { 0 }
+    func readConfiguration(offset: UInt64, size: Int) -> UInt64 { 0 }
+    func writeConfiguration(offset: UInt64, size: Int, value: UInt64) {}
+    func activate(_ activation: VirtioActivation) throws(VirtioDeviceError) {
+        try activation.events.watchQueues(activation.queues)
+        throw VirtioDeviceError("refused")
+    }
+    func queueNotified(_ index: Int) throws(QueueError) -> QueueWork { .done }
+    func reset() {}
+}
+
+@Suite struct TransportActivationWatchTests {
+    /// What a device registered before its activation failed is no longer watched.
+    @Test func aFailedActivationLeavesNothingWatched() throws {
+        let memory = try GuestMemory(totalBytes: 1 << 20)
+        let registrar = RecordingEventRegistrar()
+        let transport = VirtioMMIOTransport(
+            device: RefusingDevice(), memory: memory, interrupt: VirtioInterrupt(line: nil),
+            events: registrar.events(queueCount: 1))
+        let driver = MMIODriver(transport: transport)
+        #expect(driver.negotiate(features: VirtioFeature.version1))
+        driver.setUpQueue(0, layout: MockDriverQueue(memory: memory, size: 8).layout)
+        driver.driverOK()
+        #expect(driver.status & VirtioStatus.deviceNeedsReset != 0)
+        #expect(registrar.actions == [.watch(.queue(0), readable: true), .cancel(.queue(0))])
     }
 }

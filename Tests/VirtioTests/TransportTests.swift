@@ -34,6 +34,7 @@ final class RecordingDevice: VirtioDevice, Sendable {
 
     func activate(_ activation: VirtioActivation) throws(VirtioDeviceError) {
         calls.withLock { $0.append("activate") }
+        try activation.events.watchQueues(activation.queues)
         self.activation.withLock { $0 = activation }
     }
 

@@ -46,7 +46,6 @@ enum DeviceScript {
         case .network: device = VirtioNet(backend: tap, mac: [2, 0, 0, 0, 0, 1], mtu: 1500)
         case .entropy: device = VirtioEntropy()
         }
-        (device as? VirtioNet)?.setBackendInterestHandler { _ in }
         let transport = VirtioMMIOTransport(device: device, memory: memory, interrupt: VirtioInterrupt(line: nil))
         var table: UInt64 = 0
         var available: UInt64 = 0
@@ -120,7 +119,7 @@ enum DeviceScript {
                 tap.program(kind: kind, length: Int(length))
                 let before = tap.receiveCalls
                 // The backend is readable: the tap (virtio-net) or the engine's completions.
-                transport.deviceEvent { device throws(QueueError) in try device.backendReadable() }
+                transport.sourceReady(0)  // VirtioNet.tapSource, VirtioBlock.completionSource
                 precondition(tap.receiveCalls - before <= QueueWork.budget, "receive work unbounded")
             default:
                 // A block request header (or range) at an address: realistic inputs for the parser.

@@ -6,97 +6,111 @@ import GuestMemory
     import Glibc
 #endif
 
-/// The asynchronous half of virtio-blk: reads, writes and flushes handed to the engine, and
-/// their completions (on the I/O thread, when the engine's eventfd is readable).
+/// How virtio-blk runs requests: one walk over a batch (`start`), one call site per operation
+/// (`hand`), whatever the engine: the synchronous engine answers at once, an asynchronous one
+/// later through `sourceReady(completionSource)` (on the I/O thread).
 extension VirtioBlock {
     /// Completions handled per wake-up of the I/O thread (more wait for the next turn).
     static let completionBudget = 256
-
-    package var backendDescriptor: Int32? { engine?.completionDescriptor }
-    package var backendName: String { "the \(engineKind.rawValue) block engine" }
-
-    /// Completions always matter: the engine's eventfd is watched from the start.
-    package func setBackendInterestHandler(_ handler: @escaping @Sendable (BackendInterest) -> Void) {
-        if engine != nil { handler(.receive) }
-    }
+    /// What a lone request at queue depth 1 runs on (see `runsInline`).
+    private static let inline = SynchronousEngine()
 
     /// Starts the engine's workers (with the machine).
     package func startEngine() throws(BlockEngineError) {
-        try engine?.start()
+        try engine.start()
     }
 
-    /// Hands `batch` (taken from queue `index`, in order) to the engine: adjacent reads or
-    /// writes as one operation, FLUSH once every earlier write has completed; other requests
-    /// (GET_ID, DISCARD, WRITE_ZEROES, bad ones) run at once.
-    func submit(
-        _ batch: [PendingRequest], queue: SplitQueue, index: Int, memory: GuestMemory, backend: any BlockBackend,
-        engine: any BlockEngine
-    ) throws(QueueError) {
+    /// A lone read or write with nothing in flight runs on the synchronous engine: at queue
+    /// depth 1 a hand-off to another engine and back only adds latency (measured: 4 KiB reads
+    /// at depth 1 go 1.7× faster inline than through io_uring, 4× faster than through the
+    /// worker threads). From the second request in flight on, requests go to the disk's engine.
+    private func engine(for batch: [PendingRequest]) -> any BlockEngine {
+        batch.count == 1 && batch[0].request.transfer != nil && inFlight.withLock { $0.isEmpty } ? Self.inline : engine
+    }
+
+    /// Starts `batch` (taken from queue `index`, in order): adjacent reads or writes as one
+    /// operation, FLUSH once every earlier write has completed; other requests (GET_ID,
+    /// DISCARD, WRITE_ZEROES, bad ones) and requests a backend cannot hand to an engine (no
+    /// descriptor) run at once through the backend. Each completes as soon as its result is
+    /// known: here for what ran at once, on a later `sourceReady` for what was queued.
+    func start(_ batch: [PendingRequest], queue: SplitQueue, index: Int, memory: GuestMemory) throws(QueueError) {
+        guard !batch.isEmpty else { return }
+        let backend = self.backend  // one read per batch (a replacement waits for the batch)
+        let engine = self.engine(for: batch)
+        var queued = false
         var position = 0
         while position < batch.count {
             let run = Self.mergeableRun(batch, from: position)
             position += run.count
-            let first = run[run.startIndex].request
             let started = MonotonicClock.nanoseconds()
-            switch first.operation {
-            case .read, .write:
-                let request = run.count > 1 ? Self.merged(run.map(\.request)) ?? first : first
-                guard let transfer = request.transfer, let buffers = request.dataBuffers,
-                    let offset = Self.byteOffset(transfer.sector),
-                    let descriptor = backend.transferDescriptor(
-                        offset: offset, buffers: buffers, writing: transfer.isWrite),
-                    let vectors = try? HostIOVectors(
-                        memory: memory, buffers: buffers.map { (address: $0.address, length: $0.length) })
-                else {
-                    // Out of range, read-only or outside guest memory: each request on its own,
-                    // for its exact status.
-                    let statuses = run.map { execute($0.request, on: backend, memory: memory) }
-                    try finish(run, statuses: statuses, queue: queue, memory: memory, startedNanoseconds: started)
-                    continue
-                }
-                let kind: BlockEngineOperation.Kind = transfer.isWrite ? .write : .read
-                let tag = inFlight.withLock { table in
-                    let tag = table.makeTag()
-                    table.add(
-                        InFlightRequests.Entry(
-                            queue: index, requests: Array(run), kind: kind, expectedBytes: vectors.totalBytes,
-                            vectors: vectors, backend: backend, startedNanoseconds: started),
-                        tag: tag)
-                    return tag
-                }
-                hand(
-                    BlockEngineOperation(
-                        kind: kind, descriptor: descriptor, offset: offset, vectors: vectors, tag: tag),
-                    to: engine)
-            case .flush:
-                guard let descriptor = backend.flushDescriptor else {
-                    try finish(run, statuses: [.ok], queue: queue, memory: memory, startedNanoseconds: started)
-                    continue
-                }
-                let pending = run[run.startIndex]
-                let startNow: UInt64? = inFlight.withLock { table in
-                    let tag = table.makeTag()
-                    guard !table.hasWrite(before: tag) else {
-                        table.wait(
-                            InFlightRequests.WaitingFlush(
-                                tag: tag, queue: index, request: pending, startedNanoseconds: started))
-                        return nil
-                    }
-                    table.add(flushEntry(pending, queue: index, backend: backend, started: started), tag: tag)
-                    return tag
-                }
-                if let tag = startNow {
-                    hand(
-                        BlockEngineOperation(
-                            kind: .datasync, descriptor: descriptor, offset: 0, vectors: nil, tag: tag),
-                        to: engine)
-                }
-            default:
-                let statuses = run.map { execute($0.request, on: backend, memory: memory) }
-                try finish(run, statuses: statuses, queue: queue, memory: memory, startedNanoseconds: started)
+            let operation: (BlockEngineOperation.Kind, Int32, UInt64, HostIOVectors?)?
+            switch run[run.startIndex].request.operation {
+            case .read, .write: operation = transfer(run, backend: backend, memory: memory)
+            case .flush: operation = backend.flushDescriptor.map { (.datasync, $0, 0, nil) }
+            default: operation = nil
             }
+            guard let (kind, descriptor, offset, vectors) = operation else {
+                try finish(
+                    run, statuses: executeAtOnce(run, backend: backend, memory: memory), queue: queue, memory: memory,
+                    startedNanoseconds: started)
+                continue
+            }
+            let entry = InFlightRequests.Entry(
+                queue: index, requests: Array(run), kind: kind, expectedBytes: vectors?.totalBytes ?? 0,
+                vectors: vectors, backend: backend, startedNanoseconds: started)
+            let tag: UInt64? = inFlight.withLock { table in
+                let tag = table.makeTag()
+                if kind == .datasync, table.hasWrite(before: tag) {
+                    table.wait(
+                        InFlightRequests.WaitingFlush(
+                            tag: tag, queue: index, request: entry.requests[0], startedNanoseconds: started))
+                    return nil
+                }
+                table.add(entry, tag: tag)
+                return tag
+            }
+            guard let tag else { continue }  // the flush starts once the earlier writes completed
+            let operationToHand = BlockEngineOperation(
+                kind: kind, descriptor: descriptor, offset: offset, vectors: vectors, tag: tag)
+            guard case .completed(let result) = hand(operationToHand, to: engine) else {
+                queued = true
+                continue
+            }
+            guard let done = inFlight.withLock({ $0.remove(tag) }) else { continue }
+            try finish(
+                done.requests, statuses: statuses(of: done, result: result, memory: memory), queue: queue,
+                memory: memory, startedNanoseconds: started)
         }
-        engine.submit()
+        if queued { engine.submit() }
+    }
+
+    /// A read or write run as one operation (merged), or nil when it cannot go to an engine: out
+    /// of range, read-only, outside guest memory, or a backend without descriptors.
+    private func transfer(_ run: ArraySlice<PendingRequest>, backend: any BlockBackend, memory: GuestMemory)
+        -> (BlockEngineOperation.Kind, Int32, UInt64, HostIOVectors?)?
+    {
+        let first = run[run.startIndex].request
+        let request = run.count > 1 ? Self.merged(run.map(\.request)) ?? first : first
+        guard let transfer = request.transfer, let buffers = request.dataBuffers,
+            let offset = Self.byteOffset(transfer.sector),
+            let descriptor = backend.transferDescriptor(offset: offset, buffers: buffers, writing: transfer.isWrite),
+            let vectors = try? HostIOVectors(
+                memory: memory, buffers: buffers.map { (address: $0.address, length: $0.length) })
+        else { return nil }
+        return (transfer.isWrite ? .write : .read, descriptor, offset, vectors)
+    }
+
+    /// Runs `run` through the backend at once: a merged read or write as one call (retried
+    /// request by request when it fails, for exact statuses), anything else request by request.
+    private func executeAtOnce(_ run: ArraySlice<PendingRequest>, backend: any BlockBackend, memory: GuestMemory)
+        -> [BlockRequest.Status]
+    {
+        if run.count > 1, let merged = Self.merged(run.map(\.request)),
+            execute(merged, on: backend, memory: memory) == .ok
+        {
+            return Array(repeating: .ok, count: run.count)
+        }
+        return run.map { execute($0.request, on: backend, memory: memory) }
     }
 
     private func flushEntry(_ pending: PendingRequest, queue: Int, backend: any BlockBackend, started: UInt64)
@@ -107,22 +121,29 @@ extension VirtioBlock {
             startedNanoseconds: started)
     }
 
-    /// Queues `operation`, submitting what is queued first when the submission queue is full.
-    private func hand(_ operation: BlockEngineOperation, to engine: any BlockEngine) {
-        if engine.enqueue(operation) { return }
-        engine.submit()
-        if engine.enqueue(operation) { return }
-        // Still refused: complete it as failed rather than lose it (the next reap finds it).
+    /// Hands `operation` to `engine`, submitting what is queued first when the submission
+    /// queue is full. Answers `.queued` or `.completed`: an operation still refused completes as
+    /// failed on the next reap rather than being lost.
+    @discardableResult
+    private func hand(_ operation: BlockEngineOperation, to engine: any BlockEngine) -> BlockEngineAdmission {
+        var admission = engine.enqueue(operation)
+        if admission == .full {
+            engine.submit()
+            admission = engine.enqueue(operation)
+        }
+        guard admission == .full else { return admission }
         _ = inFlight.withLock { $0.remove(operation.tag) }.map { entry in
             orphans.withLock { $0.append((entry, -Int(EAGAIN))) }
         }
         engine.wakeAgain()
+        return .queued
     }
 
-    /// The engine's eventfd is readable: complete what finished (bounded per turn), start the
-    /// flushes whose earlier writes are done, and let throttled queues take requests again.
-    package func backendReadable() throws(QueueError) {
-        guard let engine else { return }
+    /// The engine's completion eventfd is readable: complete what finished (bounded per turn),
+    /// start the flushes whose earlier writes are done, and let throttled queues take requests
+    /// again.
+    package func sourceReady(_ source: Int) throws(QueueError) {
+        guard source == Self.completionSource else { return }
         engine.acknowledgeWakeUp()
         let activation = active.withLock { $0 }
         let completions = engine.reap(maximum: Self.completionBudget)
@@ -147,16 +168,6 @@ extension VirtioBlock {
                 engine.wakeAgain()
             }
         }
-    }
-
-    /// The transport is not active (a broken queue waits for the driver's reset): completions
-    /// are taken and dropped, so that the eventfd does not stay readable.
-    package func backendReadableWhileInactive() {
-        guard let engine else { return }
-        engine.acknowledgeWakeUp()
-        let completions = engine.reap(maximum: Self.completionBudget)
-        try? complete(completions, activation: nil)
-        if completions.count == Self.completionBudget { engine.wakeAgain() }
     }
 
     /// Completes each finished operation's requests (or drops them without `activation`). Every
@@ -225,9 +236,14 @@ extension VirtioBlock {
                 engine.wakeAgain()
                 continue
             }
-            hand(
+            let admission = hand(
                 BlockEngineOperation(kind: .datasync, descriptor: descriptor, offset: 0, vectors: nil, tag: tag),
                 to: engine)
+            if case .completed(let result) = admission {  // completed with the next reap
+                _ = inFlight.withLock { $0.remove(tag) }.map { entry in orphans.withLock { $0.append((entry, result)) }
+                }
+                engine.wakeAgain()
+            }
         }
         engine.submit()
     }
@@ -240,7 +256,6 @@ extension VirtioBlock {
     /// what is queued is submitted). Polls every 50 µs: a vCPU thread may not block in the
     /// kernel on anything but sleeps.
     func drainEngine(completing: Bool) {
-        guard let engine else { return }
         if !completing {
             inFlight.withLock { table in
                 table.dropWaitingFlushes()

@@ -4,11 +4,12 @@ import Synchronization
 @_spi(ExitPath) import Virtio
 
 /// virtio-blk (device ID 2): one or more request queues (VIRTIO_BLK_F_MQ) over a `BlockBackend`. Requests are parsed
-/// (`BlockRequest.parse`), then executed: on the I/O thread (`aio=sync`), or handed to an
-/// asynchronous engine (io_uring or a worker pool) with many in flight and completed when the
-/// engine reports them (VirtioBlock+Engine.swift). FLUSH completes only after every write
-/// taken before it completed and the backend's fdatasync returned. Malformed requests get
-/// IOERR (or length 0 when not even a status byte exists).
+/// (`BlockRequest.parse`), then started on the disk's engine along one path
+/// (VirtioBlock+Engine.swift): the synchronous engine (`aio=sync`) completes them at once on
+/// the I/O thread; an asynchronous one (io_uring, a worker pool) has many in flight and
+/// completes them when it reports them (the device watches its completion eventfd). FLUSH
+/// completes only after every write taken before it completed and the backend's fdatasync
+/// returned. Malformed requests get IOERR (or length 0 when not even a status byte exists).
 package final class VirtioBlock: VirtioDevice, Sendable {
     package static let deviceTypeID: UInt32 = 2
     package static let queueSize: UInt16 = 256
@@ -41,14 +42,18 @@ package final class VirtioBlock: VirtioDevice, Sendable {
 
     /// Request queues (each drained on its own notification; all on the I/O thread).
     package let queueCount: Int
-    /// The asynchronous engine; nil runs every request on the I/O thread (`aio=sync`).
-    let engine: (any BlockEngine)?
+    /// Where reads, writes and flushes run (`aio`).
+    let engine: any BlockEngine
+    /// The token of the engine's completion eventfd (`sourceReady(completionSource)`).
+    package static let completionSource = 0
     /// What the engine has in flight (and flushes waiting for earlier writes).
     let inFlight: Mutex<InFlightRequests>
     /// Operations the engine would not take, with the result they complete with.
     let orphans = Mutex<[(InFlightRequests.Entry, Int)]>([])
 
-    package init(backend: any BlockBackend, serial: String?, queueCount: Int = 1, engine: (any BlockEngine)? = nil) {
+    package init(
+        backend: any BlockBackend, serial: String?, queueCount: Int = 1, engine: any BlockEngine = SynchronousEngine()
+    ) {
         backendSlot = Mutex(backend)
         self.queueCount = max(1, queueCount)
         identifier = Array((serial ?? "").utf8.prefix(Int(BlockRequest.identifierSize)))
@@ -61,8 +66,8 @@ package final class VirtioBlock: VirtioDevice, Sendable {
         drainEngine(completing: false)
     }
 
-    /// How requests run: the engine's kind, or `.sync`.
-    package var engineKind: BlockEngineKind { engine?.kind ?? .sync }
+    /// How requests run.
+    package var engineKind: BlockEngineKind { engine.kind }
 
     package var deviceID: UInt32 { Self.deviceTypeID }
     package var queueMaximumSizes: [UInt16] { Array(repeating: Self.queueSize, count: queueCount) }
@@ -131,6 +136,10 @@ package final class VirtioBlock: VirtioDevice, Sendable {
     package func activate(_ activation: VirtioActivation) throws(VirtioDeviceError) {
         guard activation.queues.contains(where: { $0 != nil }) else {
             throw VirtioDeviceError("virtio-blk: the driver enabled no request queue")
+        }
+        try activation.events.watchQueues(activation.queues)
+        if let completions = engine.completionDescriptor {
+            _ = try activation.events.watch(completions, source: Self.completionSource)
         }
         active.withLock { $0 = activation }
     }
@@ -206,22 +215,20 @@ package final class VirtioBlock: VirtioDevice, Sendable {
         var batch: [PendingRequest] = []
         var throttled = false
         while !budget.exhausted {
-            if let engine {
-                let room = inFlight.withLock { table in
-                    table.canTake(queue: index, size: queue.layout.size, capacity: engine.capacity, adding: batch.count)
-                }
-                guard room else {
-                    inFlight.withLock { _ = $0.throttled.insert(index) }
-                    throttled = true
-                    break
-                }
+            let room = inFlight.withLock { table in
+                table.canTake(queue: index, size: queue.layout.size, capacity: engine.capacity, adding: batch.count)
+            }
+            guard room else {
+                inFlight.withLock { _ = $0.throttled.insert(index) }
+                throttled = true
+                break
             }
             guard let available = try queue.popAvailable() else { break }
             guard case .valid(let chain) = available,
                 let request = BlockRequest.parse(chain, memory: activation.memory, limits: limits)
             else {
                 budget.requests -= 1
-                try complete(batch, queue: queue, index: index, memory: activation.memory)
+                try start(batch, queue: queue, index: index, memory: activation.memory)
                 batch = []
                 try queue.addUsed(head: available.head, length: 0)
                 completed.add(1, ordering: .relaxed)
@@ -231,47 +238,8 @@ package final class VirtioBlock: VirtioDevice, Sendable {
             budget.spend(request)
             batch.append(PendingRequest(head: available.head, request: request))
         }
-        try complete(batch, queue: queue, index: index, memory: activation.memory)
+        try start(batch, queue: queue, index: index, memory: activation.memory)
         return throttled
-    }
-
-    /// Executes `batch` in order, merging runs of adjacent reads or writes, and completes each
-    /// (or hands it to the engine, which completes it later).
-    private func complete(_ batch: [PendingRequest], queue: SplitQueue, index: Int, memory: GuestMemory)
-        throws(QueueError)
-    {
-        guard !batch.isEmpty else { return }
-        let backend = self.backend  // one read per batch (a replacement waits for the batch)
-        if let engine, backend.supportsEngine, !runsInline(batch) {
-            try submit(batch, queue: queue, index: index, memory: memory, backend: backend, engine: engine)
-            return
-        }
-        var position = 0
-        while position < batch.count {
-            let run = Self.mergeableRun(batch, from: position)
-            let started = MonotonicClock.nanoseconds()
-            var statuses: [BlockRequest.Status]
-            if run.count > 1, let merged = Self.merged(run.map(\.request)) {
-                let status = execute(merged, on: backend, memory: memory)
-                // A failed merged transfer is retried request by request, for exact statuses.
-                statuses =
-                    status == .ok
-                    ? Array(repeating: .ok, count: run.count)
-                    : run.map { execute($0.request, on: backend, memory: memory) }
-            } else {
-                statuses = run.map { execute($0.request, on: backend, memory: memory) }
-            }
-            try finish(run, statuses: statuses, queue: queue, memory: memory, startedNanoseconds: started)
-            position += run.count
-        }
-    }
-
-    /// A lone read or write with nothing in flight runs on the I/O thread: at queue depth 1 a
-    /// hand-off to the engine and back only adds latency (measured: 4 KiB reads at depth 1 go
-    /// 1.7× faster inline than through io_uring, 4× faster than through the worker threads).
-    /// From the second request in flight on, requests go to the engine.
-    private func runsInline(_ batch: [PendingRequest]) -> Bool {
-        batch.count == 1 && batch[0].request.transfer != nil && inFlight.withLock { $0.isEmpty }
     }
 
     /// Writes each request's status byte, puts its chain in the used ring and counts it.

@@ -35,6 +35,7 @@ package final class VirtioEntropy: VirtioDevice, Sendable {
         guard let queue = activation.queues.first ?? nil else {
             throw VirtioDeviceError("virtio-rng: the driver did not enable the request queue")
         }
+        try activation.events.watchQueues(activation.queues)
         let state = Active(queue: queue, memory: activation.memory, interrupt: activation.interrupt)
         active.withLock { $0 = state }
     }

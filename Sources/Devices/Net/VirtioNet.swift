@@ -62,10 +62,12 @@ package struct VirtioNetCounters: Sendable, Equatable {
 }
 
 /// virtio-net (device ID 1): a receive and a transmit queue over a `NetworkBackend`. Frames move
-/// with one readv/writev between the backend and the guest's buffers. Receiving runs only while
-/// the guest has posted buffers: when they run out, the device asks its owner to stop watching
-/// the backend (`.pause`) and the backend queues frames until the guest posts more buffers.
-/// Each call does at most `QueueWork.budget` frames per direction.
+/// with one readv/writev between the backend and the guest's buffers. On activation the device
+/// watches its queues and its backend (`tapSource`). Receiving runs only while the guest has
+/// posted buffers: when they run out, the device stops hearing the backend (its watch waits for
+/// nothing) and the backend queues frames until the guest posts more buffers; a backend that
+/// failed for good is no longer watched at all. Each call does at most `QueueWork.budget`
+/// frames per direction.
 package final class VirtioNet: VirtioDevice, Sendable {
     package static let deviceTypeID: UInt32 = 1
     package static let queueSize: UInt16 = 256
@@ -81,7 +83,8 @@ package final class VirtioNet: VirtioDevice, Sendable {
     package let mtu: UInt16?
     private let active = Mutex<VirtioActivation?>(nil)
     private let counters = Mutex(VirtioNetCounters())
-    private let interestHandler = Mutex<(@Sendable (BackendInterest) -> Void)?>(nil)
+    /// The backend's watch while active.
+    private let backendWatch = Mutex<(any DeviceEventWatch)?>(nil)
     private let starved = Atomic<Bool>(false)
     private let failed = Atomic<Bool>(false)
     /// Frames spread over several receive chains (VIRTIO_NET_F_MRG_RXBUF); nil when its bounce
@@ -95,20 +98,16 @@ package final class VirtioNet: VirtioDevice, Sendable {
         merger = try? MergeableReceiver()
     }
 
-    /// The owner's way to be told whether to watch the backend for frames.
-    package func setBackendInterestHandler(_ handler: @escaping @Sendable (BackendInterest) -> Void) {
-        interestHandler.withLock { $0 = handler }
-    }
+    /// The token of the backend's descriptor (`sourceReady(tapSource)`).
+    package static let tapSource = 0
 
-    private func tellOwner(_ interest: BackendInterest) {
-        guard interest == .detach || !failed.load(ordering: .acquiring) else { return }
-        interestHandler.withLock { $0 }?(interest)
+    /// Hears the backend's frames (true) or not (false: the guest has no buffers).
+    private func hearBackend(_ hear: Bool) {
+        guard !failed.load(ordering: .acquiring) else { return }
+        try? backendWatch.withLock { $0 }?.change(interest: hear ? .readable : [])
     }
 
     package var statistics: VirtioNetCounters { counters.withLock { $0 } }
-
-    package var backendDescriptor: Int32? { backend.descriptor }
-    package var backendName: String { backend.name }
 
     package var deviceID: UInt32 { Self.deviceTypeID }
     package var queueMaximumSizes: [UInt16] { [Self.queueSize, Self.queueSize] }
@@ -136,24 +135,28 @@ package final class VirtioNet: VirtioDevice, Sendable {
         guard activation.queues.count == 2, activation.queues[0] != nil, activation.queues[1] != nil else {
             throw VirtioDeviceError("virtio-net: the driver did not enable both queues")
         }
+        try activation.events.watchQueues(activation.queues)
+        let watch =
+            failed.load(ordering: .acquiring)
+            ? nil : try activation.events.watch(backend.descriptor, source: Self.tapSource)
         backend.guestAcceptsOffloads(features: activation.features)
+        backendWatch.withLock { $0 = watch }
         active.withLock { $0 = activation }
         starved.store(false, ordering: .relaxed)
-        tellOwner(.receive)
     }
 
     package func reset() {
         active.withLock { $0 = nil }
+        backendWatch.withLock { $0 = nil }  // the transport ends the activation's watches
         merger?.reset()
-        tellOwner(.pause)
     }
 
     package func queueNotified(_ index: Int) throws(QueueError) -> QueueWork {
         switch index {
         case Self.receiveQueue:
-            // New receive buffers: resume watching the backend if it was paused, and take what waits.
-            if starved.exchange(false, ordering: .acquiringAndReleasing) { tellOwner(.receive) }
-            try backendReadable()
+            // New receive buffers: hear the backend again if it was starved, and take what waits.
+            if starved.exchange(false, ordering: .acquiringAndReleasing) { hearBackend(true) }
+            try receive()
             return .done  // more frames keep the (level-triggered) backend readable
         case Self.transmitQueue:
             return try transmit()
@@ -197,8 +200,13 @@ package final class VirtioNet: VirtioDevice, Sendable {
         case stop
     }
 
-    /// The backend has frames: move up to `QueueWork.budget` of them into posted receive buffers.
-    package func backendReadable() throws(QueueError) {
+    /// The backend is readable.
+    package func sourceReady(_ source: Int) throws(QueueError) {
+        if source == Self.tapSource { try receive() }
+    }
+
+    /// Moves up to `QueueWork.budget` waiting frames into posted receive buffers.
+    func receive() throws(QueueError) {
         guard !failed.load(ordering: .acquiring), let activation = active.withLock({ $0 }),
             let queue = activation.queues[Self.receiveQueue]
         else { return }
@@ -214,15 +222,19 @@ package final class VirtioNet: VirtioDevice, Sendable {
             if step == .stop { break }
         }
         if tally.backendFailed {
+            // Every event a dead backend still raises (errors, hang-ups) would only spin the I/O thread.
             failed.store(true, ordering: .releasing)
-            tellOwner(.detach)
+            backendWatch.withLock { $0 }?.cancel()
+            activation.events.report(
+                "\(backend.name) failed (deleted?): the network device receives nothing more and its frames are"
+                    + " dropped")
         } else if tally.starved, !starved.exchange(true, ordering: .acquiringAndReleasing) {
-            tellOwner(.pause)
+            hearBackend(false)
             counters.withLock { $0.receiveStarvations += 1 }
             // Buffers posted between the pop and the pause would be missed: look once more.
             if try queue.enableNotifications() {
                 starved.store(false, ordering: .releasing)
-                tellOwner(.receive)
+                hearBackend(true)
             }
         }
         counters.withLock {

@@ -13,7 +13,7 @@ final class HostResources: Sendable {
     struct Disk: Sendable {
         let backend: any BlockBackend
         /// nil: requests run on the I/O thread (`aio` sync).
-        let engine: (any BlockEngine)?
+        let engine: any BlockEngine
     }
 
     let configuration: VirtualMachineConfiguration

@@ -2,13 +2,12 @@ import EventLoop
 import Sandbox
 import Synchronization
 import Threads
+@_spi(ExitPath) import Virtio
 
 /// What the I/O thread waits for.
 enum IOEvent: Sendable {
-    /// The driver notified queue `queue` of virtio device `device` (its ioeventfd fired).
-    case queueNotify(device: Int, queue: Int)
-    /// The backend (a tap) of virtio device `device` is readable.
-    case backendReadable(device: Int)
+    /// A descriptor virtio device `index` watches is ready (`token` is the device's name for it).
+    case device(index: Int, token: DeviceEventToken)
     /// Console input is readable.
     case consoleInput
     /// The guest read from its UART after console input was refused for lack of room.

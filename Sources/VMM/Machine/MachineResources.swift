@@ -207,13 +207,8 @@ final class MachineResources: Sendable {
         let slots = virtioSlots
         return { event in
             switch event {
-            case .queueNotify(let device, let queue):
-                if device < slots.count { slots[device].queueNotified(queue) }
-            case .backendReadable(let device):
-                guard device < slots.count else { return }
-                slots[device].transport.deviceEvent(
-                    { device throws(QueueError) in try device.backendReadable() },
-                    inactive: { device in device.backendReadableWhileInactive() })
+            case .device(let index, let token):
+                if index < slots.count { slots[index].handle(token) }
             case .consoleInput: inputPump?.inputReadable()
             case .consoleInputRoom: inputPump?.roomAvailable()
             }

@@ -8,21 +8,21 @@ import Synchronization
 
 /// One virtio-mmio device of a machine: its transport, window, interrupt line and one
 /// notification eventfd per queue (a KVM ioeventfd on QueueNotify with the queue index as
-/// datamatch), watched by the I/O thread only while the driver has the device activated.
+/// datamatch). The device itself registers what it wants the I/O thread to watch (its queues'
+/// eventfds, its tap or completion eventfd) when the driver activates it; the I/O thread hands
+/// each event back here as the device's token.
 final class VirtioSlot: Sendable {
     let transport: VirtioMMIOTransport
     let base: UInt64
     let gsi: UInt32
     let queueEvents: [EventFD]
     let interruptLine: EventFD
-    private let watcher: QueueWatcher
     private let eventNotifications = Atomic<UInt64>(0)
     /// Signals the I/O thread gave itself to continue a queue (not counted as notifications).
     private let selfSignals = Atomic<UInt64>(0)
 
-    /// Creates the transport for `device` at its planned window and GSI, wires its irqfd and
-    /// ioeventfds, arranges for the I/O thread to watch the queues once activated, and watches
-    /// the device's backend (a tap) as the device asks.
+    /// Creates the transport for `device` at its planned window and GSI and wires its irqfd and
+    /// ioeventfds; the device's event registrations go to `loop` as `.device(index, token)`.
     init(
         device: any VirtioDevice, index: Int, placement: MachineLayout.VirtioPlacement, vm: VirtualMachineFD,
         memory: GuestMemory, loop: EventLoop<IOEvent>, logRelay: LogRelay
@@ -30,9 +30,8 @@ final class VirtioSlot: Sendable {
         let base = placement.base
         self.base = base
         self.gsi = placement.gsi
-        let gsi = placement.gsi
         let line = try EventFD()
-        try vm.registerIRQEvent(eventFD: line.rawValue, gsi: gsi)
+        try vm.registerIRQEvent(eventFD: line.rawValue, gsi: placement.gsi)
         interruptLine = line
         var events: [EventFD] = []
         for queue in device.queueMaximumSizes.indices {
@@ -43,44 +42,17 @@ final class VirtioSlot: Sendable {
             events.append(event)
         }
         queueEvents = events
-        let watcher = QueueWatcher(loop: loop, device: index, events: events)
-        self.watcher = watcher
         let type = device.deviceID
+        let registrar = IOThreadRegistrar(loop: loop, device: index, type: type, logRelay: logRelay)
         transport = VirtioMMIOTransport(
             device: device, memory: memory, interrupt: VirtioInterrupt(line: line),
-            activationHandler: { active in watcher.watch(active) },
+            events: DeviceEvents(registrar: registrar, queueNotifiers: events.map(\.rawValue)),
             needsResetHandler: {
                 logRelay.post(
                     .warning, key: "needs-reset-\(index)",
                     "virtio device \(index) (type \(type)) set DEVICE_NEEDS_RESET: the guest's driver broke"
                         + " the protocol (a bad queue set-up or register access); the device stops until it resets")
             })
-        if let descriptor = device.backendDescriptor {
-            try Self.watchBackend(of: device, descriptor: descriptor, index: index, loop: loop, logRelay: logRelay)
-        }
-    }
-
-    /// Registers a device's backend with the I/O loop, quiet until the device asks for input
-    /// (e.g. the guest posted receive buffers) and quiet again when it cannot take more; removed
-    /// from the loop when the backend fails for good (its errors would wake the loop forever).
-    private static func watchBackend(
-        of device: any VirtioDevice, descriptor: Int32, index: Int, loop: EventLoop<IOEvent>, logRelay: LogRelay
-    ) throws {
-        let registration = try loop.register(
-            descriptor: descriptor, interest: [], token: .backendReadable(device: index))
-        let name = device.backendName
-        device.setBackendInterestHandler { interest in
-            switch interest {
-            case .receive: try? loop.modify(registration, interest: .readable)
-            case .pause: try? loop.modify(registration, interest: [])
-            case .detach:
-                loop.unregister(registration)
-                logRelay.post(
-                    .error, key: "backend-failed-\(index)",
-                    "\(name) failed (deleted?): virtio device \(index) receives nothing more and its frames are dropped"
-                )
-            }
-        }
     }
 
     /// Notification counts: through the queues' ioeventfds, and through the register.
@@ -90,10 +62,18 @@ final class VirtioSlot: Sendable {
             throughRegister: transport.notificationsThroughRegister)
     }
 
-    /// The I/O thread saw queue `queue`'s eventfd: consume it and let the device work. When the
-    /// device stops at its work budget, the eventfd is signalled again so the queue is taken up
-    /// after the other events waiting (each wake-up does bounded work; stop requests get through).
-    func queueNotified(_ queue: Int) {
+    /// One of the device's watched descriptors is ready (on the I/O thread).
+    func handle(_ token: DeviceEventToken) {
+        switch token {
+        case .queue(let queue): queueNotified(queue)
+        case .source(let source): transport.sourceReady(source)
+        }
+    }
+
+    /// Queue `queue`'s eventfd fired: consume it and let the device work. When the device stops
+    /// at its work budget, the eventfd is signalled again so the queue is taken up after the
+    /// other events waiting (each wake-up does bounded work; stop requests get through).
+    private func queueNotified(_ queue: Int) {
         guard queue < queueEvents.count else { return }
         guard let count = queueEvents[queue].drain() else { return }
         let own = selfSignals.exchange(0, ordering: .relaxed)
@@ -105,33 +85,47 @@ final class VirtioSlot: Sendable {
     }
 }
 
-/// Registers a device's queue eventfds with the I/O loop while the device is active.
-final class QueueWatcher: Sendable {
-    private let loop: EventLoop<IOEvent>
-    private let device: Int
-    private let events: [EventFD]
-    private let registrations = Mutex<[EventLoop<IOEvent>.Registration]>([])
+/// The I/O thread's event loop as a device's registrar: a ready descriptor comes back as
+/// `.device(index, token)`; a device's reports go to the machine's log, rate-limited per device.
+struct IOThreadRegistrar: DeviceEventRegistrar {
+    let loop: EventLoop<IOEvent>
+    let device: Int
+    let type: UInt32
+    let logRelay: LogRelay
 
-    init(loop: EventLoop<IOEvent>, device: Int, events: [EventFD]) {
-        self.loop = loop
-        self.device = device
-        self.events = events
+    final class Watch: DeviceEventWatch {
+        let loop: EventLoop<IOEvent>
+        let registration: EventLoop<IOEvent>.Registration
+        /// Cancelled already: a second cancel must not remove a later registration of the same
+        /// descriptor (a queue's eventfd is watched again at the next activation).
+        private let cancelled = Atomic<Bool>(false)
+
+        init(loop: EventLoop<IOEvent>, registration: EventLoop<IOEvent>.Registration) {
+            self.loop = loop
+            self.registration = registration
+        }
+
+        func change(interest: EventInterest) throws(EventLoopError) {
+            guard !cancelled.load(ordering: .acquiring) else { return }
+            try loop.modify(registration, interest: interest)
+        }
+
+        func cancel() {
+            guard !cancelled.exchange(true, ordering: .acquiringAndReleasing) else { return }
+            loop.unregister(registration)
+        }
     }
 
-    /// Starts (true) or stops (false) watching every queue's notification eventfd.
-    func watch(_ active: Bool) {
-        registrations.withLock { current in
-            for registration in current { loop.unregister(registration) }
-            current = []
-            guard active else { return }
-            for (queue, event) in events.enumerated() {
-                if let registration = try? loop.register(
-                    descriptor: event.rawValue, token: .queueNotify(device: device, queue: queue))
-                {
-                    current.append(registration)
-                }
-            }
-        }
+    func watch(_ descriptor: Int32, token: DeviceEventToken, interest: EventInterest) throws(EventLoopError)
+        -> any DeviceEventWatch
+    {
+        let registration = try loop.register(
+            descriptor: descriptor, interest: interest, token: .device(index: device, token: token))
+        return Watch(loop: loop, registration: registration)
+    }
+
+    func report(_ problem: String) {
+        logRelay.post(.error, key: "device-\(device)", "virtio device \(device) (type \(type)): \(problem)")
     }
 }
 
@@ -171,16 +165,16 @@ extension VirtioDeviceKind {
     /// I/O thread's seccomp profile.
     static func blockEngine(
         _ aio: DiskConfiguration.AsyncIO, field: String, index: Int, seccomp: SeccompMode, logRelay: LogRelay
-    ) throws(MachineError) -> (any BlockEngine)? {
+    ) throws(MachineError) -> any BlockEngine {
         let spawn: BlockWorkerSpawner = { name, body in
             try sandboxedThread(name: name, profile: .io, seccomp: seccomp, body)
         }
         let name = "vmm-blk\(index)"
         do {
-            let engine: (any BlockEngine)?
+            let engine: any BlockEngine
             var reason = ""
             switch aio {
-            case .sync: engine = nil
+            case .sync: engine = try BlockEngines.make(.sync, name: name, spawn: spawn)
             case .threads: engine = try BlockEngines.make(.threads, name: name, spawn: spawn)
             case .ioUring: engine = try BlockEngines.make(.ioUring, name: name, spawn: spawn)
             case .auto:
@@ -189,7 +183,7 @@ extension VirtioDeviceKind {
                 if let refusal { reason = " (aio auto: \(refusal.description))" }
             }
             logRelay.post(
-                .info, key: "aio-\(index)", "\(field): aio \((engine?.kind ?? .sync).rawValue)\(reason)")
+                .info, key: "aio-\(index)", "\(field): aio \(engine.kind.rawValue)\(reason)")
             return engine
         } catch {
             if case .ioUringUnavailable = error {

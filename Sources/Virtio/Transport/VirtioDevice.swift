@@ -60,12 +60,19 @@ package struct VirtioActivation: Sendable {
     /// The features both sides agreed on.
     package let features: UInt64
     package let interrupt: VirtioInterrupt
+    /// Where the device registers its queue notifications and its own sources for this
+    /// activation (every watch ends when it resets).
+    package let events: DeviceEvents
 
-    package init(queues: [SplitQueue?], memory: GuestMemory, features: UInt64, interrupt: VirtioInterrupt) {
+    package init(
+        queues: [SplitQueue?], memory: GuestMemory, features: UInt64, interrupt: VirtioInterrupt,
+        events: DeviceEvents = .unwatched()
+    ) {
         self.queues = queues
         self.memory = memory
         self.features = features
         self.interrupt = interrupt
+        self.events = events
     }
 }
 
@@ -85,47 +92,26 @@ package protocol VirtioDevice: AnyObject, Sendable {
     func readConfiguration(offset: UInt64, size: Int) -> UInt64
     /// Writes configuration space.
     func writeConfiguration(offset: UInt64, size: Int, value: UInt64)
-    /// The driver set DRIVER_OK. Throwing marks the device as needing a reset.
+    /// The driver set DRIVER_OK: the device registers what it wants to hear about through
+    /// `activation.events` (its queues' notifications, its own sources). Throwing marks the
+    /// device as needing a reset.
     func activate(_ activation: VirtioActivation) throws(VirtioDeviceError)
     /// The driver notified queue `index` (on the I/O thread). The device does a bounded amount
     /// of work (`QueueWork.budget`) and answers `.pending` when it stopped with more waiting:
     /// the owner then calls again after other events, so no guest can hold the I/O thread.
     /// Throwing a queue-breaking error marks the device as needing a reset.
     func queueNotified(_ index: Int) throws(QueueError) -> QueueWork
-    /// The driver reset the device: drop the queues and go back to the initial state.
+    /// One of the device's own sources (registered as `.source(source)`) is ready (on the I/O
+    /// thread, serialized like `queueNotified`, only while active).
+    func sourceReady(_ source: Int) throws(QueueError)
+    /// The driver reset the device: drop the queues and go back to the initial state (the
+    /// activation's watches end with it).
     func reset()
-    /// A host descriptor whose readiness the device wants to hear about (a tap), or nil. Its
-    /// owner watches it as the device asks through the interest handler.
-    var backendDescriptor: Int32? { get }
-    /// What the backend is, for messages (such as `tap tap0`).
-    var backendName: String { get }
-    /// `backendDescriptor` is readable (on the I/O thread, serialized like `queueNotified`).
-    func backendReadable() throws(QueueError)
-    /// How the device tells its owner whether to watch `backendDescriptor`; set before activation.
-    func setBackendInterestHandler(_ handler: @escaping @Sendable (BackendInterest) -> Void)
-    /// `backendDescriptor` is readable while the device is not active (before activation, or
-    /// after it asked for a reset): consume what would keep it readable.
-    func backendReadableWhileInactive()
 }
 
 extension VirtioDevice {
-    /// No backend to watch.
-    package var backendDescriptor: Int32? { nil }
-    package var backendName: String { "backend" }
-    package func backendReadable() throws(QueueError) {}
-    package func setBackendInterestHandler(_ handler: @escaping @Sendable (BackendInterest) -> Void) {}
-    package func backendReadableWhileInactive() {}
-}
-
-/// What a device wants from whoever watches its backend descriptor.
-package enum BackendInterest: Sendable, Equatable {
-    /// Watch for readiness: the device can take input (e.g. the guest has receive buffers).
-    case receive
-    /// Stop watching for now: the device cannot take input (input waits in the backend).
-    case pause
-    /// Stop watching for good: the backend failed (e.g. its tap was deleted); every event it
-    /// still raises (errors, hang-ups) would only spin the I/O thread.
-    case detach
+    /// A device without sources of its own.
+    package func sourceReady(_ source: Int) throws(QueueError) {}
 }
 
 /// What a device left after handling a queue notification.

@@ -75,21 +75,21 @@ import Synchronization
     /// vCPU and I/O threads. Never taken inside `state`'s lock.
     private let deviceLock = Mutex(())
 
-    /// Called with true once the device is activated (DRIVER_OK) and with false when it is
-    /// reset, so that the owner starts or stops watching the queues' notification events.
-    private let activationHandler: (@Sendable (Bool) -> Void)?
+    /// What the device registers its event sources through; every watch ends when the device
+    /// resets (or fails to activate).
+    private let events: DeviceEvents
     /// Called when the device sets DEVICE_NEEDS_RESET (the driver broke the protocol), for the
     /// owner's log: rare, never on a well-behaved exit path.
     private let needsResetHandler: (@Sendable () -> Void)?
 
     package init(
         device: any VirtioDevice, memory: GuestMemory, interrupt: VirtioInterrupt,
-        activationHandler: (@Sendable (Bool) -> Void)? = nil, needsResetHandler: (@Sendable () -> Void)? = nil
+        events: DeviceEvents = .unwatched(), needsResetHandler: (@Sendable () -> Void)? = nil
     ) {
         self.device = device
         self.memory = memory
         self.interrupt = interrupt
-        self.activationHandler = activationHandler
+        self.events = events
         self.needsResetHandler = needsResetHandler
         state = Mutex(
             State(
@@ -273,10 +273,11 @@ import Synchronization
                         indirectDescriptors: features & VirtioFeature.ringIndirectDescriptors != 0))
             }
             try device.activate(
-                VirtioActivation(queues: splitQueues, memory: memory, features: features, interrupt: interrupt))
+                VirtioActivation(
+                    queues: splitQueues, memory: memory, features: features, interrupt: interrupt, events: events))
             state.withLock { $0.activated = true }
-            activationHandler?(true)
         } catch {
+            events.cancelAll()  // what the device registered before it gave up
             needsResetLocked()
         }
     }
@@ -287,9 +288,8 @@ import Synchronization
     }
 
     private func resetLocked() {
-        let wasActive = state.withLock { $0.activated }
-        if wasActive { activationHandler?(false) }
         device.reset()
+        events.cancelAll()
         state.withLock { state in
             let generation = state.configurationGeneration
             state = State(
@@ -318,20 +318,14 @@ import Synchronization
         }
     }
 
-    /// Runs device work that does not come from a queue notification (e.g. a network backend
-    /// became readable) serialized with notifications and resets, only while active; otherwise
-    /// `inactive` runs (also serialized).
-    package func deviceEvent(
-        _ body: (any VirtioDevice) throws(QueueError) -> Void, inactive: (any VirtioDevice) -> Void = { _ in }
-    ) {
+    /// One of the device's own sources (registered as `.source(source)`) is ready: the device
+    /// handles it, serialized with notifications and resets, only while active.
+    package func sourceReady(_ source: Int) {
         deviceLock.withLock { _ in
             let active = state.withLock { $0.activated && $0.status & VirtioStatus.deviceNeedsReset == 0 }
-            guard active else {
-                inactive(device)
-                return
-            }
+            guard active else { return }
             do throws(QueueError) {
-                try body(device)
+                try device.sourceReady(source)
             } catch {
                 if error.breaksQueue { needsResetLocked() }
             }
@@ -368,8 +362,8 @@ import Synchronization
             return (changed, wasActive)
         }
         if wasActive {
-            activationHandler?(false)
             device.reset()
+            events.cancelAll()
         }
         if changed {
             interrupt.raise(VirtioInterrupt.configurationChange)

@@ -1,6 +1,10 @@
 import GuestMemory
 import Threads
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// How a disk's reads, writes and flushes run (a disk's `aio` setting picks one).
 package enum BlockEngineKind: String, Sendable, Equatable, CaseIterable {
     /// io_uring: many requests in flight, submitted and reaped in batches by the I/O thread.
@@ -10,6 +14,16 @@ package enum BlockEngineKind: String, Sendable, Equatable, CaseIterable {
     case threads
     /// On the I/O thread, one request after another (adjacent ones merged).
     case sync
+}
+
+/// What an engine did with an operation handed to it.
+package enum BlockEngineAdmission: Sendable, Equatable {
+    /// Queued: it starts with the next `submit`, and its completion comes from `reap`.
+    case queued
+    /// The submission queue is full: submit what is queued, then hand it again.
+    case full
+    /// Run already (the synchronous engine): its result, as `reap` would have given it.
+    case completed(result: Int)
 }
 
 /// One operation handed to an engine: a vectored read or write, or fdatasync.
@@ -60,19 +74,21 @@ package typealias BlockWorkerSpawner =
     @Sendable (_ name: String, _ body: @escaping @Sendable () -> Void) throws ->
     OSThread
 
-/// Runs block operations asynchronously. Operations are queued (`enqueue`), started together
-/// (`submit`) and their completions collected (`reap`) when `completionDescriptor` is readable.
-/// All calls come from one thread at a time (the device serializes them).
+/// Runs block operations. An asynchronous engine queues them (`enqueue`), starts them together
+/// (`submit`) and hands their completions back (`reap`) when `completionDescriptor` is readable;
+/// the synchronous engine runs each in `enqueue` and answers `.completed`. All calls come from
+/// one thread at a time (the device serializes them).
 package protocol BlockEngine: AnyObject, Sendable {
     var kind: BlockEngineKind { get }
-    /// An eventfd that becomes readable when completions wait.
-    var completionDescriptor: Int32 { get }
+    /// An eventfd that becomes readable when completions wait; nil when every operation
+    /// completes in `enqueue`.
+    var completionDescriptor: Int32? { get }
     /// Operations that may be in flight at once (queued, running, or completed and not reaped).
     var capacity: Int { get }
     /// Starts what runs the operations (worker threads), with the machine.
     func start() throws(BlockEngineError)
-    /// Queues `operation`; false when the submission queue is full (submit, then queue again).
-    func enqueue(_ operation: BlockEngineOperation) -> Bool
+    /// Takes `operation`: queues it, refuses it for now (`.full`), or runs it at once.
+    func enqueue(_ operation: BlockEngineOperation) -> BlockEngineAdmission
     /// Starts every queued operation.
     func submit()
     /// Takes back the operations queued and not yet started (a failed submit leaves io_uring's
@@ -95,13 +111,13 @@ package enum BlockEngines {
     /// io_uring submission slots of one disk (completion slots are twice as many).
     package static let ringEntries: UInt32 = 256
 
-    /// The engine for `kind` (nil for `.sync`). `.ioUring` fails when io_uring is refused;
-    /// callers asking for `auto` use `automatic` instead.
+    /// The engine for `kind`. `.ioUring` fails when io_uring is refused; callers asking for
+    /// `auto` use `automatic` instead.
     package static func make(_ kind: BlockEngineKind, name: String, spawn: @escaping BlockWorkerSpawner)
-        throws(BlockEngineError) -> (any BlockEngine)?
+        throws(BlockEngineError) -> any BlockEngine
     {
         switch kind {
-        case .sync: return nil
+        case .sync: return SynchronousEngine()
         case .ioUring: return try IOUringEngine(entries: ringEntries)
         case .threads: return try WorkerPoolEngine(name: name, workerCount: workerCount, spawn: spawn)
         }
@@ -118,4 +134,43 @@ package enum BlockEngines {
             return (try WorkerPoolEngine(name: name, workerCount: workerCount, spawn: spawn), error)
         }
     }
+}
+
+extension BlockEngineOperation {
+    /// Runs the operation on the calling thread: the whole transfer (short ones continued) or
+    /// fdatasync; bytes moved (0 for fdatasync) or -errno.
+    package func run() -> Int {
+        switch kind {
+        case .datasync:
+            while fdatasync(descriptor) != 0 {
+                if errno != EINTR { return -Int(errno) }
+            }
+            return 0
+        case .read, .write:
+            guard let vectors else { return -Int(EINVAL) }
+            switch vectors.transfer(descriptor: descriptor, offset: offset, writing: kind == .write) {
+            case .success(let count): return count
+            case .failure(let error): return -Int(error.errno)
+            }
+        }
+    }
+}
+
+/// The synchronous engine: each operation runs in `enqueue`, on the I/O thread (`aio=sync`, and
+/// a lone request at queue depth 1 on any disk, where a hand-off to another engine and back
+/// only adds latency). Stateless.
+package final class SynchronousEngine: BlockEngine {
+    package init() {}
+    package var kind: BlockEngineKind { .sync }
+    package var completionDescriptor: Int32? { nil }
+    package var capacity: Int { Int.max / 2 }
+    package func start() throws(BlockEngineError) {}
+    package func enqueue(_ operation: BlockEngineOperation) -> BlockEngineAdmission {
+        .completed(result: operation.run())
+    }
+    package func submit() {}
+    package func withdrawQueued() -> [UInt64] { [] }
+    package func reap(maximum: Int) -> [BlockEngineCompletion] { [] }
+    package func acknowledgeWakeUp() {}
+    package func wakeAgain() {}
 }

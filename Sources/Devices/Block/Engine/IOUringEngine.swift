@@ -19,7 +19,7 @@ package final class IOUringEngine: BlockEngine {
     private let completed: EventFD
     package let capacity: Int
     package var kind: BlockEngineKind { .ioUring }
-    package var completionDescriptor: Int32 { completed.rawValue }
+    package var completionDescriptor: Int32? { completed.rawValue }
 
     /// Sets up a ring of `entries` submission slots signalling a new eventfd.
     package init(entries: UInt32) throws(BlockEngineError) {
@@ -44,8 +44,8 @@ package final class IOUringEngine: BlockEngine {
     /// The kernel runs the operations: nothing to start.
     package func start() throws(BlockEngineError) {}
 
-    package func enqueue(_ operation: BlockEngineOperation) -> Bool {
-        ring.withLock { ring in
+    package func enqueue(_ operation: BlockEngineOperation) -> BlockEngineAdmission {
+        let queued = ring.withLock { ring in
             switch operation.kind {
             case .datasync:
                 return cioring_queue_datasync(ring.handle, operation.descriptor, operation.tag) == 0
@@ -58,6 +58,7 @@ package final class IOUringEngine: BlockEngine {
                     UInt32(vectors.count), operation.offset, operation.tag) == 0
             }
         }
+        return queued ? .queued : .full
     }
 
     package func submit() {

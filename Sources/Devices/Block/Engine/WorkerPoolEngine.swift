@@ -49,27 +49,9 @@ package final class WorkerPoolEngine: BlockEngine {
                     if queue.withLock({ $0.stopping }) { return }
                     continue
                 }
-                let result = Self.run(operation)
+                let result = operation.run()
                 queue.withLock { $0.finished.append(BlockEngineCompletion(tag: operation.tag, result: result)) }
                 completed.signal()
-            }
-        }
-
-        static func run(_ operation: BlockEngineOperation) -> Int {
-            switch operation.kind {
-            case .datasync:
-                while fdatasync(operation.descriptor) != 0 {
-                    if errno != EINTR { return -Int(errno) }
-                }
-                return 0
-            case .read, .write:
-                guard let vectors = operation.vectors else { return -Int(EINVAL) }
-                switch vectors.transfer(
-                    descriptor: operation.descriptor, offset: operation.offset, writing: operation.kind == .write)
-                {
-                case .success(let count): return count
-                case .failure(let error): return -Int(error.errno)
-                }
             }
         }
     }
@@ -83,7 +65,7 @@ package final class WorkerPoolEngine: BlockEngine {
     private let staged = Atomic<Int>(0)
     package let capacity: Int
     package var kind: BlockEngineKind { .threads }
-    package var completionDescriptor: Int32 { shared.completed.rawValue }
+    package var completionDescriptor: Int32? { shared.completed.rawValue }
 
     /// A pool of `workerCount` threads named after `name`, started by `start()` through `spawn`.
     package init(name: String, workerCount: Int, capacity: Int = 1024, spawn: @escaping BlockWorkerSpawner)
@@ -125,10 +107,10 @@ package final class WorkerPoolEngine: BlockEngine {
         for worker in workers { worker.join() }
     }
 
-    package func enqueue(_ operation: BlockEngineOperation) -> Bool {
+    package func enqueue(_ operation: BlockEngineOperation) -> BlockEngineAdmission {
         shared.queue.withLock { $0.operations.append(operation) }
         staged.add(1, ordering: .relaxed)
-        return true
+        return .queued
     }
 
     package func submit() {
