@@ -59,25 +59,3 @@ struct CommandFailure: Error {
         self.status = status
     }
 }
-
-/// Writes `text` to standard error, unbuffered.
-func writeStandardError(_ text: String) {
-    writeAll(2, Array(text.utf8))
-}
-
-/// Writes `bytes` to standard output, unbuffered (the pod's log for `launch`'s console).
-func writeStandardOutput(_ bytes: [UInt8]) {
-    writeAll(1, bytes)
-}
-
-/// Writes all of `bytes` to `descriptor` (retrying short writes and EINTR; gives up on errors).
-private func writeAll(_ descriptor: Int32, _ bytes: [UInt8]) {
-    var remaining = bytes[...]
-    while !remaining.isEmpty {
-        // SAFETY: write(2) reads at most `count` bytes of the slice's own storage during the call.
-        let written = remaining.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-        if written < 0, errno == EINTR { continue }
-        guard written > 0 else { return }
-        remaining = remaining.dropFirst(written)
-    }
-}
