@@ -1,4 +1,5 @@
 import ArgumentParser
+import Logging
 import VMM
 
 #if canImport(Glibc)
@@ -58,4 +59,13 @@ struct CommandFailure: Error {
         self.message = message
         self.status = status
     }
+}
+
+/// `--log-level`'s level (`run` and `launch`); a ValidationError naming the flag when `text` is not one.
+func parseLogLevel(_ text: String) throws -> Logger.Level {
+    guard let level = Logger.Level(rawValue: text) else {
+        throw ValidationError(
+            "--log-level: '\(text)' is not valid; expected trace, debug, info, notice, warning, error or critical")
+    }
+    return level
 }
