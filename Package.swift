@@ -77,23 +77,27 @@ let package = Package(
         .target(name: "CSeccomp", linkerSettings: [.linkedLibrary("seccomp")]),
         // seccomp allow-lists per thread and capability dropping.
         .target(name: "Sandbox", dependencies: ["CSeccomp"]),
+        // Strict JSON decoding for the configuration types of every target: a table per type that
+        // declares each key once (unknown keys rejected, errors naming the key path). No dependencies.
+        .target(name: "StrictCoding"),
         // Public configuration, validation, layout, Machine. The only library target importing KVM.
         .target(
             name: "VMM",
             dependencies: [
                 "KVM", "GuestMemory", "Devices", "EventLoop", "Boot", "EmbeddedFirmware", "Virtio", "HostNetwork",
-                "ACPI", "Sandbox", "Threads",
+                "ACPI", "Sandbox", "Threads", "StrictCoding",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // `swiftvmm launch`'s pod logic on the public API only: configuration and environment,
         // cgroup limits, console lines, JSON logs.
         .target(
-            name: "Launcher", dependencies: ["VMM", "PodNetwork", .product(name: "Logging", package: "swift-log")]),
+            name: "Launcher",
+            dependencies: ["VMM", "PodNetwork", "StrictCoding", .product(name: "Logging", package: "swift-log")]),
         // C: libnftables (dlopen'ed) and the DHCP server's socket.
         .target(name: "CPodNetwork"),
         // The masquerade binding in the pod's network namespace: tap, nftables, DHCPv4 server.
-        .target(name: "PodNetwork", dependencies: ["VMM", "CHostNetwork", "CPodNetwork", "Threads"]),
+        .target(name: "PodNetwork", dependencies: ["VMM", "CHostNetwork", "CPodNetwork", "Threads", "StrictCoding"]),
         // The pod's eyes, on the public API: metrics read from the machine's counters at scrape
         // time (swift-metrics + swift-prometheus), the HTTP endpoint, readiness rules, the probe.
         .target(
@@ -114,7 +118,7 @@ let package = Package(
         .target(
             name: "FirecrackerAPI",
             dependencies: [
-                "VMM", "Observability",
+                "VMM", "Observability", "StrictCoding",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -135,6 +139,7 @@ let package = Package(
         .testTarget(name: "GuestMemoryTests", dependencies: ["GuestMemory"]),
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop"]),
         .testTarget(name: "ACPITests", dependencies: ["ACPI"]),
+        .testTarget(name: "StrictCodingTests", dependencies: ["StrictCoding"]),
         .testTarget(name: "HostNetworkTests", dependencies: ["HostNetwork", "CHostNetwork"]),
         .testTarget(name: "BootTests", dependencies: ["Boot", "GuestMemory"]),
         .testTarget(name: "VirtioTests", dependencies: ["Virtio", "VirtioTestSupport", "GuestMemory", "EventLoop"]),

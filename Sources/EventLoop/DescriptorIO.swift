@@ -53,14 +53,26 @@ package enum DescriptorIO {
         return written >= 0 ? .success(written) : .failure(DescriptorIOError(errno: errno))
     }
 
-    /// Writes all of `bytes` to `descriptor` (retrying short writes and EINTR). Returns the
-    /// bytes written, or the errno of the write that failed.
-    package static func writeAll(_ descriptor: Int32, _ bytes: [UInt8]) -> Result<Int, DescriptorIOError> {
+    /// Writes all of `bytes` to `descriptor`, at file `offset` when one is given (pwrite), else at
+    /// its position (write), retrying short writes and EINTR. Returns the bytes written, or the
+    /// errno of the write that failed.
+    package static func writeAll(_ descriptor: Int32, _ bytes: [UInt8], offset: UInt64? = nil) -> Result<
+        Int, DescriptorIOError
+    > {
         var count = 0
         while count < bytes.count {
-            // SAFETY: write(2) reads at most the remaining bytes of the array's storage during the call.
+            var position: off_t = 0
+            if let offset {
+                guard let at = off_t(exactly: offset &+ UInt64(count)) else {
+                    return .failure(DescriptorIOError(errno: EINVAL))
+                }
+                position = at
+            }
+            // SAFETY: write(2) and pwrite(2) read at most the remaining bytes of the array's storage during the call.
             let written = bytes.withUnsafeBytes { buffer in
-                write(descriptor, buffer.baseAddress! + count, buffer.count - count)
+                offset == nil
+                    ? write(descriptor, buffer.baseAddress! + count, buffer.count - count)
+                    : pwrite(descriptor, buffer.baseAddress! + count, buffer.count - count, position)
             }
             if written < 0, errno == EINTR { continue }
             guard written > 0 else { return .failure(DescriptorIOError(errno: written < 0 ? errno : EIO)) }
@@ -71,27 +83,6 @@ package enum DescriptorIO {
 }
 
 extension DescriptorIO {
-    /// Writes all of `bytes` to `descriptor` at file `offset` (pwrite, retrying short writes
-    /// and EINTR). Returns the bytes written, or the errno of the write that failed.
-    package static func writeAll(_ descriptor: Int32, _ bytes: [UInt8], offset: UInt64) -> Result<
-        Int, DescriptorIOError
-    > {
-        var count = 0
-        while count < bytes.count {
-            guard let position = off_t(exactly: offset &+ UInt64(count)) else {
-                return .failure(DescriptorIOError(errno: EINVAL))
-            }
-            // SAFETY: pwrite(2) reads at most the remaining bytes of the array's storage during the call.
-            let written = bytes.withUnsafeBytes { buffer in
-                pwrite(descriptor, buffer.baseAddress! + count, buffer.count - count, position)
-            }
-            if written < 0, errno == EINTR { continue }
-            guard written > 0 else { return .failure(DescriptorIOError(errno: written < 0 ? errno : EIO)) }
-            count += written
-        }
-        return .success(count)
-    }
-
     /// One read(2) of at most `maximumCount` bytes (EINTR retried): the bytes (empty at end of
     /// file), or the errno.
     package static func read(_ descriptor: Int32, maximumCount: Int) -> Result<[UInt8], DescriptorIOError> {

@@ -1,4 +1,5 @@
 import FoundationEssentials
+import StrictCoding
 import VMM
 
 /// Firecracker's configuration file (`--config-file`), which is also the shape of
@@ -8,62 +9,54 @@ public struct FirecrackerConfigFile: Sendable, Equatable, Codable {
 
     public init(_ resources: FirecrackerResources) { self.resources = resources }
 
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case bootSource = "boot-source"
-        case drives
-        case machineConfig = "machine-config"
-        case networkInterfaces = "network-interfaces"
-        case logger, metrics, entropy, serial
-        // Firecracker's sections SwiftVMM has no device for (yet): an error when given.
-        case balloon
-        case cpuConfig = "cpu-config"
-        case mmdsConfig = "mmds-config"
-        case vsock, pmem
-        case memoryHotplug = "memory-hotplug"
-    }
-
-    private static let unsupportedSections: [CodingKeys] = [
-        .balloon, .cpuConfig, .mmdsConfig, .vsock, .pmem, .memoryHotplug,
+    /// The sections, each decoded and checked as the API would take it (the same rules and
+    /// messages); Firecracker's sections SwiftVMM has no device for (yet) are an error when given.
+    static let sections: StrictKeys<FirecrackerResources> = [
+        unsupported("balloon"), unsupported("cpu-config"), unsupported("mmds-config"), unsupported("vsock"),
+        unsupported("pmem"), unsupported("memory-hotplug"),
+        .custom("machine-config") { resources, field in
+            if let update = try field.optional(MachineConfigurationUpdate.self) {
+                try resources.update(update, replace: true)
+            }
+        },
+        .custom("boot-source") { resources, field in
+            if let source = try field.optional(FirecrackerBootSource.self) { try resources.setBootSource(source) }
+        },
+        .custom("drives") { resources, field in
+            for drive in try field.optional([FirecrackerDrive].self) ?? [] { try resources.putDrive(drive) }
+        },
+        .custom("network-interfaces") { resources, field in
+            for interface in try field.optional([FirecrackerNetworkInterface].self) ?? [] {
+                try resources.putNetworkInterface(interface)
+            }
+        },
+        .field("entropy", \.entropy), .field("serial", \.serial), .field("logger", \.logger),
+        .field("metrics", \.metrics),
     ]
 
-    /// Decodes and checks every section as the API would take it (the same rules and messages).
-    public init(from decoder: any Decoder) throws {
-        try rejectUnknownKeys(in: decoder, allowed: CodingKeys.self)
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        for section in Self.unsupportedSections where try container.isGiven(section) {
-            throw FirecrackerFault.unsupported("the \(section.rawValue) section")
-        }
-        var resources = FirecrackerResources()
-        if let update = try container.optional(MachineConfigurationUpdate.self, .machineConfig) {
-            try resources.update(update, replace: true)
-        }
-        if let source = try container.optional(FirecrackerBootSource.self, .bootSource) {
-            try resources.setBootSource(source)
-        }
-        for drive in try container.optional([FirecrackerDrive].self, .drives) ?? [] {
-            try resources.putDrive(drive)
-        }
-        for interface in try container.optional([FirecrackerNetworkInterface].self, .networkInterfaces) ?? [] {
-            try resources.putNetworkInterface(interface)
-        }
-        resources.entropy = try container.optional(FirecrackerEntropyDevice.self, .entropy)
-        resources.serial = try container.optional(FirecrackerSerialDevice.self, .serial)
-        resources.logger = try container.optional(FirecrackerLoggerConfiguration.self, .logger)
-        resources.metrics = try container.optional(FirecrackerMetricsConfiguration.self, .metrics)
-        self.resources = resources
+    private static func unsupported(_ section: String) -> StrictKey<FirecrackerResources> {
+        .unsupported(section, FirecrackerFault.unsupported("the \(section) section"))
     }
 
-    /// GET /vm/config's body: every section, null where nothing is configured.
+    public init(from decoder: any Decoder) throws {
+        resources = try Self.sections.decode(decoder, into: FirecrackerResources())
+    }
+
+    /// GET /vm/config's body: every section but the serial device, null where nothing is configured.
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(resources.bootSource, forKey: .bootSource)
-        try container.encode(resources.drives, forKey: .drives)
-        try container.encode(resources.machine, forKey: .machineConfig)
-        try container.encode(resources.networkInterfaces, forKey: .networkInterfaces)
-        try container.encode(resources.logger, forKey: .logger)
-        try container.encode(resources.metrics, forKey: .metrics)
-        try container.encode(resources.entropy, forKey: .entropy)
-        for section in Self.unsupportedSections { try container.encodeNil(forKey: section) }
+        var container = encoder.container(keyedBy: AnyCodingKey.self)
+        let sections: [(String, (any Encodable)?)] = [
+            ("boot-source", resources.bootSource), ("drives", resources.drives), ("machine-config", resources.machine),
+            ("network-interfaces", resources.networkInterfaces), ("logger", resources.logger),
+            ("metrics", resources.metrics), ("entropy", resources.entropy),
+        ]
+        for (name, value) in sections + Self.sections.keys.filter(\.isUnsupported).map({ ($0.name, nil) }) {
+            if let value {
+                try container.encode(value, forKey: AnyCodingKey(name))
+            } else {
+                try container.encodeNil(forKey: AnyCodingKey(name))
+            }
+        }
     }
 
     /// Reads and checks the file at `path`; every problem is one line naming the file.
@@ -102,7 +95,7 @@ enum FirecrackerRequestBody {
     /// One line: the key path and what was wrong, or a fault's own message.
     static func describe(_ error: any Error) -> String {
         if let fault = error as? FirecrackerFault { return fault.message }
-        if let decoding = error as? DecodingError { return VirtualMachineConfiguration.describe(decoding) }
+        if let decoding = error as? DecodingError { return decoding.oneLineDescription }
         return "not valid JSON (\(error))"
     }
 }

@@ -1,3 +1,4 @@
+import StrictCoding
 import VMM
 
 // The request and response bodies of Firecracker's API (swagger 2.0, v1.x definitions), with
@@ -50,23 +51,13 @@ public struct FirecrackerMachineConfiguration: Sendable, Equatable, Encodable {
 
     public init() {}
 
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case vcpuCount = "vcpu_count"
-        case memSizeMiB = "mem_size_mib"
-        case smt
-        case trackDirtyPages = "track_dirty_pages"
-        case hugePages = "huge_pages"
-        case cpuTemplate = "cpu_template"
-    }
+    /// The body of GET /machine-config.
+    static let keys: StrictKeys<Self> = [
+        .field("vcpu_count", \.vcpuCount), .field("mem_size_mib", \.memSizeMiB), .field("smt", \.smt),
+        .field("track_dirty_pages", \.trackDirtyPages), .field("huge_pages", \.hugePages),
+    ]
 
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(vcpuCount, forKey: .vcpuCount)
-        try container.encode(memSizeMiB, forKey: .memSizeMiB)
-        try container.encode(smt, forKey: .smt)
-        try container.encode(trackDirtyPages, forKey: .trackDirtyPages)
-        try container.encode(hugePages, forKey: .hugePages)
-    }
+    public func encode(to encoder: any Encoder) throws { try Self.keys.encode(self, to: encoder) }
 }
 
 /// A PUT (every required field, the rest back to defaults) or PATCH (only what is given) of
@@ -79,23 +70,17 @@ struct MachineConfigurationUpdate: Decodable, Equatable {
     var hugePages: FirecrackerMachineConfiguration.HugePages?
     var cpuTemplate: String?
 
-    typealias CodingKeys = FirecrackerMachineConfiguration.CodingKeys
+    static let keys: StrictKeys<Self> = [
+        .field("vcpu_count", \.vcpuCount), .field("mem_size_mib", \.memSizeMiB), .field("smt", \.smt),
+        .field("track_dirty_pages", \.trackDirtyPages), .field("huge_pages", \.hugePages),
+        .field("cpu_template", \.cpuTemplate),
+    ]
 
-    init(from decoder: any Decoder) throws {
-        try rejectUnknownKeys(in: decoder, allowed: CodingKeys.self)
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        vcpuCount = try container.optional(Int.self, .vcpuCount)
-        memSizeMiB = try container.optional(Int.self, .memSizeMiB)
-        smt = try container.optional(Bool.self, .smt)
-        trackDirtyPages = try container.optional(Bool.self, .trackDirtyPages)
-        hugePages = try container.optional(FirecrackerMachineConfiguration.HugePages.self, .hugePages)
-        cpuTemplate = try container.optional(String.self, .cpuTemplate)
-    }
+    init() {}
 
-    var isEmpty: Bool {
-        vcpuCount == nil && memSizeMiB == nil && smt == nil && trackDirtyPages == nil && hugePages == nil
-            && cpuTemplate == nil
-    }
+    init(from decoder: any Decoder) throws { self = try Self.keys.decode(decoder, into: Self()) }
+
+    var isEmpty: Bool { self == Self() }
 }
 
 /// `BootSource`: the kernel, its command line and initrd.
@@ -110,19 +95,16 @@ public struct FirecrackerBootSource: Sendable, Equatable, Codable {
         self.initrdPath = initrdPath
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case kernelImagePath = "kernel_image_path"
-        case bootArgs = "boot_args"
-        case initrdPath = "initrd_path"
-    }
+    static let keys: StrictKeys<Self> = [
+        .required("kernel_image_path", \.kernelImagePath), .field("boot_args", \.bootArgs),
+        .field("initrd_path", \.initrdPath),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        try rejectUnknownKeys(in: decoder, allowed: CodingKeys.self)
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        kernelImagePath = try container.required(String.self, .kernelImagePath)
-        bootArgs = try container.optional(String.self, .bootArgs)
-        initrdPath = try container.optional(String.self, .initrdPath)
+        self = try Self.keys.decode(decoder, into: Self(kernelImagePath: ""))
     }
+
+    public func encode(to encoder: any Encoder) throws { try Self.keys.encode(self, to: encoder) }
 }
 
 /// `Drive`: a virtio-blk disk.
@@ -160,64 +142,35 @@ public struct FirecrackerDrive: Sendable, Equatable, Codable {
         self.ioEngine = ioEngine
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case driveID = "drive_id"
-        case pathOnHost = "path_on_host"
-        case isRootDevice = "is_root_device"
-        case isReadOnly = "is_read_only"
-        case partUUID = "partuuid"
-        case cacheType = "cache_type"
-        case ioEngine = "io_engine"
-        case rateLimiter = "rate_limiter"
-        case socket
-    }
+    static let keys: StrictKeys<Self> = [
+        .required("drive_id", \.driveID), .required("is_root_device", \.isRootDevice),
+        .unsupported("socket", FirecrackerFault.unsupported("vhost-user drives (socket)")),
+        .unsupported("rate_limiter", FirecrackerFault.unsupported("drive rate limiters")),
+        .required("path_on_host", \.pathOnHost), .field("is_read_only", \.isReadOnly),
+        .field("partuuid", \.partUUID), .field("cache_type", \.cacheType), .field("io_engine", \.ioEngine),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        try rejectUnknownKeys(in: decoder, allowed: CodingKeys.self)
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        driveID = try container.required(String.self, .driveID)
-        isRootDevice = try container.required(Bool.self, .isRootDevice)
-        if try container.isGiven(.socket) { throw FirecrackerFault.unsupported("vhost-user drives (socket)") }
-        if try container.isGiven(.rateLimiter) { throw FirecrackerFault.unsupported("drive rate limiters") }
-        pathOnHost = try container.required(String.self, .pathOnHost)
-        isReadOnly = try container.optional(Bool.self, .isReadOnly) ?? false
-        partUUID = try container.optional(String.self, .partUUID)
-        cacheType = try container.optional(CacheType.self, .cacheType) ?? .noFlush
-        ioEngine = try container.optional(IOEngine.self, .ioEngine) ?? .sync
+        self = try Self.keys.decode(decoder, into: Self(driveID: "", pathOnHost: ""))
     }
 
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(driveID, forKey: .driveID)
-        try container.encode(pathOnHost, forKey: .pathOnHost)
-        try container.encode(isRootDevice, forKey: .isRootDevice)
-        try container.encode(isReadOnly, forKey: .isReadOnly)
-        try container.encodeIfPresent(partUUID, forKey: .partUUID)
-        try container.encode(cacheType, forKey: .cacheType)
-        try container.encode(ioEngine, forKey: .ioEngine)
-    }
+    public func encode(to encoder: any Encoder) throws { try Self.keys.encode(self, to: encoder) }
 }
 
 /// `PartialDrive`: what may change on a running machine's drive.
-struct PartialDrive: Decodable, Equatable {
+struct PartialDrive: Equatable {
     var driveID: String
     var pathOnHost: String?
+}
 
-    typealias CodingKeys = FirecrackerDrive.CodingKeys
+extension PartialDrive: Decodable {
+    static let keys: StrictKeys<Self> = [
+        .required("drive_id", \.driveID),
+        .unsupported("rate_limiter", FirecrackerFault.unsupported("drive rate limiters")),
+        .field("path_on_host", \.pathOnHost),
+    ]
 
-    init(from decoder: any Decoder) throws {
-        try rejectUnknownKeys(in: decoder, allowed: PartialKeys.self)
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        driveID = try container.required(String.self, .driveID)
-        if try container.isGiven(.rateLimiter) { throw FirecrackerFault.unsupported("drive rate limiters") }
-        pathOnHost = try container.optional(String.self, .pathOnHost)
-    }
-
-    enum PartialKeys: String, CodingKey, CaseIterable {
-        case driveID = "drive_id"
-        case pathOnHost = "path_on_host"
-        case rateLimiter = "rate_limiter"
-    }
+    init(from decoder: any Decoder) throws { self = try Self.keys.decode(decoder, into: Self(driveID: "")) }
 }
 
 /// `NetworkInterface`: a virtio-net NIC on a host tap.
@@ -234,58 +187,36 @@ public struct FirecrackerNetworkInterface: Sendable, Equatable, Codable {
         self.mtu = mtu
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case ifaceID = "iface_id"
-        case hostDevName = "host_dev_name"
-        case guestMAC = "guest_mac"
-        case mtu
-        case rxRateLimiter = "rx_rate_limiter"
-        case txRateLimiter = "tx_rate_limiter"
-    }
+    static let keys: StrictKeys<Self> = [
+        .required("iface_id", \.ifaceID), .required("host_dev_name", \.hostDevName), .field("guest_mac", \.guestMAC),
+        .field("mtu", \.mtu), .unsupported("rx_rate_limiter", FirecrackerFault.unsupported("network rate limiters")),
+        .unsupported("tx_rate_limiter", FirecrackerFault.unsupported("network rate limiters")),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        try rejectUnknownKeys(in: decoder, allowed: CodingKeys.self)
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        ifaceID = try container.required(String.self, .ifaceID)
-        hostDevName = try container.required(String.self, .hostDevName)
-        guestMAC = try container.optional(String.self, .guestMAC)
-        mtu = try container.optional(Int.self, .mtu)
-        if try container.isGiven(.rxRateLimiter) || container.isGiven(.txRateLimiter) {
-            throw FirecrackerFault.unsupported("network rate limiters")
-        }
+        self = try Self.keys.decode(decoder, into: Self(ifaceID: "", hostDevName: ""))
     }
 
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(ifaceID, forKey: .ifaceID)
-        try container.encode(hostDevName, forKey: .hostDevName)
-        try container.encodeIfPresent(guestMAC, forKey: .guestMAC)
-        try container.encodeIfPresent(mtu, forKey: .mtu)
-    }
+    public func encode(to encoder: any Encoder) throws { try Self.keys.encode(self, to: encoder) }
 }
 
 /// `PartialNetworkInterface`: only rate limiters change after boot, which SwiftVMM has not.
-struct PartialNetworkInterface: Decodable, Equatable {
+struct PartialNetworkInterface: Equatable {
     var ifaceID: String
+}
 
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case ifaceID = "iface_id"
-        case rxRateLimiter = "rx_rate_limiter"
-        case txRateLimiter = "tx_rate_limiter"
-    }
+extension PartialNetworkInterface: Decodable {
+    static let keys: StrictKeys<Self> = [
+        .required("iface_id", \.ifaceID),
+        .unsupported("rx_rate_limiter", FirecrackerFault.unsupported("network rate limiters")),
+        .unsupported("tx_rate_limiter", FirecrackerFault.unsupported("network rate limiters")),
+    ]
 
-    init(from decoder: any Decoder) throws {
-        try rejectUnknownKeys(in: decoder, allowed: CodingKeys.self)
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        ifaceID = try container.required(String.self, .ifaceID)
-        if try container.isGiven(.rxRateLimiter) || container.isGiven(.txRateLimiter) {
-            throw FirecrackerFault.unsupported("network rate limiters")
-        }
-    }
+    init(from decoder: any Decoder) throws { self = try Self.keys.decode(decoder, into: Self(ifaceID: "")) }
 }
 
 /// `InstanceActionInfo`.
-struct InstanceAction: Decodable, Equatable {
+struct InstanceAction: Equatable {
     enum Kind: String, Decodable {
         case flushMetrics = "FlushMetrics"
         case instanceStart = "InstanceStart"
@@ -293,30 +224,30 @@ struct InstanceAction: Decodable, Equatable {
     }
 
     var actionType: Kind
+}
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case actionType = "action_type" }
+extension InstanceAction: Decodable {
+    static let keys: StrictKeys<Self> = [.required("action_type", \.actionType)]
 
     init(from decoder: any Decoder) throws {
-        try rejectUnknownKeys(in: decoder, allowed: CodingKeys.self)
-        actionType = try decoder.container(keyedBy: CodingKeys.self).required(Kind.self, .actionType)
+        self = try Self.keys.decode(decoder, into: Self(actionType: .flushMetrics))
     }
 }
 
 /// `Vm`: the state PATCH /vm asks for.
-struct VMStateChange: Decodable, Equatable {
+struct VMStateChange: Equatable {
     enum State: String, Decodable {
         case paused = "Paused"
         case resumed = "Resumed"
     }
 
     var state: State
+}
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case state }
+extension VMStateChange: Decodable {
+    static let keys: StrictKeys<Self> = [.required("state", \.state)]
 
-    init(from decoder: any Decoder) throws {
-        try rejectUnknownKeys(in: decoder, allowed: CodingKeys.self)
-        state = try decoder.container(keyedBy: CodingKeys.self).required(State.self, .state)
-    }
+    init(from decoder: any Decoder) throws { self = try Self.keys.decode(decoder, into: Self(state: .paused)) }
 }
 
 /// `Logger`: where and how the VMM's log lines go.
@@ -338,30 +269,22 @@ public struct FirecrackerLoggerConfiguration: Sendable, Equatable, Codable {
 
     public init() {}
 
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case logPath = "log_path"
-        case level
-        case showLevel = "show_level"
-        case showLogOrigin = "show_log_origin"
-        case module
-    }
-
-    public init(from decoder: any Decoder) throws {
-        try rejectUnknownKeys(in: decoder, allowed: CodingKeys.self)
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        logPath = try container.optional(String.self, .logPath)
-        if let text = try container.optional(String.self, .level) {
+    static let keys: StrictKeys<Self> = [
+        .field("log_path", \.logPath),
+        .field("level", \.level) { (text: String, _) in
             // Case-insensitive, as Firecracker reads it.
             guard let level = Level.allCases.first(where: { $0.rawValue.lowercased() == text.lowercased() }) else {
                 throw FirecrackerFault(
                     "Invalid logger level: '\(text)'; expected Error, Warning, Info, Debug, Trace or Off.")
             }
-            self.level = level
-        }
-        showLevel = try container.optional(Bool.self, .showLevel)
-        showLogOrigin = try container.optional(Bool.self, .showLogOrigin)
-        module = try container.optional(String.self, .module)
-    }
+            return level
+        },
+        .field("show_level", \.showLevel), .field("show_log_origin", \.showLogOrigin), .field("module", \.module),
+    ]
+
+    public init(from decoder: any Decoder) throws { self = try Self.keys.decode(decoder, into: Self()) }
+
+    public func encode(to encoder: any Encoder) throws { try Self.keys.encode(self, to: encoder) }
 }
 
 /// `Metrics`: the file Firecracker-style JSON metric lines are written to.
@@ -370,28 +293,24 @@ public struct FirecrackerMetricsConfiguration: Sendable, Equatable, Codable {
 
     public init(metricsPath: String) { self.metricsPath = metricsPath }
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case metricsPath = "metrics_path" }
+    static let keys: StrictKeys<Self> = [.required("metrics_path", \.metricsPath)]
 
-    public init(from decoder: any Decoder) throws {
-        try rejectUnknownKeys(in: decoder, allowed: CodingKeys.self)
-        metricsPath = try decoder.container(keyedBy: CodingKeys.self).required(String.self, .metricsPath)
-    }
+    public init(from decoder: any Decoder) throws { self = try Self.keys.decode(decoder, into: Self(metricsPath: "")) }
+
+    public func encode(to encoder: any Encoder) throws { try Self.keys.encode(self, to: encoder) }
 }
 
 /// `EntropyDevice`: a virtio-rng device.
 public struct FirecrackerEntropyDevice: Sendable, Equatable, Codable {
     public init() {}
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case rateLimiter = "rate_limiter" }
+    static let keys: StrictKeys<Self> = [
+        .unsupported("rate_limiter", FirecrackerFault.unsupported("entropy rate limiters"))
+    ]
 
-    public init(from decoder: any Decoder) throws {
-        try rejectUnknownKeys(in: decoder, allowed: CodingKeys.self)
-        if try decoder.container(keyedBy: CodingKeys.self).isGiven(.rateLimiter) {
-            throw FirecrackerFault.unsupported("entropy rate limiters")
-        }
-    }
+    public init(from decoder: any Decoder) throws { self = try Self.keys.decode(decoder, into: Self()) }
 
-    public func encode(to encoder: any Encoder) throws { _ = encoder.container(keyedBy: CodingKeys.self) }
+    public func encode(to encoder: any Encoder) throws { try Self.keys.encode(self, to: encoder) }
 }
 
 /// `SerialDevice`: where the guest's serial console goes.
@@ -400,22 +319,14 @@ public struct FirecrackerSerialDevice: Sendable, Equatable, Codable {
 
     public init(serialOutPath: String? = nil) { self.serialOutPath = serialOutPath }
 
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case serialOutPath = "serial_out_path"
-        case rateLimiter = "rate_limiter"
-    }
+    static let keys: StrictKeys<Self> = [
+        .unsupported("rate_limiter", FirecrackerFault.unsupported("serial rate limiters")),
+        .field("serial_out_path", \.serialOutPath),
+    ]
 
-    public init(from decoder: any Decoder) throws {
-        try rejectUnknownKeys(in: decoder, allowed: CodingKeys.self)
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        if try container.isGiven(.rateLimiter) { throw FirecrackerFault.unsupported("serial rate limiters") }
-        serialOutPath = try container.optional(String.self, .serialOutPath)
-    }
+    public init(from decoder: any Decoder) throws { self = try Self.keys.decode(decoder, into: Self()) }
 
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encodeIfPresent(serialOutPath, forKey: .serialOutPath)
-    }
+    public func encode(to encoder: any Encoder) throws { try Self.keys.encode(self, to: encoder) }
 }
 
 /// `InstanceInfo`: the answer to GET /.
@@ -429,13 +340,5 @@ struct InstanceInfo: Encodable, Equatable {
         case id, state
         case vmmVersion = "vmm_version"
         case appName = "app_name"
-    }
-}
-
-extension KeyedDecodingContainer {
-    /// Whether `key` is present with a value other than null.
-    func isGiven(_ key: Key) throws -> Bool {
-        guard contains(key) else { return false }
-        return try !decodeNil(forKey: key)
     }
 }

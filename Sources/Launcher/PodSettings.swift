@@ -1,5 +1,6 @@
 import FoundationEssentials
 import PodNetwork
+import StrictCoding
 import VMM
 
 /// What `swiftvmm launch` adds to a VM configuration: the `pod` section of its configuration
@@ -90,7 +91,7 @@ public struct LaunchConfiguration: Sendable, Equatable {
         } catch let error as MachineError {
             throw error
         } catch let error as DecodingError {
-            throw .malformedConfigurationFile(path: source, reason: LaunchFile.describe(error))
+            throw .malformedConfigurationFile(path: source, reason: error.oneLineDescription)
         } catch {
             throw .malformedConfigurationFile(path: source, reason: "\(error)")
         }
@@ -164,71 +165,49 @@ struct LaunchFile: Decodable {
         // Only `pod`: every other key is the machine's, checked by VirtualMachineConfiguration.
         pod = try decoder.container(keyedBy: CodingKeys.self).decodeIfPresent(PodSettings.self, forKey: .pod)
     }
-
-    /// One line naming the key path and what was wrong.
-    static func describe(_ error: DecodingError) -> String {
-        let context: DecodingError.Context
-        switch error {
-        case .typeMismatch(_, let found), .valueNotFound(_, let found), .keyNotFound(_, let found),
-            .dataCorrupted(let found):
-            context = found
-        @unknown default: return "\(error)"
-        }
-        let path = context.codingPath.map(\.stringValue).joined(separator: ".")
-        return "\(path.isEmpty ? "top level" : path): \(context.debugDescription)"
-    }
 }
 
 extension PodSettings: Decodable {
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case graceSeconds = "grace_seconds"
-        case rebootInPlace = "reboot_in_place"
-        case memoryOverheadMiB = "memory_overhead_mib"
-        case consoleIdleFlushMilliseconds = "console_idle_flush_ms"
-        case network
-        case httpListen = "http_listen"
-        case probeSocket = "probe_socket"
-        case readyConsolePattern = "ready_console"
-        case readyTCPPort = "ready_tcp_port"
-    }
+    /// The `pod` section's keys; values out of range are errors naming `pod.KEY`.
+    static let keys: StrictKeys<Self> = [
+        .field("grace_seconds", \.graceSeconds, parse: within(0...LaunchConfiguration.maximumGraceSeconds)),
+        .field("memory_overhead_mib", \.memoryOverheadMiB, parse: within(0...(1 << 20))),
+        .field("console_idle_flush_ms", \.consoleIdleFlushMilliseconds, parse: within(1...60_000)),
+        .field("reboot_in_place", \.rebootInPlace),
+        .field("network", \.network), orOff("http_listen", \.httpListen), orOff("probe_socket", \.probeSocket),
+        .field("ready_console", \.readyConsolePattern),
+        .field("ready_tcp_port", \.readyTCPPort, parse: within(1...65_535)),
+    ]
 
     /// The `pod` section; unknown keys and values out of range are errors naming `pod.KEY`.
     public init(from decoder: any Decoder) throws {
-        self.init()
-        try StrictKeys.reject(in: decoder, allowed: CodingKeys.allCases.map(\.rawValue), prefix: "pod")
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        func checked<Value: Decodable & Comparable>(_ key: CodingKeys, _ range: ClosedRange<Value>) throws -> Value? {
-            guard let value = try container.decodeIfPresent(Value.self, forKey: key) else { return nil }
-            guard range.contains(value) else {
-                throw MachineError.invalidValue(
-                    field: "pod.\(key.rawValue)", value: "\(value)",
-                    expected: "a value from \(range.lowerBound) to \(range.upperBound)")
-            }
-            return value
-        }
-        if let seconds = try checked(.graceSeconds, 0.0...LaunchConfiguration.maximumGraceSeconds) {
-            graceSeconds = seconds
-        }
-        if let mib = try checked(.memoryOverheadMiB, 0...(1 << 20)) { memoryOverheadMiB = mib }
-        if let milliseconds = try checked(.consoleIdleFlushMilliseconds, 1...60_000) {
-            consoleIdleFlushMilliseconds = milliseconds
-        }
-        if let flag = try container.decodeIfPresent(Bool.self, forKey: .rebootInPlace) { rebootInPlace = flag }
-        network = try container.decodeIfPresent(PodNetworkConfiguration.self, forKey: .network)
-        if container.contains(.httpListen) {
-            let listen = try container.decodeIfPresent(String.self, forKey: .httpListen)
-            httpListen = listen?.isEmpty == false ? listen : nil
-        }
-        if container.contains(.probeSocket) {
-            let path = try container.decodeIfPresent(String.self, forKey: .probeSocket)
-            probeSocket = path?.isEmpty == false ? path : nil
-        }
-        readyConsolePattern = try container.decodeIfPresent(String.self, forKey: .readyConsolePattern)
-        if let port = try checked(.readyTCPPort, 1...65_535) { readyTCPPort = port }
+        self = try Self.keys.decode(section: "pod", decoder, into: PodSettings())
         if readyConsolePattern != nil, readyTCPPort != nil {
             throw MachineError.invalidValue(
                 field: "pod.ready_tcp_port", value: "\(readyTCPPort ?? 0)",
                 expected: "one readiness rule: ready_console or ready_tcp_port, not both")
+        }
+    }
+
+    /// A value checked against `range`.
+    private static func within<Value: Comparable & Sendable>(_ range: ClosedRange<Value>)
+        -> @Sendable (Value, StrictField) throws -> Value
+    {
+        { value, field in
+            guard range.contains(value) else {
+                throw MachineError.invalidValue(
+                    field: "pod.\(field.name)", value: "\(value)",
+                    expected: "a value from \(range.lowerBound) to \(range.upperBound)")
+            }
+            return value
+        }
+    }
+
+    /// A string with a default that an empty string or null turns off (nil).
+    private static func orOff(_ name: String, _ path: WritableKeyPath<Self, String?> & Sendable) -> StrictKey<Self> {
+        .custom(name) { settings, field in
+            guard field.isPresent else { return }
+            settings[keyPath: path] = try field.optional(String.self).flatMap { $0.isEmpty ? nil : $0 }
         }
     }
 }

@@ -1,3 +1,4 @@
+import StrictCoding
 import VMM
 
 /// The `pod.network` section of `swiftvmm launch`'s configuration: how the guest reaches the
@@ -124,106 +125,90 @@ public struct PodNetworkConfiguration: Sendable, Equatable {
 }
 
 extension PodNetworkConfiguration: Decodable {
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case binding, subnet, gateway, guest, tap, ports, dhcp, mtu
-        case podInterface = "interface"
-        case forwardICMP = "forward_icmp"
-        case leaseSeconds = "lease_seconds"
-        case allowedDestinations = "allowed_destinations"
-    }
+    /// The section's keys; malformed values are errors naming `pod.network.KEY`.
+    static let keys: StrictKeys<Self> = [
+        .custom("binding") { _, field in
+            if let binding = try field.optional(String.self), binding != "masquerade" {
+                throw invalid(field, binding, expected: "masquerade (the only binding so far)")
+            }
+        },
+        .field("subnet", \.subnet) { (text: String, field) in
+            guard let subnet = IPv4Subnet(text) else {
+                throw invalid(field, text, expected: "an IPv4 subnet such as 10.0.2.0/24 (host bits zero)")
+            }
+            return subnet
+        },
+        .field("gateway", \.gateway, parse: address), .field("guest", \.guest, parse: address), .field("tap", \.tap),
+        .field("interface", \.podInterface), .field("forward_icmp", \.forwardICMP), .field("dhcp", \.dhcp),
+        .field("mtu", \.mtu),
+        .field("lease_seconds", \.leaseSeconds) { (seconds: Int, field) in
+            guard let value = UInt32(exactly: seconds) else {
+                throw invalid(field, "\(seconds)", expected: "60 to 4294967295")
+            }
+            return value
+        },
+        .field("ports", \.ports),
+        .field("allowed_destinations", \.allowedDestinations) { (texts: [String], field) in
+            try texts.enumerated().map { index, text throws(MachineError) in
+                guard let subnet = IPv4Subnet(text.contains("/") ? text : text + "/32") else {
+                    throw .invalidValue(
+                        field: "pod.network.\(field.name)[\(index)]", value: text,
+                        expected:
+                            "an IPv4 address or subnet such as 169.254.169.254 or 169.254.0.0/16 (host bits zero)")
+                }
+                return subnet
+            }
+        },
+    ]
 
     /// The section; unknown keys and malformed values are errors naming `pod.network.KEY`.
     public init(from decoder: any Decoder) throws {
-        self.init()
-        try StrictKeys.reject(in: decoder, allowed: CodingKeys.allCases.map(\.rawValue), prefix: "pod.network")
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        if let binding = try container.decodeIfPresent(String.self, forKey: .binding), binding != "masquerade" {
-            throw MachineError.invalidValue(
-                field: "pod.network.binding", value: binding, expected: "masquerade (the only binding so far)")
-        }
-        func address(_ key: CodingKeys) throws -> IPv4Address? {
-            guard let text = try container.decodeIfPresent(String.self, forKey: key) else { return nil }
-            guard let address = IPv4Address(text) else {
-                throw MachineError.invalidValue(
-                    field: "pod.network.\(key.rawValue)", value: text, expected: "an IPv4 address such as 10.0.2.1")
-            }
-            return address
-        }
-        if let text = try container.decodeIfPresent(String.self, forKey: .subnet) {
-            guard let subnet = IPv4Subnet(text) else {
-                throw MachineError.invalidValue(
-                    field: "pod.network.subnet", value: text,
-                    expected: "an IPv4 subnet such as 10.0.2.0/24 (host bits zero)")
-            }
-            self.subnet = subnet
-        }
-        gateway = try address(.gateway)
-        guest = try address(.guest)
-        tap = try container.decodeIfPresent(String.self, forKey: .tap) ?? tap
-        podInterface = try container.decodeIfPresent(String.self, forKey: .podInterface)
-        forwardICMP = try container.decodeIfPresent(Bool.self, forKey: .forwardICMP) ?? forwardICMP
-        dhcp = try container.decodeIfPresent(Bool.self, forKey: .dhcp) ?? dhcp
-        mtu = try container.decodeIfPresent(Int.self, forKey: .mtu)
-        if let seconds = try container.decodeIfPresent(Int.self, forKey: .leaseSeconds) {
-            guard let value = UInt32(exactly: seconds) else {
-                throw MachineError.invalidValue(
-                    field: "pod.network.lease_seconds", value: "\(seconds)", expected: "60 to 4294967295")
-            }
-            leaseSeconds = value
-        }
-        ports = try container.decodeIfPresent([Port].self, forKey: .ports)
-        let destinations = try container.decodeIfPresent([String].self, forKey: .allowedDestinations) ?? []
-        allowedDestinations = try destinations.enumerated().map { index, text throws(MachineError) in
-            let cidr = text.contains("/") ? text : text + "/32"
-            guard let subnet = IPv4Subnet(cidr) else {
-                throw .invalidValue(
-                    field: "pod.network.allowed_destinations[\(index)]", value: text,
-                    expected: "an IPv4 address or subnet such as 169.254.169.254 or 169.254.0.0/16 (host bits zero)")
-            }
-            return subnet
-        }
+        self = try Self.keys.decode(section: "pod.network", decoder, into: Self())
         try validate()
+    }
+
+    private static func address(_ text: String, _ field: StrictField) throws -> IPv4Address? {
+        guard let address = IPv4Address(text) else {
+            throw invalid(field, text, expected: "an IPv4 address such as 10.0.2.1")
+        }
+        return address
+    }
+
+    private static func invalid(_ field: StrictField, _ value: String, expected: String) -> MachineError {
+        .invalidValue(field: "pod.network.\(field.name)", value: value, expected: expected)
     }
 }
 
 extension PodNetworkConfiguration.Port: Decodable {
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, port
-        case transport = "protocol"
-    }
+    static let keys: StrictKeys<Self> = [
+        .field("name", \.name), .required("port", \.port),
+        .field("protocol", \.transport) { (text: String, field) in
+            guard let value = TransportProtocol(rawValue: text.uppercased()) else {
+                throw MachineError.invalidValue(
+                    field: "\(section(field.codingPath)).protocol", value: text, expected: "TCP or UDP")
+            }
+            return value
+        },
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let index = decoder.codingPath.last?.intValue.map { "[\($0)]" } ?? ""
-        try StrictKeys.reject(
-            in: decoder, allowed: CodingKeys.allCases.map(\.rawValue), prefix: "pod.network.ports\(index)")
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        name = try container.decodeIfPresent(String.self, forKey: .name)
-        port = try container.decode(Int.self, forKey: .port)
-        let text = try container.decodeIfPresent(String.self, forKey: .transport) ?? "TCP"
-        guard let value = TransportProtocol(rawValue: text.uppercased()) else {
-            throw MachineError.invalidValue(
-                field: "pod.network.ports\(index).protocol", value: text, expected: "TCP or UDP")
-        }
-        transport = value
+        self = try Self.keys.decode(section: Self.section(decoder.codingPath), decoder, into: Self(port: 0))
+    }
+
+    /// `pod.network.ports[INDEX]`, the name of the port at `path`.
+    private static func section(_ path: [any CodingKey]) -> String {
+        "pod.network.ports" + (path.last?.intValue.map { "[\($0)]" } ?? "")
     }
 }
 
-/// Unknown keys in a strict configuration section.
-package enum StrictKeys {
-    /// Throws `MachineError.invalidValue` naming `prefix.KEY` for the first key not in `allowed`.
-    package static func reject(in decoder: any Decoder, allowed: [String], prefix: String) throws {
-        let keys = try decoder.container(keyedBy: AnyKey.self).allKeys.map(\.stringValue).sorted()
-        if let unknown = keys.first(where: { !allowed.contains($0) }) {
-            throw MachineError.invalidValue(
-                field: "\(prefix).\(unknown)", value: "(unknown key)",
-                expected: "one of \(allowed.joined(separator: ", "))")
+extension StrictKeys {
+    /// Decodes a section of `swiftvmm launch`'s configuration file: an unknown key is a
+    /// `MachineError` naming `section.KEY`.
+    package func decode(section: String, _ decoder: any Decoder, into seed: Root) throws -> Root {
+        try decode(decoder, into: seed) { key, expected in
+            MachineError.invalidValue(
+                field: "\(section).\(key)", value: "(unknown key)",
+                expected: "one of \(expected.joined(separator: ", "))")
         }
-    }
-
-    private struct AnyKey: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
     }
 }

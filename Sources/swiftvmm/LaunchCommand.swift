@@ -39,11 +39,7 @@ struct LaunchCommand: ParsableCommand {
     var logLevel: String = "info"
 
     func validate() throws {
-        guard Logger.Level(rawValue: logLevel) != nil else {
-            throw ValidationError(
-                "--log-level: '\(logLevel)' is not valid; expected trace, debug, info, notice, warning, error or critical"
-            )
-        }
+        _ = try parseLogLevel(logLevel)
     }
 
     func run() throws {
@@ -59,7 +55,7 @@ struct LaunchCommand: ParsableCommand {
             throw CommandFailure(error)
         }
         let signals = ShutdownSignals(graceSeconds: settings.pod.graceSeconds, reapChildren: getpid() == 1)
-        let logger = Self.bootstrapLogging(level: Logger.Level(rawValue: logLevel) ?? .info, pod: settings.pod)
+        let logger = Self.bootstrapLogging(level: try parseLogLevel(logLevel), pod: settings.pod)
         var machineConfiguration = settings.machine
         machineConfiguration.console = .stream
         do {

@@ -156,11 +156,7 @@ struct RunCommand: ParsableCommand {
         guard readyConsole == nil || readyTCP == nil else {
             throw ValidationError("--ready-console and --ready-tcp: give one readiness rule, not both")
         }
-        guard Logger.Level(rawValue: logLevel) != nil else {
-            throw ValidationError(
-                "--log-level: '\(logLevel)' is not valid; expected trace, debug, info, notice, warning, error or critical"
-            )
-        }
+        _ = try parseLogLevel(logLevel)
     }
 
     func run() throws {
@@ -171,7 +167,7 @@ struct RunCommand: ParsableCommand {
             try serve.run()
             return
         }
-        let level = Logger.Level(rawValue: logLevel) ?? .notice
+        let level = try parseLogLevel(logLevel)
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level

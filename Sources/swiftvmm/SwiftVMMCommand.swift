@@ -1,4 +1,5 @@
 import ArgumentParser
+import Logging
 import VMM
 
 #if canImport(Glibc)
@@ -60,24 +61,11 @@ struct CommandFailure: Error {
     }
 }
 
-/// Writes `text` to standard error, unbuffered.
-func writeStandardError(_ text: String) {
-    writeAll(2, Array(text.utf8))
-}
-
-/// Writes `bytes` to standard output, unbuffered (the pod's log for `launch`'s console).
-func writeStandardOutput(_ bytes: [UInt8]) {
-    writeAll(1, bytes)
-}
-
-/// Writes all of `bytes` to `descriptor` (retrying short writes and EINTR; gives up on errors).
-private func writeAll(_ descriptor: Int32, _ bytes: [UInt8]) {
-    var remaining = bytes[...]
-    while !remaining.isEmpty {
-        // SAFETY: write(2) reads at most `count` bytes of the slice's own storage during the call.
-        let written = remaining.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-        if written < 0, errno == EINTR { continue }
-        guard written > 0 else { return }
-        remaining = remaining.dropFirst(written)
+/// `--log-level`'s level (`run` and `launch`); a ValidationError naming the flag when `text` is not one.
+func parseLogLevel(_ text: String) throws -> Logger.Level {
+    guard let level = Logger.Level(rawValue: text) else {
+        throw ValidationError(
+            "--log-level: '\(text)' is not valid; expected trace, debug, info, notice, warning, error or critical")
     }
+    return level
 }

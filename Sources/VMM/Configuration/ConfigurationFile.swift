@@ -1,4 +1,5 @@
 import FoundationEssentials
+import StrictCoding
 
 extension VirtualMachineConfiguration {
     /// Decodes a configuration from JSON (snake_case keys; unknown keys are rejected, except
@@ -9,7 +10,7 @@ extension VirtualMachineConfiguration {
             decoder.userInfo[.configurationSections] = sections
             self = try decoder.decode(VirtualMachineConfiguration.self, from: Data(json))
         } catch let error as DecodingError {
-            throw .malformedConfigurationFile(path: source, reason: Self.describe(error))
+            throw .malformedConfigurationFile(path: source, reason: error.oneLineDescription)
         } catch {
             throw .malformedConfigurationFile(path: source, reason: "\(error)")
         }
@@ -27,34 +28,7 @@ extension VirtualMachineConfiguration {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         return [UInt8](try encoder.encode(self))
     }
-
-    /// One line naming the key path and what was wrong.
-    package static func describe(_ error: DecodingError) -> String {
-        func path(_ context: DecodingError.Context) -> String {
-            var text = ""
-            for key in context.codingPath {
-                if let index = key.intValue {
-                    text += "[\(index)]"
-                } else {
-                    text += (text.isEmpty ? "" : ".") + key.stringValue
-                }
-            }
-            return text.isEmpty ? "top level" : text
-        }
-        switch error {
-        case .typeMismatch(let type, let context):
-            return "\(path(context)): expected \(type)"
-        case .valueNotFound(let type, let context):
-            return "\(path(context)): expected \(type), found null"
-        case .keyNotFound(let key, let context):
-            let prefix = context.codingPath.isEmpty ? "" : path(context) + "."
-            return "\(prefix)\(key.stringValue): required key is missing"
-        case .dataCorrupted(let context):
-            var detail = ""
-            if let underlying = context.underlyingError { detail = " (\(underlying))" }
-            return "\(path(context)): \(context.debugDescription)\(detail)"
-        @unknown default:
-            return "\(error)"
-        }
-    }
 }
+
+/// A machine error thrown while decoding (a pod section's value out of range) reaches the caller as it is.
+extension MachineError: ExplainedDecodingError {}

@@ -1,3 +1,5 @@
+import StrictCoding
+
 /// A virtio-blk disk: a raw image file or block device.
 public struct DiskConfiguration: Sendable, Equatable, Codable {
     /// Host page cache use.
@@ -74,29 +76,16 @@ public struct DiskConfiguration: Sendable, Equatable, Codable {
     /// Sizes are capped at 2^40 MiB (1 EiB), far above any device.
     static let maximumSizeMiB = 1 << 40
 
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case path
-        case readOnly = "read_only"
-        case serial
-        case cache
-        case sizeMiB = "size_mib"
-        case createSizeMiB = "create_size_mib"
-        case queues
-        case aio
-    }
+    /// The JSON keys, in the order they are encoded.
+    static let keys: StrictKeys<Self> = [
+        .required("path", \.path), .field("read_only", \.readOnly), .field("serial", \.serial),
+        .field("cache", \.cache), .field("size_mib", \.sizeMiB), .field("create_size_mib", \.createSizeMiB),
+        .field("queues", \.queues), .field("aio", \.aio),
+    ]
 
-    public init(from decoder: any Decoder) throws {
-        try rejectUnknownKeys(in: decoder, allowed: CodingKeys.self)
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        path = try container.required(String.self, .path)
-        readOnly = try container.optional(Bool.self, .readOnly) ?? false
-        serial = try container.optional(String.self, .serial)
-        cache = try container.optional(Cache.self, .cache) ?? .writeback
-        sizeMiB = try container.optional(Int.self, .sizeMiB)
-        createSizeMiB = try container.optional(Int.self, .createSizeMiB)
-        queues = try container.optional(Int.self, .queues) ?? 1
-        aio = try container.optional(AsyncIO.self, .aio) ?? .auto
-    }
+    public init(from decoder: any Decoder) throws { self = try Self.keys.decode(decoder, into: Self(path: "")) }
+
+    public func encode(to encoder: any Encoder) throws { try Self.keys.encode(self, to: encoder) }
 
     /// Parses the command-line form
     /// `path=PATH[,readonly=on|off][,serial=S][,cache=none|writeback][,size_mib=N][,create_size_mib=N]`

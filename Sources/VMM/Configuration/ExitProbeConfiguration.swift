@@ -1,3 +1,5 @@
+import StrictCoding
+
 /// An exit probe: a device that counts guest accesses in a port or MMIO range (see `Machine.probeStatistics`).
 public struct ExitProbeConfiguration: Sendable, Equatable, Codable {
     /// The address space of the probe.
@@ -27,19 +29,15 @@ public struct ExitProbeConfiguration: Sendable, Equatable, Codable {
         self.inKernel = inKernel
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case space, address, length
-        case readValue = "read_value"
-        case inKernel = "in_kernel"
-    }
+    /// The JSON keys, in the order they are encoded.
+    static let keys: StrictKeys<Self> = [
+        .required("space", \.space), .required("address", \.address), .field("length", \.length),
+        .field("read_value", \.readValue), .field("in_kernel", \.inKernel),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        try rejectUnknownKeys(in: decoder, allowed: CodingKeys.self)
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        space = try container.required(Space.self, .space)
-        address = try container.required(UInt64.self, .address)
-        length = try container.optional(UInt64.self, .length) ?? 1
-        readValue = try container.optional(UInt64.self, .readValue) ?? 0
-        inKernel = try container.optional(Bool.self, .inKernel) ?? false
+        self = try Self.keys.decode(decoder, into: Self(space: .port, address: 0))
     }
+
+    public func encode(to encoder: any Encoder) throws { try Self.keys.encode(self, to: encoder) }
 }

@@ -1,3 +1,5 @@
+import StrictCoding
+
 /// A virtio-net interface backed by a host tap device.
 public struct NetworkInterfaceConfiguration: Sendable, Equatable, Codable {
     /// The tap's name; created for the VM (and removed with it) when it does not exist.
@@ -14,15 +16,12 @@ public struct NetworkInterfaceConfiguration: Sendable, Equatable, Codable {
         self.mtu = mtu
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case tap, mac, mtu }
+    /// The JSON keys, in the order they are encoded.
+    static let keys: StrictKeys<Self> = [.required("tap", \.tap), .field("mac", \.mac), .field("mtu", \.mtu)]
 
-    public init(from decoder: any Decoder) throws {
-        try rejectUnknownKeys(in: decoder, allowed: CodingKeys.self)
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        tap = try container.required(String.self, .tap)
-        mac = try container.optional(String.self, .mac)
-        mtu = try container.optional(Int.self, .mtu)
-    }
+    public init(from decoder: any Decoder) throws { self = try Self.keys.decode(decoder, into: Self(tap: "")) }
+
+    public func encode(to encoder: any Encoder) throws { try Self.keys.encode(self, to: encoder) }
 
     /// Parses `tap=NAME[,mac=MAC][,mtu=N]`.
     public init(argument: String, field: String = "net") throws(MachineError) {

@@ -1,3 +1,5 @@
+import StrictCoding
+
 /// A tiny guest given as machine code: loaded at `loadAddress` and entered directly in the
 /// chosen CPU mode with the given registers. For exit-loop benchmarks and tests, where a
 /// kernel would only add noise.
@@ -30,18 +32,15 @@ public struct RawCodeBoot: Sendable, Equatable, Codable {
             self.rdi = rdi
         }
 
-        enum CodingKeys: String, CodingKey, CaseIterable { case rax, rbx, rcx, rdx, rsi, rdi }
+        /// The JSON keys, in the order they are encoded.
+        static let keys: StrictKeys<Self> = [
+            .field("rax", \.rax), .field("rbx", \.rbx), .field("rcx", \.rcx), .field("rdx", \.rdx),
+            .field("rsi", \.rsi), .field("rdi", \.rdi),
+        ]
 
-        public init(from decoder: any Decoder) throws {
-            try rejectUnknownKeys(in: decoder, allowed: CodingKeys.self)
-            let container = try decoder.container(keyedBy: CodingKeys.self)
-            rax = try container.optional(UInt64.self, .rax) ?? 0
-            rbx = try container.optional(UInt64.self, .rbx) ?? 0
-            rcx = try container.optional(UInt64.self, .rcx) ?? 0
-            rdx = try container.optional(UInt64.self, .rdx) ?? 0
-            rsi = try container.optional(UInt64.self, .rsi) ?? 0
-            rdi = try container.optional(UInt64.self, .rdi) ?? 0
-        }
+        public init(from decoder: any Decoder) throws { self = try Self.keys.decode(decoder, into: Self()) }
+
+        public func encode(to encoder: any Encoder) throws { try Self.keys.encode(self, to: encoder) }
     }
 
     /// Lowest address code may be loaded at: below it lie the page tables and the stack.
@@ -68,19 +67,15 @@ public struct RawCodeBoot: Sendable, Equatable, Codable {
         self.registers = registers
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case code
-        case loadAddress = "load_address"
-        case mode
-        case registers
-    }
+    /// The JSON keys, in the order they are encoded.
+    static let keys: StrictKeys<Self> = [
+        .required("code", \.code), .field("load_address", \.loadAddress), .required("mode", \.mode),
+        .field("registers", \.registers),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        try rejectUnknownKeys(in: decoder, allowed: CodingKeys.self)
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        code = try container.required([UInt8].self, .code)
-        loadAddress = try container.optional(UInt64.self, .loadAddress) ?? Self.defaultLoadAddress
-        mode = try container.required(Mode.self, .mode)
-        registers = try container.optional(Registers.self, .registers) ?? .init()
+        self = try Self.keys.decode(decoder, into: Self(code: [], mode: .real16))
     }
+
+    public func encode(to encoder: any Encoder) throws { try Self.keys.encode(self, to: encoder) }
 }

@@ -1,5 +1,6 @@
 import GuestMemory
 import Sandbox
+import StrictCoding
 
 /// Everything that describes one virtual machine. A value: build it in code or decode it from
 /// JSON (snake_case keys; unknown keys are rejected), then `validate()` it.
@@ -76,48 +77,19 @@ public struct VirtualMachineConfiguration: Sendable, Equatable, Codable {
         self.networkInterfaces = networkInterfaces
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case name
-        case vcpuCount = "vcpus"
-        case memoryMiB = "memory_mib"
-        case memoryBacking = "memory_backing"
-        case memoryPrefault = "memory_prefault"
-        case kernelPath = "kernel"
-        case firmwarePath = "firmware"
-        case initrdPath = "initrd"
-        case commandLine = "cmdline"
-        case rawCode = "raw_code"
-        case console
-        case inKernelIRQChip = "irqchip"
-        case probes
-        case entropyDevice = "rng"
-        case disks
-        case networkInterfaces = "network_interfaces"
-        case seccomp
-    }
+    /// The JSON keys, in the order they are encoded.
+    static let keys: StrictKeys<Self> = [
+        .field("name", \.name), .field("vcpus", \.vcpuCount), .field("memory_mib", \.memoryMiB),
+        .field("memory_backing", \.memoryBacking), .field("memory_prefault", \.memoryPrefault),
+        .field("kernel", \.kernelPath), .field("firmware", \.firmwarePath), .field("initrd", \.initrdPath),
+        .field("cmdline", \.commandLine), .field("raw_code", \.rawCode), .field("console", \.console),
+        .field("irqchip", \.inKernelIRQChip), .field("probes", \.probes), .field("rng", \.entropyDevice),
+        .field("disks", \.disks), .field("network_interfaces", \.networkInterfaces), .field("seccomp", \.seccomp),
+    ]
 
-    public init(from decoder: any Decoder) throws {
-        try rejectUnknownKeys(in: decoder, allowed: CodingKeys.self)
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        let defaults = VirtualMachineConfiguration()
-        name = try container.optional(String.self, .name) ?? defaults.name
-        vcpuCount = try container.optional(Int.self, .vcpuCount) ?? defaults.vcpuCount
-        memoryMiB = try container.optional(Int.self, .memoryMiB) ?? defaults.memoryMiB
-        memoryBacking = try container.optional(MemoryBacking.self, .memoryBacking) ?? defaults.memoryBacking
-        memoryPrefault = try container.optional(Bool.self, .memoryPrefault) ?? defaults.memoryPrefault
-        kernelPath = try container.optional(String.self, .kernelPath)
-        firmwarePath = try container.optional(String.self, .firmwarePath)
-        initrdPath = try container.optional(String.self, .initrdPath)
-        commandLine = try container.optional(String.self, .commandLine) ?? defaults.commandLine
-        rawCode = try container.optional(RawCodeBoot.self, .rawCode)
-        console = try container.optional(ConsoleConfiguration.self, .console) ?? defaults.console
-        inKernelIRQChip = try container.optional(Bool.self, .inKernelIRQChip) ?? defaults.inKernelIRQChip
-        probes = try container.optional([ExitProbeConfiguration].self, .probes) ?? []
-        entropyDevice = try container.optional(Bool.self, .entropyDevice) ?? false
-        disks = try container.optional([DiskConfiguration].self, .disks) ?? []
-        networkInterfaces = try container.optional([NetworkInterfaceConfiguration].self, .networkInterfaces) ?? []
-        seccomp = try container.optional(SeccompMode.self, .seccomp) ?? .enforce
-    }
+    public init(from decoder: any Decoder) throws { self = try Self.keys.decode(decoder, into: Self()) }
+
+    public func encode(to encoder: any Encoder) throws { try Self.keys.encode(self, to: encoder) }
 
     /// Guest RAM in bytes (0 for a negative `memoryMiB`, `UInt64.max` past 64 bits: both
     /// refused by `validate`).

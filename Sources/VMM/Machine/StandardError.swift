@@ -2,10 +2,15 @@ import EventLoop
 import Threads
 import Sandbox
 
-/// Writes `text` to standard error at once (for failures on the machine's own threads, which
-/// have no caller to throw to).
-func writeStandardError(_ text: String) {
+/// Writes `text` to standard error at once, unbuffered (for failures on the machine's own
+/// threads, which have no caller to throw to, and for the executable's messages).
+package func writeStandardError(_ text: String) {
     _ = DescriptorIO.writeAll(2, Array(text.utf8))
+}
+
+/// Writes `bytes` to standard output at once, unbuffered (the pod's log for `launch`'s console).
+package func writeStandardOutput(_ bytes: [UInt8]) {
+    _ = DescriptorIO.writeAll(1, bytes)
 }
 
 /// An OS thread named `name` that restricts itself to `profile` before running `body`; when the
