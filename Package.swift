@@ -25,7 +25,6 @@ let package = Package(
         // The HTTP endpoint (/healthz, /readyz, /metrics); its default traits (full Foundation,
         // swift-configuration) are left off.
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
-        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
@@ -99,13 +98,13 @@ let package = Package(
         // The masquerade binding in the pod's network namespace: tap, nftables, DHCPv4 server.
         .target(name: "PodNetwork", dependencies: ["VMM", "CHostNetwork", "CPodNetwork", "Threads", "StrictCoding"]),
         // The pod's eyes, on the public API: metrics read from the machine's counters at scrape
-        // time (swift-metrics + swift-prometheus), the HTTP endpoint, readiness rules, the probe.
+        // time (a swift-prometheus registry, every family with its HELP text), the HTTP endpoint,
+        // readiness rules, the probe.
         .target(
             name: "Observability",
             dependencies: [
                 "VMM",
                 .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Every benchmark of SwiftVMM against QEMU (and the host's ceiling) in one run, with one result:
-# Benchmarks/results/latest.md and its charts (disk.png, network.png, memory.png), which the
-# README's Performance section shows. Stages: the vCPU exit loop (run-exit-loop.sh), boot to
-# ready, disk throughput at depth (fio as the ceiling), network both ways and round trip (a
-# namespace and a tap of its own), memory (RSS/PSS/anonymous beyond the guest's memory for a
-# 128 MiB and a 1 GiB guest), and boot time and memory for each guest-memory backing (with and
-# without prefault). Installs what it needs from Debian (fio, QEMU, matplotlib, valgrind,
-# iproute2, iputils-ping). Needs root and /dev/kvm. About 20 minutes on 2 cores from a fresh
-# clone (the release builds included).
+# Benchmarks/results/latest.md and its charts (disk.png, network.png, memory.png), which
+# docs/performance.md shows (Benchmarks/scripts/update-performance-doc.py copies the tables).
+# Stages: the vCPU exit loop (run-exit-loop.sh), boot to ready, disk throughput at depth (fio as
+# the ceiling), network both ways and round trip (a namespace and a tap of its own), memory
+# (RSS/PSS/anonymous beyond the guest's memory for a 128 MiB and a 1 GiB guest), and boot time
+# and memory for each guest-memory backing (with and without prefault). Installs what it needs
+# from Debian (fio, QEMU, matplotlib, valgrind, iproute2, iputils-ping). Needs root and
+# /dev/kvm. About 20 minutes on 2 cores from a fresh clone (the release builds included).
 #
 # usage: Benchmarks/run.sh            (BENCH_RUNS [3] interleaved runs per figure)
 set -euo pipefail

@@ -14,7 +14,7 @@ package struct VirtioMMIODeviceDescription: Sendable, Equatable {
     }
 }
 
-/// The fixed platform devices the tables describe; the defaults are SwiftVMM's (README, "Platform").
+/// The fixed platform devices the tables describe; the defaults are SwiftVMM's (docs/devices.md, "Platform").
 package struct ACPIPlatform: Sendable, Equatable {
     /// COM1's I/O base (8 ports) and ISA IRQ; nil leaves the UART out of the DSDT.
     package var serialPort: UInt16?

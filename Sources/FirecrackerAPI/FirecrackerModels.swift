@@ -111,7 +111,7 @@ public struct FirecrackerBootSource: Sendable, Equatable, Codable {
 public struct FirecrackerDrive: Sendable, Equatable, Codable {
     public enum CacheType: String, Sendable, Codable {
         /// Firecracker's default, where it does not offer FLUSH to the guest; SwiftVMM offers it
-        /// anyway (see the README).
+        /// anyway (see docs/firecracker-api.md).
         case noFlush = "Unsafe"
         case writeback = "Writeback"
     }

@@ -40,7 +40,7 @@ public struct PodSettings: Sendable, Equatable {
     /// `resourceFieldRef: limits.memory`); the cgroup's limit is read as well.
     public var memoryLimitBytes: UInt64?
 
-    /// The launcher's own memory besides guest RAM, measured (README, "Run it in Kubernetes").
+    /// The launcher's own memory besides guest RAM, measured (docs/performance.md, "Launch in a pod").
     public static let defaultMemoryOverheadMiB = 64
 
     public init() {}

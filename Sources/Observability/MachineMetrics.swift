@@ -1,4 +1,3 @@
-import CoreMetrics
 import FoundationEssentials
 import Prometheus
 import Synchronization
@@ -6,11 +5,11 @@ import VMM
 
 /// The Prometheus metrics of one VMM process, computed at scrape time from the machine's own
 /// counters (`Machine.exitCounts`, `diskStatistics`, `networkStatistics`, …): nothing is
-/// counted on a vCPU's exit path or per request for the metrics' sake. Counters and gauges go
-/// through swift-metrics into a swift-prometheus registry (each counter is advanced by what its
-/// source counted since the last scrape, so it keeps growing across reboots in place); the disk
-/// request-duration histogram, whose buckets the I/O thread already counts, is written next to
-/// them in the same format.
+/// counted on a vCPU's exit path or per request for the metrics' sake. Counters and gauges live
+/// in a swift-prometheus registry, each family made with its HELP text (`MetricFamily`); each
+/// counter is advanced by what its source counted since the last scrape, so it keeps growing
+/// across reboots in place. The disk request-duration histogram, whose buckets the I/O thread
+/// already counts, is written next to them in the same format.
 public final class MachineMetrics: Sendable {
     /// The text formats `/metrics` answers in.
     public enum Format: Sendable, Equatable {
@@ -34,15 +33,14 @@ public final class MachineMetrics: Sendable {
     }
 
     private let registry = PrometheusCollectorRegistry()
-    private let factory: PrometheusMetricsFactory
     private let state = Mutex(State())
 
     private struct State {
         /// The machine the `seen` values came from (a reboot in place brings a new one).
         var machine: ObjectIdentifier?
         var seen: [String: Double] = [:]
-        var counters: [String: FloatingPointCounter] = [:]
-        var gauges: [String: Meter] = [:]
+        var counters: [String: Counter] = [:]
+        var gauges: [String: Gauge] = [:]
         /// Histograms seen so far, totals kept across machines.
         var histograms: [String: Histogram] = [:]
     }
@@ -57,9 +55,7 @@ public final class MachineMetrics: Sendable {
         var seenSum: Double = 0
     }
 
-    public init() {
-        factory = PrometheusMetricsFactory(registry: registry)
-    }
+    public init() {}
 
     /// The page for `machine` (nil before the first machine exists) in `format`.
     public func page(machine: Machine?, format: Format = .prometheus) -> [UInt8] {
@@ -84,17 +80,17 @@ public final class MachineMetrics: Sendable {
     // MARK: - Collection
 
     private func update(_ state: inout State, machine: Machine?) {
-        gauge(&state, "swiftvmm_process_resident_memory_bytes", [], Double(ProcessMemory.residentBytes() ?? 0))
+        gauge(&state, .processResidentMemory, [], Double(ProcessMemory.residentBytes() ?? 0))
         guard let machine else { return }
         let configuration = machine.configuration
-        gauge(&state, "swiftvmm_guest_memory_bytes", [], Double(configuration.memoryMiB) * 1_048_576)
-        gauge(&state, "swiftvmm_vcpus", [], Double(configuration.vcpuCount))
+        gauge(&state, .guestMemory, [], Double(configuration.memoryMiB) * 1_048_576)
+        gauge(&state, .vcpus, [], Double(configuration.vcpuCount))
         let current = Self.stateName(machine.state)
         for name in ["created", "running", "paused", "stopping", "stopped"] {
-            gauge(&state, "swiftvmm_guest_state", [("state", name)], name == current ? 1 : 0)
+            gauge(&state, .guestState, [("state", name)], name == current ? 1 : 0)
         }
         if let nanoseconds = machine.guestReadyAfterStartNanoseconds {
-            gauge(&state, "swiftvmm_guest_boot_seconds", [], Double(nanoseconds) / 1e9)
+            gauge(&state, .guestBoot, [], Double(nanoseconds) / 1e9)
         }
         for (index, counts) in machine.exitCounts.enumerated() {
             let vcpu = ("vcpu", "\(index)")
@@ -102,23 +98,23 @@ public final class MachineMetrics: Sendable {
                 ("port_in", counts.portIn), ("port_out", counts.portOut), ("mmio_read", counts.mmioRead),
                 ("mmio_write", counts.mmioWrite), ("interrupted", counts.interrupted),
             ] {
-                counter(&state, "swiftvmm_vcpu_exits_total", [vcpu, ("reason", reason)], Double(value))
+                counter(&state, .vcpuExits, [vcpu, ("reason", reason)], Double(value))
             }
         }
         for (index, nanoseconds) in machine.vcpuCPUNanoseconds.enumerated() {
-            counter(&state, "swiftvmm_vcpu_run_seconds_total", [("vcpu", "\(index)")], Double(nanoseconds) / 1e9)
+            counter(&state, .vcpuRunTime, [("vcpu", "\(index)")], Double(nanoseconds) / 1e9)
         }
         for disk in machine.diskStatistics {
             let label = ("disk", "disk\(disk.index)")
             for operation in DiskStatistics.Operation.allCases {
                 let op = ("op", operation.rawValue)
-                counter(&state, "swiftvmm_disk_requests_total", [label, op], Double(disk.requests[operation] ?? 0))
-                counter(&state, "swiftvmm_disk_bytes_total", [label, op], Double(disk.bytes[operation] ?? 0))
-                counter(&state, "swiftvmm_disk_time_seconds_total", [label, op], disk.seconds[operation] ?? 0)
+                counter(&state, .diskRequests, [label, op], Double(disk.requests[operation] ?? 0))
+                counter(&state, .diskBytes, [label, op], Double(disk.bytes[operation] ?? 0))
+                counter(&state, .diskTime, [label, op], disk.seconds[operation] ?? 0)
             }
-            counter(&state, "swiftvmm_disk_errors_total", [label], Double(disk.errors))
+            counter(&state, .diskErrors, [label], Double(disk.errors))
             // Which engine runs the disk's requests (io_uring, threads or sync): 1 for that one.
-            gauge(&state, "swiftvmm_disk_engine_info", [label, ("engine", disk.engine)], 1)
+            gauge(&state, .diskEngine, [label, ("engine", disk.engine)], 1)
             histogram(&state, disk)
         }
         for nic in machine.networkStatistics {
@@ -126,39 +122,41 @@ public final class MachineMetrics: Sendable {
             for (direction, packets, bytes) in [
                 ("rx", nic.receivedFrames, nic.receivedBytes), ("tx", nic.transmittedFrames, nic.transmittedBytes),
             ] {
-                counter(&state, "swiftvmm_net_packets_total", [label, ("direction", direction)], Double(packets))
-                counter(&state, "swiftvmm_net_bytes_total", [label, ("direction", direction)], Double(bytes))
+                counter(&state, .netPackets, [label, ("direction", direction)], Double(packets))
+                counter(&state, .netBytes, [label, ("direction", direction)], Double(bytes))
             }
             for (reason, value) in [
                 ("tx_refused", nic.droppedTransmit), ("rx_lost", nic.droppedReceive),
                 ("rx_unusable_buffer", nic.unusableReceiveBuffers),
             ] {
-                counter(&state, "swiftvmm_net_dropped_total", [label, ("reason", reason)], Double(value))
+                counter(&state, .netDropped, [label, ("reason", reason)], Double(value))
             }
         }
         let console = machine.consoleStatistics
-        counter(&state, "swiftvmm_console_bytes_total", [("direction", "out")], Double(console.guestBytes))
-        counter(&state, "swiftvmm_console_dropped_bytes_total", [], Double(console.droppedBytes))
+        counter(&state, .consoleBytes, [("direction", "out")], Double(console.guestBytes))
+        counter(&state, .consoleDroppedBytes, [], Double(console.droppedBytes))
     }
 
     private static func key(_ name: String, _ labels: [(String, String)]) -> String {
         name + "{" + labels.map { "\($0.0)=\($0.1)" }.joined(separator: ",") + "}"
     }
 
-    /// Advances counter `name{labels}` by what its source counted since the last scrape.
-    private func counter(_ state: inout State, _ name: String, _ labels: [(String, String)], _ value: Double) {
-        let key = Self.key(name, labels)
+    /// Advances counter `family{labels}` by what its source counted since the last scrape.
+    private func counter(_ state: inout State, _ family: MetricFamily, _ labels: [(String, String)], _ value: Double) {
+        let key = Self.key(family.rawValue, labels)
         let counter = Self.cached(&state.counters, key) {
-            FloatingPointCounter(label: name, dimensions: labels, factory: factory)
+            registry.makeCounter(name: family.rawValue, labels: labels, help: family.help)
         }
         let delta = value - (state.seen[key] ?? 0)
         if delta > 0 { counter.increment(by: delta) }
         state.seen[key] = max(value, state.seen[key] ?? 0)
     }
 
-    private func gauge(_ state: inout State, _ name: String, _ labels: [(String, String)], _ value: Double) {
-        Self.cached(&state.gauges, Self.key(name, labels)) { Meter(label: name, dimensions: labels, factory: factory) }
-            .set(value)
+    private func gauge(_ state: inout State, _ family: MetricFamily, _ labels: [(String, String)], _ value: Double) {
+        Self.cached(&state.gauges, Self.key(family.rawValue, labels)) {
+            registry.makeGauge(name: family.rawValue, labels: labels, help: family.help)
+        }
+        .set(to: value)
     }
 
     /// The metric object for `key`, made (once) by `make`.
@@ -191,8 +189,9 @@ public final class MachineMetrics: Sendable {
     /// The disk request-duration histograms in the text format (cumulative buckets).
     static func histogramText(_ histograms: [String: Histogram]) -> String {
         guard !histograms.isEmpty else { return "" }
-        let name = "swiftvmm_disk_request_duration_seconds"
-        var lines = ["# TYPE \(name) histogram"]
+        let family = MetricFamily.diskRequestDuration
+        let name = family.rawValue
+        var lines = ["# HELP \(name) \(family.help)", "# TYPE \(name) \(family.type)"]
         for disk in histograms.keys.sorted() {
             guard let entry = histograms[disk] else { continue }
             var cumulative: UInt64 = 0
@@ -212,20 +211,26 @@ public final class MachineMetrics: Sendable {
     }
 
     /// Prometheus text → OpenMetrics text: a counter family is named without `_total` in its
-    /// metadata (its samples keep it), and the page ends with `# EOF`.
+    /// metadata (HELP and TYPE; its samples keep it), and the page ends with `# EOF`.
     static func openMetrics(_ text: String) -> String {
-        var lines: [Substring] = []
-        for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
-            if line.hasPrefix("# TYPE "), line.hasSuffix(" counter") {
-                let name = line.dropFirst("# TYPE ".count).dropLast(" counter".count)
-                if name.hasSuffix("_total") {
-                    lines.append("# TYPE \(name.dropLast("_total".count)) counter")
-                    continue
-                }
-            }
-            lines.append(line)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: true)
+        var counters: Set<Substring> = []
+        for line in lines where line.hasPrefix("# TYPE ") && line.hasSuffix(" counter") {
+            let name = line.dropFirst("# TYPE ".count).dropLast(" counter".count)
+            if name.hasSuffix("_total") { counters.insert(name) }
         }
-        return lines.joined(separator: "\n") + "\n# EOF\n"
+        var converted: [Substring] = []
+        for line in lines {
+            let parts = line.split(separator: " ", maxSplits: 3, omittingEmptySubsequences: false)
+            if parts.count >= 3, parts[0] == "#", parts[1] == "HELP" || parts[1] == "TYPE", counters.contains(parts[2])
+            {
+                converted.append(
+                    "# \(parts[1]) \(parts[2].dropLast("_total".count))" + (parts.count > 3 ? " \(parts[3])" : ""))
+                continue
+            }
+            converted.append(line)
+        }
+        return converted.joined(separator: "\n") + "\n# EOF\n"
     }
 
     static func stateName(_ state: MachineState) -> String {
@@ -235,6 +240,66 @@ public final class MachineMetrics: Sendable {
         case .paused: return "paused"
         case .stopping: return "stopping"
         case .stopped: return "stopped"
+        }
+    }
+}
+
+/// Every metric family `/metrics` serves, with its type and HELP text: a family cannot be
+/// served without them (docs/observability.md lists the same).
+package enum MetricFamily: String, CaseIterable, Sendable {
+    case vcpuExits = "swiftvmm_vcpu_exits_total"
+    case vcpuRunTime = "swiftvmm_vcpu_run_seconds_total"
+    case vcpus = "swiftvmm_vcpus"
+    case diskRequests = "swiftvmm_disk_requests_total"
+    case diskBytes = "swiftvmm_disk_bytes_total"
+    case diskTime = "swiftvmm_disk_time_seconds_total"
+    case diskRequestDuration = "swiftvmm_disk_request_duration_seconds"
+    case diskErrors = "swiftvmm_disk_errors_total"
+    case diskEngine = "swiftvmm_disk_engine_info"
+    case netPackets = "swiftvmm_net_packets_total"
+    case netBytes = "swiftvmm_net_bytes_total"
+    case netDropped = "swiftvmm_net_dropped_total"
+    case guestState = "swiftvmm_guest_state"
+    case guestBoot = "swiftvmm_guest_boot_seconds"
+    case guestMemory = "swiftvmm_guest_memory_bytes"
+    case processResidentMemory = "swiftvmm_process_resident_memory_bytes"
+    case consoleBytes = "swiftvmm_console_bytes_total"
+    case consoleDroppedBytes = "swiftvmm_console_dropped_bytes_total"
+
+    /// The family's type, as its `# TYPE` line names it.
+    package var type: String {
+        switch self {
+        case .vcpuExits, .vcpuRunTime, .diskRequests, .diskBytes, .diskTime, .diskErrors, .netPackets, .netBytes,
+            .netDropped, .consoleBytes, .consoleDroppedBytes:
+            return "counter"
+        case .diskRequestDuration: return "histogram"
+        case .vcpus, .diskEngine, .guestState, .guestBoot, .guestMemory, .processResidentMemory: return "gauge"
+        }
+    }
+
+    /// The family's `# HELP` text (one line, no backslash).
+    package var help: String {
+        switch self {
+        case .vcpuExits: return "vCPU exits the VMM handled, by vCPU and reason."
+        case .vcpuRunTime: return "CPU time of each vCPU thread, guest time included, in seconds."
+        case .vcpus: return "vCPUs of the machine."
+        case .diskRequests: return "virtio-blk requests completed, by disk and operation."
+        case .diskBytes:
+            return "Bytes that virtio-blk requests read, wrote, discarded or zeroed, by disk and operation."
+        case .diskTime: return "Time spent on virtio-blk requests, by disk and operation, in seconds."
+        case .diskRequestDuration: return "Duration of virtio-blk requests, by disk, in seconds."
+        case .diskErrors: return "virtio-blk requests completed with an error status, by disk."
+        case .diskEngine: return "The engine that runs a disk's requests (io_uring, threads or sync); always 1."
+        case .netPackets: return "Frames between a tap and the guest, by NIC and direction (rx: to the guest)."
+        case .netBytes: return "Ethernet bytes between a tap and the guest, by NIC and direction (rx: to the guest)."
+        case .netDropped: return "Frames dropped or guest buffers left unused, by NIC and reason."
+        case .guestState: return "1 for the machine's current state, 0 for the others."
+        case .guestBoot: return "Seconds from the machine's start to the guest's ready signal."
+        case .guestMemory: return "Guest RAM of the machine, in bytes."
+        case .processResidentMemory:
+            return "Resident memory of the VMM process (VmRSS, guest pages included), in bytes."
+        case .consoleBytes: return "Bytes the guest wrote to its serial console."
+        case .consoleDroppedBytes: return "Console bytes dropped: the sink was slow, failed or reached its size cap."
         }
     }
 }

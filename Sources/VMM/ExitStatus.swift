@@ -1,5 +1,6 @@
-/// The process exit statuses of `swiftvmm run` and `swiftvmm launch` — one table, with
-/// disjoint ranges for the guest's own status and for the VMM's outcomes (see README).
+/// The process exit statuses of `swiftvmm run`, `swiftvmm serve` and `swiftvmm launch` — one
+/// table, with disjoint ranges for the guest's own status and for the VMM's outcomes (see
+/// docs/configuration.md, "Exit statuses").
 ///
 /// | status | meaning |
 /// |---|---|
@@ -19,6 +20,10 @@
 /// | 15 | the host refused a network resource (no /dev/net/tun, no CAP_NET_ADMIN) |
 /// | 16 | a thread made a system call its seccomp filter forbids |
 /// | 17 | `launch`: the guest does not fit the pod's resources (memory limit) |
+/// | 18 | `launch`: the pod network could not be set up |
+/// | 19 | a disk's path is neither a regular file nor a block device |
+/// | 20 | a disk is smaller than its declared size |
+/// | 21 | a writable disk is on a read-only mount |
 /// | 64–127 | guest debug-exit: 64 + the value written (values ≥ 63 report 127) |
 public enum ExitStatus {
     /// The guest powered off.

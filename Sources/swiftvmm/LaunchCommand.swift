@@ -14,7 +14,7 @@ import VMM
 
 /// `swiftvmm launch`: the Kubernetes pod's entrypoint. The VM configuration and its `pod`
 /// section come from a file (a mounted ConfigMap), the pod's identity and overrides from the
-/// environment (README, "Run it in Kubernetes"). As PID 1 it reaps children; SIGTERM/SIGINT
+/// environment (docs/kubernetes.md). As PID 1 it reaps children; SIGTERM/SIGINT
 /// press the power button and force the stop after the grace period; the guest console goes
 /// to stdout line by line, the launcher's own log to stderr as JSON lines (text on a terminal).
 struct LaunchCommand: ParsableCommand {

@@ -62,7 +62,8 @@ struct RunCommand: ParsableCommand {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "A virtio-blk disk (repeatable): path=PATH[,readonly=on][,serial=S][,cache=none][,queues=N].",
+            "A virtio-blk disk (repeatable): path=PATH[,readonly=on][,serial=S][,cache=none][,size_mib=N]"
+                + "[,create_size_mib=N][,queues=N][,aio=auto|io_uring|threads|sync].",
             valueName: "options"))
     var disk: [String] = []
 

@@ -12,7 +12,7 @@ struct SwiftVMMCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "swiftvmm",
         abstract: "Run virtual machines on Linux KVM.",
-        discussion: "Exit statuses are listed in the README (0 = guest powered off).",
+        discussion: "Exit statuses are listed in docs/configuration.md (0 = guest powered off).",
         version: SwiftVMMVersion.current,
         subcommands: [
             RunCommand.self, ServeCommand.self, LaunchCommand.self, ProbeCommand.self, SandboxCheckCommand.self,

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// Bad input through the real binary: one line on stderr naming the problem, and the status
-/// the README's exit-status table documents.
+/// docs/configuration.md's exit-status table documents.
 @Suite(.serialized) struct BadInputTests {
     private func expectOneLineError(
         _ arguments: [String], status: Int32, mentioning words: [String],

@@ -74,7 +74,7 @@ import VMM
 }
 
 extension VMM.ExitStatus {
-    /// The status each error code maps to (the README's table).
+    /// The status each error code maps to (the exit-status table of docs/configuration.md).
     static func exitStatus(for code: MachineError.Code) -> Int32 {
         switch code {
         case .invalidValue, .malformedConfigurationFile, .invalidState: return invalidArgument

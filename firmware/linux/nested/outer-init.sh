@@ -69,7 +69,7 @@ if [ -n "$TAP" ]; then
   ) &
 fi
 # reboot=acpi: on a hardware-reduced ACPI platform Linux's default reboot method is EFI, which
-# without EFI falls through to a triple fault (see the README's "Linux guests" notes).
+# without EFI falls through to a triple fault (see docs/getting-started.md, "Linux guests and reboot").
 ICMD="console=ttyS0 panic=-1 reboot=acpi${XCMD:+ $XCMD}"
 echo "outer: run uptime=$(up) swiftvmm run --kernel /bzImage --initrd /initrd --cpus $CPUS --memory $MEM --cmdline \"$ICMD\" $XARGS"
 T0=$(up)

@@ -3,9 +3,9 @@ import Logging
 import Testing
 import VMM
 
-// The README's "The library" sample, compiled here. The lines between the markers must be the
-// README's code block, word for word (the test below checks).
-// README-SAMPLE-BEGIN
+// The sample of docs/library.md, compiled here. The lines between the markers must be the
+// page's code block, word for word (the test below checks).
+// LIBRARY-SAMPLE-BEGIN
 func embed() async throws -> MachineExit {
     let host = KVMHost.check()  // says what is missing, one line per problem
     guard host.isUsable else { throw MachineError.hostUnsupported(host.description) }
@@ -20,23 +20,23 @@ func embed() async throws -> MachineExit {
     try await machine.console!.write("typed into the guest's UART\n")
     return try await machine.requestStop(grace: .seconds(30))  // power button, then force
 }
-// README-SAMPLE-END
+// LIBRARY-SAMPLE-END
 
-@Suite struct ReadmeSampleTests {
+@Suite struct LibrarySampleTests {
     @Test(.enabled(if: kvmUsable, kvmSkipReason))
     func theSampleRuns() async throws {
         #expect(try await embed() == .poweredOff)
     }
 
-    @Test func theReadmeShowsThisSample() throws {
+    @Test func theLibraryPageShowsThisSample() throws {
         let here = URL(fileURLWithPath: #filePath)
         let root = here.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
+        let page = try String(contentsOf: root.appendingPathComponent("docs/library.md"), encoding: .utf8)
         let source = try String(contentsOf: here, encoding: .utf8)
-        let begin = try #require(source.range(of: "// README-SAMPLE-BEGIN\n"))
-        let end = try #require(source.range(of: "// README-SAMPLE-END"))
+        let begin = try #require(source.range(of: "// LIBRARY-SAMPLE-BEGIN\n"))
+        let end = try #require(source.range(of: "// LIBRARY-SAMPLE-END"))
         let sample = String(source[begin.upperBound..<end.lowerBound])
         let block = "```swift\nimport Logging\nimport VMM\n\n" + sample + "```\n"
-        #expect(readme.contains(block), "README and sample differ")
+        #expect(page.contains(block), "docs/library.md and the sample differ")
     }
 }
