@@ -22,8 +22,8 @@ struct MachineTeardownTests {
             #expect(try machine.run() == .guestStatus(0))
             resources = machine.runtime.resources
             vm = machine.runtime.resources.vm
-            vcpu = machine.runtime.resources.runners.first?.vcpu
-            ioThread = machine.runtime.resources.ioThread
+            vcpu = machine.runtime.resources.vcpus.runners.first?.vcpu
+            ioThread = machine.runtime.resources.devices.ioThread
             machineReference = machine
             #expect(resources != nil && vm != nil && vcpu != nil && ioThread != nil)
         }

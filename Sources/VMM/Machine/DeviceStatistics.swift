@@ -99,14 +99,8 @@ public struct NetworkInterfaceStatistics: Sendable, Equatable {
 }
 
 extension MachineRuntime {
-    /// The disks' devices and transports, in configuration order.
-    var diskSlots: [(disk: VirtioBlock, transport: VirtioMMIOTransport)] {
-        resources.virtioSlots.compactMap { slot in (slot.transport.device as? VirtioBlock).map { ($0, slot.transport) }
-        }
-    }
-
     var diskStatistics: [DiskStatistics] {
-        zip(configuration.disks.indices, diskSlots.map(\.disk)).map { index, disk in
+        zip(configuration.disks.indices, resources.devices.diskSlots.map(\.disk)).map { index, disk in
             DiskStatistics(
                 index: index, path: (disk.backend as? FileBlockBackend)?.path ?? configuration.disks[index].path,
                 engine: disk.engineKind.rawValue, disk.statistics)
@@ -114,7 +108,7 @@ extension MachineRuntime {
     }
 
     var networkStatistics: [NetworkInterfaceStatistics] {
-        let nics = resources.virtioSlots.compactMap { $0.transport.device as? VirtioNet }
+        let nics = resources.devices.networkDevices
         return zip(configuration.networkInterfaces.indices, nics).map { index, nic in
             NetworkInterfaceStatistics(index: index, tap: configuration.networkInterfaces[index].tap, nic.statistics)
         }

@@ -12,7 +12,7 @@ extension MachineRuntime {
         case .stopping, .stopped:
             throw .invalidState("replaceDiskImage", current, "a stopping or stopped machine's disks cannot change")
         }
-        let disks = diskSlots
+        let disks = resources.devices.diskSlots
         guard configuration.disks.indices.contains(index), disks.indices.contains(index) else {
             throw .invalidValue(
                 field: "disk index", value: "\(index)",

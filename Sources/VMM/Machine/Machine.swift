@@ -80,7 +80,7 @@ public final class Machine: Sendable {
 
     /// A stream of state changes, starting with the current state; it finishes once stopped.
     /// Every call makes an independent stream.
-    public func stateUpdates() -> AsyncStream<MachineState> { runtime.stateUpdates() }
+    public func stateUpdates() -> AsyncStream<MachineState> { runtime.lifecycle.stateUpdates() }
 
     /// The guest's console as streams, when the configuration's console is `.stream`.
     public var console: MachineConsole? { runtime.console }
@@ -115,7 +115,7 @@ public final class Machine: Sendable {
         try? runtime.pressPowerButton()
         let runtime = self.runtime
         let exit: MachineExit? = await withTaskGroup(of: MachineExit?.self) { group in
-            group.addTask { try? await runtime.waitUntilStopped() }
+            group.addTask { try? await runtime.lifecycle.waitUntilStopped() }
             group.addTask {
                 try? await Task.sleep(for: grace)
                 return nil
@@ -128,7 +128,7 @@ public final class Machine: Sendable {
         // The grace period ran out, or the caller cancelled: force it.
         logger.info("the guest did not power off within \(grace): stopping it")
         try? runtime.stop()
-        return await runtime.waitUntilStoppedIgnoringCancellation()
+        return await runtime.lifecycle.waitUntilStoppedIgnoringCancellation()
     }
 
     /// Presses the power button: the guest sees an ACPI Generic Event Device interrupt (Linux)
@@ -161,7 +161,7 @@ public final class Machine: Sendable {
         guard case .stopped = current else {
             throw .invalidState("hostResourcesForReboot()", current, "wait until the machine has stopped")
         }
-        let images = runtime.diskSlots.map { $0.disk.backend }
+        let images = runtime.resources.devices.diskSlots.map { $0.disk.backend }
         return MachineHostResources(resources: runtime.resources.host.withDiskImages(images))
     }
 
@@ -176,7 +176,7 @@ public final class Machine: Sendable {
     /// Waits until the machine has stopped and returns how it ended. Throws `CancellationError`
     /// when the waiting task is cancelled; the machine goes on running.
     public func waitUntilStopped() async throws(CancellationError) -> MachineExit {
-        do { return try await runtime.waitUntilStopped() } catch { throw CancellationError() }
+        do { return try await runtime.lifecycle.waitUntilStopped() } catch { throw CancellationError() }
     }
 
     /// Blocks the calling thread until the machine has stopped. Do not call it from Swift
@@ -193,7 +193,7 @@ public final class Machine: Sendable {
     // MARK: - Observations
 
     /// CLOCK_MONOTONIC nanoseconds of the guest's ready signal (boot timer), if it came.
-    public var guestReadyNanoseconds: UInt64? { runtime.resources.bootTimer.readyNanoseconds }
+    public var guestReadyNanoseconds: UInt64? { runtime.resources.devices.platform.bootTimer.readyNanoseconds }
 
     /// Nanoseconds from `start()` to the guest's ready signal, if it came.
     public var guestReadyAfterStartNanoseconds: UInt64? {
@@ -202,15 +202,17 @@ public final class Machine: Sendable {
 
     /// Per-vCPU exit counts so far: live while the machine runs (each vCPU counts in its own
     /// memory with plain stores; reading them costs the vCPUs nothing), final once it stopped.
-    public var exitCounts: [VCPUExitCounts] { runtime.resources.runners.map(\.exitCounts) }
+    public var exitCounts: [VCPUExitCounts] { runtime.resources.vcpus.exitCounts }
 
     /// Queue-notification counts of each virtio device, in window order.
     public var virtioNotificationCounts: [VirtioNotificationCounts] {
-        runtime.resources.virtioSlots.map(\.notificationCounts)
+        runtime.resources.devices.virtioSlots.map(\.notificationCounts)
     }
 
     /// What each configured exit probe has seen, in configuration order.
-    public var probeStatistics: [ExitProbeStatistics] { runtime.resources.probes.map { ExitProbeStatistics($0) } }
+    public var probeStatistics: [ExitProbeStatistics] {
+        runtime.resources.devices.probes.map { ExitProbeStatistics($0) }
+    }
 
     /// What each disk has done so far, in configuration order (requests, bytes and errors by
     /// operation, a request-duration histogram); counted by the I/O thread, read without
@@ -225,10 +227,10 @@ public final class Machine: Sendable {
 
     /// The CPU time each vCPU thread has used so far (time in the guest included), in
     /// nanoseconds, read from the threads' CPU clocks: zeros before `start()`.
-    public var vcpuCPUNanoseconds: [UInt64] { runtime.vcpuCPUNanoseconds }
+    public var vcpuCPUNanoseconds: [UInt64] { runtime.resources.vcpus.cpuNanoseconds }
 
     /// What happened to the guest's console output so far (written, dropped).
-    public var consoleStatistics: ConsoleStatistics { ConsoleStatistics(runtime.resources.console.statistics) }
+    public var consoleStatistics: ConsoleStatistics { ConsoleStatistics(runtime.resources.devices.console.statistics) }
 
     private var logger: Logger { runtime.logger }
 }

@@ -40,7 +40,7 @@ enum MachineBuilder {
         } else {
             host = try HostResources.open(configuration, system: system, bootFiles: bootFiles, logRelay: logRelay)
         }
-        let resources = try MachineResources.build(
+        let resources = try MachineResources(
             configuration, layout: layout, host: host, boot: boot, tables: tables, console: console,
             logRelay: logRelay, onGuestReady: onGuestReady)
         logger.info(

@@ -1,17 +1,15 @@
 @_spi(ExitPath) import Devices
-import Dispatch
 import EventLoop
 @_spi(ExitPath) import KVM
 import Logging
 import Sandbox
 import Synchronization
 import Threads
-@_spi(ExitPath) import Virtio
 
 /// A machine's running part, which its threads hold (the public `Machine` is only a handle, so
-/// that releasing it can stop a running machine). State machine:
-/// created → running ⇄ paused → stopping → stopped, where a guest-made end goes from running
-/// straight to stopped.
+/// that releasing it can stop a running machine): its parts (`resources`: memory, devices,
+/// vCPUs), its lifecycle, and the threads it starts — one per vCPU, the I/O thread, the
+/// console writer and input pump, and the monitor that ends the run.
 final class MachineRuntime: Sendable {
     let configuration: VirtualMachineConfiguration
     let resources: MachineResources
@@ -19,28 +17,20 @@ final class MachineRuntime: Sendable {
     let logger: Logger
     let logRelay: LogRelay
     let events: (@Sendable (MachineEvent) -> Void)?
+    let lifecycle: MachineLifecycle
     /// When `start()` ran (the guest-ready event and statistic count from it).
     let startTime: MonotonicTimestamp
-    private let lifecycle = Mutex(Lifecycle())
+    private let helpers = Mutex(Helpers())
     /// Serializes pause() and resume() (never taken by stop, so a stop is never held up).
     private let pauseControl = Mutex(())
     /// How long pause() waits for the threads to park.
     static let pauseTimeoutMilliseconds = 5000
 
-    struct Lifecycle {
-        var state: MachineState = .created
-        /// The first reason any vCPU or `stop()` gave for ending the run.
-        var pendingExit: MachineExit?
-        var threads: [OSThread] = []
+    /// The threads besides the vCPUs' and the I/O thread.
+    private struct Helpers {
         var monitor: OSThread?
         var consoleWriter: ConsoleWriter?
         var inputPump: ConsoleInputPump?
-        var blockedWaiters: [DispatchSemaphore] = []
-        var asyncWaiters: [Int: CheckedContinuation<MachineExit, any Error>] = [:]
-        var cancelledWaiters: Set<Int> = []
-        var nextWaiter = 0
-        var observers: [Int: AsyncStream<MachineState>.Continuation] = [:]
-        var nextObserver = 0
     }
 
     init(
@@ -54,102 +44,59 @@ final class MachineRuntime: Sendable {
         self.logger = logger
         self.logRelay = logRelay
         self.events = events
+        lifecycle = MachineLifecycle(events: events)
     }
 
-    var state: MachineState { lifecycle.withLock { $0.state } }
+    var state: MachineState { lifecycle.state }
+    private var vcpus: VCPUManager { resources.vcpus }
+    private var devices: DeviceManager { resources.devices }
 
     /// How the machine's threads are doing.
     var health: MachineHealth {
-        let threads = lifecycle.withLock { $0.threads }
+        let threads = vcpus.threads
         return MachineHealth(
             vcpuCount: configuration.vcpuCount, vcpuThreadsStarted: threads.count,
             vcpuThreadsEnded: threads.filter { $0.isFinished }.count,
-            ioThreadNanosecondsSinceProgress: resources.ioThread.nanosecondsSinceProgress)
-    }
-
-    /// Each vCPU thread's CPU time so far (zeros before the threads exist).
-    var vcpuCPUNanoseconds: [UInt64] {
-        let threads = lifecycle.withLock { $0.threads }
-        return (0..<configuration.vcpuCount).map { $0 < threads.count ? threads[$0].cpuNanoseconds : 0 }
-    }
-
-    // MARK: - State observation
-
-    func stateUpdates() -> AsyncStream<MachineState> {
-        let (stream, continuation) = AsyncStream.makeStream(of: MachineState.self)
-        let (current, id): (MachineState, Int?) = lifecycle.withLock { lifecycle in
-            if case .stopped = lifecycle.state { return (lifecycle.state, nil) }
-            lifecycle.nextObserver += 1
-            lifecycle.observers[lifecycle.nextObserver] = continuation
-            return (lifecycle.state, lifecycle.nextObserver)
-        }
-        continuation.yield(current)
-        if let id {
-            continuation.onTermination = { [weak self] _ in
-                _ = self?.lifecycle.withLock { $0.observers.removeValue(forKey: id) }
-            }
-        } else {
-            continuation.finish()
-        }
-        return stream
-    }
-
-    private func publish(_ state: MachineState) {
-        let observers = lifecycle.withLock { Array($0.observers.values) }
-        for observer in observers { observer.yield(state) }
-        events?(.stateChanged(state))
+            ioThreadNanosecondsSinceProgress: devices.ioThread.nanosecondsSinceProgress)
     }
 
     // MARK: - Start
 
+    /// Starts, in order: the console input pump and writer, the disks' engines and the I/O
+    /// thread, the vCPU threads, and the monitor that waits for them to end.
     func start() throws(MachineError) {
-        let current: MachineState? = lifecycle.withLock { lifecycle in
-            guard case .created = lifecycle.state else { return lifecycle.state }
-            lifecycle.state = .running
+        let current: MachineState? = lifecycle.withPhase { phase in
+            guard case .created = phase.state else { return phase.state }
+            phase.state = .running
             return nil
         }
         if let current {
             throw .invalidState("start()", current, "a machine starts once; build a new Machine to run again")
         }
         startTime.nanoseconds = monotonicNanoseconds()
-        publish(.running)
+        lifecycle.publish(.running)
         logger.info("machine started", metadata: ["vcpus": "\(configuration.vcpuCount)"])
-        var threads: [OSThread] = []
         do {
             let seccomp = configuration.seccomp
             let inputPump = try inputDescriptor.map { descriptor throws(EventLoopError) in
-                try ConsoleInputPump(descriptor: descriptor, serial: resources.serial, loop: resources.ioThread.loop)
+                try ConsoleInputPump(
+                    descriptor: descriptor, serial: devices.platform.serial, loop: devices.ioThread.loop)
             }
-            lifecycle.withLock { $0.inputPump = inputPump }
-            if let writer = try ConsoleWriter(output: resources.console, seccomp: seccomp) {
-                lifecycle.withLock { $0.consoleWriter = writer }
+            helpers.withLock { $0.inputPump = inputPump }
+            if let writer = try ConsoleWriter(output: devices.console, seccomp: seccomp) {
+                helpers.withLock { $0.consoleWriter = writer }
             }
-            for (index, disk) in diskSlots.map(\.disk).enumerated() {
-                do {
-                    try disk.startEngine()
-                } catch {
-                    throw MachineError.setupFailed("disks[\(index)]", error.description)
-                }
-            }
-            try resources.ioThread.start(seccomp: seccomp, resources.ioEventHandler(inputPump: inputPump))
-            for runner in resources.runners {
-                let thread = try OSThread(name: "vcpu\(runner.vcpu.index)") { [self] in runVCPU(runner) }
-                threads.append(thread)
-                // Published at once, so that a vCPU that ends the run early kicks this one too.
-                lifecycle.withLock { $0.threads.append(thread) }
-            }
-            let vcpuThreads = threads
+            try devices.start(seccomp: seccomp, inputPump: inputPump)
+            try vcpus.startThreads { [self] runner in runVCPU(runner) }
+            let vcpuThreads = vcpus.threads
             let monitor = try OSThread(name: "vmm-monitor") { [self] in monitorRun(vcpuThreads) }
-            let stopPending = lifecycle.withLock { lifecycle in
-                lifecycle.monitor = monitor
-                return lifecycle.pendingExit != nil
-            }
-            if stopPending { stopVCPUs() }
+            helpers.withLock { $0.monitor = monitor }
+            if lifecycle.withPhase({ $0.pendingExit != nil }) { vcpus.stopAll() }
         } catch {
             let failure = Self.startFailure(error)
-            record(.vmmError(failure.message))
-            stopVCPUs()
-            for thread in threads { thread.join() }
+            lifecycle.record(.vmmError(failure.message))
+            vcpus.stopAll()
+            for thread in vcpus.threads { thread.join() }
             tearDownThreads()
             finish()
             throw failure
@@ -177,14 +124,14 @@ final class MachineRuntime: Sendable {
     // MARK: - Stop
 
     func stop() throws(MachineError) {
-        let (changed, current): (Bool, MachineState) = lifecycle.withLock { lifecycle in
-            switch lifecycle.state {
-            case .created: return (false, lifecycle.state)
+        let (changed, current): (Bool, MachineState) = lifecycle.withPhase { phase in
+            switch phase.state {
+            case .created: return (false, phase.state)
             case .running, .paused:
-                if lifecycle.pendingExit == nil { lifecycle.pendingExit = .stopped }
-                lifecycle.state = .stopping
+                if phase.pendingExit == nil { phase.pendingExit = .stopped }
+                phase.state = .stopping
                 return (true, .stopping)
-            case .stopping, .stopped: return (false, lifecycle.state)
+            case .stopping, .stopped: return (false, phase.state)
             }
         }
         if case .created = current {
@@ -192,9 +139,9 @@ final class MachineRuntime: Sendable {
         }
         if changed {
             logger.info("stop requested: forcing the vCPUs out")
-            publish(.stopping)
+            lifecycle.publish(.stopping)
         }
-        stopVCPUs()
+        vcpus.stopAll()
     }
 
     func pressPowerButton() throws(MachineError) {
@@ -203,38 +150,30 @@ final class MachineRuntime: Sendable {
         case .running, .paused: break
         default: throw .invalidState("pressPowerButton()", current, "the guest can only be asked while it runs")
         }
-        resources.powerButton.press()
+        devices.platform.powerButton.press()
         logger.info("power button pressed")
         events?(.powerButtonPressed)
     }
 
     // MARK: - Pause and resume
 
+    /// Parks the vCPUs, then the I/O thread (device queues are then quiet).
     func pause() throws(MachineError) {
         try pauseControl.withLock { _ throws(MachineError) in
             let current = state
             guard case .running = current else {
                 throw .invalidState("pause()", current, "only a running machine can be paused")
             }
-            resources.pauseGate.request()
-            for runner in resources.runners { runner.requestPause() }
-            for thread in lifecycle.withLock({ $0.threads }) { thread.kick() }
-            let runners = resources.runners
-            let vcpusParked = PauseGate.waitUntil(timeoutMilliseconds: Self.pauseTimeoutMilliseconds) {
-                resources.pauseGate.parkedCount + runners.filter { $0.hasFinished.load(ordering: .acquiring) }.count
-                    >= runners.count
-            }
-            let ioParked = vcpusParked && resources.ioThread.pause(timeoutMilliseconds: Self.pauseTimeoutMilliseconds)
-            let paused: Bool = lifecycle.withLock { lifecycle in
-                guard vcpusParked, ioParked, case .running = lifecycle.state, lifecycle.pendingExit == nil else {
-                    return false
-                }
-                lifecycle.state = .paused
+            let vcpusParked = vcpus.park(timeoutMilliseconds: Self.pauseTimeoutMilliseconds)
+            let ioParked = vcpusParked && devices.ioThread.pause(timeoutMilliseconds: Self.pauseTimeoutMilliseconds)
+            let paused: Bool = lifecycle.withPhase { phase in
+                guard vcpusParked, ioParked, case .running = phase.state, phase.pendingExit == nil else { return false }
+                phase.state = .paused
                 return true
             }
             guard paused else {
-                resources.ioThread.resume()
-                resources.pauseGate.release()
+                devices.ioThread.resume()
+                vcpus.release()
                 let now = state
                 if case .running = now {
                     throw .setupFailed("pause", "the vCPUs did not stop within \(Self.pauseTimeoutMilliseconds) ms")
@@ -242,22 +181,22 @@ final class MachineRuntime: Sendable {
                 throw .invalidState("pause()", now, "the machine is ending")
             }
             logger.info("machine paused")
-            publish(.paused)
+            lifecycle.publish(.paused)
         }
     }
 
     func resume() throws(MachineError) {
         try pauseControl.withLock { _ throws(MachineError) in
-            let resumed: MachineState? = lifecycle.withLock { lifecycle in
-                guard case .paused = lifecycle.state else { return lifecycle.state }
-                lifecycle.state = .running
+            let resumed: MachineState? = lifecycle.withPhase { phase in
+                guard case .paused = phase.state else { return phase.state }
+                phase.state = .running
                 return nil
             }
             if let resumed { throw .invalidState("resume()", resumed, "only a paused machine can be resumed") }
-            resources.ioThread.resume()
-            resources.pauseGate.release()
+            devices.ioThread.resume()
+            vcpus.release()
             logger.info("machine resumed")
-            publish(.running)
+            lifecycle.publish(.running)
         }
     }
 
@@ -265,76 +204,23 @@ final class MachineRuntime: Sendable {
 
     /// Blocks until stopped; on return the machine's threads have ended.
     func waitForExit() -> MachineExit {
-        let semaphore = DispatchSemaphore(value: 0)
-        let stoppedAlready: MachineExit? = lifecycle.withLock { lifecycle in
-            if case .stopped(let exit) = lifecycle.state { return exit }
-            lifecycle.blockedWaiters.append(semaphore)
-            return nil
-        }
-        if stoppedAlready == nil { semaphore.wait() }
-        let (exit, monitor) = lifecycle.withLock { lifecycle -> (MachineExit, OSThread?) in
-            guard case .stopped(let exit) = lifecycle.state else {
-                return (.vmmError("woken before the machine stopped"), nil)
-            }
-            return (exit, lifecycle.monitor)
-        }
+        let exit = lifecycle.blockUntilStopped()
         // The monitor thread holds a reference to this runtime until its body returns.
-        monitor?.joinOrDetach()
+        helpers.withLock { $0.monitor }?.joinOrDetach()
         return exit
-    }
-
-    /// Waits until stopped; throws `CancellationError` when the waiting task is cancelled (the
-    /// machine goes on).
-    func waitUntilStopped() async throws -> MachineExit {
-        let id = newWaiterID()
-        return try await withTaskCancellationHandler {
-            try await awaitStop(id)
-        } onCancel: {
-            let continuation: CheckedContinuation<MachineExit, any Error>? = lifecycle.withLock { lifecycle in
-                if let continuation = lifecycle.asyncWaiters.removeValue(forKey: id) { return continuation }
-                if case .stopped = lifecycle.state { return nil }
-                lifecycle.cancelledWaiters.insert(id)
-                return nil
-            }
-            continuation?.resume(throwing: CancellationError())
-        }
-    }
-
-    /// Waits until stopped, whether or not the waiting task is cancelled.
-    func waitUntilStoppedIgnoringCancellation() async -> MachineExit {
-        (try? await awaitStop(newWaiterID())) ?? .vmmError("the stop could not be awaited")
-    }
-
-    private func newWaiterID() -> Int {
-        lifecycle.withLock { lifecycle in
-            lifecycle.nextWaiter += 1
-            return lifecycle.nextWaiter
-        }
-    }
-
-    private func awaitStop(_ id: Int) async throws -> MachineExit {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<MachineExit, any Error>) in
-            let outcome: Result<MachineExit, CancellationError>? = lifecycle.withLock { lifecycle in
-                if case .stopped(let exit) = lifecycle.state { return .success(exit) }
-                if lifecycle.cancelledWaiters.remove(id) != nil { return .failure(CancellationError()) }
-                lifecycle.asyncWaiters[id] = continuation
-                return nil
-            }
-            if let outcome { continuation.resume(with: outcome) }
-        }
     }
 
     // MARK: - Threads
 
     /// A vCPU thread's body: run the loop, turn its end into a machine exit, stop the others.
     private func runVCPU(_ runner: VCPURunner) {
-        defer { resources.vcpuEnded.signal() }
+        defer { vcpus.ended.signal() }
         do {
             try Sandboxing.restrictCurrentThread(.vcpu, mode: configuration.seccomp.filterMode)
         } catch {
-            record(.vmmError("vCPU \(runner.vcpu.index): \(error)"))
+            lifecycle.record(.vmmError("vCPU \(runner.vcpu.index): \(error)"))
             runner.hasFinished.store(true, ordering: .releasing)
-            stopVCPUs()
+            vcpus.stopAll()
             return
         }
         let stop = runner.run()
@@ -350,27 +236,12 @@ final class MachineRuntime: Sendable {
             exit = .vcpuFailure(vcpu: index, reason: reason, registers: registerReport(runner.vcpu))
         case .stopRequested: exit = nil
         }
-        if let exit { record(exit) }
-        stopVCPUs()
+        if let exit { lifecycle.record(exit) }
+        vcpus.stopAll()
     }
 
     private func registerReport(_ vcpu: VCPUFD) -> String {
         do { return try vcpu.registerDump().description } catch { return "(registers unavailable: \(error))" }
-    }
-
-    /// Keeps the first exit reason.
-    private func record(_ exit: MachineExit) {
-        lifecycle.withLock { lifecycle in
-            if lifecycle.pendingExit == nil { lifecycle.pendingExit = exit }
-        }
-    }
-
-    /// Every vCPU leaves KVM_RUN for good (parked ones too).
-    func stopVCPUs() {
-        for runner in resources.runners { runner.requestStop() }
-        resources.pauseGate.release()
-        let threads = lifecycle.withLock { $0.threads }
-        for thread in threads { thread.kick() }
     }
 
     /// The monitor thread (under the process filter only): relays log records from the
@@ -380,10 +251,9 @@ final class MachineRuntime: Sendable {
     private func monitorRun(_ threads: [OSThread]) {
         var ended: UInt64 = 0
         while ended < UInt64(threads.count) {
-            _ = DescriptorIO.waitReadable(
-                resources.vcpuEnded.rawValue, logRelay.available.rawValue, timeoutMilliseconds: -1)
+            _ = DescriptorIO.waitReadable(vcpus.ended.rawValue, logRelay.available.rawValue, timeoutMilliseconds: -1)
             logRelay.flush(to: logger)
-            ended &+= resources.vcpuEnded.drain() ?? 0
+            ended &+= vcpus.ended.drain() ?? 0
         }
         for thread in threads { thread.join() }
         tearDownThreads()
@@ -391,66 +261,27 @@ final class MachineRuntime: Sendable {
         finish()
     }
 
-    /// Stops the input pump, the I/O thread and (last, so that everything the guest printed
-    /// reaches the sink) the console writer.
+    /// Stops the input pump, the devices (disk operations finished, I/O thread, final
+    /// fdatasync) and, last, so that everything the guest printed reaches the sink, the console
+    /// writer.
     private func tearDownThreads() {
-        let (pump, writer) = lifecycle.withLock { lifecycle in
+        let (pump, writer) = helpers.withLock { helpers in
             defer {
-                lifecycle.inputPump = nil
-                lifecycle.consoleWriter = nil
+                helpers.inputPump = nil
+                helpers.consoleWriter = nil
             }
-            return (lifecycle.inputPump, lifecycle.consoleWriter)
+            return (helpers.inputPump, helpers.consoleWriter)
         }
         pump?.stop()
-        finishDiskOperations()
-        resources.ioThread.stop()
-        flushDisks()
+        devices.stop(logger: logger)
         writer?.stop()
         console?.finish()
     }
 
-    /// Lets every disk's engine finish what it has in flight, completed to the guest as usual,
-    /// while the I/O thread still runs (the vCPUs have ended: nothing new arrives), so that the
-    /// final fdatasync covers every write the guest handed over.
-    private func finishDiskOperations() {
-        for (disk, transport) in diskSlots {
-            transport.withDeviceLocked { _ in disk.finishInFlight() }
-        }
-    }
-
-    /// Makes every disk's completed writes durable (fdatasync) once no thread can write any
-    /// more, whatever ended the machine; the descriptors close when the machine is released.
-    private func flushDisks() {
-        for (index, slot) in resources.virtioSlots.enumerated() {
-            guard let disk = slot.transport.device as? VirtioBlock, !disk.backend.isReadOnly else { continue }
-            if disk.backend.flush() != BlockRequest.Status.ok {
-                logger.error("disk flush failed at stop", metadata: ["virtio_slot": "\(index)"])
-            }
-        }
-    }
-
     private func finish() {
-        let (exit, blocked, waiting, observers) = lifecycle.withLock { lifecycle in
-            let exit = lifecycle.pendingExit ?? .stopped
-            lifecycle.state = .stopped(exit)
-            defer {
-                lifecycle.blockedWaiters = []
-                lifecycle.asyncWaiters = [:]
-                lifecycle.cancelledWaiters = []
-                lifecycle.observers = [:]
-            }
-            return (
-                exit, lifecycle.blockedWaiters, Array(lifecycle.asyncWaiters.values), Array(lifecycle.observers.values)
-            )
+        lifecycle.finish { exit in
+            logger.info("machine stopped", metadata: ["exit": "\(exit)", "status": "\(exit.exitStatus)"])
         }
-        logger.info("machine stopped", metadata: ["exit": "\(exit)", "status": "\(exit.exitStatus)"])
-        for observer in observers {
-            observer.yield(.stopped(exit))
-            observer.finish()
-        }
-        events?(.stateChanged(.stopped(exit)))
-        for semaphore in blocked { semaphore.signal() }
-        for continuation in waiting { continuation.resume(returning: exit) }
     }
 
     /// At the release of the last `Machine` handle: stops a running machine and waits for its
@@ -462,7 +293,7 @@ final class MachineRuntime: Sendable {
             try? stop()
             _ = waitForExit()
         }
-        lifecycle.withLock { $0.monitor }?.joinOrDetach()
+        helpers.withLock { $0.monitor }?.joinOrDetach()
     }
 }
 
