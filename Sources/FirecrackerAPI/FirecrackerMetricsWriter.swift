@@ -85,7 +85,8 @@ final class FirecrackerMetricsWriter: Sendable {
         func add(_ group: String, _ name: String, _ value: UInt64) {
             counters[group, default: [:]][name, default: 0] &+= value
         }
-        for disk in machine.diskStatistics {
+        let statistics = machine.statistics
+        for disk in statistics.disks {
             let id = disk.index < drives.count ? drives[disk.index] : "\(disk.index)"
             for group in ["block", "block_\(id)"] {
                 add(group, "read_count", disk.requests[.read] ?? 0)
@@ -97,7 +98,7 @@ final class FirecrackerMetricsWriter: Sendable {
                 add(group, "io_errors", disk.errors)
             }
         }
-        for nic in machine.networkStatistics {
+        for nic in statistics.networkInterfaces {
             let id = nic.index < interfaces.count ? interfaces[nic.index] : "\(nic.index)"
             for group in ["net", "net_\(id)"] {
                 add(group, "rx_packets_count", nic.receivedFrames)
@@ -109,13 +110,13 @@ final class FirecrackerMetricsWriter: Sendable {
                 add(group, "no_rx_avail_buffer", nic.receiveStarvations)
             }
         }
-        for counts in machine.exitCounts {
+        for counts in statistics.exitCounts {
             add("vcpu", "exit_io_in", counts.portIn)
             add("vcpu", "exit_io_out", counts.portOut)
             add("vcpu", "exit_mmio_read", counts.mmioRead)
             add("vcpu", "exit_mmio_write", counts.mmioWrite)
         }
-        let console = machine.consoleStatistics
+        let console = statistics.console
         add("uart", "write_count", console.guestBytes)
         add("uart", "missed_write_count", console.droppedBytes)
         return counters

@@ -4,7 +4,7 @@ import Synchronization
 import VMM
 
 /// The Prometheus metrics of one VMM process, computed at scrape time from the machine's own
-/// counters (`Machine.exitCounts`, `diskStatistics`, `networkStatistics`, …): nothing is
+/// counters (`Machine.statistics.exitCounts`, `diskStatistics`, `networkStatistics`, …): nothing is
 /// counted on a vCPU's exit path or per request for the metrics' sake. Counters and gauges live
 /// in a swift-prometheus registry, each family made with its HELP text (`MetricFamily`); each
 /// counter is advanced by what its source counted since the last scrape, so it keeps growing
@@ -83,16 +83,17 @@ public final class MachineMetrics: Sendable {
         gauge(&state, .processResidentMemory, [], Double(ProcessMemory.residentBytes() ?? 0))
         guard let machine else { return }
         let configuration = machine.configuration
+        let statistics = machine.statistics
         gauge(&state, .guestMemory, [], Double(configuration.memoryMiB) * 1_048_576)
         gauge(&state, .vcpus, [], Double(configuration.vcpuCount))
         let current = Self.stateName(machine.state)
         for name in ["created", "running", "paused", "stopping", "stopped"] {
             gauge(&state, .guestState, [("state", name)], name == current ? 1 : 0)
         }
-        if let nanoseconds = machine.guestReadyAfterStartNanoseconds {
+        if let nanoseconds = statistics.guestReadyAfterStartNanoseconds {
             gauge(&state, .guestBoot, [], Double(nanoseconds) / 1e9)
         }
-        for (index, counts) in machine.exitCounts.enumerated() {
+        for (index, counts) in statistics.exitCounts.enumerated() {
             let vcpu = ("vcpu", "\(index)")
             for (reason, value) in [
                 ("port_in", counts.portIn), ("port_out", counts.portOut), ("mmio_read", counts.mmioRead),
@@ -101,10 +102,10 @@ public final class MachineMetrics: Sendable {
                 counter(&state, .vcpuExits, [vcpu, ("reason", reason)], Double(value))
             }
         }
-        for (index, nanoseconds) in machine.vcpuCPUNanoseconds.enumerated() {
+        for (index, nanoseconds) in statistics.vcpuCPUNanoseconds.enumerated() {
             counter(&state, .vcpuRunTime, [("vcpu", "\(index)")], Double(nanoseconds) / 1e9)
         }
-        for disk in machine.diskStatistics {
+        for disk in statistics.disks {
             let label = ("disk", "disk\(disk.index)")
             for operation in DiskStatistics.Operation.allCases {
                 let op = ("op", operation.rawValue)
@@ -117,7 +118,7 @@ public final class MachineMetrics: Sendable {
             gauge(&state, .diskEngine, [label, ("engine", disk.engine)], 1)
             histogram(&state, disk)
         }
-        for nic in machine.networkStatistics {
+        for nic in statistics.networkInterfaces {
             let label = ("nic", nic.tap)
             for (direction, packets, bytes) in [
                 ("rx", nic.receivedFrames, nic.receivedBytes), ("tx", nic.transmittedFrames, nic.transmittedBytes),
@@ -132,7 +133,7 @@ public final class MachineMetrics: Sendable {
                 counter(&state, .netDropped, [label, ("reason", reason)], Double(value))
             }
         }
-        let console = machine.consoleStatistics
+        let console = statistics.console
         counter(&state, .consoleBytes, [("direction", "out")], Double(console.guestBytes))
         counter(&state, .consoleDroppedBytes, [], Double(console.droppedBytes))
     }

@@ -89,7 +89,7 @@ enum Health {
         switch machine.state {
         case .created: return (true, "the machine is being started")
         case .running:
-            let health = machine.health
+            let health = machine.statistics.health
             guard health.vcpuThreadsEnded == 0 else {
                 return (false, "\(health.vcpuThreadsEnded) of \(health.vcpuCount) vCPU threads ended")
             }

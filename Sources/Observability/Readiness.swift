@@ -7,7 +7,7 @@ import VMM
 /// When the guest counts as ready (`/readyz`, `swiftvmm probe ready`), without an agent in it.
 public enum ReadinessRule: Sendable, Equatable {
     /// The guest wrote the boot timer (the firmware's "ready", Linux's init through the
-    /// `boot_timer` port; `Machine.guestReadyNanoseconds`).
+    /// `boot_timer` port; `Machine.statistics.guestReadyNanoseconds`).
     case bootTimer
     /// A console line matched this regular expression.
     case consoleLine(pattern: String)
@@ -82,7 +82,7 @@ public final class Readiness: Sendable {
         }
         switch rule {
         case .bootTimer:
-            guard let nanoseconds = machine.guestReadyAfterStartNanoseconds else {
+            guard let nanoseconds = machine.statistics.guestReadyAfterStartNanoseconds else {
                 return (false, "the guest has not written the boot timer yet")
             }
             return (true, "boot timer written \(Double(nanoseconds / 1_000) / 1_000) ms after start")

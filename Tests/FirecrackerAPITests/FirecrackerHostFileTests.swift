@@ -89,14 +89,14 @@ struct FirecrackerDriveSizeTests {
 
         let refused = await call("PATCH", "/drives/root", #"{"drive_id": "root", "path_on_host": "\#(small)"}"#)
         #expect(refused.status == 400 && refused.body.contains("less than the declared 2 MiB"), "\(refused)")
-        #expect(machine.diskStatistics.first?.path == root, "the disk keeps its image")
+        #expect(machine.statistics.disks.first?.path == root, "the disk keeps its image")
         // The same image, shrunk on the host below the declared size: refused as well.
         try #require(truncate(root, 1 << 20) == 0)
         let shrunk = await call("PATCH", "/drives/root", #"{"drive_id": "root", "path_on_host": "\#(root)"}"#)
         #expect(shrunk.status == 400 && shrunk.body.contains("less than the declared 2 MiB"), "\(shrunk)")
         let accepted = await call("PATCH", "/drives/root", #"{"drive_id": "root", "path_on_host": "\#(large)"}"#)
         #expect(accepted.status == 204, "\(accepted)")
-        #expect(machine.diskStatistics.first?.path == large)
+        #expect(machine.statistics.disks.first?.path == large)
         #expect(try await machine.requestStop(grace: .seconds(30)) == .poweredOff)
     }
 }

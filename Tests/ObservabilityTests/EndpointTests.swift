@@ -36,7 +36,9 @@ struct EndpointTests {
         #expect(try get("\(base)/readyz") == 503, "not started")
         #expect(try get("\(base)/healthz") == 200)
         try machine.start()
-        for _ in 0..<200 where machine.guestReadyNanoseconds == nil { try await Task.sleep(for: .milliseconds(10)) }
+        for _ in 0..<200 where machine.statistics.guestReadyNanoseconds == nil {
+            try await Task.sleep(for: .milliseconds(10))
+        }
         #expect(try get("\(base)/readyz") == 200, "the boot timer was written")
         #expect(try get("\(base)/metrics") == 200)
         #expect(try await machine.requestStop(grace: .seconds(30)) == .poweredOff)

@@ -19,8 +19,8 @@ struct ConsoleStreamTests {
         #expect(fromBytes.hasPrefix("fw: SwiftVMM test firmware"))
         #expect(lines.lines.contains("fw: ready"))
         #expect(fromBytes == lines.lines.map { $0 + "\n" }.joined(), "both views see the same output")
-        #expect(machine.consoleStatistics.droppedBytes == 0)
-        #expect(machine.consoleStatistics.writtenBytes == UInt64(text.count))
+        #expect(machine.statistics.console.droppedBytes == 0)
+        #expect(machine.statistics.console.writtenBytes == UInt64(text.count))
     }
 
     @Test func inputReachesTheGuestAndIsEchoed() async throws {

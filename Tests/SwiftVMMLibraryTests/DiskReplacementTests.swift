@@ -28,7 +28,7 @@ struct DiskReplacementTests {
             #expect(error.code == .fileUnreadable && error.description.contains("disks[0]"))
         }
         try machine.replaceDiskImage(index: 0, path: second)
-        #expect(machine.diskStatistics.first?.path == second)
+        #expect(machine.statistics.disks.first?.path == second)
         #expect(machine.configuration.disks.first?.path == first, "the configuration keeps the original")
 
         try machine.pressPowerButton()

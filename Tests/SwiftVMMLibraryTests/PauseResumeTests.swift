@@ -23,7 +23,7 @@ struct PauseResumeTests {
         #expect(machine.state == .running)
         #expect(await console.waitFor { $0 == "fw: tick \(ticksAtPause + 3)" }, "ticks go on after resume")
         #expect(try await machine.requestStop(grace: .seconds(30)) == .poweredOff)
-        let counts = try #require(machine.exitCounts.first)
+        let counts = try #require(machine.statistics.exitCounts.first)
         #expect(counts.pauses >= 1, "the pause kick is counted as a pause")
         #expect(counts.pausedNanoseconds >= 700_000_000, "about 900 ms parked, got \(counts.pausedNanoseconds) ns")
     }

@@ -10,21 +10,21 @@ struct StatisticsTests {
     @Test func exitCountsAndCPUTimeAreLive() async throws {
         let machine = try Machine(configuration: firmware("fw.wait=button"))
         let console = ConsoleCollector(try #require(machine.console))
-        #expect(machine.vcpuCPUNanoseconds == [0], "no thread before start")
+        #expect(machine.statistics.vcpuCPUNanoseconds == [0], "no thread before start")
         try machine.start()
         #expect(await console.waitFor { $0 == "fw: waiting for the power button" })
-        let first = try #require(machine.exitCounts.first)
-        let firstCPU = try #require(machine.vcpuCPUNanoseconds.first)
+        let first = try #require(machine.statistics.exitCounts.first)
+        let firstCPU = try #require(machine.statistics.vcpuCPUNanoseconds.first)
         try await Task.sleep(for: .milliseconds(200))
-        let second = try #require(machine.exitCounts.first)
-        let secondCPU = try #require(machine.vcpuCPUNanoseconds.first)
+        let second = try #require(machine.statistics.exitCounts.first)
+        let secondCPU = try #require(machine.statistics.vcpuCPUNanoseconds.first)
         #expect(first.total > 0 && second.total > first.total, "live: \(first.total) then \(second.total)")
         #expect(second.runNanoseconds > first.runNanoseconds)
         #expect(firstCPU > 0 && secondCPU > firstCPU, "CPU time \(firstCPU) then \(secondCPU)")
         #expect(try await machine.requestStop(grace: .seconds(30)) == .poweredOff)
-        let final = try #require(machine.exitCounts.first)
-        #expect(final.total >= second.total && machine.exitCounts.first == final, "final once stopped")
-        #expect(try #require(machine.vcpuCPUNanoseconds.first) >= secondCPU, "kept after the thread ended")
+        let final = try #require(machine.statistics.exitCounts.first)
+        #expect(final.total >= second.total && machine.statistics.exitCounts.first == final, "final once stopped")
+        #expect(try #require(machine.statistics.vcpuCPUNanoseconds.first) >= secondCPU, "kept after the thread ended")
     }
 
     @Test func diskRequestsAreCountedByOperation() async throws {
@@ -36,10 +36,10 @@ struct StatisticsTests {
         var configuration = firmware("fw.test=blk fw.blk-mib=1")
         configuration.disks = [DiskConfiguration(path: image)]
         let machine = try Machine(configuration: configuration)
-        #expect(machine.diskStatistics.first?.requests.values.reduce(0, +) == 0)
+        #expect(machine.statistics.disks.first?.requests.values.reduce(0, +) == 0)
         try machine.start()
         #expect(try await machine.waitUntilStopped() == .poweredOff)
-        let disk = try #require(machine.diskStatistics.first)
+        let disk = try #require(machine.statistics.disks.first)
         #expect(disk.index == 0 && disk.path == image)
         #expect((disk.requests[.write] ?? 0) > 0 && (disk.requests[.read] ?? 0) > 0 && (disk.requests[.flush] ?? 0) > 0)
         #expect((disk.bytes[.write] ?? 0) >= 1 << 20, "the firmware writes the whole 1 MiB")
@@ -48,6 +48,6 @@ struct StatisticsTests {
         #expect(disk.durationBucketCounts.reduce(0, +) == total, "every request is in the histogram")
         #expect(disk.durationBucketCounts.count == disk.durationBucketBoundsSeconds.count + 1)
         #expect(disk.durationSumSeconds > 0)
-        #expect(machine.networkStatistics.isEmpty)
+        #expect(machine.statistics.networkInterfaces.isEmpty)
     }
 }

@@ -45,11 +45,11 @@ struct TinyGuestTests {
                     ExitProbeConfiguration(space: .port, address: UInt64(Guest.portB), length: 1),
                 ]))
         #expect(try machine.run() == .guestStatus(0))
-        let (a, b) = (machine.probeStatistics[0], machine.probeStatistics[1])
+        let (a, b) = (machine.statistics.probes[0], machine.statistics.probes[1])
         #expect(a.reads == 1 && a.writes == 0)
         #expect(b.writes == 1 && b.lastWriteSize == width)
         #expect(b.lastWrittenValue == Guest.readValue & Guest.mask(width))
-        #expect(machine.exitCounts[0].portIn == 1 && machine.exitCounts[0].portOut == 2)
+        #expect(machine.statistics.exitCounts[0].portIn == 1 && machine.statistics.exitCounts[0].portOut == 2)
     }
 
     /// A read (width) from MMIO probe A, written back (same width) to MMIO probe B.
@@ -67,11 +67,11 @@ struct TinyGuestTests {
                     ExitProbeConfiguration(space: .mmio, address: Guest.probeB, length: 8),
                 ]))
         #expect(try machine.run() == .guestStatus(0))
-        let (a, b) = (machine.probeStatistics[0], machine.probeStatistics[1])
+        let (a, b) = (machine.statistics.probes[0], machine.statistics.probes[1])
         #expect(a.reads == 1)
         #expect(b.writes == 1 && b.lastWriteSize == width && b.lastWriteOffset == 0)
         #expect(b.lastWrittenValue == Guest.readValue & Guest.mask(width))
-        #expect(machine.exitCounts[0].mmioRead == 1 && machine.exitCounts[0].mmioWrite == 1)
+        #expect(machine.statistics.exitCounts[0].mmioRead == 1 && machine.statistics.exitCounts[0].mmioWrite == 1)
     }
 
     @Test func mmioWriteOffsetInsideTheRangeIsReported() throws {
@@ -82,7 +82,7 @@ struct TinyGuestTests {
                 code, probes: [ExitProbeConfiguration(space: .mmio, address: Guest.probeB, length: 16)]))
         #expect(try machine.run() == .guestStatus(0))
         #expect(
-            machine.probeStatistics[0]
+            machine.statistics.probes[0]
                 == ExitProbeStatistics(
                     writes: 1, reads: 0, lastWrittenValue: 0xcafe_f00d, lastWriteOffset: 5, lastWriteSize: 4))
     }
@@ -193,8 +193,8 @@ struct TinyGuestTests {
                     ExitProbeConfiguration(space: .port, address: 0x20, length: 1, inKernel: true),
                 ]))
         #expect(try machine.run() == .guestStatus(0))
-        #expect(machine.exitCounts[0].total == 1, "only the debug-exit write reached user space")
-        #expect(machine.probeStatistics.allSatisfy { $0.writes == 0 })
+        #expect(machine.statistics.exitCounts[0].total == 1, "only the debug-exit write reached user space")
+        #expect(machine.statistics.probes.allSatisfy { $0.writes == 0 })
     }
 }
 
@@ -221,11 +221,11 @@ struct VCPUSetupTests {
         configuration.inKernelIRQChip = true  // other vCPUs wait for INIT/SIPI in the in-kernel APIC
         let machine = try Machine(configuration: configuration)
         #expect(try machine.run() == .guestStatus(0))
-        let leaf1EBX = machine.probeStatistics[0].lastWrittenValue
+        let leaf1EBX = machine.statistics.probes[0].lastWrittenValue
         #expect(leaf1EBX >> 24 == 0, "vCPU 0 has APIC id 0")
         #expect((leaf1EBX >> 16) & 0xff == [1: 1, 2: 2, 3: 4][vcpus], "addressable logical processors")
-        #expect(machine.probeStatistics[1].lastWrittenValue == 0x4b4d_564b, "KVMK")
-        #expect(machine.exitCounts.count == vcpus)
+        #expect(machine.statistics.probes[1].lastWrittenValue == 0x4b4d_564b, "KVMK")
+        #expect(machine.statistics.exitCounts.count == vcpus)
     }
 }
 

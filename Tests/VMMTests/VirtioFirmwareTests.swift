@@ -21,7 +21,7 @@ struct VirtioFirmwareTests {
         #expect(output.contains("fw: rng interrupt delivered"))
         #expect(output.contains("fw: rng 19 requests, 672 bytes"))
         #expect(output.contains("fw: rng OK"))
-        let counts = try #require(machine.virtioNotificationCounts.first)
+        let counts = try #require(machine.statistics.virtioNotificationCounts.first)
         #expect(counts.throughEventFD >= 1, "notifications came through the ioeventfd")
         #expect(counts.throughRegister == 0, "no notification took an exit to user space")
     }

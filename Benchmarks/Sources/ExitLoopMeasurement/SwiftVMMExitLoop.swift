@@ -66,8 +66,8 @@ public enum SwiftVMMExitLoop {
         guard exit == .guestStatus(UInt32(ExitLoopLayout.finishedStatus)) else {
             throw .unexpectedEnd(implementation: .swiftVMM, guest: guest.label, end: exit.description)
         }
-        let counts = machine.exitCounts[0]
-        let statistics = machine.probeStatistics
+        let counts = machine.statistics.exitCounts[0]
+        let statistics = machine.statistics.probes
         let expected = guest.expectedExits
         // What user space saw must match N exactly. The writes an ioeventfd absorbed are not
         // visible through Machine's API (it does not expose the eventfd counters), so for the

@@ -1,6 +1,6 @@
 import StrictCoding
 
-/// An exit probe: a device that counts guest accesses in a port or MMIO range (see `Machine.probeStatistics`).
+/// An exit probe: a device that counts guest accesses in a port or MMIO range (see `Machine.statistics.probes`).
 public struct ExitProbeConfiguration: Sendable, Equatable, Codable {
     /// The address space of the probe.
     public enum Space: String, Sendable, Codable, CaseIterable {

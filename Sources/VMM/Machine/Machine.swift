@@ -192,45 +192,11 @@ public final class Machine: Sendable {
 
     // MARK: - Observations
 
-    /// CLOCK_MONOTONIC nanoseconds of the guest's ready signal (boot timer), if it came.
-    public var guestReadyNanoseconds: UInt64? { runtime.resources.devices.platform.bootTimer.readyNanoseconds }
-
-    /// Nanoseconds from `start()` to the guest's ready signal, if it came.
-    public var guestReadyAfterStartNanoseconds: UInt64? {
-        guestReadyNanoseconds.map { $0 &- runtime.startTime.nanoseconds }
-    }
-
-    /// Per-vCPU exit counts so far: live while the machine runs (each vCPU counts in its own
-    /// memory with plain stores; reading them costs the vCPUs nothing), final once it stopped.
-    public var exitCounts: [VCPUExitCounts] { runtime.resources.vcpus.exitCounts }
-
-    /// Queue-notification counts of each virtio device, in window order.
-    public var virtioNotificationCounts: [VirtioNotificationCounts] {
-        runtime.resources.devices.virtioSlots.map(\.notificationCounts)
-    }
-
-    /// What each configured exit probe has seen, in configuration order.
-    public var probeStatistics: [ExitProbeStatistics] {
-        runtime.resources.devices.probes.map { ExitProbeStatistics($0) }
-    }
-
-    /// What each disk has done so far, in configuration order (requests, bytes and errors by
-    /// operation, a request-duration histogram); counted by the I/O thread, read without
-    /// disturbing it.
-    public var diskStatistics: [DiskStatistics] { runtime.diskStatistics }
-
-    /// What each NIC has done so far, in configuration order (frames, bytes, drops).
-    public var networkStatistics: [NetworkInterfaceStatistics] { runtime.networkStatistics }
-
-    /// Whether the vCPU threads are alive and the I/O thread is turning (a health check).
-    public var health: MachineHealth { runtime.health }
-
-    /// The CPU time each vCPU thread has used so far (time in the guest included), in
-    /// nanoseconds, read from the threads' CPU clocks: zeros before `start()`.
-    public var vcpuCPUNanoseconds: [UInt64] { runtime.resources.vcpus.cpuNanoseconds }
-
-    /// What happened to the guest's console output so far (written, dropped).
-    public var consoleStatistics: ConsoleStatistics { ConsoleStatistics(runtime.resources.devices.console.statistics) }
+    /// What the machine has done so far, read now: exit counts, CPU time, device and console
+    /// counters, the guest's ready signal and thread health. Every counter is kept by the thread
+    /// that counts it (plain stores or a short lock) and read without stopping it; each call makes
+    /// a new snapshot (live while the machine runs, final once it stopped).
+    public var statistics: MachineStatistics { runtime.statistics }
 
     private var logger: Logger { runtime.logger }
 }

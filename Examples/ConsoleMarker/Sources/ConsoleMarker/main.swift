@@ -50,14 +50,14 @@ for await line in lines {
     }
 }
 let end = try await machine.waitUntilStopped()
-let counts = machine.exitCounts
+let counts = machine.statistics.exitCounts
 print("[console-marker] \(end); exit status \(end.exitStatus)")
 for (index, vcpu) in counts.enumerated() {
     print(
         "[console-marker] vcpu\(index): \(vcpu.total) exits (\(vcpu.portOut) port out, \(vcpu.portIn) port in,"
             + " \(vcpu.mmioWrite) MMIO write, \(vcpu.mmioRead) MMIO read), \(vcpu.runNanoseconds / 1_000_000) ms")
 }
-let console = machine.consoleStatistics
+let console = machine.statistics.console
 print("[console-marker] console: \(console.writtenBytes) bytes, \(console.droppedBytes) dropped")
-print("[console-marker] disk notifications: \(machine.virtioNotificationCounts.map(\.throughEventFD))")
+print("[console-marker] disk notifications: \(machine.statistics.virtioNotificationCounts.map(\.throughEventFD))")
 exit(sawMarker ? end.exitStatus : 1)
