@@ -19,7 +19,11 @@ package enum Sandboxing {
     /// `dropCapabilitiesEverywhere`). Idempotent.
     package static func installViolationHandler() throws(SandboxError) {
         let result = cseccomp_install_violation_handler(violationExitStatus)
-        guard result == 0 else { throw SandboxError("seccomp: cannot install the SIGSYS handler (errno \(-result))") }
+        guard result == 0 else {
+            throw SandboxError(
+                "seccomp: cannot install the SIGSYS handler (errno \(-result))", operation: "sigaction(SIGSYS)",
+                errno: -result)
+        }
     }
 
     /// Restricts the calling thread to `profile` (and drops every capability it holds: no
@@ -28,7 +32,9 @@ package enum Sandboxing {
         guard mode != .off else { return }
         try installViolationHandler()
         let limited = cseccomp_limit_capabilities(0)
-        guard limited == 0 else { throw SandboxError("cannot drop capabilities (errno \(-limited))") }
+        guard limited == 0 else {
+            throw SandboxError("cannot drop capabilities (errno \(-limited))", operation: "capset", errno: -limited)
+        }
         try SeccompFilter(rules: profile.rules(processID: getpid())).load(mode: mode, allThreads: false)
     }
 

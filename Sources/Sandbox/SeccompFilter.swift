@@ -19,7 +19,18 @@ package enum FilterMode: String, Sendable, CaseIterable {
 /// Why a filter could not be installed.
 package struct SandboxError: Error, Equatable, Sendable, CustomStringConvertible {
     package let description: String
-    init(_ description: String) { self.description = description }
+    /// The call that failed and its errno, when one did.
+    package let failedCall: (operation: String, errno: Int32)?
+
+    init(_ description: String, operation: String? = nil, errno: Int32? = nil) {
+        self.description = description
+        failedCall = operation.flatMap { operation in errno.map { (operation, $0) } }
+    }
+
+    package static func == (lhs: SandboxError, rhs: SandboxError) -> Bool {
+        lhs.description == rhs.description && lhs.failedCall?.operation == rhs.failedCall?.operation
+            && lhs.failedCall?.errno == rhs.failedCall?.errno
+    }
 }
 
 /// A seccomp allow-list being built (libseccomp), then loaded on the calling thread (or, with
@@ -58,7 +69,9 @@ struct SeccompFilter {
             // A name this kernel or libseccomp does not know is simply not needed here.
             if result != 0, cseccomp_resolve(rule.call) >= 0 {
                 cseccomp_release(context)
-                throw SandboxError("seccomp: cannot add the rule \(rule) (errno \(-result))")
+                throw SandboxError(
+                    "seccomp: cannot add the rule \(rule) (errno \(-result))", operation: "seccomp_rule_add",
+                    errno: -result)
             }
         }
         if threadsOnlyClone, cseccomp_allow_clone_threads(context) != 0 {
@@ -66,6 +79,9 @@ struct SeccompFilter {
             throw SandboxError("seccomp: cannot allow clone for threads")
         }
         let result = cseccomp_load(context, allThreads ? 1 : 0)
-        guard result == 0 else { throw SandboxError("seccomp: loading the filter failed (errno \(-result))") }
+        guard result == 0 else {
+            throw SandboxError(
+                "seccomp: loading the filter failed (errno \(-result))", operation: "seccomp_load", errno: -result)
+        }
     }
 }

@@ -64,6 +64,35 @@ import VMM
         #expect(error.description.contains("errno 12"))
     }
 
+    /// A failure behind which a system call failed carries it as `cause` (operation and errno),
+    /// and the description does not repeat an errno the message already gives.
+    @Test(.enabled(if: kvmUsable, kvmSkipReason), arguments: ["kernel", "disk", "console"])
+    func systemCallFailuresCarryTheirCause(what: String) throws {
+        var configuration = VirtualMachineConfiguration(console: .none)
+        let path = "/nonexistent-\(what)/file"
+        switch what {
+        case "kernel": configuration = VirtualMachineConfiguration(kernelPath: path, console: .none)
+        case "disk": configuration.disks = [DiskConfiguration(path: path)]
+        default: configuration.console = .file(path: path)
+        }
+        do {
+            _ = try Machine(configuration: configuration)
+            Issue.record("\(what): a missing file was accepted")
+        } catch {
+            let cause = try #require(error.cause, "\(what): \(error.message)")
+            #expect(cause.operation == "open(\(path))")
+            #expect(cause.errno == 2)
+            #expect(error.description.components(separatedBy: "errno 2").count == 2, "\(error.description)")
+        }
+    }
+
+    /// The vCPU limit the check reports is one a machine can have (KVM allows 1024 here; the
+    /// machine's own limit is 254).
+    @Test(.enabled(if: kvmUsable, kvmSkipReason)) func theHostCheckReportsAReachableVCPULimit() throws {
+        let limit = try #require(KVMHost.check().maximumVCPUCount)
+        #expect(limit >= 1 && limit <= VirtualMachineConfiguration.maximumVCPUCount)
+    }
+
     @Test func theHostCheckSaysWhatIsMissing() {
         let missing = KVMHost.check(path: "/nonexistent/kvm")
         #expect(!missing.isUsable)

@@ -2,6 +2,10 @@ import Synchronization
 import Testing
 import VMM
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The state machine, and calls made in the wrong state.
 @Suite(.serialized, .enabled(if: kvmUsable, kvmSkipReason))
 struct LifecycleTests {
@@ -68,6 +72,29 @@ struct LifecycleTests {
         #expect(seen.contains { if case .guestReady = $0 { true } else { false } })
         #expect(seen.contains(.powerButtonPressed))
         #expect(seen.last == .stateChanged(.stopped(.poweredOff)))
+    }
+
+    /// The guest's ready signal comes on a vCPU thread; its event reaches the closure on the
+    /// monitor thread, outside every guest thread's seccomp filter (the closure opens a file).
+    @Test func theReadyEventRunsOffTheGuestThreads() async throws {
+        let threads = Mutex<[String]>([])
+        let opened = Mutex<[Bool]>([])
+        let machine = try Machine(configuration: firmware("fw.wait=button")) { event in
+            guard case .guestReady = event else { return }
+            // The thread's name, read from /proc (an open(2) a vCPU thread's filter refuses).
+            let descriptor = open("/proc/thread-self/comm", O_RDONLY | O_CLOEXEC)
+            opened.withLock { $0.append(descriptor >= 0) }
+            guard descriptor >= 0 else { return }
+            var bytes = [UInt8](repeating: 0, count: 32)
+            let count = read(descriptor, &bytes, bytes.count)
+            close(descriptor)
+            let name = String(decoding: bytes.prefix(max(0, count)), as: UTF8.self)
+            threads.withLock { $0.append(String(name.prefix { $0 != "\n" })) }
+        }
+        try machine.start()
+        #expect(try await machine.requestStop(grace: .seconds(30)) == .poweredOff)
+        #expect(threads.withLock { $0 } == ["vmm-monitor"])
+        #expect(opened.withLock { $0 } == [true], "the closure may open a file")
     }
 }
 

@@ -98,23 +98,6 @@ public struct NetworkInterfaceStatistics: Sendable, Equatable {
     }
 }
 
-extension MachineRuntime {
-    var diskStatistics: [DiskStatistics] {
-        zip(configuration.disks.indices, resources.devices.diskSlots.map(\.disk)).map { index, disk in
-            DiskStatistics(
-                index: index, path: (disk.backend as? FileBlockBackend)?.path ?? configuration.disks[index].path,
-                engine: disk.engineKind.rawValue, disk.statistics)
-        }
-    }
-
-    var networkStatistics: [NetworkInterfaceStatistics] {
-        let nics = resources.devices.networkDevices
-        return zip(configuration.networkInterfaces.indices, nics).map { index, nic in
-            NetworkInterfaceStatistics(index: index, tap: configuration.networkInterfaces[index].tap, nic.statistics)
-        }
-    }
-}
-
 /// Whether the machine's threads are alive and moving: what a health check reads.
 public struct MachineHealth: Sendable, Equatable {
     /// The configured vCPUs.

@@ -8,7 +8,8 @@ public enum KVMHost {
         public var path: String
         /// One line per problem: what is missing and what to do. Empty when machines can run.
         public var problems: [String]
-        /// The most vCPUs one machine may have here (nil when KVM is not usable).
+        /// The most vCPUs one machine may have here: KVM's limit, capped at SwiftVMM's
+        /// (`VirtualMachineConfiguration.maximumVCPUCount`); nil when KVM is not usable.
         public var maximumVCPUCount: Int?
         /// Whether the in-kernel interrupt controller is available (without it, only machines
         /// with one vCPU and no devices run: `irqchip: false`).
@@ -47,6 +48,8 @@ public enum KVMHost {
         var irqchip = true
         do { try system.requireCapabilities(KVMCapability.requiredForIRQChip) } catch { irqchip = false }
         return Report(
-            path: path, problems: [], maximumVCPUCount: system.maximumVCPUCount, supportsInterruptController: irqchip)
+            path: path, problems: [],
+            maximumVCPUCount: min(system.maximumVCPUCount, VirtualMachineConfiguration.maximumVCPUCount),
+            supportsInterruptController: irqchip)
     }
 }

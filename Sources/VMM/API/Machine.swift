@@ -17,6 +17,24 @@ import Threads
 /// `stop()` does) and waits for its threads; its memory, descriptors, disk locks and taps are
 /// released with it.
 ///
+/// **Blocking.** `init` (memory, devices, files), `replaceDiskImage` (the old image's fdatasync),
+/// `pause()` (until the threads park, at most 5 s) and `hostResourcesForReboot()` block the
+/// calling thread for a bounded time, as their set-up work needs; `waitForExit()` and `run()`
+/// block until the machine stops (never call them on Swift concurrency's cooperative pool).
+/// Every other call returns at once. The `async` calls never block a thread.
+///
+/// **Cancellation**, one rule for every `async` call: cancelling the task that awaits it ends
+/// the wait at once and never undoes what was asked. `waitUntilStopped()` throws
+/// `CancellationError` (the machine goes on); `requestStop(grace:)` cuts its grace period short
+/// and stops the machine by force (the stop is what it asked for), returning the exit;
+/// `MachineConsole.write(_:)` throws `MachineError` with code `cancelled` (bytes already sent
+/// stay sent); the console streams end for the cancelled consumer only.
+///
+/// **Callbacks.** Log handlers and the `events` closure run on the caller's thread (for what the
+/// caller's own calls change) or on the machine's monitor thread (the guest's ready signal, the
+/// end of the run) — never on a vCPU or I/O thread, whose seccomp filters forbid most system
+/// calls. Keep them short: the monitor thread also relays the log.
+///
 /// The library never touches this process's standard input unless the configuration's
 /// console asks for it (`.fileDescriptor(read: 0, …)`), and never handles SIGTERM or SIGINT.
 /// It kicks vCPU threads out of KVM_RUN with the signal `Machine.kickSignal` (SIGRTMIN), for
@@ -32,8 +50,8 @@ public final class Machine: Sendable {
     ///   - logger: where the machine logs set-up, state changes, device errors (rate-limited)
     ///     and teardown; the machine adds its name as the `vm` metadata. Log handlers run on
     ///     the machine's monitor thread or the caller's, never on a vCPU or I/O thread.
-    ///   - events: notable moments of the run (state changes, the guest's ready signal), on
-    ///     the thread where they happen; keep it short and do not block in it.
+    ///   - events: notable moments of the run (state changes, the guest's ready signal), on the
+    ///     caller's thread or the monitor thread (see **Callbacks** above); keep it short.
     ///   - kvmPath: the KVM device (`/dev/kvm`).
     public convenience init(
         configuration: VirtualMachineConfiguration, logger: Logger = Logger(label: "swiftvmm"),

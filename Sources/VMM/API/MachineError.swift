@@ -79,8 +79,12 @@ public struct MachineError: Error, Sendable, Equatable, CustomStringConvertible 
         self.cause = cause
     }
 
+    /// The message, followed by the cause unless the message already names its operation or
+    /// its errno.
     public var description: String {
-        guard let cause, !message.contains(cause.operation) else { return message }
+        guard let cause, !message.contains(cause.operation), !message.contains("(errno \(cause.errno))") else {
+            return message
+        }
         return "\(message) (\(cause))"
     }
 
@@ -111,9 +115,13 @@ extension MachineError {
             code: .invalidValue, field: field, message: "\(field): '\(value)' is not valid; expected \(expected)")
     }
 
-    /// The file at `path`, named by `field`, cannot be read (or written).
-    public static func fileUnreadable(field: String, path: String, reason: String) -> MachineError {
-        MachineError(code: .fileUnreadable, field: field, message: "\(field): cannot read '\(path)': \(reason)")
+    /// The file at `path`, named by `field`, cannot be read (or written); `cause` is the system
+    /// call that failed, if one did.
+    public static func fileUnreadable(field: String, path: String, reason: String, cause: SystemCause? = nil)
+        -> MachineError
+    {
+        MachineError(
+            code: .fileUnreadable, field: field, message: "\(field): cannot read '\(path)': \(reason)", cause: cause)
     }
 
     /// The boot image at `path`, named by `field`, is not one this build boots.
@@ -133,9 +141,10 @@ extension MachineError {
         MachineError(code: .fileLocked, field: field, message: "\(field): '\(path)' is in use: \(reason)")
     }
 
-    /// The host refused the network resource `field` names.
-    public static func networkUnavailable(field: String, reason: String) -> MachineError {
-        MachineError(code: .networkUnavailable, field: field, message: "\(field): \(reason)")
+    /// The host refused the network resource `field` names; `cause` is the system call that
+    /// failed, if one did.
+    public static func networkUnavailable(field: String, reason: String, cause: SystemCause? = nil) -> MachineError {
+        MachineError(code: .networkUnavailable, field: field, message: "\(field): \(reason)", cause: cause)
     }
 
     /// The configuration file at `path` is not a valid configuration.

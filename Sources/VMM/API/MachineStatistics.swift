@@ -27,17 +27,3 @@ public struct MachineStatistics: Sendable {
     /// Whether the vCPU threads are alive and the I/O thread is turning (a health check).
     public var health: MachineHealth
 }
-
-extension MachineRuntime {
-    var statistics: MachineStatistics {
-        let devices = resources.devices
-        let ready = devices.platform.bootTimer.readyNanoseconds
-        return MachineStatistics(
-            exitCounts: resources.vcpus.exitCounts, vcpuCPUNanoseconds: resources.vcpus.cpuNanoseconds,
-            virtioNotificationCounts: devices.virtioSlots.map(\.notificationCounts),
-            probes: devices.probes.map { ExitProbeStatistics($0) }, disks: diskStatistics,
-            networkInterfaces: networkStatistics, console: ConsoleStatistics(devices.console.statistics),
-            guestReadyNanoseconds: ready, guestReadyAfterStartNanoseconds: ready.map { $0 &- startTime.nanoseconds },
-            health: health)
-    }
-}

@@ -48,13 +48,16 @@ final class BootFile: Sendable {
     /// on the open descriptor — never by a stat of the path, which another file could answer.
     static func open(path: String, field: String) throws(MachineError) -> BootFile {
         let fd = Glibc.open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
-        guard fd >= 0 else { throw .fileUnreadable(field: field, path: path, reason: errnoText(errno)) }
+        guard fd >= 0 else {
+            throw .fileUnreadable(
+                field: field, path: path, reason: errnoText(errno), cause: .errno("open(\(path))"))
+        }
         let file = BootFile(path: path, field: field, descriptor: fd)
         _ = try file.size()
         // A regular file reads the same with or without O_NONBLOCK; cleared all the same.
         let flags = fcntl(fd, F_GETFL)
         guard flags >= 0, fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == 0 else {
-            throw .fileUnreadable(field: field, path: path, reason: errnoText(errno))
+            throw .fileUnreadable(field: field, path: path, reason: errnoText(errno), cause: .errno("fcntl(F_SETFL)"))
         }
         return file
     }
@@ -63,7 +66,7 @@ final class BootFile: Sendable {
     private func size() throws(MachineError) -> Int {
         var status = stat()
         guard fstat(descriptor, &status) == 0 else {
-            throw .fileUnreadable(field: field, path: path, reason: errnoText(errno))
+            throw .fileUnreadable(field: field, path: path, reason: errnoText(errno), cause: .errno("fstat"))
         }
         guard status.st_mode & S_IFMT == S_IFREG else {
             let kind = status.st_mode & S_IFMT == S_IFDIR ? "it is a directory" : "it is not a regular file"
@@ -86,7 +89,10 @@ final class BootFile: Sendable {
             {
             case .success(let chunk) where !chunk.isEmpty: bytes += chunk
             case .success: throw .fileUnreadable(field: field, path: path, reason: "the file ended early")
-            case .failure(let error): throw .fileUnreadable(field: field, path: path, reason: errnoText(error.errno))
+            case .failure(let error):
+                throw .fileUnreadable(
+                    field: field, path: path, reason: errnoText(error.errno),
+                    cause: SystemCause(operation: "pread(\(path))", errno: error.errno))
             }
         }
         return bytes

@@ -2,10 +2,10 @@ import EventLoop
 import Logging
 import Synchronization
 
-/// Carries log records from the machine's restricted threads (vCPUs, I/O, console) to the
-/// monitor thread, which hands them to the embedder's `Logger`. A log handler may do anything
-/// (open a file, connect a socket) that a thread's seccomp filter forbids, so it runs only on
-/// the monitor thread. Bounded: at most `capacity` records wait; each `key` is logged at most
+/// Carries log records and machine events from the machine's restricted threads (vCPUs, I/O,
+/// console) to the monitor thread, which hands them to the embedder's `Logger` and `events`
+/// closure. A log handler or an events closure may do anything (open a file, connect a socket)
+/// that a thread's seccomp filter forbids, so they run only on the monitor thread. Bounded: at most `capacity` records wait; each `key` is logged at most
 /// once per `intervalNanoseconds` (a guest that makes a device fail in a loop costs one line a
 /// second); what is held back is counted and reported with the next record of that key.
 final class LogRelay: Sendable {
@@ -23,7 +23,11 @@ final class LogRelay: Sendable {
         var lastLogged: [String: UInt64] = [:]
         var suppressed: [String: Int] = [:]
         var overflowed = 0
+        var events: [MachineEvent] = []
     }
+
+    /// Events waiting at most (the guest-ready signal comes once per machine).
+    static let eventCapacity = 16
 
     private let state = Mutex(State())
     /// Signalled when a record is queued (the monitor waits on it).
@@ -53,16 +57,29 @@ final class LogRelay: Sendable {
         if queued { available.signal() }
     }
 
-    /// Logs what is queued to `logger` (the monitor thread).
-    func flush(to logger: Logger) {
+    /// Queues `event` for the monitor thread (any thread; never blocks).
+    func post(event: MachineEvent) {
+        let queued = state.withLock { state in
+            guard state.events.count < Self.eventCapacity else { return false }
+            state.events.append(event)
+            return true
+        }
+        if queued { available.signal() }
+    }
+
+    /// Logs what is queued to `logger` and hands the queued events to `events` (the monitor
+    /// thread).
+    func flush(to logger: Logger, events deliver: (@Sendable (MachineEvent) -> Void)? = nil) {
         _ = available.drain()
-        let (records, overflowed) = state.withLock { state in
+        let (records, overflowed, events) = state.withLock { state in
             defer {
                 state.records = []
                 state.overflowed = 0
+                state.events = []
             }
-            return (state.records, state.overflowed)
+            return (state.records, state.overflowed, state.events)
         }
+        for event in events { deliver?(event) }
         for record in records {
             var metadata: Logger.Metadata = [:]
             if record.suppressed > 0 { metadata["suppressed"] = "\(record.suppressed)" }

@@ -244,20 +244,20 @@ final class MachineRuntime: Sendable {
         do { return try vcpu.registerDump().description } catch { return "(registers unavailable: \(error))" }
     }
 
-    /// The monitor thread (under the process filter only): relays log records from the
-    /// restricted threads until every vCPU has ended, then joins them and publishes the final
+    /// The monitor thread (under the process filter only): relays log records and events from
+    /// the restricted threads until every vCPU has ended, then joins them and publishes the final
     /// state. Teardown (closing vCPU fds, unmapping memory) happens only after this, never on a
     /// vCPU thread.
     private func monitorRun(_ threads: [OSThread]) {
         var ended: UInt64 = 0
         while ended < UInt64(threads.count) {
             _ = DescriptorIO.waitReadable(vcpus.ended.rawValue, logRelay.available.rawValue, timeoutMilliseconds: -1)
-            logRelay.flush(to: logger)
+            logRelay.flush(to: logger, events: events)
             ended &+= vcpus.ended.drain() ?? 0
         }
         for thread in threads { thread.join() }
         tearDownThreads()
-        logRelay.flush(to: logger)
+        logRelay.flush(to: logger, events: events)
         finish()
     }
 

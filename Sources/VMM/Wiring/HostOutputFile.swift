@@ -22,7 +22,8 @@ package enum HostOutputFile {
         guard fstat(descriptor, &status) == 0 else {
             let code = errno
             close(descriptor)
-            return .failure(HostOutputFileError(reason: errnoText(code)))
+            return .failure(
+                HostOutputFileError(reason: errnoText(code), cause: SystemCause(operation: "fstat", errno: code)))
         }
         switch status.st_mode & S_IFMT {
         case S_IFREG, S_IFCHR, S_IFIFO:
@@ -52,8 +53,13 @@ package enum HostOutputFile {
 /// the path).
 package struct HostOutputFileError: Error, Sendable, Equatable, CustomStringConvertible {
     package var reason: String
+    /// The system call that failed, if one did.
+    package var cause: SystemCause?
 
-    package init(reason: String) { self.reason = reason }
+    package init(reason: String, cause: SystemCause? = nil) {
+        self.reason = reason
+        self.cause = cause
+    }
 
     /// What to give instead of a file of the wrong kind.
     static let advice = "give a regular file, a character device such as /dev/null, or a named pipe with a reader"
@@ -61,6 +67,7 @@ package struct HostOutputFileError: Error, Sendable, Equatable, CustomStringConv
     /// The reason for a failed open of `path` with `code`; the path is looked at again (lstat,
     /// without following a link) only to say what it is.
     init(openFailedAt path: String, errno code: Int32) {
+        cause = SystemCause(operation: "open(\(path))", errno: code)
         var status = stat()
         let kind = lstat(path, &status) == 0 ? status.st_mode & S_IFMT : 0
         switch code {

@@ -51,7 +51,8 @@ final class HostResources: Sendable {
             do throws(TapError) {
                 return TapBackend(tap: try TapDevice(name: interface.tap, mtu: interface.mtu))
             } catch {
-                throw .networkUnavailable(field: "network_interfaces[\(index)]", reason: error.description)
+                throw .networkUnavailable(
+                    field: "network_interfaces[\(index)]", reason: error.description, cause: error.cause)
             }
         }
         return HostResources(

@@ -29,11 +29,12 @@ enum MachineBuilder {
         try configuration.validate(against: limits)
         let console: MachineConsole? = configuration.console == .stream ? try MachineConsole() : nil
         let startTime = MonotonicTimestamp()
-        let onGuestReady: @Sendable (UInt64) -> Void = { timestamp in
-            events?(.guestReady(nanosecondsAfterStart: timestamp &- startTime.nanoseconds))
-        }
         let logRelay: LogRelay
         do { logRelay = try LogRelay() } catch { throw .from(error, resource: "logging") }
+        // The ready signal comes on a vCPU thread: the event goes out on the monitor thread.
+        let onGuestReady: @Sendable (UInt64) -> Void = { timestamp in
+            logRelay.post(event: .guestReady(nanosecondsAfterStart: timestamp &- startTime.nanoseconds))
+        }
         let host: HostResources
         if let previous {
             host = previous

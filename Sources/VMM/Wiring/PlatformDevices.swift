@@ -80,7 +80,8 @@ struct PlatformDevices {
             return ConsoleOutput(taking: fd, limitBytes: console.fileLimitBytes)
         case .failure(let error):
             throw MachineError(
-                code: .fileUnreadable, field: "console", message: "console: cannot write to '\(path)': \(error)")
+                code: .fileUnreadable, field: "console", message: "console: cannot write to '\(path)': \(error)",
+                cause: error.cause)
         }
     }
 }

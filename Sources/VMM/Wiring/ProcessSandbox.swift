@@ -25,7 +25,7 @@ package enum ProcessSandbox {
                 policy: ProcessPolicy(
                     networkServices: networkServices, rebuildsMachines: rebuilds, opensDiskImages: opensDiskImages))
         } catch {
-            throw .setupFailed("seccomp", error.description)
+            throw .setupFailed("seccomp", error.description, cause: error.cause)
         }
     }
 
@@ -40,7 +40,7 @@ package enum ProcessSandbox {
         do {
             try Sandboxing.restrictProcess(mode: mode.filterMode, policy: ProcessPolicy())
         } catch {
-            throw .setupFailed("seccomp", error.description)
+            throw .setupFailed("seccomp", error.description, cause: error.cause)
         }
         for probe in SandboxProbe.allCases { report(probe.rawValue, probe.attempt(path: path)) }
     }
@@ -70,4 +70,9 @@ package enum ProcessSandbox {
 private final class ResultBox: @unchecked Sendable {
     // SAFETY (@unchecked Sendable): written by one thread before join() returns to the reader.
     var value: Int32 = -1
+}
+
+extension SandboxError {
+    /// The system call that failed, if one did.
+    var cause: SystemCause? { failedCall.map { SystemCause(operation: $0.operation, errno: $0.errno) } }
 }

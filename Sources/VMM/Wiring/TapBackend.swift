@@ -24,3 +24,14 @@ final class TapBackend: NetworkBackend {
         try? tap.setOffloads(offloads)
     }
 }
+
+extension TapError {
+    /// The system call that failed.
+    var cause: SystemCause {
+        switch self {
+        case .noTunDevice(let code): return SystemCause(operation: "open(/dev/net/tun)", errno: code)
+        case .permissionDenied(_, let code): return SystemCause(operation: "ioctl(TUNSETIFF)", errno: code)
+        case .failed(_, let step, let code): return SystemCause(operation: step, errno: code)
+        }
+    }
+}

@@ -186,10 +186,10 @@ extension VirtioDeviceKind {
                 .info, key: "aio-\(index)", "\(field): aio \(engine.kind.rawValue)\(reason)")
             return engine
         } catch {
-            if case .ioUringUnavailable = error {
+            if case .ioUringUnavailable(let code) = error {
                 throw MachineError.hostUnsupported(
                     "\(field).aio: \(error.description); use aio auto or threads (worker threads do the same"
-                        + " without io_uring)")
+                        + " without io_uring)", cause: SystemCause(operation: "io_uring_setup", errno: code))
             }
             throw MachineError.setupFailed(field, error.description)
         }
@@ -202,9 +202,13 @@ extension MachineError {
         switch error {
         case .locked(let path, _): return .fileLocked(field: field, path: path, reason: error.description)
         case .cannotOpen(let path, let code):
-            return .fileUnreadable(field: field, path: path, reason: errnoText(code))
-        case .cannotCreate:
-            return MachineError(code: .fileUnreadable, field: field, message: "\(field): \(error.description)")
+            return .fileUnreadable(
+                field: field, path: path, reason: errnoText(code),
+                cause: SystemCause(operation: "open(\(path))", errno: code))
+        case .cannotCreate(let path, let code):
+            return MachineError(
+                code: .fileUnreadable, field: field, message: "\(field): \(error.description)",
+                cause: SystemCause(operation: "open(\(path), O_CREAT)", errno: code))
         case .tooSmall(let path, _): return .fileUnreadable(field: field, path: path, reason: error.description)
         case .notADisk:
             return MachineError(code: .diskWrongType, field: field, message: "\(field): \(error.description)")
