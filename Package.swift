@@ -54,6 +54,9 @@ let package = Package(
         .target(
             name: "VirtioTestSupport", dependencies: ["Virtio", "GuestMemory", "EventLoop"],
             path: "Tests/VirtioTestSupport"),
+        // What every test target shares: the KVM gate, the tags (kvm, nested, podman, slow), the
+        // polling wait, scratch directories and images.
+        .target(name: "TestSupport", dependencies: ["VMM"], path: "Tests/TestSupport"),
         // C: OFD locks, fallocate modes, block-device size, O_DIRECT (Glibc lacks them).
         .target(name: "CHostIO"),
         // C: io_uring through liburing (Debian liburing-dev), for the asynchronous block engine.
@@ -143,17 +146,22 @@ let package = Package(
         .testTarget(name: "BootTests", dependencies: ["Boot", "GuestMemory"]),
         .testTarget(name: "VirtioTests", dependencies: ["Virtio", "VirtioTestSupport", "GuestMemory", "EventLoop"]),
         .testTarget(
-            name: "DevicesTests", dependencies: ["Devices", "GuestMemory", "EventLoop", "Virtio", "VirtioTestSupport"]),
-        .testTarget(name: "VMMTests", dependencies: ["VMM", "KVM", "Devices", "GuestMemory", "Sandbox", "CSeccomp"]),
-        .testTarget(name: "SwiftVMMEndToEndTests", dependencies: ["VMM", "EmbeddedFirmware"]),
+            name: "DevicesTests",
+            dependencies: ["Devices", "GuestMemory", "EventLoop", "Virtio", "VirtioTestSupport", "TestSupport"]),
+        .testTarget(
+            name: "VMMTests",
+            dependencies: ["VMM", "KVM", "Devices", "GuestMemory", "Sandbox", "CSeccomp", "TestSupport"]),
+        .testTarget(name: "SwiftVMMEndToEndTests", dependencies: ["VMM", "EmbeddedFirmware", "TestSupport"]),
         .testTarget(name: "LauncherTests", dependencies: ["Launcher", "VMM"]),
         .testTarget(name: "PodNetworkTests", dependencies: ["PodNetwork", "CPodNetwork", "VMM"]),
-        .testTarget(name: "ObservabilityTests", dependencies: ["Observability", "VMM"]),
-        .testTarget(name: "FirecrackerAPITests", dependencies: ["FirecrackerAPI", "VMM", "EmbeddedFirmware"]),
-        // The library as embedders see it: only `import VMM` (and swift-log), no @testable.
+        .testTarget(name: "ObservabilityTests", dependencies: ["Observability", "VMM", "TestSupport"]),
+        .testTarget(
+            name: "FirecrackerAPITests", dependencies: ["FirecrackerAPI", "VMM", "EmbeddedFirmware", "TestSupport"]),
+        // The library as embedders see it: only `import VMM` (and swift-log, and TestSupport, which
+        // uses the public API only), no @testable.
         .testTarget(
             name: "SwiftVMMLibraryTests",
-            dependencies: ["VMM", .product(name: "Logging", package: "swift-log")]),
+            dependencies: ["VMM", "TestSupport", .product(name: "Logging", package: "swift-log")]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -2,8 +2,18 @@
 # The README's test command: installs what the tests need, then runs every test.
 # Tests that need /dev/kvm are skipped (and say so) where it is not usable. CI (.ci/run) runs
 # scripts/lint.sh first.
+#
+# usage: scripts/test.sh [--fast] [swift test options]
+#   --fast  the inner loop: every test but the suites tagged nested, podman or slow
+#           (scripts/tagged-suites.py; the fast kvm tests included), without the podman,
+#           nested-harness, example and documentation steps. CI always runs everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+fast=0
+if [ "${1:-}" = "--fast" ]; then
+  fast=1
+  shift
+fi
 # What the build and the tests need beyond a minimal Debian 12 (debootstrap --variant=minbase)
 # with the Swift toolchain: the toolchain's libraries and git (swift-toolchain), the C modules'
 # headers (libc6-dev, linux-libc-dev, libseccomp-dev, liburing-dev, libnftables-dev), gcc and binutils (the firmware),
@@ -23,15 +33,25 @@ fi
 scripts/fetch-cloud-kernel.sh >/dev/null || echo "WARNING: could not fetch Debian's cloud kernel: its tests will be SKIPPED" >&2
 # Rootful podman (packages, containers.conf, the manifest linter's venv, IPv4 forwarding) for the
 # pod test (PodmanTests: deploy/podman-e2e.sh), which needs root, /dev/kvm and /dev/net/tun.
-scripts/podman-host.sh || echo "WARNING: could not set up podman (scripts/podman-host.sh): PodmanTests will FAIL (or be SKIPPED without root)" >&2
+if [ "$fast" -eq 0 ]; then
+  scripts/podman-host.sh \
+    || echo "WARNING: could not set up podman (scripts/podman-host.sh): PodmanTests will FAIL (or be SKIPPED without root)" >&2
+fi
 # A Firecracker API client from PyPI (pyrecracker, in a cached venv) for FirecrackerServeTests.
 scripts/firecracker-client.sh >/dev/null || echo "WARNING: could not install pyrecracker (scripts/firecracker-client.sh): its test will FAIL" >&2
 swift build --build-tests
-# The nested-SVM harness's outer initramfs: a static swiftvmm, Debian's cloud kernel and modules,
-# the Linux test guest (cached in ~/.cache/swiftvmm/nested; rebuilt incrementally).
-firmware/linux/nested/build-outer-initramfs.sh "${SWIFTVMM_CACHE:-$HOME/.cache/swiftvmm}/nested/outer-initramfs.cpio.gz" \
-  || echo "WARNING: could not build the nested-SVM harness: the full Linux boot tests will be SKIPPED" >&2
-swift test --skip-build --skip SwiftVMMLibraryTests --skip ObservabilityTests "$@"
+skip=()
+if [ "$fast" -eq 1 ]; then
+  slow_suites=$(scripts/tagged-suites.py nested podman slow | paste -sd'|')
+  skip=(--skip "$slow_suites")
+  echo "test.sh --fast: skipping the nested, podman and slow suites ($slow_suites)" >&2
+else
+  # The nested-SVM harness's outer initramfs: a static swiftvmm, Debian's cloud kernel and modules,
+  # the Linux test guest (cached in ~/.cache/swiftvmm/nested; rebuilt incrementally).
+  firmware/linux/nested/build-outer-initramfs.sh "${SWIFTVMM_CACHE:-$HOME/.cache/swiftvmm}/nested/outer-initramfs.cpio.gz" \
+    || echo "WARNING: could not build the nested-SVM harness: the full Linux boot tests will be SKIPPED" >&2
+fi
+swift test --skip-build --skip SwiftVMMLibraryTests --skip ObservabilityTests ${skip[@]+"${skip[@]}"} "$@"
 # The library tests (public API only) and the in-process endpoint tests run on their own: they
 # await guests and serve HTTP through Swift concurrency, whose pool (one thread per core) the
 # other suites' long blocking waits — the nested boots take minutes — would hold.
@@ -39,6 +59,7 @@ swift test --skip-build --skip SwiftVMMLibraryTests --skip ObservabilityTests "$
 # the endpoint tests' machines and servers would change meanwhile.
 swift test --skip-build --filter SwiftVMMLibraryTests "$@"
 swift test --skip-build --filter ObservabilityTests "$@"
+[ "$fast" -eq 1 ] && exit 0
 # The example embedder builds against this checkout, and the DocC catalog without warnings.
 # SwiftPM keeps the cached build plan of a path dependency (this checkout) when only its file
 # list changed and then misses a source file added since: plan again on every run (cheap).

@@ -6,6 +6,7 @@ import EventLoop
 import Foundation
 import GuestMemory
 import Synchronization
+import TestSupport
 import Testing
 import Threads
 @_spi(ExitPath) import Virtio
@@ -460,15 +461,4 @@ struct EngineHarness {
         #expect(!table.canTake(queue: 5, size: 2, capacity: 10, adding: 0), "no such queue")
         #expect(table.takeReadyFlushes().isEmpty)
     }
-}
-
-/// Polls `condition` every millisecond for up to `seconds`.
-func waitUntil(seconds: Double, _ condition: () -> Bool) -> Bool {
-    let deadline = Date().addingTimeInterval(seconds)
-    while Date() < deadline {
-        if condition() { return true }
-        var pause = timespec(tv_sec: 0, tv_nsec: 1_000_000)
-        nanosleep(&pause, nil)
-    }
-    return condition()
 }

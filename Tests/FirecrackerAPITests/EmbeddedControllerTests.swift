@@ -5,8 +5,8 @@ import VMM
 
 @testable import FirecrackerAPI
 
-/// Whether this host can run machines (the tests that start one are skipped, and say so, when not).
-let kvmUsable = KVMHost.check().isUsable
+// The KVM gate (kvmUsable, kvmSkipReason) and the tags, for every file here.
+@_exported import TestSupport
 
 /// An embedder's starter: builds and starts the machine in this process.
 struct InProcessStarter: MachineStarter {
@@ -22,7 +22,7 @@ struct InProcessStarter: MachineStarter {
 }
 
 /// The controller as an embedder uses it: its own starter, requests through `handle`.
-@Suite(.serialized, .enabled(if: kvmUsable, "SKIPPED: needs read/write access to a usable /dev/kvm"))
+@Suite(.serialized, .enabled(if: kvmUsable, kvmSkipReason), .tags(.kvm))
 struct EmbeddedControllerTests {
     @Test func anEmbedderStartsPausesResumesAndStopsTheFirmware() async throws {
         let files = try ScratchFiles()

@@ -60,7 +60,7 @@ struct SizedDiskStarter: MachineStarter {
 }
 
 /// PATCH /drives holds a replacement image to the disk's declared size, as the boot does.
-@Suite(.serialized, .enabled(if: kvmUsable, "SKIPPED: needs read/write access to a usable /dev/kvm"))
+@Suite(.serialized, .enabled(if: kvmUsable, kvmSkipReason), .tags(.kvm))
 struct FirecrackerDriveSizeTests {
     @Test func aReplacementSmallerThanTheDeclaredSizeIsRefused() async throws {
         let files = try ScratchFiles()

@@ -1,12 +1,13 @@
 import Foundation
 import Logging
 import Observability
+import TestSupport
 import Testing
 import VMM
 
 /// The endpoint in process, on a machine the test drives: /healthz and /readyz through a
 /// machine's whole life, before, during and after.
-@Suite(.serialized, .enabled(if: KVMHost.check().isUsable, "SKIPPED: needs read/write access to /dev/kvm"))
+@Suite(.serialized, .enabled(if: kvmUsable, kvmSkipReason), .tags(.kvm))
 struct EndpointTests {
     private func get(_ url: String) throws -> Int {
         let process = Process()

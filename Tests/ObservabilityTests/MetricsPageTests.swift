@@ -1,5 +1,6 @@
 import Foundation
 import Observability
+import TestSupport
 import Testing
 import VMM
 
@@ -69,7 +70,7 @@ import VMM
     /// A built (not started) machine with a disk serves every family but the guest's boot time
     /// (the guest has not signalled) and the NIC's (it has none), each with its HELP text and
     /// the type `MetricFamily` gives it.
-    @Test(.enabled(if: KVMHost.check().isUsable, "SKIPPED: needs read/write access to /dev/kvm"))
+    @Test(.enabled(if: kvmUsable, kvmSkipReason), .tags(.kvm))
     func aMachineWithADiskServesEveryFamilyWithItsHelp() throws {
         let image = FileManager.default.temporaryDirectory.appendingPathComponent("metrics-help-\(getpid()).img")
         try Data(count: 1 << 20).write(to: image)

@@ -128,8 +128,9 @@ import Testing
 
 /// Guests run through the real binary end with the documented statuses.
 @Suite(
+    .tags(.kvm),
     .serialized,
-    .enabled(if: FileManager.default.isWritableFile(atPath: "/dev/kvm"), "SKIPPED: needs read/write access to /dev/kvm")
+    .enabled(if: kvmUsable, kvmSkipReason)
 )
 struct BinaryRunTests {
     private func run(code: [UInt8], mode: String) throws -> SwiftVMMBinary.Result {

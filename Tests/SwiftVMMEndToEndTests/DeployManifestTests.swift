@@ -3,7 +3,7 @@ import Testing
 
 /// The manifests in deploy/ against the Kubernetes API's schemas (kubernetes-validate --strict,
 /// from PyPI, in the venv scripts/podman-host.sh makes) and against each other (deploy/validate.sh).
-@Suite struct DeployManifestTests {
+@Suite(.tags(.podman)) struct DeployManifestTests {
     private func validate(_ extra: [String] = []) throws -> (status: Int32, output: String) {
         let bash = try HostTool.require("bash", package: "bash")
         let process = try RunningProcess(

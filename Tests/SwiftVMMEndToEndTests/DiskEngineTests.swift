@@ -5,7 +5,7 @@ import Testing
 /// byte-exact and a FLUSH made available behind writes in flight completing after all of them,
 /// for every `aio` and with one or four queues; the fallback to worker threads where io_uring is
 /// refused (a seccomp filter, as container runtimes' default profiles have).
-@Suite(.serialized, .enabled(if: kvmUsable, "SKIPPED: needs read/write access to /dev/kvm"))
+@Suite(.serialized, .enabled(if: kvmUsable, kvmSkipReason), .tags(.kvm))
 struct DiskEngineTests {
     static let combinations: [(String, Int)] = ["sync", "threads", "io_uring", "auto"].flatMap { aio in
         [1, 4].map { (aio, $0) }

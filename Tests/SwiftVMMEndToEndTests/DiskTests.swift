@@ -54,7 +54,7 @@ private func sha256(_ path: String) throws -> String {
 }
 
 /// virtio-blk through the binary and the firmware's driver.
-@Suite(.serialized, .enabled(if: kvmUsable, "SKIPPED: needs read/write access to /dev/kvm"))
+@Suite(.serialized, .enabled(if: kvmUsable, kvmSkipReason), .tags(.kvm))
 struct DiskTests {
     @Test func patternIsByteExactInTwoDisksAndAReadOnlyDiskIsUntouched() throws {
         let disks = try ScratchDisks()

@@ -5,7 +5,7 @@ import Testing
 /// `swiftvmm serve`: Firecracker's API on a unix socket, with the test firmware as the guest
 /// (booted as Firecracker's kernel_image_path), driven by curl, raw connections and a
 /// Firecracker client from PyPI.
-@Suite(.serialized, .enabled(if: kvmUsable, "SKIPPED: needs read/write access to /dev/kvm"))
+@Suite(.serialized, .enabled(if: kvmUsable, kvmSkipReason), .tags(.kvm))
 final class FirecrackerServeTests {
     let directory: URL
     let kernel: String
@@ -373,6 +373,7 @@ final class FirecrackerServeTests {
 
 /// `serve` with a network interface put through the API, on a tap in a namespace the test owns.
 @Suite(
+    .tags(.kvm),
     .serialized,
     .enabled(
         if: networkTestsPossible,
@@ -406,7 +407,7 @@ struct FirecrackerServeNetworkTests {
         #expect(try api.call("PUT", "/actions", #"{"action_type": "InstanceStart"}"#).0 == 204)
         #expect(process.waitForOutput(containing: "fw: net ready", timeoutSeconds: 30), "\(process.standardError.text)")
         #expect(process.standardOutput.text.contains("06:00:0a:00:04:0f"), "the MAC from the API")
-        let replies = try namespace.run([ping, "-c", "10", "-i", "0.05", "-W", "2", "10.0.4.15"])
+        let replies = try namespace.run([ping, "-c", "10", "-i", "0.05", "-W", "2", "-w", "20", "10.0.4.15"])
         #expect(replies.status == 0 && replies.output.contains("10 received"), "\(replies.output)")
         #expect(try api.call("PATCH", "/network-interfaces/eth0", #"{"iface_id": "eth0"}"#) == (204, ""))
         #expect(

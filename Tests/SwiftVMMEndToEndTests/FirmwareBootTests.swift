@@ -9,7 +9,7 @@ func firmwareLines(_ text: String) -> [String] {
 
 /// The built-in firmware through the real binary: SMP bring-up, power off, power button, forced
 /// stop, boot timer.
-@Suite(.serialized, .enabled(if: kvmUsable, "SKIPPED: needs read/write access to /dev/kvm"))
+@Suite(.serialized, .enabled(if: kvmUsable, kvmSkipReason), .tags(.kvm))
 struct FirmwareBootTests {
     @Test(arguments: [1, 2, 4])
     func defaultGuestBootsEveryVCPUAndPowersOff(vcpus: Int) throws {

@@ -10,7 +10,9 @@ private let rootWithKVM = FileManager.default.isWritableFile(atPath: "/dev/kvm")
 /// Host faults under a running guest: a disk that fails with ENOSPC or EIO, a tap deleted while
 /// the guest uses it. The failing requests complete with IOERR (the guest sees them and goes on),
 /// the lost frames are dropped, and the VMM neither crashes nor spins.
-@Suite(.serialized, .enabled(if: rootWithKVM, "SKIPPED: needs root (mounts, loop devices, taps) and /dev/kvm"))
+@Suite(
+    .tags(.kvm), .serialized, .enabled(if: rootWithKVM, "SKIPPED: needs root (mounts, loop devices, taps) and /dev/kvm")
+)
 struct HostFaultTests {
     /// A small tmpfs, unmounted when the test ends.
     final class TinyFileSystem {

@@ -4,7 +4,7 @@ import Testing
 /// Host paths as hostile input, through the real binary: files the VMM writes or creates are not
 /// opened through links, never block, and are created owner-only; files it reads are judged by
 /// what was opened, without blocking on a named pipe.
-@Suite(.serialized, .enabled(if: kvmUsable, "SKIPPED: needs read/write access to /dev/kvm"))
+@Suite(.serialized, .enabled(if: kvmUsable, kvmSkipReason), .tags(.kvm))
 struct HostFileTests {
     let directory: String
 

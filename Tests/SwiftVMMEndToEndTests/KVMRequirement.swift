@@ -1,7 +1,6 @@
 import Foundation
-
-/// Tests that boot guests need read/write access to /dev/kvm; elsewhere they are skipped and say so.
-let kvmUsable = FileManager.default.isWritableFile(atPath: "/dev/kvm")
+// The KVM gate (kvmUsable, kvmSkipReason), the tags, waits and scratch images, for every file here.
+@_exported import TestSupport
 
 /// Whether the tests that make network namespaces and taps can run: /dev/kvm, /dev/net/tun and
 /// root (CAP_NET_ADMIN).

@@ -6,6 +6,7 @@ import Testing
 /// forwarding on in the pod and a resolv.conf of its own. The firmware takes its address by DHCP;
 /// ping and UDP reach it at the pod's address, and its traffic leaves with the pod's address.
 @Suite(
+    .tags(.kvm),
     .serialized,
     .enabled(
         if: networkTestsPossible,
@@ -85,7 +86,7 @@ struct LaunchNetworkTests {
         #expect(
             sinkStatus == 0 && sink.standardOutput.text.contains("bytes \(1 << 20) "), "\(sink.standardOutput.text)")
         // Ping and UDP echo at the pod's address reach the guest (its counters say so).
-        let replies = try fake.node.run([ping, "-c", "5", "-i", "0.1", "-W", "2", fake.podAddress])
+        let replies = try fake.node.run([ping, "-c", "5", "-i", "0.1", "-W", "2", "-w", "20", fake.podAddress])
         #expect(replies.status == 0 && replies.output.contains("5 received"), "\(replies.output)")
         let echo = try fake.node.run([
             python3, tools.appendingPathComponent("udp-echo-check.py").path, fake.podAddress, "7", "--counters",

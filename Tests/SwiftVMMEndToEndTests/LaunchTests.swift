@@ -3,7 +3,7 @@ import Testing
 
 /// `swiftvmm launch` as a pod runs it: configuration file with a `pod` section, the downward
 /// API's variables, the console on stdout line by line, JSON log lines on stderr, SIGTERM.
-@Suite(.serialized, .enabled(if: kvmUsable, "SKIPPED: needs read/write access to /dev/kvm"))
+@Suite(.serialized, .enabled(if: kvmUsable, kvmSkipReason), .tags(.kvm))
 struct LaunchTests {
     /// The endpoint of these launches (on the host's network, not a pod's: not the default 8080).
     static let endpointPort = 21_000 + Int(getpid() % 20_000)

@@ -14,8 +14,8 @@ private let cloudVmlinux: String? = {
 /// is emulated, so the test reads only the kernel's first messages (about 20 s in): its view of
 /// SwiftVMM's memory map, command line, CPUID and ACPI tables.
 @Suite(
-    .enabled(
-        if: FileManager.default.isWritableFile(atPath: "/dev/kvm"), "SKIPPED: needs read/write access to /dev/kvm"),
+    .tags(.kvm, .slow),
+    .enabled(if: kvmUsable, kvmSkipReason),
     .enabled(
         if: cloudVmlinux != nil, "SKIPPED: Debian's cloud kernel is not cached (run scripts/fetch-cloud-kernel.sh)"))
 struct LinuxEarlyBootTests {

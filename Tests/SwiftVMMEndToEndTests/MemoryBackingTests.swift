@@ -26,6 +26,7 @@ struct HugePagePoolSize {
 /// memory_backing and memory_prefault through the binary: huge pages from a pool the test sizes
 /// (and puts back), the errors when the pool is short, and what prefault makes resident.
 @Suite(
+    .tags(.kvm),
     .serialized,
     .enabled(
         if: hugePagePoolAdjustable,

@@ -9,6 +9,7 @@ private let outerInitramfs = FileManager.default.homeDirectoryForCurrentUser
 /// with an SVM CPU runs the static swiftvmm against its /dev/kvm, which boots Debian's unmodified
 /// cloud kernel (bzImage, 64-bit entry, SwiftVMM's ACPI tables) with the test initramfs.
 @Suite(
+    .tags(.nested, .slow),
     .serialized,
     .enabled(
         if: FileManager.default.fileExists(atPath: outerInitramfs),

@@ -3,6 +3,7 @@ import Testing
 
 /// virtio-net through the binary and the firmware's responder, inside namespaces the tests create.
 @Suite(
+    .tags(.kvm),
     .serialized,
     .enabled(
         if: networkTestsPossible,
@@ -29,7 +30,9 @@ struct NetworkTests {
                 guest.standardOutput.text.contains("fw~ net0: mergeable receive buffers of \(receiveBufferBytes) bytes")
             )
         }
-        let replies = try namespace.run([ping, "-c", "20", "-i", "0.05", "-s", "1400", "-W", "2", "10.0.2.15"])
+        let replies = try namespace.run([
+            ping, "-c", "20", "-i", "0.05", "-s", "1400", "-W", "2", "-w", "20", "10.0.2.15",
+        ])
         #expect(replies.status == 0 && replies.output.contains("20 received"), "\(replies.output)")
         let echo = try namespace.run([
             python3, tools.appendingPathComponent("udp-echo-check.py").path, "10.0.2.15", "7",
@@ -110,7 +113,7 @@ struct NetworkTests {
                 $0.hasPrefix("fw~ virtio-mmio:") && $0.hasSuffix("device 1 version 2")
             }
             #expect(devices.count == 2, "both interfaces are there: \(devices)")
-            let replies = try namespace.run([ping, "-c", "5", "-i", "0.05", "-W", "2", "\(subnet).15"])
+            let replies = try namespace.run([ping, "-c", "5", "-i", "0.05", "-W", "2", "-w", "20", "\(subnet).15"])
             #expect(replies.output.contains("5 received"), "\(first): \(replies.output)")
             guest.send(SIGTERM)
             #expect(guest.waitForExit(timeoutSeconds: 30).status == 0)
@@ -154,7 +157,7 @@ struct NetworkTests {
         #expect(counts.count >= 4 && counts[1] >= 256 && counts[3] > 0, "tap TX packets and drops: \(link)")
         #expect(after - before <= 4, "the I/O thread used \(after - before) ticks (of 200) in 2 s")
         #expect(guest.waitForOutput(containing: "fw: net rx resumed", timeoutSeconds: 60))
-        let replies = try namespace.run([ping, "-c", "5", "-i", "0.05", "-W", "2", "10.0.2.15"])
+        let replies = try namespace.run([ping, "-c", "5", "-i", "0.05", "-W", "2", "-w", "20", "10.0.2.15"])
         #expect(replies.output.contains("5 received"), "traffic flows again: \(replies.output)")
         guest.send(SIGTERM)
         let (status, _) = guest.waitForExit(timeoutSeconds: 30)

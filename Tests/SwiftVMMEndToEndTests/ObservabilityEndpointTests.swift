@@ -4,7 +4,7 @@ import Testing
 /// The HTTP endpoint of `run` and `launch`: /metrics parsed by a real Prometheus parser
 /// (prometheus_client, through scripts/parse-metrics.py) and checked against what the guest
 /// did; /readyz by each readiness rule; /healthz; bad endpoint settings.
-@Suite(.serialized, .enabled(if: kvmUsable, "SKIPPED: needs read/write access to /dev/kvm"))
+@Suite(.serialized, .enabled(if: kvmUsable, kvmSkipReason), .tags(.kvm))
 struct ObservabilityEndpointTests {
     /// A port for this test, from the pid (tests of one run are serialized).
     private static func port(_ offset: Int) -> Int { 20_000 + Int(getpid() % 20_000) + offset }
@@ -138,7 +138,9 @@ struct ObservabilityEndpointTests {
                 "run", "--http", "127.0.0.1:\(port)", "--ready-console", "^fw: tick 1[0-9]{2}$", "--cmdline",
                 "fw.wait=ticks",
             ])
-        #expect(guest.waitForOutput(containing: "fw: ticking", timeoutSeconds: 60))
+        #expect(
+            guest.waitForOutput(containing: "fw: ticking", timeoutSeconds: 60),
+            "the guest did not start ticking; stderr: \(guest.standardError.text.suffix(2000))")
         let before = try Self.get("http://127.0.0.1:\(port)/readyz")
         #expect(before.0 == 503 && before.1.contains("no console line matched"), "\(before)")
         #expect(try Self.get("http://127.0.0.1:\(port)/healthz").0 == 200)

@@ -8,6 +8,7 @@ import Testing
 /// the same fake pod: every launch after the first meets the tap and the table the previous
 /// one left (a restarted container).
 @Suite(
+    .tags(.kvm, .slow),
     .serialized,
     .enabled(
         if: networkTestsPossible,
@@ -95,7 +96,7 @@ struct PodBoundaryTests {
             dnsStatus == 0 && dns.standardOutput.text.contains("bytes \(1 << 20) "),
             "the DNS server got the guest's datagrams: \(dns.standardOutput.text)")
         let ping = try HostTool.ping
-        let replies = try fake.node.run([ping, "-c", "3", "-i", "0.2", "-W", "2", fake.podAddress])
+        let replies = try fake.node.run([ping, "-c", "3", "-i", "0.2", "-W", "2", "-w", "20", fake.podAddress])
         #expect(replies.status == 0 && replies.output.contains("3 received"), "\(replies.output)")
         let echo = try fake.node.run([
             try HostTool.python3, tools.appendingPathComponent("udp-echo-check.py").path, fake.podAddress, "7",

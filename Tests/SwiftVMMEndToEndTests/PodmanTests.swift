@@ -9,6 +9,7 @@ import Testing
 /// memory figures. scripts/test.sh sets the host up (scripts/podman-host.sh) and builds the
 /// static swiftvmm the image holds.
 @Suite(
+    .tags(.podman, .slow),
     .serialized,
     .enabled(
         if: networkTestsPossible,

@@ -5,9 +5,9 @@ import Testing
 /// The very same firmware file boots under QEMU (microvm, KVM) and SwiftVMM, and prints the
 /// same platform-independent (`fw: `) lines.
 @Suite(
+    .tags(.kvm, .slow),
     .serialized,
-    .enabled(
-        if: FileManager.default.isWritableFile(atPath: "/dev/kvm"), "SKIPPED: needs read/write access to /dev/kvm"))
+    .enabled(if: kvmUsable, kvmSkipReason))
 struct QEMUParityTests {
     /// Builds the firmware from firmware/src into a scratch file (with gcc and binutils' ld).
     private func buildFirmware() throws -> URL {

@@ -6,7 +6,7 @@ private let resettingGuest = #"{"memory_mib": 2, "raw_code": {"mode": "real16", 
 
 /// Guest reboots through the real binary: status 3 by default, or a new boot in the same
 /// process with `--reboot-in-place`.
-@Suite(.serialized, .enabled(if: kvmUsable, "SKIPPED: needs read/write access to /dev/kvm"))
+@Suite(.serialized, .enabled(if: kvmUsable, kvmSkipReason), .tags(.kvm))
 struct RebootTests {
     @Test func aGuestResetEndsTheRunWithStatus3() throws {
         let config = try SwiftVMMBinary.temporaryFile("reset.json", contents: Data(resettingGuest.utf8))
@@ -87,6 +87,7 @@ struct RebootTests {
 /// same tap, image and ring (nothing is opened again, so no capability is needed: no thread
 /// holds one, and the process filter forbids io_uring_setup).
 @Suite(
+    .tags(.kvm),
     .serialized,
     .enabled(
         if: networkTestsPossible,

@@ -7,9 +7,9 @@ import Testing
 
 /// The seccomp filters and dropped capabilities, seen from outside the real binary.
 @Suite(
+    .tags(.kvm),
     .serialized,
-    .enabled(
-        if: FileManager.default.isWritableFile(atPath: "/dev/kvm"), "SKIPPED: needs read/write access to /dev/kvm"))
+    .enabled(if: kvmUsable, kvmSkipReason))
 struct SandboxTests {
     /// A system call the vCPU filter forbids ends the process with status 16 and one line that
     /// names the thread; under `--seccomp log` the call goes through.

@@ -3,7 +3,7 @@ import Testing
 
 /// The executable hands its start-up code back once the machine runs (StartupCode.swift): its
 /// code mappings' resident pages drop, and the VMM goes on working on the pages it faults back.
-@Suite(.serialized, .enabled(if: kvmUsable, "SKIPPED: needs read/write access to /dev/kvm to run a guest"))
+@Suite(.serialized, .enabled(if: kvmUsable, kvmSkipReason), .tags(.kvm))
 struct StartupCodeTests {
     /// Whether the file mapped at `path` is a shared library: `.so` in its file name
     /// (`libc.so.6`), whatever the directories above it are called (a checkout under a

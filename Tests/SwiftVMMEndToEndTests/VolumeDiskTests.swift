@@ -3,7 +3,7 @@ import Testing
 
 /// Disks as a pod's volumes give them: created when missing, refused on a read-only mount, and
 /// flushed however the machine ends.
-@Suite(.serialized, .enabled(if: kvmUsable, "SKIPPED: needs read/write access to /dev/kvm"))
+@Suite(.serialized, .enabled(if: kvmUsable, kvmSkipReason), .tags(.kvm))
 struct VolumeDiskTests {
     @Test func aMissingImageIsCreatedSparseAndTheGuestWritesIt() throws {
         let disks = try ScratchDisks()

@@ -53,7 +53,7 @@ func catalogGettingStarted() async throws -> MachineExit? {
 }
 
 @Suite struct CatalogSampleTests {
-    @Test(.enabled(if: kvmUsable, kvmSkipReason))
+    @Test(.enabled(if: kvmUsable, kvmSkipReason), .tags(.kvm))
     func theGettingStartedSamplesRun() async throws {
         #expect(try await catalogGettingStarted() == .poweredOff)
     }

@@ -2,7 +2,7 @@ import Testing
 import VMM
 
 /// Machines in one process are independent: three run at once with different switches.
-@Suite(.enabled(if: kvmUsable, kvmSkipReason))
+@Suite(.enabled(if: kvmUsable, kvmSkipReason), .tags(.kvm))
 struct ConcurrentMachinesTests {
     @Test func threeMachinesRunAtOnce() async throws {
         let rng = Machine.self  // (names for readability below)

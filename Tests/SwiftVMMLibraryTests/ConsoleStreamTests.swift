@@ -3,7 +3,7 @@ import Testing
 import VMM
 
 /// `.stream` consoles: output as bytes and lines, input written into the guest's UART.
-@Suite(.serialized, .enabled(if: kvmUsable, kvmSkipReason))
+@Suite(.serialized, .enabled(if: kvmUsable, kvmSkipReason), .tags(.kvm))
 struct ConsoleStreamTests {
     @Test func outputArrivesAsLinesAndBytes() async throws {
         let machine = try Machine(configuration: firmware("fw.exit=0"))

@@ -3,7 +3,7 @@ import Testing
 import VMM
 
 /// `Machine.replaceDiskImage`: a disk's image swapped under the running guest.
-@Suite(.serialized, .enabled(if: kvmUsable, kvmSkipReason))
+@Suite(.serialized, .enabled(if: kvmUsable, kvmSkipReason), .tags(.kvm))
 struct DiskReplacementTests {
     @Test func theGuestTestsTheNewImageAndBadRequestsAreTypedErrors() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swap-\(UUID().uuidString)")

@@ -66,7 +66,7 @@ import VMM
 
     /// A failure behind which a system call failed carries it as `cause` (operation and errno),
     /// and the description does not repeat an errno the message already gives.
-    @Test(.enabled(if: kvmUsable, kvmSkipReason), arguments: ["kernel", "disk", "console"])
+    @Test(.enabled(if: kvmUsable, kvmSkipReason), .tags(.kvm), arguments: ["kernel", "disk", "console"])
     func systemCallFailuresCarryTheirCause(what: String) throws {
         var configuration = VirtualMachineConfiguration(console: .none)
         let path = "/nonexistent-\(what)/file"
@@ -88,7 +88,7 @@ import VMM
 
     /// The vCPU limit the check reports is one a machine can have (KVM allows 1024 here; the
     /// machine's own limit is 254).
-    @Test(.enabled(if: kvmUsable, kvmSkipReason)) func theHostCheckReportsAReachableVCPULimit() throws {
+    @Test(.enabled(if: kvmUsable, kvmSkipReason), .tags(.kvm)) func theHostCheckReportsAReachableVCPULimit() throws {
         let limit = try #require(KVMHost.check().maximumVCPUCount)
         #expect(limit >= 1 && limit <= VirtualMachineConfiguration.maximumVCPUCount)
     }

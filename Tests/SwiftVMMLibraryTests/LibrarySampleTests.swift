@@ -23,7 +23,7 @@ func embed() async throws -> MachineExit {
 // LIBRARY-SAMPLE-END
 
 @Suite struct LibrarySampleTests {
-    @Test(.enabled(if: kvmUsable, kvmSkipReason))
+    @Test(.enabled(if: kvmUsable, kvmSkipReason), .tags(.kvm))
     func theSampleRuns() async throws {
         #expect(try await embed() == .poweredOff)
     }

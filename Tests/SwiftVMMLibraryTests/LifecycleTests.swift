@@ -7,7 +7,7 @@ import VMM
 #endif
 
 /// The state machine, and calls made in the wrong state.
-@Suite(.serialized, .enabled(if: kvmUsable, kvmSkipReason))
+@Suite(.serialized, .enabled(if: kvmUsable, kvmSkipReason), .tags(.kvm))
 struct LifecycleTests {
     @Test func aRunGoesThroughItsStatesInOrder() async throws {
         let machine = try Machine(configuration: firmware("fw.wait=button"))

@@ -4,7 +4,7 @@ import Testing
 import VMM
 
 /// The library logs through the Logger it is given, with the machine's name as metadata.
-@Suite(.enabled(if: kvmUsable, kvmSkipReason))
+@Suite(.enabled(if: kvmUsable, kvmSkipReason), .tags(.kvm))
 struct LoggingTests {
     @Test func lifecycleIsLoggedWithTheMachinesName() async throws {
         let records = LogRecords()

@@ -2,7 +2,7 @@ import Testing
 import VMM
 
 /// pause() parks the vCPUs and quiesces the devices; resume() lets the guest go on.
-@Suite(.serialized, .enabled(if: kvmUsable, kvmSkipReason))
+@Suite(.serialized, .enabled(if: kvmUsable, kvmSkipReason), .tags(.kvm))
 struct PauseResumeTests {
     /// The firmware prints a tick line every 2^26 TSC cycles (tens of ms): while paused it
     /// makes no progress at all, and after resume it ticks on from where it was.

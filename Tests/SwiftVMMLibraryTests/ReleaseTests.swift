@@ -3,7 +3,7 @@ import Testing
 import VMM
 
 /// Releasing a machine (running or not) and failed starts leave no thread or descriptor behind.
-@Suite(.serialized, .enabled(if: kvmUsable, kvmSkipReason))
+@Suite(.serialized, .enabled(if: kvmUsable, kvmSkipReason), .tags(.kvm))
 struct ReleaseTests {
     @Test func releasingARunningMachineStopsItAndFreesEverything() async throws {
         // Warm up once: the first machine installs the kick handler and Dispatch's threads.

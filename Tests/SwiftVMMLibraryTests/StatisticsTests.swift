@@ -3,7 +3,7 @@ import Testing
 import VMM
 
 /// The counters an observer (a metrics scrape) reads while the machine runs.
-@Suite(.serialized, .enabled(if: kvmUsable, kvmSkipReason))
+@Suite(.serialized, .enabled(if: kvmUsable, kvmSkipReason), .tags(.kvm))
 struct StatisticsTests {
     /// The firmware polls the power button's status register: exits keep coming, and the counts
     /// and the vCPU's CPU time grow while the machine runs, not only once it stopped.

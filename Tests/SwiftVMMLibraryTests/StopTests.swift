@@ -2,7 +2,7 @@ import Testing
 import VMM
 
 /// Graceful and forced stops, and what cancellation does to the waiting task.
-@Suite(.serialized, .enabled(if: kvmUsable, kvmSkipReason))
+@Suite(.serialized, .enabled(if: kvmUsable, kvmSkipReason), .tags(.kvm))
 struct StopTests {
     @Test func aGuestThatListensPowersOffWithinTheGrace() async throws {
         let machine = try Machine(configuration: firmware("fw.wait=button"))

@@ -5,10 +5,8 @@ import VMM
 
 // These tests use only the library's public API (`import VMM`, no @testable), as an embedder does.
 
-/// Booting guests needs a usable /dev/kvm; elsewhere these tests are skipped with this reason.
-let kvmUsable = KVMHost.check().isUsable
-let kvmSkipReason: Comment =
-    "SKIPPED: needs read/write access to a usable /dev/kvm (KVMHost.check() says what is missing)"
+// The KVM gate (kvmUsable, kvmSkipReason: KVMHost.check(), public API), the tags and waits.
+@_exported import TestSupport
 
 /// The embedded test firmware with `switches` on its command line, its console as streams.
 func firmware(_ switches: String, vcpus: Int = 1, name: String = "test") -> VirtualMachineConfiguration {

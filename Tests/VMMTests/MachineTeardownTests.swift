@@ -7,7 +7,7 @@ import Testing
 /// descriptor (VM, vCPUs, guest memory, eventfds, epoll) is deallocated — their deinits close
 /// and unmap — and its threads have been joined. Checked with weak references, so other tests
 /// running at the same time cannot disturb it.
-@Suite(.enabled(if: kvmAvailable, kvmSkipReason))
+@Suite(.enabled(if: kvmUsable, kvmSkipReason), .tags(.kvm))
 struct MachineTeardownTests {
     @Test func everyOwningObjectIsReleasedWithTheMachine() throws {
         weak var resources: MachineResources?

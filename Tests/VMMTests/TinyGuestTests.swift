@@ -27,7 +27,7 @@ private enum Guest {
     static func mask(_ width: Int) -> UInt64 { width == 8 ? .max : (UInt64(1) << (8 * width)) - 1 }
 }
 
-@Suite(.enabled(if: kvmAvailable, kvmSkipReason), .serialized)
+@Suite(.enabled(if: kvmUsable, kvmSkipReason), .tags(.kvm), .serialized)
 struct TinyGuestTests {
     /// in (width) from port A, out (same width) to port B.
     @Test(arguments: [1, 2, 4])
@@ -198,7 +198,7 @@ struct TinyGuestTests {
     }
 }
 
-@Suite(.enabled(if: kvmAvailable, kvmSkipReason), .serialized)
+@Suite(.enabled(if: kvmUsable, kvmSkipReason), .tags(.kvm), .serialized)
 struct VCPUSetupTests {
     /// CPUID in real mode (CPL 0, so KVM answers from the table SwiftVMM set; on PVM hosts a
     /// CPL-3 CPUID is not intercepted and reports the host's values): leaf 1 EBX → port 0x510,
@@ -229,7 +229,7 @@ struct VCPUSetupTests {
     }
 }
 
-@Suite(.enabled(if: kvmAvailable, kvmSkipReason))
+@Suite(.enabled(if: kvmUsable, kvmSkipReason), .tags(.kvm))
 struct KernelOwnedRangeTests {
     @Test func probesCannotSitOnPortsTheInKernelIRQChipOwns() {
         for port: UInt64 in [0x20, 0x40, 0x61, 0xa1, 0x4d0] {
@@ -252,7 +252,7 @@ struct KernelOwnedRangeTests {
 }
 
 /// The platform's power registers and the i8042 reset, driven by a tiny guest.
-@Suite(.enabled(if: kvmAvailable, kvmSkipReason), .serialized)
+@Suite(.enabled(if: kvmUsable, kvmSkipReason), .tags(.kvm), .serialized)
 struct PowerRegisterTests {
     /// mov dx, port; mov al, value; out dx, al; then spin (the write must end the run).
     private func run(port: UInt16, value: UInt8) throws -> MachineExit {

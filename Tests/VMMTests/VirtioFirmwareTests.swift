@@ -5,7 +5,7 @@ import VMM
 
 /// The firmware's virtio-rng self-test through the library: queue notifications arrive through
 /// the ioeventfd (never as exits), interrupts through the irqfd, IOAPIC and local APIC.
-@Suite(.enabled(if: kvmAvailable, kvmSkipReason), .serialized)
+@Suite(.enabled(if: kvmUsable, kvmSkipReason), .tags(.kvm), .serialized)
 struct VirtioFirmwareTests {
     @Test(arguments: ["", " fw.virtio-features=plain"])
     func entropyDeviceWorksEndToEnd(features: String) throws {
