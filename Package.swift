@@ -91,11 +91,6 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // `swiftvmm launch`'s pod logic on the public API only: configuration and environment,
-        // cgroup limits, console lines, JSON logs.
-        .target(
-            name: "Launcher",
-            dependencies: ["VMM", "PodNetwork", "StrictCoding", .product(name: "Logging", package: "swift-log")]),
         // C: libnftables (dlopen'ed) and the DHCP server's socket.
         .target(name: "CPodNetwork"),
         // The masquerade binding in the pod's network namespace: tap, nftables, DHCPv4 server.
@@ -125,12 +120,22 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
-        // C: the executable's SIGTERM/SIGINT waiter thread (sigwait).
+        // C: the commands' SIGTERM/SIGINT waiter thread (sigwait).
         .target(name: "CSignalWaiter"),
+        // `run`, `launch` and `serve` as ordered pipelines of steps with undo, on the public API:
+        // the boot loop, the stop signals, the pod's configuration, environment, cgroup limits,
+        // network step, console lines and JSON logs. Unit-tested with fakes (no /dev/kvm).
+        .target(
+            name: "Launcher",
+            dependencies: [
+                "VMM", "PodNetwork", "Observability", "FirecrackerAPI", "StrictCoding", "CSignalWaiter",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        // The executable: argument parsing only; the commands run in Launcher.
         .executableTarget(
             name: "swiftvmm",
             dependencies: [
-                "VMM", "Launcher", "Observability", "FirecrackerAPI", "CSignalWaiter",
+                "VMM", "Launcher", "Observability", "FirecrackerAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -152,7 +157,8 @@ let package = Package(
             name: "VMMTests",
             dependencies: ["VMM", "KVM", "Devices", "GuestMemory", "Sandbox", "CSeccomp", "TestSupport"]),
         .testTarget(name: "SwiftVMMEndToEndTests", dependencies: ["VMM", "EmbeddedFirmware", "TestSupport"]),
-        .testTarget(name: "LauncherTests", dependencies: ["Launcher", "VMM"]),
+        .testTarget(
+            name: "LauncherTests", dependencies: ["Launcher", "VMM", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "PodNetworkTests", dependencies: ["PodNetwork", "CPodNetwork", "VMM"]),
         .testTarget(name: "ObservabilityTests", dependencies: ["Observability", "VMM", "TestSupport"]),
         .testTarget(

@@ -73,6 +73,12 @@ public struct LaunchConfiguration: Sendable, Equatable {
     /// The longest grace period `pod.grace_seconds` and `SWIFTVMM_GRACE_SECONDS` accept (a day).
     static let maximumGraceSeconds = 86_400.0
 
+    public init(machine: VirtualMachineConfiguration = VirtualMachineConfiguration(), pod: PodSettings = PodSettings())
+    {
+        self.machine = machine
+        self.pod = pod
+    }
+
     /// Reads the configuration file at `path` (the VM configuration's keys plus `pod`), then
     /// applies `environment`. Every error names the key or variable and the bad value.
     public init(file path: String, environment: [String: String]) throws(MachineError) {

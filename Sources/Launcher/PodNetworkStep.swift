@@ -1,4 +1,3 @@
-import Launcher
 import Logging
 import PodNetwork
 import VMM
