@@ -89,11 +89,15 @@ public struct LaunchConfiguration: Sendable, Equatable {
         try self.init(json: bytes, source: path, environment: environment)
     }
 
-    /// Parses `json` (named `source` in errors) and applies `environment`.
+    /// Parses `json` (named `source` in errors) — once: the machine's keys and the `pod`
+    /// section in one pass — and applies `environment`.
     public init(json: [UInt8], source: String, environment: [String: String]) throws(MachineError) {
-        machine = try VirtualMachineConfiguration(json: json, source: source, sections: ["pod"])
+        let file: LaunchFile
         do {
-            pod = try JSONDecoder().decode(LaunchFile.self, from: Data(json)).pod ?? PodSettings()
+            let decoder = JSONDecoder()
+            // The machine's keys are read by VirtualMachineConfiguration, which leaves `pod` to LaunchFile.
+            decoder.userInfo[.configurationSections] = Set(["pod"])
+            file = try decoder.decode(LaunchFile.self, from: Data(json))
         } catch let error as MachineError {
             throw error
         } catch let error as DecodingError {
@@ -101,6 +105,8 @@ public struct LaunchConfiguration: Sendable, Equatable {
         } catch {
             throw .malformedConfigurationFile(path: source, reason: "\(error)")
         }
+        machine = file.machine
+        pod = file.pod ?? PodSettings()
         try apply(environment)
         if let network = pod.network, let listen = pod.httpListen, let port = pod.httpPort {
             try network.checkDeclaredPorts(avoid: port, field: "pod.http_listen", listen: listen)
@@ -161,14 +167,16 @@ public struct LaunchConfiguration: Sendable, Equatable {
     }
 }
 
-/// The part of the configuration file that `launch` reads itself: the `pod` section.
+/// `launch`'s configuration file: the machine's keys and the `pod` section, in one object.
 struct LaunchFile: Decodable {
+    var machine: VirtualMachineConfiguration
     var pod: PodSettings?
 
     enum CodingKeys: String, CodingKey { case pod }
 
     init(from decoder: any Decoder) throws {
-        // Only `pod`: every other key is the machine's, checked by VirtualMachineConfiguration.
+        // Every key but `pod` is the machine's (the decoder's configurationSections names `pod`).
+        machine = try VirtualMachineConfiguration(from: decoder)
         pod = try decoder.container(keyedBy: CodingKeys.self).decodeIfPresent(PodSettings.self, forKey: .pod)
     }
 }
