@@ -94,7 +94,7 @@ let package = Package(
         // C: libnftables (dlopen'ed) and the DHCP server's socket.
         .target(name: "CPodNetwork"),
         // The masquerade binding in the pod's network namespace: tap, nftables, DHCPv4 server.
-        .target(name: "PodNetwork", dependencies: ["VMM", "CHostNetwork", "CPodNetwork", "Threads", "StrictCoding"]),
+        .target(name: "PodNetwork", dependencies: ["HostNetwork", "CPodNetwork", "Threads", "StrictCoding"]),
         // The pod's eyes, on the public API: metrics read from the machine's counters at scrape
         // time (a swift-prometheus registry, every family with its HELP text), the HTTP endpoint,
         // readiness rules, the probe.
@@ -158,8 +158,9 @@ let package = Package(
             dependencies: ["VMM", "KVM", "Devices", "GuestMemory", "Sandbox", "CSeccomp", "TestSupport"]),
         .testTarget(name: "SwiftVMMEndToEndTests", dependencies: ["VMM", "EmbeddedFirmware", "TestSupport"]),
         .testTarget(
-            name: "LauncherTests", dependencies: ["Launcher", "VMM", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "PodNetworkTests", dependencies: ["PodNetwork", "CPodNetwork", "VMM"]),
+            name: "LauncherTests",
+            dependencies: ["Launcher", "VMM", "PodNetwork", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "PodNetworkTests", dependencies: ["PodNetwork"]),
         .testTarget(name: "ObservabilityTests", dependencies: ["Observability", "VMM", "TestSupport"]),
         .testTarget(
             name: "FirecrackerAPITests", dependencies: ["FirecrackerAPI", "VMM", "EmbeddedFirmware", "TestSupport"]),

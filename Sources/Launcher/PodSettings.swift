@@ -100,6 +100,8 @@ public struct LaunchConfiguration: Sendable, Equatable {
             file = try decoder.decode(LaunchFile.self, from: Data(json))
         } catch let error as MachineError {
             throw error
+        } catch let error as PodNetworkError {
+            throw MachineError(error)
         } catch let error as DecodingError {
             throw .malformedConfigurationFile(path: source, reason: error.oneLineDescription)
         } catch {
@@ -109,7 +111,9 @@ public struct LaunchConfiguration: Sendable, Equatable {
         pod = file.pod ?? PodSettings()
         try apply(environment)
         if let network = pod.network, let listen = pod.httpListen, let port = pod.httpPort {
-            try network.checkDeclaredPorts(avoid: port, field: "pod.http_listen", listen: listen)
+            do { try network.checkDeclaredPorts(avoid: port, field: "pod.http_listen", listen: listen) } catch {
+                throw MachineError(error)
+            }
         }
     }
 
@@ -195,7 +199,10 @@ extension PodSettings: Decodable {
 
     /// The `pod` section; unknown keys and values out of range are errors naming `pod.KEY`.
     public init(from decoder: any Decoder) throws {
-        self = try Self.keys.decode(section: "pod", decoder, into: PodSettings())
+        self = try Self.keys.decode(decoder, into: PodSettings()) { key, expected in
+            MachineError.invalidValue(
+                field: "pod.\(key)", value: "(unknown key)", expected: "one of \(expected.joined(separator: ", "))")
+        }
         if readyConsolePattern != nil, readyTCPPort != nil {
             throw MachineError.invalidValue(
                 field: "pod.ready_tcp_port", value: "\(readyTCPPort ?? 0)",
@@ -241,5 +248,24 @@ enum IPAddressText {
         return text.contains(":") && groups.count >= 3 && groups.count <= 8
             && groups.allSatisfy { $0.count <= 4 && $0.allSatisfy(\.isHexDigit) }
             && text.components(separatedBy: "::").count <= 2
+    }
+}
+
+extension MachineError {
+    /// A pod network value the configuration file gives that the pod network refuses: an invalid
+    /// value naming its key (exit status 10, as every invalid value).
+    init(_ error: PodNetworkError) {
+        self.init(code: .invalidValue, field: error.field, message: error.message)
+    }
+}
+
+extension PodNetworkError {
+    /// The exit status of `launch` for this error (`ExitStatus`): an invalid value is status 10
+    /// as any other, a set-up failure `ExitStatus.podNetwork` (18).
+    var exitStatus: Int32 {
+        switch code {
+        case .invalidValue: return ExitStatus.invalidArgument
+        case .setUpFailed: return ExitStatus.podNetwork
+        }
     }
 }
