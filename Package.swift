@@ -26,6 +26,9 @@ let package = Package(
         // swift-configuration) are left off.
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        // NIOHTTPTypes (the endpoint's connection guard works on HTTP types), already in
+        // Hummingbird's tree.
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
@@ -103,10 +106,12 @@ let package = Package(
             dependencies: [
                 "VMM",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -152,7 +157,9 @@ let package = Package(
         .testTarget(name: "VirtioTests", dependencies: ["Virtio", "VirtioTestSupport", "GuestMemory", "EventLoop"]),
         .testTarget(
             name: "DevicesTests",
-            dependencies: ["Devices", "GuestMemory", "EventLoop", "Virtio", "VirtioTestSupport", "TestSupport"]),
+            dependencies: [
+                "Devices", "GuestMemory", "EventLoop", "Virtio", "VirtioTestSupport", "Threads", "TestSupport",
+            ]),
         .testTarget(
             name: "VMMTests",
             dependencies: ["VMM", "KVM", "Devices", "GuestMemory", "Sandbox", "CSeccomp", "TestSupport"]),
@@ -161,7 +168,9 @@ let package = Package(
             name: "LauncherTests",
             dependencies: ["Launcher", "VMM", "PodNetwork", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "PodNetworkTests", dependencies: ["PodNetwork"]),
-        .testTarget(name: "ObservabilityTests", dependencies: ["Observability", "VMM", "TestSupport"]),
+        .testTarget(
+            name: "ObservabilityTests",
+            dependencies: ["Observability", "VMM", "TestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "FirecrackerAPITests", dependencies: ["FirecrackerAPI", "VMM", "EmbeddedFirmware", "TestSupport"]),
         // The library as embedders see it: only `import VMM` (and swift-log, and TestSupport, which
