@@ -140,7 +140,7 @@ let package = Package(
         .executableTarget(
             name: "swiftvmm",
             dependencies: [
-                "VMM", "Launcher", "Observability", "FirecrackerAPI",
+                "VMM", "Launcher", "FirecrackerAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
