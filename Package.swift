@@ -26,6 +26,9 @@ let package = Package(
         // swift-configuration) are left off.
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        // NIOHTTPTypes (the endpoint's connection guard works on HTTP types), already in
+        // Hummingbird's tree.
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
@@ -91,15 +94,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // `swiftvmm launch`'s pod logic on the public API only: configuration and environment,
-        // cgroup limits, console lines, JSON logs.
-        .target(
-            name: "Launcher",
-            dependencies: ["VMM", "PodNetwork", "StrictCoding", .product(name: "Logging", package: "swift-log")]),
         // C: libnftables (dlopen'ed) and the DHCP server's socket.
         .target(name: "CPodNetwork"),
         // The masquerade binding in the pod's network namespace: tap, nftables, DHCPv4 server.
-        .target(name: "PodNetwork", dependencies: ["VMM", "CHostNetwork", "CPodNetwork", "Threads", "StrictCoding"]),
+        .target(name: "PodNetwork", dependencies: ["HostNetwork", "CPodNetwork", "Threads", "StrictCoding"]),
         // The pod's eyes, on the public API: metrics read from the machine's counters at scrape
         // time (a swift-prometheus registry, every family with its HELP text), the HTTP endpoint,
         // readiness rules, the probe.
@@ -108,10 +106,12 @@ let package = Package(
             dependencies: [
                 "VMM",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -125,12 +125,22 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
-        // C: the executable's SIGTERM/SIGINT waiter thread (sigwait).
+        // C: the commands' SIGTERM/SIGINT waiter thread (sigwait).
         .target(name: "CSignalWaiter"),
+        // `run`, `launch` and `serve` as ordered pipelines of steps with undo, on the public API:
+        // the boot loop, the stop signals, the pod's configuration, environment, cgroup limits,
+        // network step, console lines and JSON logs. Unit-tested with fakes (no /dev/kvm).
+        .target(
+            name: "Launcher",
+            dependencies: [
+                "VMM", "PodNetwork", "Observability", "FirecrackerAPI", "StrictCoding", "CSignalWaiter",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        // The executable: argument parsing only; the commands run in Launcher.
         .executableTarget(
             name: "swiftvmm",
             dependencies: [
-                "VMM", "Launcher", "Observability", "FirecrackerAPI", "CSignalWaiter",
+                "VMM", "Launcher", "FirecrackerAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -147,14 +157,20 @@ let package = Package(
         .testTarget(name: "VirtioTests", dependencies: ["Virtio", "VirtioTestSupport", "GuestMemory", "EventLoop"]),
         .testTarget(
             name: "DevicesTests",
-            dependencies: ["Devices", "GuestMemory", "EventLoop", "Virtio", "VirtioTestSupport", "TestSupport"]),
+            dependencies: [
+                "Devices", "GuestMemory", "EventLoop", "Virtio", "VirtioTestSupport", "Threads", "TestSupport",
+            ]),
         .testTarget(
             name: "VMMTests",
             dependencies: ["VMM", "KVM", "Devices", "GuestMemory", "Sandbox", "CSeccomp", "TestSupport"]),
         .testTarget(name: "SwiftVMMEndToEndTests", dependencies: ["VMM", "EmbeddedFirmware", "TestSupport"]),
-        .testTarget(name: "LauncherTests", dependencies: ["Launcher", "VMM"]),
-        .testTarget(name: "PodNetworkTests", dependencies: ["PodNetwork", "CPodNetwork", "VMM"]),
-        .testTarget(name: "ObservabilityTests", dependencies: ["Observability", "VMM", "TestSupport"]),
+        .testTarget(
+            name: "LauncherTests",
+            dependencies: ["Launcher", "VMM", "PodNetwork", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "PodNetworkTests", dependencies: ["PodNetwork"]),
+        .testTarget(
+            name: "ObservabilityTests",
+            dependencies: ["Observability", "VMM", "TestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "FirecrackerAPITests", dependencies: ["FirecrackerAPI", "VMM", "EmbeddedFirmware", "TestSupport"]),
         // The library as embedders see it: only `import VMM` (and swift-log, and TestSupport, which

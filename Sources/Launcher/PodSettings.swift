@@ -73,6 +73,12 @@ public struct LaunchConfiguration: Sendable, Equatable {
     /// The longest grace period `pod.grace_seconds` and `SWIFTVMM_GRACE_SECONDS` accept (a day).
     static let maximumGraceSeconds = 86_400.0
 
+    public init(machine: VirtualMachineConfiguration = VirtualMachineConfiguration(), pod: PodSettings = PodSettings())
+    {
+        self.machine = machine
+        self.pod = pod
+    }
+
     /// Reads the configuration file at `path` (the VM configuration's keys plus `pod`), then
     /// applies `environment`. Every error names the key or variable and the bad value.
     public init(file path: String, environment: [String: String]) throws(MachineError) {
@@ -83,21 +89,31 @@ public struct LaunchConfiguration: Sendable, Equatable {
         try self.init(json: bytes, source: path, environment: environment)
     }
 
-    /// Parses `json` (named `source` in errors) and applies `environment`.
+    /// Parses `json` (named `source` in errors) — once: the machine's keys and the `pod`
+    /// section in one pass — and applies `environment`.
     public init(json: [UInt8], source: String, environment: [String: String]) throws(MachineError) {
-        machine = try VirtualMachineConfiguration(json: json, source: source, sections: ["pod"])
+        let file: LaunchFile
         do {
-            pod = try JSONDecoder().decode(LaunchFile.self, from: Data(json)).pod ?? PodSettings()
+            let decoder = JSONDecoder()
+            // The machine's keys are read by VirtualMachineConfiguration, which leaves `pod` to LaunchFile.
+            decoder.userInfo[.configurationSections] = Set(["pod"])
+            file = try decoder.decode(LaunchFile.self, from: Data(json))
         } catch let error as MachineError {
             throw error
+        } catch let error as PodNetworkError {
+            throw MachineError(error)
         } catch let error as DecodingError {
             throw .malformedConfigurationFile(path: source, reason: error.oneLineDescription)
         } catch {
             throw .malformedConfigurationFile(path: source, reason: "\(error)")
         }
+        machine = file.machine
+        pod = file.pod ?? PodSettings()
         try apply(environment)
         if let network = pod.network, let listen = pod.httpListen, let port = pod.httpPort {
-            try network.checkDeclaredPorts(avoid: port, field: "pod.http_listen", listen: listen)
+            do { try network.checkDeclaredPorts(avoid: port, field: "pod.http_listen", listen: listen) } catch {
+                throw MachineError(error)
+            }
         }
     }
 
@@ -155,14 +171,16 @@ public struct LaunchConfiguration: Sendable, Equatable {
     }
 }
 
-/// The part of the configuration file that `launch` reads itself: the `pod` section.
+/// `launch`'s configuration file: the machine's keys and the `pod` section, in one object.
 struct LaunchFile: Decodable {
+    var machine: VirtualMachineConfiguration
     var pod: PodSettings?
 
     enum CodingKeys: String, CodingKey { case pod }
 
     init(from decoder: any Decoder) throws {
-        // Only `pod`: every other key is the machine's, checked by VirtualMachineConfiguration.
+        // Every key but `pod` is the machine's (the decoder's configurationSections names `pod`).
+        machine = try VirtualMachineConfiguration(from: decoder)
         pod = try decoder.container(keyedBy: CodingKeys.self).decodeIfPresent(PodSettings.self, forKey: .pod)
     }
 }
@@ -181,7 +199,10 @@ extension PodSettings: Decodable {
 
     /// The `pod` section; unknown keys and values out of range are errors naming `pod.KEY`.
     public init(from decoder: any Decoder) throws {
-        self = try Self.keys.decode(section: "pod", decoder, into: PodSettings())
+        self = try Self.keys.decode(decoder, into: PodSettings()) { key, expected in
+            MachineError.invalidValue(
+                field: "pod.\(key)", value: "(unknown key)", expected: "one of \(expected.joined(separator: ", "))")
+        }
         if readyConsolePattern != nil, readyTCPPort != nil {
             throw MachineError.invalidValue(
                 field: "pod.ready_tcp_port", value: "\(readyTCPPort ?? 0)",
@@ -227,5 +248,24 @@ enum IPAddressText {
         return text.contains(":") && groups.count >= 3 && groups.count <= 8
             && groups.allSatisfy { $0.count <= 4 && $0.allSatisfy(\.isHexDigit) }
             && text.components(separatedBy: "::").count <= 2
+    }
+}
+
+extension MachineError {
+    /// A pod network value the configuration file gives that the pod network refuses: an invalid
+    /// value naming its key (exit status 10, as every invalid value).
+    init(_ error: PodNetworkError) {
+        self.init(code: .invalidValue, field: error.field, message: error.message)
+    }
+}
+
+extension PodNetworkError {
+    /// The exit status of `launch` for this error (`ExitStatus`): an invalid value is status 10
+    /// as any other, a set-up failure `ExitStatus.podNetwork` (18).
+    var exitStatus: Int32 {
+        switch code {
+        case .invalidValue: return ExitStatus.invalidArgument
+        case .setUpFailed: return ExitStatus.podNetwork
+        }
     }
 }

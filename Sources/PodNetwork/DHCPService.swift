@@ -1,7 +1,6 @@
 import CPodNetwork
 import Synchronization
 import Threads
-import VMM
 
 #if canImport(Glibc)
     import Glibc
@@ -110,23 +109,4 @@ public final class DHCPService: Sendable {
         }
         return sent == payload.count
     }
-}
-
-/// A pod network set-up step that failed: one line naming the step, the cause and what to do.
-public struct PodNetworkError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// The exit status of a pod network failure (`ExitStatus.podNetwork`).
-    public static var status: Int32 { ExitStatus.podNetwork }
-
-    public var message: String
-
-    public init(message: String) { self.message = message }
-
-    /// "STEP failed: strerror (errno N)", with `advice` appended when given.
-    public init(step: String, errno code: Int32, advice: String? = nil) {
-        var text = "pod network: \(step) failed: \(String(cString: strerror(code))) (errno \(code))"
-        if let advice { text += "; \(advice)" }
-        message = text
-    }
-
-    public var description: String { message }
 }

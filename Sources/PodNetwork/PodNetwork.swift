@@ -1,5 +1,5 @@
-import CHostNetwork
 import CPodNetwork
+import HostNetwork
 
 #if canImport(Glibc)
     import Glibc
@@ -72,18 +72,16 @@ public final class PodNetwork: Sendable {
             }
             interface = found
         }
-        guard chostnetwork_interface_index(interface) != 0 else {
+        guard NetworkInterface.index(of: interface) != nil else {
             throw PodNetworkError(
                 message:
                     "pod network: pod.network.interface: no interface '\(interface)' in the pod's network namespace")
         }
-        var address: UInt32 = 0
-        var netmask: UInt32 = 0
-        var interfaceMTU: Int32 = 0
-        guard chostnetwork_interface_read(interface, &address, &netmask, &interfaceMTU) == 0 else {
-            throw PodNetworkError(step: "reading the IPv4 address of \(interface)", errno: errno)
+        let podIPv4: (address: UInt32, netmask: UInt32, mtu: Int)
+        do { podIPv4 = try NetworkInterface.ipv4(of: interface) } catch {
+            throw PodNetworkError(step: "reading the IPv4 address of \(interface)", errno: error.errno)
         }
-        let podAddress = IPv4Address(address)
+        let podAddress = IPv4Address(podIPv4.address)
         if configuration.subnet.contains(podAddress) {
             throw PodNetworkError(
                 message:
@@ -95,7 +93,7 @@ public final class PodNetwork: Sendable {
             throw PodNetworkError(
                 message: "pod network: \(text(of: error)); the image needs Debian's libnftables1")
         }
-        let mtu = configuration.mtu ?? Int(interfaceMTU)
+        let mtu = configuration.mtu ?? podIPv4.mtu
         var dns = PodEnvironment.parseResolvConf(PodEnvironment.read(sources.resolvConf) ?? "")
         // A name server on the pod's loopback cannot be reached from the guest.
         dns.servers.removeAll(where: \.isLoopback)
@@ -119,30 +117,32 @@ public final class PodNetwork: Sendable {
         _ plan: Plan, dhcpEvents: @escaping @Sendable (DHCPService.Event) -> Void
     ) throws(PodNetworkError) -> PodNetwork {
         let tap = plan.configuration.tap
-        let tapExisted = chostnetwork_interface_index(tap) != 0
-        guard chostnetwork_tap_create_persistent(tap) == 0 else {
+        let tapExisted = NetworkInterface.index(of: tap) != nil
+        do { try NetworkInterface.createPersistentTap(tap) } catch {
             throw PodNetworkError(
-                step: "creating tap \(tap)", errno: errno,
-                advice: errno == EPERM ? "the container needs the NET_ADMIN capability" : nil)
+                step: "creating tap \(tap)", errno: error.errno,
+                advice: error.errno == EPERM ? "the container needs the NET_ADMIN capability" : nil)
         }
         var undo: [() -> Void] = []
-        if !tapExisted { undo.append { _ = chostnetwork_link_delete(tap) } }
+        if !tapExisted { undo.append { try? NetworkInterface.delete(tap) } }
         func rollback() { for step in undo.reversed() { step() } }
         let configuration = plan.configuration
         // IPv6 off before the link goes up: no link-local address (services on [::] would be
         // reachable over it); a leftover tap goes down first, which drops the addresses it has.
-        guard chostnetwork_interface_down(tap) == 0, chostnetwork_link_ipv6_addresses_off(tap) == 0 else {
-            let code = errno
+        do {
+            try NetworkInterface.down(tap)
+            try NetworkInterface.turnIPv6AddressesOff(tap)
+        } catch {
             rollback()
-            throw PodNetworkError(step: "turning IPv6 addresses off on \(tap)", errno: code)
+            throw PodNetworkError(step: "turning IPv6 addresses off on \(tap)", errno: error.errno)
         }
-        guard
-            chostnetwork_interface_configure(
-                tap, configuration.gatewayAddress.value, Int32(configuration.subnet.prefixLength), Int32(plan.mtu)) == 0
-        else {
-            let code = errno
+        do {
+            try NetworkInterface.configure(
+                tap, address: configuration.gatewayAddress.value, prefixLength: configuration.subnet.prefixLength,
+                mtu: plan.mtu)
+        } catch {
             rollback()
-            throw PodNetworkError(step: "giving \(tap) the address \(configuration.gatewayAddress)", errno: code)
+            throw PodNetworkError(step: "giving \(tap) the address \(configuration.gatewayAddress)", errno: error.errno)
         }
         do { try runNFT(plan.ruleset.createCommands, step: "installing the nftables rules") } catch {
             rollback()
@@ -188,8 +188,10 @@ public final class PodNetwork: Sendable {
         do { try Self.runNFT(NFTablesRuleset.deleteCommands, step: "removing the nftables rules") } catch {
             left.append(error.message)
         }
-        if createdTap, chostnetwork_link_delete(plan.configuration.tap) != 0 {
-            left.append(PodNetworkError(step: "removing tap \(plan.configuration.tap)", errno: errno).message)
+        if createdTap {
+            do { try NetworkInterface.delete(plan.configuration.tap) } catch {
+                left.append(PodNetworkError(step: "removing tap \(plan.configuration.tap)", errno: error.errno).message)
+            }
         }
         return left
     }
@@ -210,8 +212,9 @@ private func text(of buffer: [CChar]) -> String {
 }
 
 extension PodNetworkConfiguration {
+    /// `validate()`, its error a set-up failure (status 18, as the pod network's others).
     fileprivate func validateOrThrowPodError() throws(PodNetworkError) {
-        do { try validate() } catch { throw PodNetworkError(message: error.description) }
+        do { try validate() } catch { throw PodNetworkError(message: error.message) }
     }
 }
 

@@ -1,5 +1,4 @@
 import StrictCoding
-import VMM
 
 /// The `pod.network` section of `swiftvmm launch`'s configuration: how the guest reaches the
 /// pod's network. Only the masquerade binding exists (KubeVirt's default): the guest sits on a
@@ -54,7 +53,7 @@ public struct PodNetworkConfiguration: Sendable, Equatable {
 
     /// Throws when a declared TCP port is `port`, where the launcher's HTTP endpoint listens
     /// (`field`, `listen`): the kubelet's probes would go to the guest.
-    public func checkDeclaredPorts(avoid port: Int, field: String, listen: String) throws(MachineError) {
+    public func checkDeclaredPorts(avoid port: Int, field: String, listen: String) throws(PodNetworkError) {
         guard let index = (ports ?? []).firstIndex(where: { $0.transport == .tcp && $0.port == port }) else { return }
         throw .invalidValue(
             field: "pod.network.ports[\(index)]", value: "TCP \(port)",
@@ -69,7 +68,7 @@ public struct PodNetworkConfiguration: Sendable, Equatable {
     public var guestAddress: IPv4Address { guest ?? subnet.address(offset: 2) }
 
     /// Checks the values against each other; errors name `pod.network.KEY`.
-    public func validate() throws(MachineError) {
+    public func validate() throws(PodNetworkError) {
         guard subnet.prefixLength <= 30 else {
             throw .invalidValue(
                 field: "pod.network.subnet", value: "\(subnet)",
@@ -149,7 +148,7 @@ extension PodNetworkConfiguration: Decodable {
         },
         .field("ports", \.ports),
         .field("allowed_destinations", \.allowedDestinations) { (texts: [String], field) in
-            try texts.enumerated().map { index, text throws(MachineError) in
+            try texts.enumerated().map { index, text throws(PodNetworkError) in
                 guard let subnet = IPv4Subnet(text.contains("/") ? text : text + "/32") else {
                     throw .invalidValue(
                         field: "pod.network.\(field.name)[\(index)]", value: text,
@@ -174,7 +173,7 @@ extension PodNetworkConfiguration: Decodable {
         return address
     }
 
-    private static func invalid(_ field: StrictField, _ value: String, expected: String) -> MachineError {
+    private static func invalid(_ field: StrictField, _ value: String, expected: String) -> PodNetworkError {
         .invalidValue(field: "pod.network.\(field.name)", value: value, expected: expected)
     }
 }
@@ -184,7 +183,7 @@ extension PodNetworkConfiguration.Port: Decodable {
         .field("name", \.name), .required("port", \.port),
         .field("protocol", \.transport) { (text: String, field) in
             guard let value = TransportProtocol(rawValue: text.uppercased()) else {
-                throw MachineError.invalidValue(
+                throw PodNetworkError.invalidValue(
                     field: "\(section(field.codingPath)).protocol", value: text, expected: "TCP or UDP")
             }
             return value
@@ -202,11 +201,11 @@ extension PodNetworkConfiguration.Port: Decodable {
 }
 
 extension StrictKeys {
-    /// Decodes a section of `swiftvmm launch`'s configuration file: an unknown key is a
-    /// `MachineError` naming `section.KEY`.
-    package func decode(section: String, _ decoder: any Decoder, into seed: Root) throws -> Root {
+    /// Decodes a section of the pod network's configuration: an unknown key is a
+    /// `PodNetworkError` naming `section.KEY`.
+    func decode(section: String, _ decoder: any Decoder, into seed: Root) throws -> Root {
         try decode(decoder, into: seed) { key, expected in
-            MachineError.invalidValue(
+            PodNetworkError.invalidValue(
                 field: "\(section).\(key)", value: "(unknown key)",
                 expected: "one of \(expected.joined(separator: ", "))")
         }

@@ -1,9 +1,5 @@
 import ArgumentParser
-import Dispatch
 import Launcher
-import Observability
-import Synchronization
-import VMM
 
 #if canImport(Glibc)
     import Glibc
@@ -17,12 +13,8 @@ struct ProbeCommand: ParsableCommand {
         abstract: "Ask the running launcher whether the guest is ready or the VMM healthy (an exec probe).",
         discussion: "Exit status 0: yes; 1: no, or no launcher answered. The reason is printed on one line.")
 
-    enum Question: String, ExpressibleByArgument, CaseIterable {
-        case ready, healthy
-    }
-
     @Argument(help: "ready (/readyz) or healthy (/healthz).")
-    var question: Question
+    var question: Probe.Question
 
     @Option(
         name: .long,
@@ -32,29 +24,10 @@ struct ProbeCommand: ParsableCommand {
     var socket: String = PodSettings.defaultProbeSocket
 
     func run() throws {
-        let path = question == .ready ? "/readyz" : "/healthz"
-        let done = DispatchSemaphore(value: 0)
-        let result = Mutex<Result<ProbeClient.Answer, any Error>?>(nil)
-        let socket = self.socket
-        Task.detached {
-            do {
-                let answer = try await ProbeClient.get(path, socketPath: socket)
-                result.withLock { $0 = .success(answer) }
-            } catch {
-                result.withLock { $0 = .failure(error) }
-            }
-            done.signal()
-        }
-        done.wait()
-        switch result.withLock({ $0 }) {
-        case .success(let answer):
-            print("\(answer.status == 200 ? question.rawValue : "not \(question.rawValue)"): \(answer.reason)")
-            Glibc.exit(answer.status == 200 ? 0 : 1)
-        case .failure(let error):
-            print("not \(question.rawValue): no launcher answered on \(socket) (\(error))")
-            Glibc.exit(1)
-        case nil:
-            Glibc.exit(1)
-        }
+        let (line, status) = Probe.ask(question, socket: socket)
+        print(line)
+        Glibc.exit(status)
     }
 }
+
+extension Probe.Question: ExpressibleByArgument {}

@@ -1,6 +1,5 @@
 import ArgumentParser
-import Logging
-import Observability
+import Launcher
 import VMM
 
 #if canImport(Glibc)
@@ -168,75 +167,12 @@ struct RunCommand: ParsableCommand {
             try serve.run()
             return
         }
-        let level = try parseLogLevel(logLevel)
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
-        let configuration: VirtualMachineConfiguration
-        do {
-            configuration = try resolvedConfiguration()
-        } catch {
-            throw CommandFailure(error)
-        }
-        let signals = ShutdownSignals(graceSeconds: grace.graceSeconds)
-        let logger = Logger(label: "swiftvmm")
-        let observability = try ObservabilityStep(
-            listen: http, field: "--http", probeSocket: probeSocket, probeField: "--probe-socket",
-            rule: try readinessRule(),
-            ruleField: readyTCP == nil ? "--ready-console" : "--ready-tcp",
-            logger: logger)
-        var machineConfiguration = Self.interactive(configuration)
-        let consoleThroughVMM = readyConsole != nil && configuration.console == .stdio
-        if consoleThroughVMM { machineConfiguration.console = .stream }
-        var loop = BootLoop(
-            configuration: machineConfiguration, rebootInPlace: rebootInPlace, signals: signals, logger: logger,
-            events: RunLog.event,
-            prepare: { machine in
-                observability.attach(machine)
-                if consoleThroughVMM, let console = machine.console {
-                    let chunks = console.output()
-                    Task.detached { for await chunk in chunks { writeStandardOutput(chunk) } }
-                }
-            })
-        loop.networkServices = observability.usesNetwork
-        loop.finished = { observability.detach() }
-        let exit = try loop.run()
-        observability.stop()
-        finish(with: exit, signals: signals)
-    }
-
-    /// The readiness rule of the flags (the boot timer unless one is given).
-    func readinessRule() throws(CommandFailure) -> ReadinessRule {
-        if let readyConsole { return .consoleLine(pattern: readyConsole) }
-        guard let readyTCP else { return .bootTimer }
-        do {
-            guard
-                case .tcp(let host, let port) = try ObservabilityEndpoint.Address(
-                    parsing: readyTCP, field: "--ready-tcp")
-            else { return .bootTimer }
-            return .tcpPort(host: host, port: port)
-        } catch {
-            throw CommandFailure(error)
-        }
-    }
-
-    /// `stdio` in the command's sense: the guest's console on stdout, and stdin typed into it
-    /// when stdin is a terminal, pipe or socket (the library reads stdin only when asked).
-    static func interactive(_ configuration: VirtualMachineConfiguration) -> VirtualMachineConfiguration {
-        guard configuration.console == .stdio else { return configuration }
-        var configuration = configuration
-        configuration.console = .fileDescriptor(read: ConsoleInputPump.isInteractive(0) ? 0 : nil, write: 1)
-        return configuration
-    }
-
-    private func finish(with exit: MachineExit, signals: ShutdownSignals) -> Never {
-        signals.cancel()
-        if exit != .poweredOff {
-            writeStandardError("swiftvmm: \(exit)\n")
-        }
-        Glibc.exit(exit.exitStatus)
+        let pipeline = RunPipeline(
+            RunPipeline.Options(
+                configuration: resolvedConfiguration, logLevel: try parseLogLevel(logLevel),
+                graceSeconds: grace.graceSeconds, rebootInPlace: rebootInPlace, http: http, probeSocket: probeSocket,
+                readyConsole: readyConsole, readyTCP: readyTCP))
+        Glibc.exit(try pipeline.run())
     }
 
     /// The configuration file (if any) with the flags applied on top.

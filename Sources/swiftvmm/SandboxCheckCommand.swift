@@ -1,4 +1,5 @@
 import ArgumentParser
+import Launcher
 import VMM
 
 #if canImport(Glibc)

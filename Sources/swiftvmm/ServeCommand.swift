@@ -1,8 +1,6 @@
 import ArgumentParser
-import Dispatch
 import FirecrackerAPI
-import Logging
-import Synchronization
+import Launcher
 import VMM
 
 #if canImport(Glibc)
@@ -113,148 +111,11 @@ struct ServeCommand: ParsableCommand {
     }
 
     func run() throws {
-        let sink = FirecrackerLogSink(instanceID: instanceID)
-        LoggingSystem.bootstrap { label in FirecrackerLogHandler(label: label, sink: sink) }
-        let logger = Logger(label: "swiftvmm")
-        // A bad file ends the command before anything is served.
-        let file: FirecrackerConfigFile?
-        do {
-            file = try configFile.map { path throws(MachineError) in try FirecrackerConfigFile(contentsOfFile: path) }
-            _ = try file?.resources.virtualMachineConfiguration(id: instanceID)
-        } catch let error as MachineError {
-            throw CommandFailure(error)
-        } catch let fault as FirecrackerFault {
-            throw CommandFailure(
-                message: "--config-file \(configFile ?? ""): \(fault.message)", status: fault.exitStatus)
-        }
-        let signals = ShutdownSignals(graceSeconds: grace.graceSeconds)
-        let starter = MainThreadStarter(seccomp: seccomp.flatMap(SeccompMode.init(rawValue:)))
-        let controller = FirecrackerController(instanceID: instanceID, starter: starter, logSink: sink)
-        do {
-            try controller.configure(
-                logger: loggerOptions, metrics: metricsPath.map { FirecrackerMetricsConfiguration(metricsPath: $0) })
-        } catch {
-            throw CommandFailure(message: "--log-path/--metrics-path: \(error.message)", status: error.exitStatus)
-        }
-        let server: FirecrackerAPIServer?
-        do {
-            server =
-                noAPI
-                ? nil
-                : try FirecrackerAPIServer.start(
-                    socketPath: apiSocket, controller: controller, maximumBodyBytes: maximumPayloadBytes,
-                    logger: logger)
-        } catch {
-            throw CommandFailure(error)
-        }
-        // The signal thread starts before the sandbox here (it must end a process that has no
-        // machine yet); it only waits for signals.
-        signals.whenNoMachine { starter.shutDown() }
-        signals.start()
-        if let file, let path = configFile {
-            starter.exitOnFailure = true
-            DispatchQueue.global().async {
-                do throws(FirecrackerFault) { try controller.boot(from: file) } catch {
-                    server?.stop()
-                    SwiftVMMCommand.fail("--config-file \(path): \(error.message)", status: error.exitStatus)
-                }
-            }
-        }
-        let exit = try runMachines(starter: starter, signals: signals, logger: logger, server: server)
-        controller.finish()
-        server?.stop()
-        signals.cancel()
-        if let exit, exit != .poweredOff { writeStandardError("swiftvmm: \(exit)\n") }
-        Glibc.exit(exit?.exitStatus ?? 0)
-    }
-
-    /// The main thread builds and runs each machine InstanceStart asks for, until one started
-    /// (its exit is returned) or a signal ended the process before any did (nil).
-    private func runMachines(
-        starter: MainThreadStarter, signals: ShutdownSignals, logger: Logger, server: FirecrackerAPIServer?
-    ) throws(CommandFailure) -> MachineExit? {
-        while let configuration = starter.nextRequest() {
-            let sandboxed = Atomic(false)
-            var loop = BootLoop(
-                configuration: RunCommand.interactive(configuration), rebootInPlace: false, signals: signals,
-                logger: logger, events: RunLog.event, prepare: { _ in sandboxed.store(true, ordering: .relaxed) })
-            loop.networkServices = true
-            loop.opensDiskImages = true
-            loop.started = { machine in starter.answer(.success(machine)) }
-            do {
-                return try loop.run()
-            } catch {
-                starter.answer(.failure(FirecrackerFault(error.message, exitStatus: error.status)))
-                // Once the process sandbox is in place no machine can be built again here.
-                if sandboxed.load(ordering: .relaxed) || starter.exitOnFailure {
-                    server?.stop()
-                    throw error
-                }
-            }
-        }
-        return nil
-    }
-}
-
-/// Hands InstanceStart's configuration to the main thread and its outcome back to the API.
-final class MainThreadStarter: MachineStarter, Sendable {
-    private let seccomp: SeccompMode?
-    private let state = Mutex(State())
-    private let requested = DispatchSemaphore(value: 0)
-    private let answered = DispatchSemaphore(value: 0)
-
-    struct State {
-        var configuration: VirtualMachineConfiguration?
-        var outcome: Result<Machine, FirecrackerFault>?
-        var shuttingDown = false
-        var exitOnFailure = false
-    }
-
-    init(seccomp: SeccompMode?) {
-        self.seccomp = seccomp
-    }
-
-    /// A failed start ends the process (`--config-file`).
-    var exitOnFailure: Bool {
-        get { state.withLock { $0.exitOnFailure } }
-        set { state.withLock { $0.exitOnFailure = newValue } }
-    }
-
-    func start(_ configuration: VirtualMachineConfiguration) throws(FirecrackerFault) -> Machine {
-        var configuration = configuration
-        if let seccomp { configuration.seccomp = seccomp }
-        let accepted = state.withLock { state in
-            guard !state.shuttingDown else { return false }
-            state.configuration = configuration
-            state.outcome = nil
-            return true
-        }
-        guard accepted else { throw FirecrackerFault("The VMM is shutting down.") }
-        requested.signal()
-        answered.wait()
-        guard let outcome = state.withLock({ $0.outcome }) else { throw FirecrackerFault("The VMM is shutting down.") }
-        return try outcome.get()
-    }
-
-    /// Waits for the next start request; nil once the process is shutting down.
-    func nextRequest() -> VirtualMachineConfiguration? {
-        requested.wait()
-        return state.withLock { state in
-            guard !state.shuttingDown else { return nil }
-            defer { state.configuration = nil }
-            return state.configuration
-        }
-    }
-
-    func answer(_ outcome: Result<Machine, FirecrackerFault>) {
-        state.withLock { $0.outcome = outcome }
-        answered.signal()
-    }
-
-    /// Ends the wait of the main thread (a signal before any machine started).
-    func shutDown() {
-        state.withLock { $0.shuttingDown = true }
-        requested.signal()
-        answered.signal()
+        let pipeline = ServePipeline(
+            ServePipeline.Options(
+                apiSocket: noAPI ? nil : apiSocket, instanceID: instanceID, configFile: configFile,
+                graceSeconds: grace.graceSeconds, seccomp: seccomp.flatMap(SeccompMode.init(rawValue:)),
+                logger: loggerOptions, metricsPath: metricsPath, maximumPayloadBytes: maximumPayloadBytes))
+        Glibc.exit(try pipeline.run())
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Launcher
 import Logging
 import VMM
 
@@ -27,37 +28,14 @@ struct SwiftVMMCommand: ParsableCommand {
             var command = try parseAsRoot()
             try command.run()
         } catch let error as CommandFailure {
-            fail(error.message, status: error.status)
+            error.endProcess()
         } catch {
             if exitCode(for: error) == .success {  // --help, --version
                 print(fullMessage(for: error))
                 Glibc.exit(0)
             }
-            fail(message(for: error), status: ExitStatus.invalidArgument)
+            CommandFailure(message: message(for: error), status: ExitStatus.invalidArgument).endProcess()
         }
-    }
-
-    /// Prints `swiftvmm: error: MESSAGE` as one line on stderr and exits with `status`.
-    static func fail(_ message: String, status: Int32) -> Never {
-        let line = message.split(whereSeparator: \.isNewline).joined(separator: "; ")
-        writeStandardError("swiftvmm: error: \(line)\n")
-        Glibc.exit(status)
-    }
-}
-
-/// An error that ends the command with a message and a specific exit status.
-struct CommandFailure: Error {
-    let message: String
-    let status: Int32
-
-    init(_ error: MachineError) {
-        message = error.description
-        status = error.exitStatus
-    }
-
-    init(message: String, status: Int32) {
-        self.message = message
-        self.status = status
     }
 }
 

@@ -1,19 +1,21 @@
 import FoundationEssentials
 import PodNetwork
 import Testing
-import VMM
 
 @Suite struct ConfigurationTests {
     private func decode(_ json: String) throws -> PodNetworkConfiguration {
         try JSONDecoder().decode(PodNetworkConfiguration.self, from: Data(json.utf8))
     }
 
-    /// The message of the MachineError `json` is refused with.
+    /// The message of the PodNetworkError `json` is refused with (an invalid value naming its key).
     private func refusal(_ json: String) -> String? {
         do {
             _ = try decode(json)
             return nil
-        } catch let error as MachineError {
+        } catch let error as PodNetworkError {
+            guard error.code == .invalidValue, let field = error.field, error.message.hasPrefix(field) else {
+                return "not an invalid value naming its key: \(error)"
+            }
             return error.description
         } catch {
             return "\(error)"

@@ -1,7 +1,5 @@
 import CSignalWaiter
 import Dispatch
-import Launcher
-import Logging
 import Synchronization
 import VMM
 
@@ -9,20 +7,39 @@ import VMM
     import Glibc
 #endif
 
-/// The executable's SIGTERM/SIGINT handling (the library never touches these signals): the
+/// The commands' SIGTERM/SIGINT handling (the VMM library never touches these signals): the
 /// first signal presses the guest's power button and arms a forced stop after the grace
 /// period; a second signal forces the stop at once. With reboot in place the signals follow
 /// whichever machine is current (`attach(_:)`), and once a signal came no new boot starts.
 final class ShutdownSignals {
     private let control = shutdownControl
+    private let graceSeconds: Double
+    private let log: RunLog
     private var started = false
 
-    /// Blocks SIGTERM and SIGINT in the calling (main) thread, before any other thread exists:
-    /// every thread inherits the mask, so the signals stay pending — never lost, never fatal —
-    /// until `start()` takes them with sigwait.
+    /// Signals that will press the power button with `graceSeconds` of grace and note what they
+    /// do in `log`; nothing is blocked before `block(reapChildren:)`.
+    init(graceSeconds: Double, log: RunLog) {
+        self.graceSeconds = graceSeconds
+        self.log = log
+    }
+
+    /// Signals blocked at once (`block(reapChildren:)`).
+    static func blocked(graceSeconds: Double, log: RunLog, reapChildren: Bool = false) -> ShutdownSignals {
+        let signals = ShutdownSignals(graceSeconds: graceSeconds, log: log)
+        signals.block(reapChildren: reapChildren)
+        return signals
+    }
+
+    /// Blocks SIGTERM and SIGINT in the calling (main) thread, before any other thread exists
+    /// (`StepOrder`, rule 2): every thread inherits the mask, so the signals stay pending — never
+    /// lost, never fatal — until `start()` takes them with sigwait.
     /// With `reapChildren` (a container's PID 1) the waiter also reaps every child that ends.
-    init(graceSeconds: Double, reapChildren: Bool = false) {
-        shutdownControl.withLock { $0.sequence = StopSequence(graceSeconds: graceSeconds) }
+    func block(reapChildren: Bool) {
+        control.withLock { control in
+            control.sequence = StopSequence(graceSeconds: graceSeconds)
+            control.log = log
+        }
         _ = csignalwaiter_block()
         if reapChildren { _ = csignalwaiter_reap_children() }
     }
@@ -38,17 +55,17 @@ final class ShutdownSignals {
     /// Runs on the waiter thread for each signal.
     private static func handle(_ number: Int32) {
         let control = shutdownControl
-        let (action, machine, noMachine) = control.withLock { control in
-            (control.sequence.signal(), control.machine, control.noMachine)
+        let (action, machine, noMachine, log) = control.withLock { control in
+            (control.sequence.signal(), control.machine, control.noMachine, control.log)
         }
         if machine == nil, action != .none, let noMachine {
-            RunLog.note("signal \(number): no machine is running: ending")
+            log.note("signal \(number): no machine is running: ending")
             noMachine()
             return
         }
         switch action {
         case .pressPowerButton(let graceSeconds):
-            RunLog.note("signal \(number): pressing the power button; forced stop in \(graceSeconds) s")
+            log.note("signal \(number): pressing the power button; forced stop in \(graceSeconds) s")
             try? machine?.pressPowerButton()
             timers.asyncAfter(deadline: .now() + graceSeconds) {
                 let (current, sequence) = control.withLock { ($0.machine, $0.sequence) }
@@ -56,11 +73,11 @@ final class ShutdownSignals {
                 var stopped = false
                 if case .stopped = current.state { stopped = true }
                 guard sequence.graceExpired(machineStopped: stopped) == .forceStop else { return }
-                RunLog.note("the guest did not power off within \(graceSeconds) s: forcing a stop")
+                log.note("the guest did not power off within \(graceSeconds) s: forcing a stop")
                 try? current.stop()
             }
         case .forceStop:
-            RunLog.note("signal \(number) again: forcing a stop")
+            log.note("signal \(number) again: forcing a stop")
             try? machine?.stop()
         case .none:
             break
@@ -96,7 +113,8 @@ final class ShutdownSignals {
     }
 }
 
-/// What the signal waiter acts on (one per process: the waiter is a C thread with no context).
+/// What the signal waiter acts on: one per process, as signal dispositions are (the waiter is a
+/// C thread that calls a function without context).
 private let shutdownControl = SignalControl()
 
 /// What the signal handlers act on: the current machine and whether a signal came.
@@ -107,38 +125,10 @@ private final class SignalControl: Sendable {
         var machine: Machine?
         var sequence = StopSequence(graceSeconds: 30)
         var noMachine: (@Sendable () -> Void)?
+        var log = RunLog.standardError
     }
 
     func withLock<Result>(_ body: (inout State) -> Result) -> Result {
         state.withLock { body(&$0) }
-    }
-}
-
-/// The executable's log lines on stderr: plain `swiftvmm: …` lines for `run`, through the
-/// pod's logger (JSON lines) once `launch` sets one.
-enum RunLog {
-    private static let logger = Mutex<Logger?>(nil)
-
-    /// Sends later notes through `logger`.
-    static func use(_ logger: Logger) {
-        self.logger.withLock { $0 = logger }
-    }
-
-    static func note(_ text: String) {
-        if let logger = logger.withLock({ $0 }) {
-            logger.notice("\(text)")
-        } else {
-            writeStandardError("swiftvmm: \(text)\n")
-        }
-    }
-
-    static let event: @Sendable (MachineEvent) -> Void = { event in
-        switch event {
-        case .guestReady(let nanoseconds):
-            let milliseconds = Double(nanoseconds / 1000) / 1000
-            note("guest ready (boot timer) \(milliseconds) ms after start")
-        case .stateChanged, .powerButtonPressed:
-            break
-        }
     }
 }

@@ -4,7 +4,7 @@ import VMM
 
 /// The HTTP endpoint and the readiness rule of `launch` and `run`: started before the machine
 /// is built (a bad address or a port in use ends the run before the guest starts), then told
-/// about each machine the boot loop makes.
+/// about each machine the boot loop makes (`StepOrder`, rules 6 and 7).
 struct ObservabilityStep {
     let current = CurrentMachine()
     let metrics = MachineMetrics()

@@ -1,4 +1,3 @@
-import Launcher
 import Logging
 import PodNetwork
 import VMM
@@ -20,7 +19,7 @@ enum PodNetworkStep {
             attachNIC(to: &machine, plan: plan)
             network = try PodNetwork.setUp(plan) { event in log(event, logger: logger) }
         } catch {
-            throw CommandFailure(message: error.message, status: PodNetworkError.status)
+            throw CommandFailure(message: error.message, status: error.exitStatus)
         }
         let plan = network.plan
         let ports =
