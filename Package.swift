@@ -57,8 +57,8 @@ let package = Package(
         .target(
             name: "VirtioTestSupport", dependencies: ["Virtio", "GuestMemory", "EventLoop"],
             path: "Tests/VirtioTestSupport"),
-        // What every test target shares: the KVM gate, the tags (kvm, nested, podman, slow), the
-        // polling wait, scratch directories and images.
+        // What every test target shares: the KVM gate, the tags (kvm, nested, podman, slow) and the
+        // polling wait.
         .target(name: "TestSupport", dependencies: ["VMM"], path: "Tests/TestSupport"),
         // C: OFD locks, fallocate modes, block-device size, O_DIRECT (Glibc lacks them).
         .target(name: "CHostIO"),

@@ -82,11 +82,9 @@ public struct LaunchConfiguration: Sendable, Equatable {
     /// Reads the configuration file at `path` (the VM configuration's keys plus `pod`), then
     /// applies `environment`. Every error names the key or variable and the bad value.
     public init(file path: String, environment: [String: String]) throws(MachineError) {
-        let bytes: [UInt8]
-        do { bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path))) } catch {
-            throw .fileUnreadable(field: "--config", path: path, reason: "\(error)")
-        }
-        try self.init(json: bytes, source: path, environment: environment)
+        // Opened without blocking and type-checked on the open descriptor (a named pipe at the
+        // path is refused at once), as every file a configuration names.
+        try self.init(json: try HostFile.read(path: path, field: "--config"), source: path, environment: environment)
     }
 
     /// Parses `json` (named `source` in errors) — once: the machine's keys and the `pod`

@@ -4,7 +4,7 @@ import Synchronization
 import VMM
 
 /// The Prometheus metrics of one VMM process, computed at scrape time from the machine's own
-/// counters (`Machine.statistics.exitCounts`, `diskStatistics`, `networkStatistics`, …): nothing is
+/// counters (`Machine.statistics`: exit counts, disks, network interfaces, …): nothing is
 /// counted on a vCPU's exit path or per request for the metrics' sake. Counters and gauges live
 /// in a swift-prometheus registry, each family made with its HELP text (`MetricFamily`); each
 /// counter is advanced by what its source counted since the last scrape, so it keeps growing

@@ -111,7 +111,6 @@ final class FailingBackend: BlockBackend, @unchecked Sendable {
     func flush() -> BlockRequest.Status { .ioError }
     func discard(at offset: UInt64, length: UInt64) -> BlockRequest.Status { .unsupported }
     func writeZeroes(at offset: UInt64, length: UInt64, unmap: Bool) -> BlockRequest.Status { .unsupported }
-    var supportsEngine: Bool { true }
     func transferDescriptor(offset: UInt64, buffers: [DescriptorBuffer], writing: Bool) -> Int32? { descriptor }
     var flushDescriptor: Int32? { descriptor }
 }

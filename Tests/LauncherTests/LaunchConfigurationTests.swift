@@ -156,3 +156,23 @@ import VMM
             ).isEmpty, "no limits, nothing to say")
     }
 }
+
+/// The launch file is read like every file a configuration names: a named pipe at its path is
+/// refused at once (never blocking the pod's start), a missing file names its errno.
+@Suite struct LaunchConfigurationFileTests {
+    @Test func aNamedPipeOrAMissingFileIsOneLineAtOnce() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("launch-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let pipe = directory.appendingPathComponent("vm.json").path
+        #expect(mkfifo(pipe, 0o600) == 0)
+        for path in [pipe, directory.appendingPathComponent("missing.json").path] {
+            do {
+                _ = try LaunchConfiguration(file: path, environment: [:])
+                Issue.record("\(path) was read")
+            } catch {
+                #expect(error.code == .fileUnreadable && error.message.hasPrefix("--config: cannot read '\(path)'"))
+            }
+        }
+    }
+}

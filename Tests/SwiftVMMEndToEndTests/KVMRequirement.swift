@@ -1,5 +1,5 @@
 import Foundation
-// The KVM gate (kvmUsable, kvmSkipReason), the tags, waits and scratch images, for every file here.
+// The KVM gate (kvmUsable, kvmSkipReason), the tags and the polling wait, for every file here.
 @_exported import TestSupport
 
 /// Whether the tests that make network namespaces and taps can run: /dev/kvm, /dev/net/tun and

@@ -16,13 +16,3 @@ public func waitUntil(seconds: Double, pollMilliseconds: Int = 10, _ condition: 
         nanosleep(&pause, nil)
     }
 }
-
-/// The same for an `async` condition, sleeping without holding a thread.
-public func waitUntil(seconds: Double, pollMilliseconds: Int = 10, _ condition: () async -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
-    while true {
-        if await condition() { return true }
-        if ContinuousClock.now >= deadline { return false }
-        try? await Task.sleep(for: .milliseconds(pollMilliseconds))
-    }
-}

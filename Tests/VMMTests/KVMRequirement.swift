@@ -1,5 +1,5 @@
 @_spi(ExitPath) import KVM
 import Testing
 
-// The KVM gate (kvmUsable, kvmSkipReason), the tags, waits and scratch images.
+// The KVM gate (kvmUsable, kvmSkipReason), the tags and the polling wait.
 @_exported import TestSupport

@@ -16,19 +16,16 @@ package protocol BlockBackend: AnyObject, Sendable {
     func flush() -> BlockRequest.Status
     func discard(at offset: UInt64, length: UInt64) -> BlockRequest.Status
     func writeZeroes(at offset: UInt64, length: UInt64, unmap: Bool) -> BlockRequest.Status
-    /// For an asynchronous engine: the descriptor a read (`writing` false) or write of
-    /// `buffers` at `offset` goes to, after the checks `read` and `write` make (range,
-    /// read-only); nil means the request fails with IOERR. Backends without a descriptor
-    /// answer nil for everything and run synchronously (`supportsEngine` false).
+    /// For an engine: the descriptor a read (`writing` false) or write of `buffers` at `offset`
+    /// goes to, after the checks `read` and `write` make (range, read-only); nil runs the
+    /// request through `read`/`write` instead (which fail it with IOERR where the checks fail).
+    /// Backends without a descriptor answer nil for everything.
     func transferDescriptor(offset: UInt64, buffers: [DescriptorBuffer], writing: Bool) -> Int32?
-    /// The descriptor FLUSH's fdatasync goes to; nil when there is nothing to make durable.
+    /// The descriptor FLUSH's fdatasync goes to; nil runs FLUSH through `flush()` instead.
     var flushDescriptor: Int32? { get }
-    /// Reads, writes and flushes may run on an asynchronous engine.
-    var supportsEngine: Bool { get }
 }
 
 extension BlockBackend {
     package func transferDescriptor(offset: UInt64, buffers: [DescriptorBuffer], writing: Bool) -> Int32? { nil }
     package var flushDescriptor: Int32? { nil }
-    package var supportsEngine: Bool { false }
 }

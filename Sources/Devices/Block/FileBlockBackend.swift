@@ -227,8 +227,6 @@ package final class FileBlockBackend: BlockBackend {
         offset <= capacityBytes && length <= capacityBytes - offset
     }
 
-    package var supportsEngine: Bool { true }
-
     package func transferDescriptor(offset: UInt64, buffers: [DescriptorBuffer], writing: Bool) -> Int32? {
         guard !(writing && isReadOnly), inRange(offset, buffers.totalLength) else { return nil }
         return descriptor(offset: offset, buffers: buffers)
